@@ -1,0 +1,341 @@
+/* config: load and validate moatd.conf with libinih. A table maps every
+ * section/key to a typed slot with a range; anything not in the table is
+ * an error, so a typo never silently falls back to a default. */
+#include "config.h"
+
+#include <ini.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+enum key_type { KEY_STR, KEY_UINT, KEY_SIZE, KEY_DURATION, KEY_LISTEN,
+	KEY_LOGLEVEL, KEY_HOSTNAME };
+
+struct key_def {
+	const char	*section;
+	const char	*name;
+	enum key_type	 type;
+	size_t		 offset;	/* into struct config */
+	size_t		 size;		/* for KEY_STR */
+	uint64_t	 min, max;
+	int		 service;	/* for KEY_LISTEN */
+};
+
+#define STR(sec, key, field)                                           \
+	{ sec, key, KEY_STR, offsetof(struct config, field),           \
+	  sizeof(((struct config *)0)->field), 0, 0, 0 }
+#define NUM(sec, key, type, field, lo, hi)                             \
+	{ sec, key, type, offsetof(struct config, field),              \
+	  sizeof(((struct config *)0)->field), lo, hi, 0 }
+#define LISTEN(key, svc)                                               \
+	{ "listen", key, KEY_LISTEN, 0, 0, 0, 0, svc }
+
+static const struct key_def keys[] = {
+	{ "server", "hostname", KEY_HOSTNAME, offsetof(struct config,
+	    hostname), sizeof(((struct config *)0)->hostname), 0, 0, 0 },
+	STR("server", "data_dir", data_dir),
+	STR("server", "user", user),
+	NUM("server", "workers", KEY_UINT, workers, 1, 256),
+	NUM("server", "drain_timeout", KEY_DURATION, drain_timeout, 0, 3600),
+	{ "server", "log_level", KEY_LOGLEVEL, offsetof(struct config,
+	    log_level), sizeof(int), 0, 0, 0 },
+	LISTEN("smtp", SERVICE_SMTP),
+	LISTEN("submission", SERVICE_SUBMISSION),
+	LISTEN("submissions", SERVICE_SUBMISSIONS),
+	LISTEN("imap", SERVICE_IMAP),
+	LISTEN("imaps", SERVICE_IMAPS),
+	LISTEN("pop3", SERVICE_POP3),
+	LISTEN("pop3s", SERVICE_POP3S),
+	STR("tls", "cert", tls_cert),
+	STR("tls", "key", tls_key),
+	STR("tls", "ciphers", tls_ciphers),
+	NUM("limits", "message_size", KEY_SIZE, message_size, 1024,
+	    (uint64_t)2 << 30),
+	NUM("limits", "recipients", KEY_UINT, recipients, 1, 100000),
+	NUM("limits", "line_length", KEY_SIZE, line_length, 1000, 1 << 20),
+	NUM("limits", "commands", KEY_UINT, commands, 10, 10000000),
+	NUM("limits", "errors", KEY_UINT, errors, 1, 1000),
+	NUM("limits", "messages", KEY_UINT, messages, 1, 1000000),
+	NUM("limits", "sessions", KEY_UINT, sessions, 1, 1000000),
+	NUM("limits", "idle_timeout", KEY_DURATION, idle_timeout, 1, 3600),
+	NUM("limits", "busy_timeout", KEY_DURATION, busy_timeout, 1, 3600),
+	NUM("limits", "busy_sessions", KEY_UINT, busy_sessions, 1, 1000000),
+	NUM("queue", "retry_min", KEY_DURATION, retry_min, 1, 86400),
+	NUM("queue", "retry_max", KEY_DURATION, retry_max, 1, 7 * 86400),
+	NUM("queue", "delivery_threads", KEY_UINT, delivery_threads, 1, 64),
+};
+
+static const char *service_names[SERVICE_COUNT] = {
+	"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s",
+};
+
+const char *
+config_service_name(enum listen_service s)
+{
+	return (unsigned)s < SERVICE_COUNT ? service_names[s] : "?";
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (gethostname(cfg->hostname, sizeof(cfg->hostname)) < 0 ||
+	    cfg->hostname[0] == '\0')
+		moat_strlcpy(cfg->hostname, "localhost", sizeof(cfg->hostname));
+	cfg->hostname[sizeof(cfg->hostname) - 1] = '\0';
+	moat_strlcpy(cfg->data_dir, "/var/lib/moat", sizeof(cfg->data_dir));
+	moat_strlcpy(cfg->user, "moat", sizeof(cfg->user));
+	cfg->workers = n > 0 && n <= 256 ? (unsigned)n : 1;
+	cfg->drain_timeout = 30;
+	cfg->log_level = LOG_LEVEL_INFO;
+	/* Mozilla "intermediate": forward secrecy and AEAD only. */
+	moat_strlcpy(cfg->tls_ciphers,
+	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+	    sizeof(cfg->tls_ciphers));
+	cfg->message_size = 50 * 1024 * 1024;
+	cfg->recipients = 1000;
+	cfg->line_length = 1000;	/* RFC 5321 4.5.3.1.6 */
+	cfg->commands = 10000;
+	cfg->errors = 10;
+	cfg->messages = 1000;
+	cfg->sessions = 5000;
+	cfg->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
+	cfg->busy_timeout = 30;
+	cfg->busy_sessions = 2000;
+	cfg->retry_min = 60;
+	cfg->retry_max = 3600;
+	cfg->delivery_threads = 8;
+}
+
+int
+config_parse_listen(const char *value, struct listen_addr *out,
+    unsigned max, unsigned *n_r, const char **error_r)
+{
+	char item[128];
+	const char *p = value;
+	unsigned n = 0;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *host, *colon, *port;
+		uint64_t v;
+		struct in6_addr a6;
+		struct in_addr a4;
+
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || len >= sizeof(item)) {
+			*error_r = len ? "address too long" : "empty address";
+			return -1;
+		}
+		if (n == max) {
+			*error_r = "too many addresses";
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		colon = strrchr(item, ':');
+		if (colon == NULL) {
+			*error_r = "expected ADDR:PORT";
+			return -1;
+		}
+		*colon = '\0';
+		port = colon + 1;
+		host = item;
+		if (host[0] == '[') {
+			size_t hl = strlen(host);
+
+			if (hl < 2 || host[hl - 1] != ']') {
+				*error_r = "bad [IPv6] address";
+				return -1;
+			}
+			host[hl - 1] = '\0';
+			host++;
+		}
+		if (parse_u64(port, 1, 65535, &v, error_r) < 0)
+			return -1;
+		if (inet_pton(AF_INET, host, &a4) != 1 &&
+		    inet_pton(AF_INET6, host, &a6) != 1) {
+			*error_r = "address must be a numeric IPv4 or IPv6 address";
+			return -1;
+		}
+		moat_strlcpy(out[n].host, host, sizeof(out[n].host));
+		out[n].port = (uint16_t)v;
+		n++;
+		p += end ? (size_t)(end - p) + 1 : strlen(p);
+		if (end != NULL && *p == '\0') {
+			*error_r = "trailing comma";
+			return -1;
+		}
+	}
+	*n_r = n;
+	return 0;
+}
+
+struct load_ctx {
+	struct config	*cfg;
+	char		*err;
+	size_t		 errlen;
+	const char	*path;
+	int		 failed;
+};
+
+static bool
+valid_hostname(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	const char *p;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+static int
+set_key(struct config *cfg, const struct key_def *k, const char *value,
+    const char **error_r)
+{
+	char *slot = (char *)cfg + k->offset;
+	uint64_t v;
+	enum log_level lvl;
+
+	switch (k->type) {
+	case KEY_HOSTNAME:
+		if (!valid_hostname(value)) {
+			*error_r = "not a valid host name";
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case KEY_STR:
+		if (strlen(value) >= k->size) {
+			*error_r = "value too long";
+			return -1;
+		}
+		memcpy(slot, value, strlen(value) + 1);
+		return 0;
+	case KEY_UINT:
+		if (parse_u64(value, k->min, k->max, &v, error_r) < 0)
+			return -1;
+		break;
+	case KEY_SIZE:
+		if (parse_size(value, k->min, k->max, &v, error_r) < 0)
+			return -1;
+		break;
+	case KEY_DURATION:
+		if (parse_duration(value, k->min, k->max, &v, error_r) < 0)
+			return -1;
+		break;
+	case KEY_LOGLEVEL:
+		if (log_level_parse(value, &lvl) < 0) {
+			*error_r = "expected warn, info or debug";
+			return -1;
+		}
+		cfg->log_level = (int)lvl;
+		return 0;
+	case KEY_LISTEN:
+		return config_parse_listen(value, cfg->listen[k->service],
+		    CONFIG_MAX_LISTEN, &cfg->nlisten[k->service], error_r);
+	}
+	if (k->size == sizeof(uint64_t))
+		*(uint64_t *)(void *)slot = v;
+	else
+		*(unsigned *)(void *)slot = (unsigned)v;
+	return 0;
+}
+
+static int
+ini_handler(void *user, const char *section, const char *name,
+    const char *value, int lineno)
+{
+	struct load_ctx *ctx = user;
+	const char *error = NULL;
+	bool known_section = false;
+	size_t i;
+
+	if (ctx->failed)
+		return 0;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		known_section = true;
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (set_key(ctx->cfg, &keys[i], value, &error) < 0) {
+			snprintf(ctx->err, ctx->errlen,
+			    "%s:%d: [%s] %s = %s: %s", ctx->path, lineno,
+			    section, name, value, error);
+			ctx->failed = 1;
+			return 0;
+		}
+		return 1;
+	}
+	if (!known_section)
+		snprintf(ctx->err, ctx->errlen, "%s:%d: unknown section [%s]",
+		    ctx->path, lineno, section);
+	else
+		snprintf(ctx->err, ctx->errlen,
+		    "%s:%d: unknown key '%s' in [%s]", ctx->path, lineno,
+		    name, section);
+	ctx->failed = 1;
+	return 0;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct load_ctx ctx = { cfg, err, errlen, path, 0 };
+	int r = ini_parse(path, ini_handler, &ctx);
+
+	if (ctx.failed)
+		return -1;
+	if (r == -1) {
+		snprintf(err, errlen, "%s: cannot open file", path);
+		return -1;
+	}
+	if (r != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, r);
+		return -1;
+	}
+	if (cfg->data_dir[0] != '/') {
+		snprintf(err, errlen, "%s: [server] data_dir must be an "
+		    "absolute path", path);
+		return -1;
+	}
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "%s: [tls] cert and key must be set "
+		    "together", path);
+		return -1;
+	}
+	if (cfg->retry_min > cfg->retry_max) {
+		snprintf(err, errlen, "%s: [queue] retry_min exceeds retry_max",
+		    path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* config: the moatd.conf INI file (libinih). Every key has a default and a
+ * validator; an unknown section or key, or a bad value, is an error naming
+ * the file, line and key. The parsed result is a plain struct. */
+#ifndef MOAT_CONFIG_H
+#define MOAT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 8	/* addresses per service */
+#define CONFIG_PATH_MAX 1024
+
+enum listen_service {
+	SERVICE_SMTP = 0,	/* 25, STARTTLS offered */
+	SERVICE_SUBMISSION,	/* 587, STARTTLS offered */
+	SERVICE_SUBMISSIONS,	/* 465, implicit TLS */
+	SERVICE_IMAP,
+	SERVICE_IMAPS,
+	SERVICE_POP3,
+	SERVICE_POP3S,
+	SERVICE_COUNT
+};
+
+struct listen_addr {
+	char	host[64];	/* numeric IPv4/IPv6 address */
+	uint16_t port;
+};
+
+struct config {
+	/* [server] */
+	char	hostname[256];
+	char	data_dir[CONFIG_PATH_MAX];
+	char	user[64];
+	unsigned workers;
+	unsigned drain_timeout;		/* seconds */
+	int	log_level;		/* enum log_level */
+
+	/* [listen] */
+	struct listen_addr listen[SERVICE_COUNT][CONFIG_MAX_LISTEN];
+	unsigned nlisten[SERVICE_COUNT];
+
+	/* [tls] */
+	char	tls_cert[CONFIG_PATH_MAX];	/* empty: self-signed */
+	char	tls_key[CONFIG_PATH_MAX];
+	char	tls_ciphers[512];		/* TLS 1.2 cipher list */
+
+	/* [limits] */
+	uint64_t message_size;		/* bytes */
+	unsigned recipients;		/* per message */
+	unsigned line_length;		/* text line in DATA, incl CRLF */
+	unsigned commands;		/* per session */
+	unsigned errors;		/* per session, then 421 */
+	unsigned messages;		/* per session */
+	unsigned sessions;		/* per worker */
+	unsigned idle_timeout;		/* seconds, RFC 5321 4.5.3.2 */
+	unsigned busy_timeout;		/* seconds, once busy_sessions reached */
+	unsigned busy_sessions;		/* per worker */
+
+	/* [queue] */
+	unsigned retry_min;		/* seconds */
+	unsigned retry_max;		/* seconds */
+	unsigned delivery_threads;
+};
+
+/* Fill in every default (hostname from gethostname()). */
+void config_defaults(struct config *cfg);
+/* Load path over the defaults. Returns 0, or -1 with a message in err. */
+int config_load(struct config *cfg, const char *path, char *err,
+    size_t errlen);
+/* Parse one "ADDR:PORT[,ADDR:PORT...]" value; used by config_load. */
+int config_parse_listen(const char *value, struct listen_addr *out,
+    unsigned max, unsigned *n_r, const char **error_r);
+const char *config_service_name(enum listen_service s);
+
+#endif

@@ -1,0 +1,99 @@
+/* store: the SQLite database at <data_dir>/moat.db (WAL). Owns the schema
+ * and every SQL statement (all SQL text lives in store_sql.c): domains,
+ * accounts, aliases, and the rejected-session log. One struct store per
+ * process; statements are prepared once and reused. */
+#ifndef MOAT_STORE_H
+#define MOAT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+/* Open (creating the file and schema if needed) <data_dir>/moat.db.
+ * Returns 0, or -1 with *error_r. */
+int store_open(const char *data_dir, struct store **st_r,
+    const char **error_r);
+void store_close(struct store **st);
+
+/* Recipient check at RCPT time. local and domain as received (domain is
+ * already lower case); matching is case-insensitive on both. */
+enum store_rcpt_result {
+	STORE_RCPT_NOT_LOCAL = 0,	/* domain is not one of ours */
+	STORE_RCPT_OK,			/* account, alias or catch-all */
+	STORE_RCPT_NO_SUCH_USER,	/* local domain, nobody by that name */
+};
+/* Returns 0, or -1 on a database error (caller tempfails with 451). */
+int store_rcpt_check(struct store *st, const char *local, const char *domain,
+    enum store_rcpt_result *r);
+
+/* Expand a recipient for delivery: aliases recursively (depth limit
+ * STORE_ALIAS_DEPTH, duplicates removed, an address that is both an
+ * account and an alias is delivered to the account AND expanded; an alias
+ * target may be remote), catch-all "@domain" aliases used only when no
+ * account or alias matches. For each final target cb is called with
+ * is_account true for a local account (local/domain are its stored,
+ * lower-case name) or false for a non-local address. Returns the number
+ * of targets (0 = nobody: no such user), or -1 on a database error. */
+#define STORE_ALIAS_DEPTH 8
+#define STORE_RESOLVE_MAX 1000	/* targets per recipient */
+typedef void store_target_cb(void *ctx, const char *local,
+    const char *domain, bool is_account);
+int store_resolve(struct store *st, const char *local, const char *domain,
+    store_target_cb *cb, void *ctx);
+
+/* Append a rejection to the rejected-session log. Any string may be NULL.
+ * Returns 0 or -1. */
+struct store_reject {
+	time_t		 time;
+	const char	*session;	/* session id, hex */
+	const char	*service;	/* "smtp", "submission", ... */
+	const char	*ip;
+	const char	*helo;
+	const char	*mail_from;
+	const char	*rcpt_to;
+	int		 code;		/* reply code sent */
+	const char	*reason;	/* reply text sent */
+};
+int store_reject_log(struct store *st, const struct store_reject *rej);
+
+/* Administration (moatctl). Names are stored in lower case. Each returns
+ * 0, or -1 with *error_r ("no such domain", "account exists", ...). */
+int store_domain_add(struct store *st, const char *domain,
+    const char **error_r);
+int store_domain_del(struct store *st, const char *domain,
+    const char **error_r);	/* refuses while accounts/aliases exist */
+typedef void store_row_cb(void *ctx, const char *const *cols, int ncols);
+int store_domain_list(struct store *st, store_row_cb *cb, void *ctx);
+
+/* hash: a crypt(3) string (yescrypt), made by passwd_hash(). */
+int store_account_add(struct store *st, const char *address,
+    const char *hash, const char **error_r);
+int store_account_del(struct store *st, const char *address,
+    const char **error_r);
+int store_account_passwd(struct store *st, const char *address,
+    const char *hash, const char **error_r);
+/* rows: address, created (ISO 8601) */
+int store_account_list(struct store *st, const char *domain /* or NULL */,
+    store_row_cb *cb, void *ctx);
+/* rows: key, value pairs (address, domain, created, password scheme,
+ * maildir, aliases pointing at it) */
+int store_account_show(struct store *st, const char *address,
+    store_row_cb *cb, void *ctx, const char **error_r);
+/* Fetch the password hash for login (later issues). */
+int store_account_hash(struct store *st, const char *address, char *hash,
+    size_t hashlen, const char **error_r);
+
+/* address is local@domain or "@domain" (catch-all); target any address */
+int store_alias_add(struct store *st, const char *address,
+    const char *target, const char **error_r);
+/* target NULL: remove every target of the alias */
+int store_alias_del(struct store *st, const char *address,
+    const char *target, const char **error_r);
+/* rows: address, target */
+int store_alias_list(struct store *st, const char *domain /* or NULL */,
+    store_row_cb *cb, void *ctx);
+
+#endif
