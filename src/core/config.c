@@ -191,6 +191,8 @@ struct load_ctx {
 	size_t		 errlen;
 	const char	*path;
 	int		 failed;
+	FILE		*fp;
+	int		 lineno;	/* libinih is built without lineno */
 };
 
 static bool
@@ -269,11 +271,22 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
 	return 0;
 }
 
+/* The line reader for ini_parse_stream(); counts lines for messages. */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+
+	ctx->lineno++;
+	return fgets(str, num, ctx->fp);
+}
+
 static int
-ini_handler(void *user, const char *section, const char *name,
-    const char *value, int lineno)
+config_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
 {
 	struct load_ctx *ctx = user;
+	const int lineno = ctx->lineno;
 	const char *error = NULL;
 	bool known_section = false;
 	size_t i;
@@ -309,15 +322,18 @@ ini_handler(void *user, const char *section, const char *name,
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct load_ctx ctx = { cfg, err, errlen, path, 0 };
-	int r = ini_parse(path, ini_handler, &ctx);
+	struct load_ctx ctx = { cfg, err, errlen, path, 0, NULL, 0 };
+	int r;
 
-	if (ctx.failed)
-		return -1;
-	if (r == -1) {
+	if ((ctx.fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open file", path);
 		return -1;
 	}
+	r = ini_parse_stream(config_read_line, &ctx, config_ini_handler,
+	    &ctx);
+	fclose(ctx.fp);
+	if (ctx.failed)
+		return -1;
 	if (r != 0) {
 		snprintf(err, errlen, "%s:%d: syntax error", path, r);
 		return -1;

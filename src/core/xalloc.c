@@ -1,6 +1,7 @@
 /* xalloc: allocation wrappers that abort on out-of-memory. */
 #include "xalloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
