@@ -45,6 +45,9 @@ log_level_parse(const char *s, enum log_level *level_r)
 	return 0;
 }
 
+static void log_vwrite(const char *, const char *, va_list, const char *)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(const char *level, const char *fmt, va_list ap, const char *err)
 {
