@@ -40,6 +40,7 @@ struct smtp_data_reader {
 	bool		done;
 };
 
+/* max_size or max_line 0 means no limit. */
 void smtp_data_init(struct smtp_data_reader *r, enum smtp_data_mode mode,
     uint64_t max_size, size_t max_line);
 
@@ -54,7 +55,9 @@ size_t smtp_data_feed(struct smtp_data_reader *r, const uint8_t *in,
 
 /* RAW mode: call after the LAST chunk; a trailing CR with no LF or an
  * unterminated last line is checked here (a message must end in CRLF;
- * an empty message is fine). Returns r->error. */
+ * an empty message is fine). A dangling CR is SMTP_DATA_BARE_CR; a last
+ * line without CRLF is SMTP_DATA_BARE_LF (its line end is not CRLF).
+ * In DOT mode it only returns r->error. Returns r->error. */
 enum smtp_data_error smtp_data_finish(struct smtp_data_reader *r);
 
 /* Short reply for an error, with code and RFC 3463 status, e.g.
