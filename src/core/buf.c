@@ -31,7 +31,7 @@ buf_reserve(struct buf *b, size_t extra)
 
 	if (__builtin_add_overflow(b->len, extra, &need) || need > b->max)
 		return -1;
-	if (need <= b->cap)
+	if (need < b->cap)	/* always one spare byte for a NUL */
 		return 0;
 	cap = b->cap ? b->cap : 256;
 	while (cap < need + 1)
@@ -68,7 +68,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0)
+	/* The NUL is not content: it must not count against max. */
+	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
 		return -1;
 	/* buf_reserve left room for n bytes plus the NUL vsnprintf writes. */
 	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);

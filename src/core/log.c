@@ -149,14 +149,17 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = src;
-	size_t i, o = 0;
+	size_t i, o = 0, need = 0;
 
 	if (dstlen == 0)
 		return dst;
+	/* Truncate only when the escaped text does not fit whole. */
+	for (i = 0; i < len && need < dstlen; i++)
+		need += s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' ? 1 : 4;
 	for (i = 0; i < len; i++) {
 		unsigned char c = s[i];
 
-		if (o + 8 >= dstlen) {
+		if (need >= dstlen && o + 8 >= dstlen) {
 			if (dstlen >= 4) {
 				o = o > dstlen - 4 ? dstlen - 4 : o;
 				memcpy(dst + o, "...", 3);
