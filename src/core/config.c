@@ -271,14 +271,26 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
 	return 0;
 }
 
-/* The line reader for ini_parse_stream(); counts lines for messages. */
+/* The line reader for ini_parse_stream(); counts lines for messages.
+ * libinih would parse the rest of an overlong line as a new line, so
+ * such a line is an error here. */
 static char *
 config_read_line(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
+	char *line;
+	size_t len;
 
 	ctx->lineno++;
-	return fgets(str, num, ctx->fp);
+	line = fgets(str, num, ctx->fp);
+	if (line != NULL && (len = strlen(line)) > 0 &&
+	    line[len - 1] != '\n' && !feof(ctx->fp)) {
+		snprintf(ctx->err, ctx->errlen, "%s:%d: line too long "
+		    "(max %d octets)", ctx->path, ctx->lineno, num - 2);
+		ctx->failed = 1;
+		return NULL;
+	}
+	return line;
 }
 
 static int
