@@ -1,0 +1,1035 @@
+/* smtp_session: the SMTP server state machine (RFC 5321).
+ *
+ * Input arrives in conn->in; commands are framed with smtp_line_next()
+ * (512 octets, CRLF strict), dispatched through one table that holds the
+ * states each command is allowed in, and answered into conn->out, which is
+ * flushed when the input runs dry (PIPELINING, RFC 2920) or before the
+ * session waits. Message content goes through the smtp_data reader (no
+ * bare CR/LF, dot-unstuffing, size and line limits) into one buffer that
+ * queue_commit makes durable before "250" is sent. */
+#include "smtp_session.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "log.h"
+#include "queue.h"
+#include "queue_commit.h"
+#include "smtp_data.h"
+#include "smtp_parser.h"
+#include "store.h"
+#include "tls.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define SMTP_IN_MAX (1024 * 1024)	/* buffered input, incl pipelining */
+#define SMTP_HELO_MAX 255
+#define SMTP_HEADER_ROOM 4096		/* Received: header on top of size */
+#define SMTP_REPLY_MAX 512		/* RFC 5321 4.5.3.1.5 */
+
+enum smtp_state {
+	SMTP_STATE_TLS_WAIT = 0,	/* implicit TLS handshake */
+	SMTP_STATE_INIT,		/* greeted, no EHLO yet */
+	SMTP_STATE_READY,		/* EHLO done, no transaction */
+	SMTP_STATE_MAIL,		/* MAIL accepted */
+	SMTP_STATE_RCPT,		/* at least one RCPT accepted */
+	SMTP_STATE_DATA,		/* reading DATA content */
+	SMTP_STATE_BDAT,		/* reading a BDAT chunk */
+	SMTP_STATE_QUEUEING,		/* waiting for the queue commit */
+	SMTP_STATE_CLOSED,
+	SMTP_STATE_COUNT
+};
+
+static const char *const state_names[SMTP_STATE_COUNT] = {
+	"tls-wait", "init", "ready", "mail", "rcpt", "data", "bdat",
+	"queueing", "closed",
+};
+
+#define S(x) (1u << SMTP_STATE_##x)
+#define ANY_CMD_STATE (S(INIT) | S(READY) | S(MAIL) | S(RCPT))
+
+struct smtp_session;
+typedef void smtp_handler(struct smtp_session *s, const char *args,
+    size_t len);
+
+struct smtp_cmd_def {
+	enum smtp_cmd	 cmd;
+	unsigned	 states;	/* allowed states; else 503 */
+	smtp_handler	*handler;
+};
+
+struct smtp_session {
+	struct smtp_server	*srv;
+	struct conn		*conn;
+	struct smtp_session	*next, *prev;	/* srv->sessions */
+	enum listen_service	 service;
+	enum smtp_state		 state;
+	char			 id[17];
+	uv_timer_t		 timer;
+	bool			 conn_gone;
+	bool			 committing;
+	bool			 quit;
+	bool			 discard_line;	/* skip to LF after overflow */
+
+	char			 helo[SMTP_HELO_MAX + 1];
+	bool			 esmtp;
+	unsigned		 ncommands;
+	unsigned		 nerrors;
+	unsigned		 nmessages;
+
+	/* transaction */
+	struct smtp_mail_args	 mail;
+	char			 from[SMTP_PATH_MAX + 8];
+	char			**rcpts;
+	size_t			 nrcpts;
+	char			 last_rcpt[SMTP_PATH_MAX + 8];
+	struct smtp_data_reader	 reader;
+	bool			 bdat_seen;
+	uint64_t		 bdat_left;
+	bool			 bdat_last;
+	bool			 bdat_discard;	/* chunk read and dropped */
+	enum smtp_state		 bdat_prev_state;
+	char			 qid[QUEUE_ID_LEN + 1];
+	struct buf		 msg;
+	struct buf		 env;
+};
+
+static void smtp_process(struct smtp_session *s);
+static void smtp_on_input(struct conn *c);
+static void smtp_on_tls(struct conn *c, bool ok);
+static void smtp_on_close(struct conn *c);
+
+static const struct conn_ops smtp_conn_ops = {
+	smtp_on_input, smtp_on_tls, smtp_on_close,
+};
+
+static void
+smtp_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	if (s->state != st)
+		log_debug("smtp session=%s state %s -> %s", s->id,
+		    state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static bool
+smtp_is_tls(const struct smtp_session *s)
+{
+	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
+}
+
+/* Record a rejection in the rejected-session log. */
+static void
+smtp_log_reject(struct smtp_session *s, int code, const char *text)
+{
+	struct store_reject rej = {
+		.time = time(NULL),
+		.session = s->id,
+		.service = config_service_name(s->service),
+		.ip = s->conn ? s->conn->peer_ip : NULL,
+		.helo = s->helo[0] ? s->helo : NULL,
+		.mail_from = s->state >= SMTP_STATE_MAIL ? s->from : NULL,
+		.rcpt_to = s->last_rcpt[0] ? s->last_rcpt : NULL,
+		.code = code,
+		.reason = text,
+	};
+
+	if (s->srv->store != NULL && store_reject_log(s->srv->store, &rej) < 0)
+		log_warnx("smtp session=%s event=reject-log-failed", s->id);
+}
+
+/* Queue one reply line. text starts with the enhanced status code. */
+static void
+smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
+{
+	char text[SMTP_REPLY_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text) - 8, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		text[0] = '\0';
+	if (s->conn == NULL || s->conn_gone)
+		return;
+	conn_printf(s->conn, "%d %s\r\n", code, text);
+	log_info("smtp session=%s reply=%d text=\"%s\"", s->id, code, text);
+	if (code >= 400)
+		smtp_log_reject(s, code, text);
+}
+
+static void smtp_on_timeout(uv_timer_t *t);
+
+/* RFC 5321 4.5.3.2 timeouts, shortened when the worker is busy so idle
+ * connections cannot starve real clients. */
+static void
+smtp_timer_arm(struct smtp_session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+	unsigned secs = s->srv->nsessions >= cfg->busy_sessions ?
+	    cfg->busy_timeout : cfg->idle_timeout;
+
+	uv_timer_start(&s->timer, smtp_on_timeout, (uint64_t)secs * 1000, 0);
+}
+
+static void
+smtp_close(struct smtp_session *s)
+{
+	if (s->conn_gone || s->state == SMTP_STATE_CLOSED)
+		return;
+	smtp_enter_state(s, SMTP_STATE_CLOSED);
+	conn_close(s->conn);
+}
+
+/* Count a client error; past the limit, say so and hang up. */
+static void
+smtp_count_error(struct smtp_session *s)
+{
+	if (++s->nerrors >= s->srv->cfg->errors) {
+		smtp_reply(s, 421, "4.7.0 %s Error: too many errors",
+		    s->srv->cfg->hostname);
+		smtp_close(s);
+	}
+}
+
+static void
+smtp_tx_reset(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	memset(&s->mail, 0, sizeof(s->mail));
+	s->from[0] = '\0';
+	s->last_rcpt[0] = '\0';
+	s->bdat_seen = false;
+	s->bdat_left = 0;
+	s->bdat_last = false;
+	s->bdat_discard = false;
+	s->qid[0] = '\0';
+	buf_deinit(&s->msg);
+	buf_deinit(&s->env);
+	if (s->state > SMTP_STATE_READY && s->state < SMTP_STATE_CLOSED)
+		smtp_enter_state(s, SMTP_STATE_READY);
+}
+
+static void
+smtp_greet(struct smtp_session *s)
+{
+	conn_printf(s->conn, "220 %s ESMTP moat\r\n", s->srv->cfg->hostname);
+	smtp_enter_state(s, SMTP_STATE_INIT);
+}
+
+/* ---- command handlers ------------------------------------------------ */
+
+static bool
+valid_helo(const char *args, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > SMTP_HELO_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)args[i];
+
+		/* One word of printable ASCII or UTF-8: RFC 5321 wants a
+		 * domain or address literal, and the greeting is logged. */
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static void
+smtp_helo_common(struct smtp_session *s, const char *args, size_t len,
+    bool esmtp)
+{
+	const struct config *cfg = s->srv->cfg;
+
+	if (!valid_helo(args, len)) {
+		smtp_reply(s, 501, "5.5.4 Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
+		smtp_count_error(s);
+		return;
+	}
+	smtp_tx_reset(s);
+	memcpy(s->helo, args, len);
+	s->helo[len] = '\0';
+	s->esmtp = esmtp;
+	smtp_enter_state(s, SMTP_STATE_READY);
+	if (!esmtp) {
+		smtp_reply(s, 250, "%s", cfg->hostname);
+		return;
+	}
+	/* Multi-line reply; enhanced codes are not used on EHLO lines
+	 * (RFC 2034 3 exempts the EHLO response). */
+	conn_printf(s->conn, "250-%s\r\n", cfg->hostname);
+	conn_printf(s->conn, "250-PIPELINING\r\n");
+	conn_printf(s->conn, "250-SIZE %" PRIu64 "\r\n", cfg->message_size);
+	if (s->srv->ssl_ctx != NULL && s->conn->ssl == NULL &&
+	    s->service != SERVICE_SUBMISSIONS)
+		conn_printf(s->conn, "250-STARTTLS\r\n");
+	conn_printf(s->conn, "250-ENHANCEDSTATUSCODES\r\n");
+	conn_printf(s->conn, "250-8BITMIME\r\n");
+	conn_printf(s->conn, "250-SMTPUTF8\r\n");
+	conn_printf(s->conn, "250 CHUNKING\r\n");
+	log_info("smtp session=%s cmd=EHLO helo=\"%.100s\" reply=250", s->id,
+	    s->helo);
+}
+
+static void
+cmd_helo(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_helo_common(s, args, len, false);
+}
+
+static void
+cmd_ehlo(struct smtp_session *s, const char *args, size_t len)
+{
+	smtp_helo_common(s, args, len, true);
+}
+
+static void
+cmd_mail(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct config *cfg = s->srv->cfg;
+	const char *error = NULL;
+	int code = 501;
+
+	if (s->nmessages >= cfg->messages) {
+		smtp_reply(s, 421, "4.7.0 %s Error: too many messages in one "
+		    "session", cfg->hostname);
+		smtp_close(s);
+		return;
+	}
+	if (smtp_parse_mail(args, len, 0, &s->mail, &code, &error) < 0) {
+		smtp_reply(s, code, "%s", error);
+		smtp_count_error(s);
+		return;
+	}
+	if (s->mail.has_size && s->mail.size > cfg->message_size) {
+		smtp_reply(s, 552, "5.3.4 Message size exceeds fixed limit "
+		    "of %" PRIu64 " bytes", cfg->message_size);
+		return;
+	}
+	if (s->mail.from.utf8 && !s->mail.smtputf8) {
+		smtp_reply(s, 553, "5.6.7 UTF-8 address requires SMTPUTF8");
+		smtp_count_error(s);
+		return;
+	}
+	if (smtp_addr_format(&s->mail.from, s->from, sizeof(s->from)) < 0) {
+		smtp_reply(s, 553, "5.1.7 Sender address too long");
+		smtp_count_error(s);
+		return;
+	}
+	smtp_enter_state(s, SMTP_STATE_MAIL);
+	smtp_reply(s, 250, "2.1.0 Ok");
+}
+
+/* RFC 5321 4.5.1: "Postmaster" without a domain must be accepted; it
+ * goes to postmaster at the server's own name, or its parent domain. */
+static int
+smtp_postmaster(struct smtp_session *s, char *local, char *domain,
+    size_t dlen, enum store_rcpt_result *res)
+{
+	const char *host = s->srv->cfg->hostname;
+	const char *dot;
+
+	moat_strlcpy(local, "postmaster", SMTP_LOCAL_MAX + 3);
+	moat_strlcpy(domain, host, dlen);
+	ascii_lower(domain);
+	if (store_rcpt_check(s->srv->store, local, domain, res) < 0)
+		return -1;
+	if (*res == STORE_RCPT_NOT_LOCAL && (dot = strchr(host, '.')) != NULL) {
+		moat_strlcpy(domain, dot + 1, dlen);
+		ascii_lower(domain);
+		if (store_rcpt_check(s->srv->store, local, domain, res) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct smtp_rcpt_args r;
+	enum store_rcpt_result res;
+	const char *error = NULL;
+	int code = 501, db;
+	char addr[SMTP_PATH_MAX + 8];
+
+	if (smtp_parse_rcpt(args, len, 0, s->mail.smtputf8, &r, &code,
+	    &error) < 0) {
+		smtp_reply(s, code, "%s", error);
+		smtp_count_error(s);
+		return;
+	}
+	if (r.postmaster)
+		db = smtp_postmaster(s, r.to.local, r.to.domain,
+		    sizeof(r.to.domain), &res);
+	else if (r.to.literal)
+		/* We host no mail on address literals. */
+		db = 0, res = STORE_RCPT_NOT_LOCAL;
+	else
+		db = store_rcpt_check(s->srv->store, r.to.local, r.to.domain,
+		    &res);
+	if (smtp_addr_format(&r.to, addr, sizeof(addr)) < 0)
+		moat_strlcpy(addr, "?", sizeof(addr));
+	moat_strlcpy(s->last_rcpt, addr, sizeof(s->last_rcpt));
+	if (db < 0) {
+		smtp_reply(s, 451, "4.3.0 Temporary lookup failure, try "
+		    "again later");
+		return;
+	}
+	if (res == STORE_RCPT_NOT_LOCAL) {
+		smtp_reply(s, 554, "5.7.1 <%.256s>: Relay access denied", addr);
+		smtp_count_error(s);
+		return;
+	}
+	if (res == STORE_RCPT_NO_SUCH_USER) {
+		smtp_reply(s, 550, "5.1.1 <%.256s>: Recipient address "
+		    "rejected: User unknown", addr);
+		smtp_count_error(s);
+		return;
+	}
+	if (s->nrcpts >= cfg->recipients) {
+		smtp_reply(s, 452, "4.5.3 Error: too many recipients");
+		return;
+	}
+	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
+	s->rcpts[s->nrcpts++] = xstrdup(addr);
+	smtp_enter_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, 250, "2.1.5 Ok");
+}
+
+static void
+rfc5322_date(char *dst, size_t len, time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	if (strftime(dst, len, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		dst[0] = '\0';
+}
+
+/* Start a message: queue id and our Received: header (RFC 5321 4.4). */
+static void
+smtp_message_begin(struct smtp_session *s, enum smtp_data_mode mode)
+{
+	const struct config *cfg = s->srv->cfg;
+	char date[64], tlsinfo[160], helo[SMTP_HELO_MAX * 4 + 1];
+	const char *proto;
+	bool tls = smtp_is_tls(s);
+
+	queue_id_new(s->qid);
+	buf_init(&s->msg, cfg->message_size + SMTP_HEADER_ROOM);
+	rfc5322_date(date, sizeof(date), time(NULL));
+	/* RFC 3848 / RFC 6531 protocol names. */
+	if (s->mail.smtputf8)
+		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (!s->esmtp)
+		proto = "SMTP";
+	else
+		proto = tls ? "ESMTPS" : "ESMTP";
+	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
+	if (buf_printf(&s->msg, "Received: from %s ([%s])\r\n"
+	    "\tby %s (moat) with %s id %s", helo, s->conn->peer_ip,
+	    cfg->hostname, proto, s->qid) < 0)
+		goto overflow;
+	if (tls && tls_describe(s->conn->ssl, tlsinfo, sizeof(tlsinfo)) == 0 &&
+	    buf_printf(&s->msg, "\r\n\t(using %s)", tlsinfo) < 0)
+		goto overflow;
+	if (s->nrcpts == 1 &&
+	    buf_printf(&s->msg, "\r\n\tfor <%s>", s->rcpts[0]) < 0)
+		goto overflow;
+	if (buf_printf(&s->msg, "; %s\r\n", date) < 0)
+		goto overflow;
+	smtp_data_init(&s->reader, mode, cfg->message_size, cfg->line_length);
+	return;
+overflow:
+	/* SMTP_HEADER_ROOM covers the header by construction. */
+	fatalx("Received header exceeds its room");
+}
+
+static void
+cmd_data(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	if (len != 0) {
+		smtp_reply(s, 501, "5.5.4 Syntax: DATA");
+		smtp_count_error(s);
+		return;
+	}
+	if (s->state != SMTP_STATE_RCPT) {
+		smtp_reply(s, 503, "5.5.1 Error: need RCPT command");
+		smtp_count_error(s);
+		return;
+	}
+	if (s->bdat_seen) {
+		smtp_reply(s, 503, "5.5.1 Error: DATA after BDAT");
+		smtp_count_error(s);
+		return;
+	}
+	smtp_message_begin(s, SMTP_DATA_DOT);
+	smtp_enter_state(s, SMTP_STATE_DATA);
+	smtp_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_bdat(struct smtp_session *s, const char *args, size_t len)
+{
+	const char *error = NULL;
+	uint64_t size;
+	bool last;
+
+	if (smtp_parse_bdat(args, len, &size, &last, &error) < 0) {
+		/* Without a valid size we cannot find the next command:
+		 * the session is out of sync and must end. */
+		smtp_reply(s, 501, "%s", error);
+		smtp_close(s);
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	if (s->state != SMTP_STATE_RCPT) {
+		/* RFC 3030 2: the chunk is read and discarded. */
+		s->bdat_discard = true;
+		s->bdat_prev_state = s->state;
+		smtp_enter_state(s, SMTP_STATE_BDAT);
+		return;
+	}
+	if (!s->bdat_seen) {
+		s->bdat_seen = true;
+		smtp_message_begin(s, SMTP_DATA_RAW);
+	}
+	s->bdat_discard = false;
+	smtp_enter_state(s, SMTP_STATE_BDAT);
+}
+
+static void
+cmd_rset(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtp_tx_reset(s);
+	smtp_reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtp_reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtp_reply(s, 221, "2.0.0 Bye");
+	s->quit = true;
+	smtp_close(s);
+}
+
+static void
+cmd_help(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtp_reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT "
+	    "RSET NOOP QUIT HELP VRFY STARTTLS");
+}
+
+static void
+cmd_vrfy(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	/* RFC 5321 3.5.3: reveal nothing, promise nothing. */
+	smtp_reply(s, 252, "2.5.0 Cannot VRFY user, but will accept message "
+	    "and attempt delivery");
+}
+
+static void
+cmd_starttls(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	if (len != 0) {
+		smtp_reply(s, 501, "5.5.4 Syntax: STARTTLS");
+		smtp_count_error(s);
+		return;
+	}
+	if (s->srv->ssl_ctx == NULL || s->conn->ssl != NULL ||
+	    s->service == SERVICE_SUBMISSIONS) {
+		smtp_reply(s, 503, "5.5.1 Error: TLS already active or not "
+		    "available");
+		smtp_count_error(s);
+		return;
+	}
+	smtp_reply(s, 220, "2.0.0 Ready to start TLS");
+	/* RFC 3207 4.2: forget everything learned before TLS. */
+	smtp_tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
+	if (conn_start_tls(s->conn, s->srv->ssl_ctx) < 0) {
+		log_warnx("smtp session=%s event=tls-setup-failed", s->id);
+		smtp_close(s);
+	}
+}
+
+static void
+cmd_auth(struct smtp_session *s, const char *args, size_t len)
+{
+	(void)args;
+	(void)len;
+	smtp_reply(s, 502, "5.5.1 Error: authentication not enabled");
+	smtp_count_error(s);
+}
+
+static const struct smtp_cmd_def smtp_cmds[] = {
+	{ SMTP_CMD_HELO, ANY_CMD_STATE, cmd_helo },
+	{ SMTP_CMD_EHLO, ANY_CMD_STATE, cmd_ehlo },
+	{ SMTP_CMD_MAIL, S(READY), cmd_mail },
+	{ SMTP_CMD_RCPT, S(MAIL) | S(RCPT), cmd_rcpt },
+	{ SMTP_CMD_DATA, S(READY) | S(MAIL) | S(RCPT), cmd_data },
+	{ SMTP_CMD_BDAT, S(READY) | S(MAIL) | S(RCPT), cmd_bdat },
+	{ SMTP_CMD_RSET, ANY_CMD_STATE, cmd_rset },
+	{ SMTP_CMD_NOOP, ANY_CMD_STATE, cmd_noop },
+	{ SMTP_CMD_QUIT, ANY_CMD_STATE, cmd_quit },
+	{ SMTP_CMD_HELP, ANY_CMD_STATE, cmd_help },
+	{ SMTP_CMD_VRFY, ANY_CMD_STATE, cmd_vrfy },
+	{ SMTP_CMD_EXPN, ANY_CMD_STATE, cmd_vrfy },
+	{ SMTP_CMD_STARTTLS, S(INIT) | S(READY), cmd_starttls },
+	{ SMTP_CMD_AUTH, S(READY), cmd_auth },
+};
+
+static const char *
+bad_sequence_text(struct smtp_session *s, enum smtp_cmd cmd)
+{
+	if (s->state == SMTP_STATE_INIT)
+		return "5.5.1 Error: send HELO/EHLO first";
+	switch (cmd) {
+	case SMTP_CMD_MAIL:
+		return "5.5.1 Error: nested MAIL command";
+	case SMTP_CMD_RCPT:
+		return "5.5.1 Error: need MAIL command";
+	case SMTP_CMD_STARTTLS:
+		return "5.5.1 Error: STARTTLS not allowed during a transaction";
+	default:
+		return "5.5.1 Error: bad sequence of commands";
+	}
+}
+
+static void
+smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	size_t i;
+
+	if (++s->ncommands > s->srv->cfg->commands) {
+		smtp_reply(s, 421, "4.7.0 %s Error: too many commands",
+		    s->srv->cfg->hostname);
+		smtp_close(s);
+		return;
+	}
+	smtp_parse_command(line, len, &cmd);
+	if (cmd.cmd != SMTP_CMD_EHLO && cmd.cmd != SMTP_CMD_UNKNOWN)
+		log_debug("smtp session=%s cmd=%s", s->id,
+		    smtp_cmd_name(cmd.cmd));
+	for (i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++) {
+		const struct smtp_cmd_def *d = &smtp_cmds[i];
+
+		if (d->cmd != cmd.cmd)
+			continue;
+		if ((d->states & (1u << s->state)) == 0) {
+			smtp_reply(s, 503, "%s", bad_sequence_text(s, cmd.cmd));
+			smtp_count_error(s);
+			return;
+		}
+		d->handler(s, cmd.args, cmd.argslen);
+		return;
+	}
+	{
+		char esc[64];
+
+		log_escape(esc, sizeof(esc), line, len < 20 ? len : 20);
+		log_info("smtp session=%s event=unknown-command line=\"%s\"",
+		    s->id, esc);
+	}
+	smtp_reply(s, 500, "5.5.1 Error: command not recognized");
+	smtp_count_error(s);
+}
+
+/* ---- message end and queueing ---------------------------------------- */
+
+static void smtp_free(struct smtp_session *s);
+
+static void
+smtp_commit_done(void *ctx, int err)
+{
+	struct smtp_session *s = ctx;
+
+	s->committing = false;
+	if (s->conn_gone) {
+		smtp_free(s);
+		return;
+	}
+	if (err != 0) {
+		smtp_reply(s, 451, "4.3.0 Error: queue file write error, try "
+		    "again later");
+	} else {
+		s->nmessages++;
+		log_info("smtp session=%s event=queued id=%s from=<%s> "
+		    "nrcpt=%zu size=%zu", s->id, s->qid, s->from, s->nrcpts,
+		    s->msg.len);
+		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", s->qid);
+	}
+	smtp_tx_reset(s);
+	smtp_enter_state(s, SMTP_STATE_READY);
+	if (s->srv->draining) {
+		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
+		    s->srv->cfg->hostname);
+		smtp_close(s);
+		return;
+	}
+	conn_flush(s->conn);
+	smtp_timer_arm(s);
+	conn_resume(s->conn);
+}
+
+static void
+smtp_message_end(struct smtp_session *s)
+{
+	enum smtp_data_error e = s->reader.error;
+	struct queue_envelope env;
+	char helo[SMTP_HELO_MAX * 4 + 1];
+
+	if (e != SMTP_DATA_OK) {
+		smtp_reply(s, smtp_data_error_code(e), "%s",
+		    smtp_data_error_text(e));
+		smtp_tx_reset(s);
+		smtp_enter_state(s, SMTP_STATE_READY);
+		if (e != SMTP_DATA_TOO_BIG)
+			smtp_count_error(s);
+		return;
+	}
+	memset(&env, 0, sizeof(env));
+	memcpy(env.id, s->qid, sizeof(env.id));
+	env.time = time(NULL);
+	env.from = s->from;
+	env.rcpts = s->rcpts;
+	env.nrcpts = s->nrcpts;
+	env.client_ip = s->conn->peer_ip;
+	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
+	env.helo = helo;
+	env.service = (char *)config_service_name(s->service);
+	env.session = s->id;
+	env.smtputf8 = s->mail.smtputf8;
+	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
+	buf_init(&s->env, QUEUE_ENVELOPE_MAX);
+	if (queue_envelope_format(&env, &s->env) < 0) {
+		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");
+		smtp_tx_reset(s);
+		return;
+	}
+	smtp_enter_state(s, SMTP_STATE_QUEUEING);
+	s->committing = true;
+	uv_timer_stop(&s->timer);
+	conn_pause(s->conn);
+	conn_flush(s->conn);
+	queue_commit_submit(s->srv->commit, s->qid, &s->env, &s->msg,
+	    smtp_commit_done, s);
+}
+
+/* Feed DATA content; returns octets consumed. */
+static size_t
+smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	size_t n = smtp_data_feed(&s->reader, p, len, &s->msg);
+
+	if (s->reader.done)
+		smtp_message_end(s);
+	return n;
+}
+
+static size_t
+smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
+
+	if (!s->bdat_discard && n > 0)
+		smtp_data_feed(&s->reader, p, n, &s->msg);
+	s->bdat_left -= n;
+	if (s->bdat_left > 0)
+		return n;
+	if (s->bdat_discard) {
+		s->bdat_discard = false;
+		smtp_enter_state(s, s->bdat_prev_state);
+		smtp_reply(s, 503, "5.5.1 Error: need RCPT command");
+		smtp_count_error(s);
+		return n;
+	}
+	if (!s->bdat_last) {
+		smtp_enter_state(s, SMTP_STATE_RCPT);
+		smtp_reply(s, 250, "2.0.0 Ok: %" PRIu64 " octets so far",
+		    s->reader.size);
+		return n;
+	}
+	smtp_data_finish(&s->reader);
+	smtp_message_end(s);
+	return n;
+}
+
+/* ---- input loop -------------------------------------------------------- */
+
+static void
+smtp_process(struct smtp_session *s)
+{
+	struct conn *c = s->conn;
+
+	while (!s->conn_gone && !c->closing && !c->paused &&
+	    s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS_WAIT &&
+	    s->state != SMTP_STATE_QUEUEING) {
+		size_t linelen = 0, consumed = 0;
+		enum smtp_line_result r;
+
+		if (s->state == SMTP_STATE_BDAT && s->bdat_left == 0) {
+			smtp_feed_bdat(s, NULL, 0);	/* "BDAT 0 LAST" */
+			continue;
+		}
+		if (c->in.len == 0)
+			break;
+		if (s->state == SMTP_STATE_DATA) {
+			buf_consume(&c->in, smtp_feed_data(s, c->in.data,
+			    c->in.len));
+			continue;
+		}
+		if (s->state == SMTP_STATE_BDAT) {
+			buf_consume(&c->in, smtp_feed_bdat(s, c->in.data,
+			    c->in.len));
+			continue;
+		}
+		if (s->discard_line) {
+			uint8_t *lf = memchr(c->in.data, '\n', c->in.len);
+
+			if (lf == NULL) {
+				buf_reset(&c->in);
+				break;
+			}
+			buf_consume(&c->in, (size_t)(lf - c->in.data) + 1);
+			s->discard_line = false;
+			continue;
+		}
+		r = smtp_line_next(c->in.data, c->in.len, SMTP_LINE_MAX,
+		    &linelen, &consumed);
+		if (r == SMTP_LINE_NEED_MORE)
+			break;
+		if (r == SMTP_LINE_TOO_LONG || r == SMTP_LINE_BARE_LF) {
+			if (consumed >= c->in.len &&
+			    memchr(c->in.data, '\n', c->in.len) == NULL)
+				s->discard_line = true;
+			buf_consume(&c->in, consumed);
+			if (r == SMTP_LINE_TOO_LONG)
+				smtp_reply(s, 500, "5.5.2 Error: line too long");
+			else
+				smtp_reply(s, 500, "5.5.2 Error: bare <LF> "
+				    "received; lines must end in <CR><LF>");
+			smtp_count_error(s);
+			continue;
+		}
+		/* A command line: copy it out, since STARTTLS may reset the
+		 * input buffer under it. */
+		{
+			char line[SMTP_LINE_MAX];
+
+			memcpy(line, c->in.data, linelen);
+			line[linelen] = '\0';
+			buf_consume(&c->in, consumed);
+			smtp_dispatch(s, line, linelen);
+		}
+	}
+	if (c->in_overflow && !c->closing) {
+		/* Only reachable if a single read outgrew SMTP_IN_MAX. */
+		smtp_reply(s, 500, "5.5.2 Error: too much pipelined input");
+		smtp_close(s);
+	}
+	if (!s->conn_gone)
+		conn_flush(c);
+}
+
+static void
+smtp_on_input(struct conn *c)
+{
+	struct smtp_session *s = c->ctx;
+
+	if (!s->committing)
+		smtp_timer_arm(s);
+	smtp_process(s);
+}
+
+static void
+smtp_on_tls(struct conn *c, bool ok)
+{
+	struct smtp_session *s = c->ctx;
+	char desc[160];
+
+	if (!ok)
+		return;
+	if (tls_describe(c->ssl, desc, sizeof(desc)) == 0)
+		log_info("smtp session=%s event=tls %s", s->id, desc);
+	if (s->service == SERVICE_SUBMISSIONS && s->ncommands == 0)
+		smtp_greet(s);	/* implicit TLS: greet once encrypted */
+	else
+		smtp_enter_state(s, SMTP_STATE_INIT);
+}
+
+static void
+smtp_timer_closed(uv_handle_t *h)
+{
+	struct smtp_session *s = h->data;
+
+	free(s);
+}
+
+static void
+smtp_free(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+
+	smtp_tx_reset(s);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	srv->nsessions--;
+	uv_close((uv_handle_t *)&s->timer, smtp_timer_closed);
+	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
+		srv->on_idle(srv);
+}
+
+static void
+smtp_on_close(struct conn *c)
+{
+	struct smtp_session *s = c->ctx;
+
+	log_info("smtp session=%s event=disconnect%s commands=%u", s->id,
+	    s->quit ? "" : " reason=peer-or-error", s->ncommands);
+	s->conn_gone = true;
+	s->conn = NULL;
+	if (s->committing)
+		return;		/* freed in smtp_commit_done */
+	smtp_free(s);
+}
+
+static void
+smtp_on_timeout(uv_timer_t *t)
+{
+	struct smtp_session *s = t->data;
+
+	if (s->committing || s->conn_gone)
+		return;
+	log_info("smtp session=%s event=timeout state=%s", s->id,
+	    state_names[s->state]);
+	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded",
+	    s->srv->cfg->hostname);
+	smtp_close(s);
+}
+
+void
+smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
+    enum listen_service service)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	uint64_t rnd;
+
+	s->srv = srv;
+	s->service = service;
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
+	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
+	s->conn = conn_accept(listener, &smtp_conn_ops, s, SMTP_IN_MAX);
+	if (s->conn == NULL) {
+		free(s);
+		return;
+	}
+	uv_timer_init(srv->loop, &s->timer);
+	s->timer.data = s;
+	s->next = srv->sessions;
+	if (srv->sessions != NULL)
+		srv->sessions->prev = s;
+	srv->sessions = s;
+	srv->nsessions++;
+	log_info("smtp session=%s event=connect service=%s ip=%s port=%u",
+	    s->id, config_service_name(service), s->conn->peer_ip,
+	    (unsigned)s->conn->peer_port);
+	smtp_timer_arm(s);
+	if (srv->nsessions > srv->cfg->sessions || srv->draining) {
+		conn_printf(s->conn, "421 4.7.0 %s Error: too many "
+		    "connections, try again later\r\n", srv->cfg->hostname);
+		smtp_enter_state(s, SMTP_STATE_CLOSED);
+		conn_close(s->conn);
+		return;
+	}
+	if (service == SERVICE_SUBMISSIONS) {
+		smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
+		if (srv->ssl_ctx == NULL ||
+		    conn_start_tls(s->conn, srv->ssl_ctx) < 0) {
+			smtp_close(s);
+			return;
+		}
+		return;
+	}
+	smtp_greet(s);
+	conn_flush(s->conn);
+}
+
+void
+smtp_server_drain(struct smtp_server *srv)
+{
+	struct smtp_session *s, *next;
+
+	srv->draining = true;
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->committing || s->state == SMTP_STATE_DATA ||
+		    s->state == SMTP_STATE_BDAT || s->conn_gone)
+			continue;	/* ends after its transaction */
+		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
+		    srv->cfg->hostname);
+		smtp_close(s);
+	}
+	if (srv->nsessions == 0 && srv->on_idle != NULL)
+		srv->on_idle(srv);
+}
+
+void
+smtp_server_abort_all(struct smtp_server *srv)
+{
+	struct smtp_session *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		if (!s->conn_gone)
+			conn_abort(s->conn);
+}

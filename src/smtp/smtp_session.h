@@ -1,0 +1,42 @@
+/* smtp_session: one SMTP server session (RFC 5321) on a conn: the state
+ * machine, the command table, replies, limits and timers, and handing the
+ * finished message to the queue. Used on the smtp (25), submission (587)
+ * and submissions (465) listeners. */
+#ifndef MOAT_SMTP_SESSION_H
+#define MOAT_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct store;
+struct queue_commit;
+
+/* What every session of a worker shares. */
+struct smtp_server {
+	uv_loop_t		*loop;
+	const struct config	*cfg;
+	SSL_CTX			*ssl_ctx;
+	struct store		*store;
+	struct queue_commit	*commit;
+	unsigned		 nsessions;
+	bool			 draining;
+	/* Called when the last session ends while draining. */
+	void			(*on_idle)(struct smtp_server *srv);
+	struct smtp_session	*sessions;	/* list, for drain */
+};
+
+/* Accept a connection on a listener of the given service. */
+void smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
+    enum listen_service service);
+/* Tell every session to finish: idle ones get 421 and close now; busy
+ * ones close after their current transaction. */
+void smtp_server_drain(struct smtp_server *srv);
+/* Close every session at once (drain timeout). */
+void smtp_server_abort_all(struct smtp_server *srv);
+
+#endif

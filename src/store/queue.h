@@ -1,0 +1,83 @@
+/* queue: the on-disk queue. One file per accepted message,
+ * <data_dir>/queue/msg/<id>, holding a small text envelope then the
+ * message; written to queue/tmp, fsync'd and renamed into queue/msg (the
+ * directory fsync is batched by queue_commit). The queue runner keeps
+ * per-recipient progress in queue/state/<id>, appended as it goes. */
+#ifndef MOAT_QUEUE_H
+#define MOAT_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+
+#define QUEUE_ID_LEN 24
+#define QUEUE_ENVELOPE_MAX (4 * 1024 * 1024)	/* envelope text bound */
+#define QUEUE_MAGIC "MOATQ1"
+
+struct queue_envelope {
+	char	 id[QUEUE_ID_LEN + 1];
+	time_t	 time;
+	char	*from;		/* "" for the null reverse-path */
+	char	**rcpts;
+	size_t	 nrcpts;
+	char	*client_ip;
+	char	*helo;
+	char	*service;
+	char	*session;
+	bool	 smtputf8;
+	bool	 eightbit;
+};
+
+/* A new id: unique across processes on this host (time, pid, counter)
+ * and sortable by arrival. */
+void queue_id_new(char id[QUEUE_ID_LEN + 1]);
+bool queue_id_valid(const char *id);
+
+/* Create queue/{tmp,msg,state} under data_dir. */
+int queue_dirs_path(const char *data_dir, const char *sub, char *dst,
+    size_t dstlen);
+
+/* Serialize env as the file's envelope part (ends with a blank line). */
+int queue_envelope_format(const struct queue_envelope *env, struct buf *out);
+/* Parse the envelope at the start of data. On success *body_off_r is the
+ * offset of the message. Strings are allocated; queue_envelope_free. */
+int queue_envelope_parse(const uint8_t *data, size_t len,
+    struct queue_envelope *env, size_t *body_off_r, const char **error_r);
+void queue_envelope_free(struct queue_envelope *env);
+
+/* Write envelope + message to queue/tmp/<id>, fsync it, and rename into
+ * queue/msg/<id>. Blocking: run it off the event loop. The caller must
+ * fsync queue/msg before acknowledging. Returns 0 or -1 (errno set). */
+int queue_write(const char *data_dir, const char *id, const struct buf *env,
+    const struct buf *msg);
+/* Read a whole queue file (bounded by max). Returns 0 or -1. */
+int queue_read(const char *data_dir, const char *id, size_t max,
+    struct buf *data_r);
+/* Remove a message and its state. */
+int queue_remove(const char *data_dir, const char *id);
+
+/* Per-recipient progress (queue/state/<id>). */
+enum queue_rcpt_status { QUEUE_RCPT_PENDING = 0, QUEUE_RCPT_DONE,
+	QUEUE_RCPT_FAILED };
+struct queue_state {
+	unsigned	 attempts;
+	time_t		 next_try;	/* 0: now */
+	size_t		 nrcpts;
+	unsigned char	*status;	/* enum queue_rcpt_status per rcpt */
+	char		 last_error[256];
+};
+int queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
+    struct queue_state *st);
+void queue_state_free(struct queue_state *st);
+/* Append records; not fsync'd: delivery itself is idempotent. */
+int queue_state_mark(const char *data_dir, const char *id, size_t rcpt,
+    enum queue_rcpt_status status, const char *reason);
+int queue_state_defer(const char *data_dir, const char *id,
+    unsigned attempts, time_t next_try, const char *reason);
+/* Make every deferred message due now (moatctl queue flush). */
+int queue_flush_request(const char *data_dir);
+
+#endif

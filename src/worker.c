@@ -1,0 +1,158 @@
+/* worker: the network-facing child process.
+ *
+ * SECURITY: runs as the unprivileged [server] user (the master dropped
+ * root before calling worker_main). It talks to SMTP clients on the
+ * network and trusts none of their input; it reads and writes only the
+ * SQLite database and the queue directory under data_dir. The TLS private
+ * key is in its memory (inherited SSL_CTX), as in every single-process
+ * TLS server; no file outside data_dir is opened after start.
+ *
+ * One libuv loop; the listening sockets are shared with the other workers
+ * (the kernel hands each connection to one of them). SIGTERM drains:
+ * stop accepting, let sessions finish, exit when the last one ends or at
+ * drain_timeout. */
+#include "worker.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "queue_commit.h"
+#include "smtp_session.h"
+#include "store.h"
+#include "xalloc.h"
+
+struct listener {
+	uv_tcp_t		 tcp;
+	enum listen_service	 service;
+	struct smtp_server	*srv;
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+static uv_signal_t sig_term, sig_int, sig_hup;
+static uv_timer_t drain_timer;
+static bool stopping;
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+
+	if (status < 0) {
+		log_warnx("event=accept-failed error=%s", uv_strerror(status));
+		return;
+	}
+	switch (l->service) {
+	case SERVICE_SMTP:
+	case SERVICE_SUBMISSION:
+	case SERVICE_SUBMISSIONS:
+		smtp_session_accept(l->srv, server, l->service);
+		break;
+	default:
+		/* IMAP and POP3 arrive with their own issues. */
+		break;
+	}
+}
+
+static void
+worker_stop_loop(struct smtp_server *srv)
+{
+	uv_stop(srv->loop);
+}
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+	struct smtp_server *srv = t->data;
+
+	log_info("event=drain-timeout sessions=%u", srv->nsessions);
+	smtp_server_abort_all(srv);
+	uv_stop(srv->loop);
+}
+
+static void
+on_term(uv_signal_t *h, int signum)
+{
+	struct smtp_server *srv = h->data;
+	size_t i;
+
+	(void)signum;
+	if (stopping)
+		return;
+	stopping = true;
+	log_info("event=draining sessions=%u", srv->nsessions);
+	for (i = 0; i < nlisteners; i++)
+		uv_close((uv_handle_t *)&listeners[i].tcp, NULL);
+	uv_timer_init(srv->loop, &drain_timer);
+	drain_timer.data = srv;
+	uv_timer_start(&drain_timer, on_drain_timeout,
+	    (uint64_t)srv->cfg->drain_timeout * 1000, 0);
+	uv_unref((uv_handle_t *)&drain_timer);
+	srv->on_idle = worker_stop_loop;
+	smtp_server_drain(srv);
+}
+
+static void
+on_hup(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	/* The master reloads by replacing workers; nothing to do here. */
+}
+
+int
+worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
+    const struct worker_listener *ls, size_t nls, unsigned index)
+{
+	struct smtp_server srv;
+	const char *error = NULL;
+	uv_loop_t *loop = uv_default_loop();
+	char role[32];
+	size_t i;
+	int r;
+
+	snprintf(role, sizeof(role), "worker%u", index);
+	log_set_role(role);
+	memset(&srv, 0, sizeof(srv));
+	srv.loop = loop;
+	srv.cfg = cfg;
+	srv.ssl_ctx = ssl_ctx;
+	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
+		fatalx("database: %s", error);
+	srv.commit = queue_commit_new(loop, cfg->data_dir);
+
+	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
+	nlisteners = nls;
+	for (i = 0; i < nls; i++) {
+		struct listener *l = &listeners[i];
+
+		l->service = ls[i].service;
+		l->srv = &srv;
+		uv_tcp_init(loop, &l->tcp);
+		l->tcp.data = l;
+		if ((r = uv_tcp_open(&l->tcp, ls[i].fd)) != 0 ||
+		    (r = uv_listen((uv_stream_t *)&l->tcp, 1024,
+		    on_connection)) != 0)
+			fatalx("listen: %s", uv_strerror(r));
+	}
+	uv_signal_init(loop, &sig_term);
+	uv_signal_init(loop, &sig_int);
+	uv_signal_init(loop, &sig_hup);
+	sig_term.data = sig_int.data = sig_hup.data = &srv;
+	uv_signal_start(&sig_term, on_term, SIGTERM);
+	uv_signal_start(&sig_int, on_term, SIGINT);
+	uv_signal_start(&sig_hup, on_hup, SIGHUP);
+	log_info("event=worker-ready listeners=%zu", nls);
+	uv_run(loop, UV_RUN_DEFAULT);
+	/* Let in-flight queue commits finish: their clients are owed an
+	 * answer only if still connected, but the files must be complete. */
+	while (queue_commit_pending(srv.commit) > 0)
+		uv_run(loop, UV_RUN_ONCE);
+	store_close(&srv.store);
+	log_info("event=worker-exit");
+	return 0;
+}
