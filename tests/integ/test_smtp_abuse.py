@@ -346,3 +346,20 @@ def test_garbage_binary_input(moat_server):
 				pass
 	still_serving(moat_server)
 	assert moat_server.running()
+
+
+def test_refused_bdat_chunk_is_not_executed_as_commands(moat_server):
+	"""RFC 3030: a BDAT chunk is read as data even when BDAT is refused;
+	its bytes must never be parsed as commands (a smuggling vector)."""
+	chunk = b"MAIL FROM:<evil@attacker.example>\r\n"
+	with RawSMTP(moat_server.smtp_port) as c:
+		c.greeting()
+		c.ehlo()
+		c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+		code, lines = c.reply()
+		assert code == 503, f"BDAT before MAIL: {lines!r}"
+		# Had the chunk been executed, this RCPT would get 250.
+		code, lines = c.cmd(f"RCPT TO:<{DEMO}>")
+		assert code == 503, \
+		    f"BDAT chunk bytes were executed as a MAIL command: {lines!r}"
+		c.expect("NOOP", 250)

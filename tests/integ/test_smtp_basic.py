@@ -254,8 +254,10 @@ def test_bad_sequence_is_503_5_5_1(moat_server):
 		code, lines = c.cmd("DATA")
 		assert code == 503 and lines[0].startswith(b"503 5.5.1"), \
 		    f"DATA before RCPT: {lines!r}"
-		code, lines = c.cmd("BDAT 5 LAST")
+		# RFC 3030: the chunk is read (and discarded) even when refused.
+		code, lines = c.cmd("BDAT 5 LAST\r\nhello")
 		assert code == 503, f"BDAT before RCPT: {lines!r}"
+		c.expect("NOOP", 250)
 
 
 def test_rset_resets_the_transaction(moat_server):
