@@ -363,3 +363,20 @@ def test_refused_bdat_chunk_is_not_executed_as_commands(moat_server):
 		assert code == 503, \
 		    f"BDAT chunk bytes were executed as a MAIL command: {lines!r}"
 		c.expect("NOOP", 250)
+
+
+def test_refused_bdat_chunk_after_mail_is_not_executed(moat_server):
+	"""Same, in the MAIL-but-no-RCPT state."""
+	chunk = f"RCPT TO:<{DEMO}>\r\n".encode()
+	with RawSMTP(moat_server.smtp_port) as c:
+		c.greeting()
+		c.ehlo()
+		c.expect(f"MAIL FROM:<{SENDER}>", 250)
+		c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+		code, lines = c.reply()
+		assert code == 503, f"BDAT before RCPT: {lines!r}"
+		# Had the chunk been executed as RCPT, DATA would get 354.
+		code, lines = c.cmd("DATA")
+		assert code == 503, \
+		    f"BDAT chunk bytes were executed as an RCPT command: {lines!r}"
+		c.expect("NOOP", 250)

@@ -255,7 +255,8 @@ def test_bad_sequence_is_503_5_5_1(moat_server):
 		assert code == 503 and lines[0].startswith(b"503 5.5.1"), \
 		    f"DATA before RCPT: {lines!r}"
 		# RFC 3030: the chunk is read (and discarded) even when refused.
-		code, lines = c.cmd("BDAT 5 LAST\r\nhello")
+		c.send(b"BDAT 5 LAST\r\nhello")
+		code, lines = c.reply()
 		assert code == 503, f"BDAT before RCPT: {lines!r}"
 		c.expect("NOOP", 250)
 
