@@ -18,7 +18,7 @@
 
 #include "util.h"
 
-#define ADDR_LABEL_MAX 63	/* octets in an ASCII DNS label, RFC 1035 2.3.4 */
+#define ADDR_LABEL_MAX 63	/* ASCII DNS label octets, RFC 1035 2.3.4 */
 #define ADDR_IPV6_TEXT_MAX 45	/* longest IPv6-addr text (IPv6v4-full) */
 #define ADDR_IPV4_SNUM_DIGITS 3	/* Snum = 1*3DIGIT, RFC 5321 4.1.3 */
 #define ADDR_IPV4_SNUM_MAX 255
