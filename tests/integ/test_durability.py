@@ -49,6 +49,19 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 	lock = threading.Lock()
 	killed = threading.Event()
 	next_seq = iter(range(n_msgs))
+	# Known up front so that the power cut is one burst of kill(2) calls,
+	# fired by the sender thread that records the kill_after-th ack.
+	victims = sorted(srv.our_pids() - {srv.pid})
+	assert victims, "no child processes found"
+
+	def power_cut():
+		os.kill(srv.pid, signal.SIGKILL)
+		for p in victims:
+			try:
+				os.kill(p, signal.SIGKILL)
+			except ProcessLookupError:
+				pass
+		killed.set()
 
 	def sender():
 		for _ in range(n_msgs):
@@ -64,6 +77,8 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 				if refused == {}:
 					with lock:
 						acked.add(seq)
+						if len(acked) == kill_after:
+							power_cut()
 			except (smtplib.SMTPException, OSError) as e:
 				with lock:
 					failed.append((seq, repr(e)))
@@ -74,21 +89,18 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 	    for _ in range(n_threads)]
 	for t in threads:
 		t.start()
-	reached = wait_until(lambda: len(acked) >= kill_after or
-	    not any(t.is_alive() for t in threads), 60)
-	assert reached and len(acked) >= kill_after, \
-	    f"only {len(acked)} acks before the kill point; failures: {failed[:5]}"
-	victims = srv.our_pids()
-	srv.kill_all()
-	killed.set()
 	for t in threads:
-		t.join(20)
+		t.join(60)
 	assert not any(t.is_alive() for t in threads), "sender threads hung"
+	assert killed.is_set(), \
+	    f"only {len(acked)} acks, kill point {kill_after}; {failed[:5]}"
+	srv.kill_all()		# reap the master, sweep any stragglers
 	assert not [p for p in victims if pid_alive(p)], "survivors after kill -9"
 	with lock:
 		acked_at_kill = set(acked)
-	# Failures before the kill are real errors, not power-cut casualties.
+	early = [f for f in failed if f[0] not in acked_at_kill]
 	assert len(acked_at_kill) >= kill_after
+	assert len(acked_at_kill) < n_msgs, "the kill did not land mid-stream"
 	srv.start()
 	# Wait for the queue to drain: every acknowledged message delivered.
 	wait_until(lambda: acked_at_kill <= set(delivered_seqs(srv)), 30,
@@ -96,9 +108,11 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 	# Give retries a chance to produce duplicates, if they would.
 	time.sleep(3)
 	counts = delivered_seqs(srv)
+	print(f"run {run}: kill after {kill_after} acks: acked {len(acked_at_kill)}, "
+	    f"delivered {len(counts)}, send failures {len(early)}")
 	missing = sorted(acked_at_kill - set(counts))
 	dups = sorted(s for s, n in counts.items() if n > 1)
-	assert not missing, (f"{len(missing)} acknowledged message(s) lost: "
+	assert not missing, (f"run {run}: {len(missing)} acknowledged message(s) lost: "
 	    f"{missing[:20]} (acked {len(acked_at_kill)}, delivered "
 	    f"{len(counts)})")
 	assert not dups, f"duplicated deliveries: {[(s, counts[s]) for s in dups]}"
