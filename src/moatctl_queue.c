@@ -66,8 +66,11 @@ queue_list(const struct config *cfg)
 	struct dirent *de;
 	DIR *d;
 
-	if (queue_dirs_path(cfg->data_dir, "msg", dir, sizeof(dir)) < 0 ||
-	    (d = opendir(dir)) == NULL) {
+	if (queue_dirs_path(cfg->data_dir, "msg", dir, sizeof(dir)) < 0)
+		return 1;
+	if ((d = opendir(dir)) == NULL && errno == ENOENT)
+		return 0;	/* moatd never ran: nothing queued */
+	if (d == NULL) {
 		fprintf(stderr, "moatctl: %s: %s\n", dir, strerror(errno));
 		return 1;
 	}

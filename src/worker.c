@@ -25,6 +25,8 @@
 #include "store.h"
 #include "xalloc.h"
 
+#define WORKER_FLUSH_GRACE_MS 2000
+
 struct listener {
 	uv_tcp_t		 tcp;
 	enum listen_service	 service;
@@ -65,13 +67,22 @@ worker_stop_loop(struct smtp_server *srv)
 }
 
 static void
+on_drain_hard(uv_timer_t *t)
+{
+	struct smtp_server *srv = t->data;
+
+	uv_stop(srv->loop);
+}
+
+static void
 on_drain_timeout(uv_timer_t *t)
 {
 	struct smtp_server *srv = t->data;
 
 	log_info("event=drain-timeout sessions=%u", srv->nsessions);
+	/* 421 to whoever is left; give the replies a moment to leave. */
 	smtp_server_abort_all(srv);
-	uv_stop(srv->loop);
+	uv_timer_start(&drain_timer, on_drain_hard, WORKER_FLUSH_GRACE_MS, 0);
 }
 
 static void

@@ -34,6 +34,7 @@
 #define SMTP_HELO_MAX 255
 #define SMTP_HEADER_ROOM 4096		/* Received: header on top of size */
 #define SMTP_REPLY_MAX 512		/* RFC 5321 4.5.3.1.5 */
+#define SMTP_DATA_PROGRESS 4096		/* octets per idle period in DATA */
 
 enum smtp_state {
 	SMTP_STATE_TLS_WAIT = 0,	/* implicit TLS handshake */
@@ -78,6 +79,7 @@ struct smtp_session {
 	bool			 committing;
 	bool			 quit;
 	bool			 discard_line;	/* skip to LF after overflow */
+	size_t			 progress;	/* DATA octets since timer */
 
 	char			 helo[SMTP_HELO_MAX + 1];
 	bool			 esmtp;
@@ -652,6 +654,9 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 		smtp_close(s);
 		return;
 	}
+	/* The idle timer restarts per command, not per byte: a client
+	 * trickling one byte at a time is still cut off. */
+	smtp_timer_arm(s);
 	smtp_parse_command(line, len, &cmd);
 	if (cmd.cmd != SMTP_CMD_EHLO && cmd.cmd != SMTP_CMD_UNKNOWN)
 		log_debug("smtp session=%s cmd=%s", s->id,
@@ -706,12 +711,6 @@ smtp_commit_done(void *ctx, int err)
 	}
 	smtp_tx_reset(s);
 	smtp_enter_state(s, SMTP_STATE_READY);
-	if (s->srv->draining) {
-		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
-		    s->srv->cfg->hostname);
-		smtp_close(s);
-		return;
-	}
 	conn_flush(s->conn);
 	smtp_timer_arm(s);
 	conn_resume(s->conn);
@@ -725,8 +724,11 @@ smtp_message_end(struct smtp_session *s)
 	char helo[SMTP_HELO_MAX * 4 + 1];
 
 	if (e != SMTP_DATA_OK) {
+		const char *text = smtp_data_error_text(e);
+
+		/* The reader's text starts with its reply code. */
 		smtp_reply(s, smtp_data_error_code(e), "%s",
-		    smtp_data_error_text(e));
+		    strlen(text) > 4 ? text + 4 : text);
 		smtp_tx_reset(s);
 		smtp_enter_state(s, SMTP_STATE_READY);
 		if (e != SMTP_DATA_TOO_BIG)
@@ -761,12 +763,25 @@ smtp_message_end(struct smtp_session *s)
 	    smtp_commit_done, s);
 }
 
+/* Content keeps the session alive only at a minimum rate: every
+ * SMTP_DATA_PROGRESS octets restart the idle timer. */
+static void
+smtp_data_progress(struct smtp_session *s, size_t n)
+{
+	s->progress += n;
+	if (s->progress >= SMTP_DATA_PROGRESS) {
+		s->progress = 0;
+		smtp_timer_arm(s);
+	}
+}
+
 /* Feed DATA content; returns octets consumed. */
 static size_t
 smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len)
 {
 	size_t n = smtp_data_feed(&s->reader, p, len, &s->msg);
 
+	smtp_data_progress(s, n);
 	if (s->reader.done)
 		smtp_message_end(s);
 	return n;
@@ -779,6 +794,7 @@ smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len)
 
 	if (!s->bdat_discard && n > 0)
 		smtp_data_feed(&s->reader, p, n, &s->msg);
+	smtp_data_progress(s, n);
 	s->bdat_left -= n;
 	if (s->bdat_left > 0)
 		return n;
@@ -801,6 +817,20 @@ smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len)
 }
 
 /* ---- input loop -------------------------------------------------------- */
+
+/* When draining starts, a session that is between transactions ends at
+ * once; one in the middle of a transaction may finish its whole session
+ * (until the drain timeout). */
+static void
+smtp_drain_check(struct smtp_session *s)
+{
+	if (!s->srv->draining || s->conn_gone ||
+	    (s->state != SMTP_STATE_INIT && s->state != SMTP_STATE_READY))
+		return;
+	smtp_reply(s, 421, "4.3.2 %s Service shutting down",
+	    s->srv->cfg->hostname);
+	smtp_close(s);
+}
 
 static void
 smtp_process(struct smtp_session *s)
@@ -882,8 +912,6 @@ smtp_on_input(struct conn *c)
 {
 	struct smtp_session *s = c->ctx;
 
-	if (!s->committing)
-		smtp_timer_arm(s);
 	smtp_process(s);
 }
 
@@ -1013,12 +1041,10 @@ smtp_server_drain(struct smtp_server *srv)
 	srv->draining = true;
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
-		if (s->committing || s->state == SMTP_STATE_DATA ||
-		    s->state == SMTP_STATE_BDAT || s->conn_gone)
-			continue;	/* ends after its transaction */
-		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
-		    srv->cfg->hostname);
-		smtp_close(s);
+		if (s->state == SMTP_STATE_TLS_WAIT && !s->conn_gone)
+			conn_abort(s->conn);
+		else
+			smtp_drain_check(s);
 	}
 	if (srv->nsessions == 0 && srv->on_idle != NULL)
 		srv->on_idle(srv);
@@ -1027,9 +1053,14 @@ smtp_server_drain(struct smtp_server *srv)
 void
 smtp_server_abort_all(struct smtp_server *srv)
 {
-	struct smtp_session *s;
+	struct smtp_session *s, *next;
 
-	for (s = srv->sessions; s != NULL; s = s->next)
-		if (!s->conn_gone)
-			conn_abort(s->conn);
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->conn_gone || s->committing)
+			continue;
+		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
+		    srv->cfg->hostname);
+		smtp_close(s);
+	}
 }

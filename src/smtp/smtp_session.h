@@ -36,7 +36,7 @@ void smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 /* Tell every session to finish: idle ones get 421 and close now; busy
  * ones close after their current transaction. */
 void smtp_server_drain(struct smtp_server *srv);
-/* Close every session at once (drain timeout). */
+/* Drain timeout: 421 and close every session not committing. */
 void smtp_server_abort_all(struct smtp_server *srv);
 
 #endif
