@@ -164,6 +164,10 @@ config_parse_listen(const char *value, struct listen_addr *out,
 			}
 			host[hl - 1] = '\0';
 			host++;
+		} else if (strchr(host, ':') != NULL) {
+			/* "2001:db8::1:25" is ambiguous. */
+			*error_r = "IPv6 addresses need brackets: [::1]:25";
+			return -1;
 		}
 		if (parse_u64(port, 1, 65535, &v, error_r) < 0)
 			return -1;
