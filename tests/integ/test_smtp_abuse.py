@@ -57,7 +57,7 @@ def test_smuggling_fake_end_of_data_is_not_honoured(moat_server, name):
 		code, lines = c.reply()
 		assert 500 <= code < 600, \
 		    f"{name}: expected a 5xx after the real end of data, got {lines!r}"
-		assert ENH_RE.match(lines[0]), lines
+		data_reply = lines
 		# Exactly one reply: the next one answers our NOOP.
 		code, lines = c.cmd("NOOP")
 		assert code == 250, f"{name}: out of sync after DATA: {lines!r}"
@@ -75,6 +75,9 @@ def test_smuggling_fake_end_of_data_is_not_honoured(moat_server, name):
 	assert got[0].endswith(good)
 	for g in got:
 		assert b"SMUGGLED" not in g and b"carrier" not in g
+	# Checked last so that a format slip does not hide the above.
+	assert ENH_RE.match(data_reply[0]), \
+	    f"{name}: malformed reply (RFC 3463 code expected): {data_reply!r}"
 
 
 @pytest.mark.parametrize("bad", [b"bare\nLF in a line", b"bare\rCR in a line"],
@@ -89,6 +92,8 @@ def test_bare_lf_or_cr_in_data_rejected(moat_server, bad):
 		c.expect("NOOP", 250)
 	time.sleep(1.5)
 	assert moat_server.maildir_files() == []
+	assert ENH_RE.match(lines[0]), \
+	    f"malformed reply (RFC 3463 code expected): {lines!r}"
 
 
 def test_data_pipelined_behind_starttls_is_discarded(moat_server):
