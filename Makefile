@@ -65,7 +65,7 @@ fuzz: test-deps
 	    -Db_lundef=false >/dev/null
 	ninja -C $(FUZZ_BUILD)
 	@for f in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
-		[ -x "$$f" ] || continue; \
+		[ -f "$$f" ] && [ -x "$$f" ] || continue; \
 		name=$$(basename $$f); seeds=tests/data/fuzz/$${name#fuzz_}; \
 		corpus=$$(mktemp -d); \
 		[ -d "$$seeds" ] && cp $$seeds/* $$corpus/ 2>/dev/null; \

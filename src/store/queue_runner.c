@@ -212,7 +212,7 @@ split_addr(const char *addr, char *local, size_t llen, char *domain,
  * -1 temporary failure (error filled in). */
 static int
 deliver_rcpt(struct job *j, const struct queue_envelope *env,
-    const char *rcpt, const uint8_t *body, size_t bodylen, char *dirs_synced)
+    const char *rcpt, const uint8_t *body, size_t bodylen)
 {
 	struct resolve_ctx rc = { NULL, 0, false };
 	char local[RUNNER_LOCAL_MAX], domain[256], path[4096], name[512];
@@ -221,7 +221,6 @@ deliver_rcpt(struct job *j, const struct queue_envelope *env,
 	size_t i;
 	int n, result = 1;
 
-	(void)dirs_synced;
 	if (split_addr(rcpt, local, sizeof(local), domain,
 	    sizeof(domain)) < 0) {
 		snprintf(j->error, sizeof(j->error), "bad recipient %.200s",
@@ -304,7 +303,7 @@ deliver_work(uv_work_t *w)
 	struct buf data;
 	const char *error = NULL;
 	size_t off, i;
-	bool pending = false;
+	bool pending = false, *newly;
 
 	if (thread_store == NULL &&
 	    store_open(cfg->data_dir, &thread_store, &error) < 0) {
@@ -339,6 +338,7 @@ deliver_work(uv_work_t *w)
 		j->deferred = true;
 		goto out;
 	}
+	newly = xcalloc(env.nrcpts ? env.nrcpts : 1, sizeof(bool));
 	j->attempts = st.attempts;
 	for (i = 0; i < env.nrcpts; i++) {
 		int r;
@@ -346,7 +346,7 @@ deliver_work(uv_work_t *w)
 		if (st.status[i] != QUEUE_RCPT_PENDING)
 			continue;
 		r = deliver_rcpt(j, &env, env.rcpts[i], data.data + off,
-		    data.len - off, NULL);
+		    data.len - off);
 		if (r == -1) {
 			pending = true;
 			continue;
@@ -354,20 +354,24 @@ deliver_work(uv_work_t *w)
 		if (r == 0)
 			log_warnx("event=delivery-failed id=%s rcpt=%s "
 			    "reason=\"%s\"", env.id, env.rcpts[i], j->error);
-		if (queue_state_mark(cfg->data_dir, env.id, i, r == 1 ?
-		    QUEUE_RCPT_DONE : QUEUE_RCPT_FAILED, j->error) < 0) {
-			pending = true;
-			snprintf(j->error, sizeof(j->error), "state write: %s",
-			    strerror(errno));
-		}
+		st.status[i] = r == 1 ? QUEUE_RCPT_DONE : QUEUE_RCPT_FAILED;
+		newly[i] = true;
 	}
 	if (!pending) {
 		if (queue_remove(cfg->data_dir, env.id) < 0 && errno != ENOENT)
 			log_warn("event=queue-remove-failed id=%s", env.id);
 		j->finished = true;
 	} else {
+		/* Progress is recorded only when the message stays queued:
+		 * the common case (all done) costs no state file. */
+		for (i = 0; i < env.nrcpts; i++)
+			if (newly[i] && queue_state_mark(cfg->data_dir, env.id,
+			    i, st.status[i], NULL) < 0)
+				log_warn("event=state-write-failed id=%s",
+				    env.id);
 		j->deferred = true;
 	}
+	free(newly);
 	queue_state_free(&st);
 out:
 	queue_envelope_free(&env);
