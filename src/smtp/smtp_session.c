@@ -35,6 +35,7 @@
 #define SMTP_HEADER_ROOM 4096		/* Received: header on top of size */
 #define SMTP_REPLY_MAX 512		/* RFC 5321 4.5.3.1.5 */
 #define SMTP_DATA_PROGRESS 4096		/* octets per idle period in DATA */
+#define SMTP_REJECT_LOG_MAX 32		/* rejected-log rows per session */
 
 enum smtp_state {
 	SMTP_STATE_TLS_WAIT = 0,	/* implicit TLS handshake */
@@ -86,6 +87,7 @@ struct smtp_session {
 	unsigned		 ncommands;
 	unsigned		 nerrors;
 	unsigned		 nmessages;
+	unsigned		 nrejects;
 
 	/* transaction */
 	struct smtp_mail_args	 mail;
@@ -144,6 +146,10 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 		.reason = text,
 	};
 
+	/* Bounded per session: a client sending 10,000 refused RCPTs must
+	 * not turn into 10,000 database writes. */
+	if (++s->nrejects > SMTP_REJECT_LOG_MAX)
+		return;
 	if (s->srv->store != NULL && store_reject_log(s->srv->store, &rej) < 0)
 		log_warnx("smtp session=%s event=reject-log-failed", s->id);
 }

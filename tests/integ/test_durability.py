@@ -112,7 +112,8 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 	    f"delivered {len(counts)}, send failures {len(early)}")
 	missing = sorted(acked_at_kill - set(counts))
 	dups = sorted(s for s, n in counts.items() if n > 1)
-	assert not missing, (f"run {run}: {len(missing)} acknowledged message(s) lost: "
+	assert not missing, (f"run {run}: {len(missing)} acknowledged "
+	    f"message(s) lost: "
 	    f"{missing[:20]} (acked {len(acked_at_kill)}, delivered "
 	    f"{len(counts)})")
 	assert not dups, f"duplicated deliveries: {[(s, counts[s]) for s in dups]}"

@@ -215,9 +215,12 @@ def test_openssl_s_client_starttls(moat_server):
 
 
 def test_old_tls_versions_refused(moat_server):
+	import warnings
 	ctx = tls_client_context()
-	ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-	ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+	with warnings.catch_warnings():
+		warnings.simplefilter("ignore", DeprecationWarning)
+		ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+		ctx.maximum_version = ssl.TLSVersion.TLSv1_1
 	try:
 		ctx.set_ciphers("ALL:@SECLEVEL=0")
 	except ssl.SSLError:
