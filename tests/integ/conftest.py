@@ -53,6 +53,22 @@ def free_port(host="127.0.0.1"):
 		return s.getsockname()[1]
 
 
+def free_ports(n, host="127.0.0.1"):
+	"""n distinct free ports: all sockets are held open until every port
+	is chosen, so the kernel cannot hand out the same port twice."""
+	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+	socks = []
+	try:
+		for _ in range(n):
+			s = socket.socket(fam, socket.SOCK_STREAM)
+			socks.append(s)
+			s.bind((host, 0))
+		return [s.getsockname()[1] for s in socks]
+	finally:
+		for s in socks:
+			s.close()
+
+
 def wait_until(pred, timeout, interval=0.05, what="condition"):
 	"""Poll pred() until truthy or timeout; returns the last value."""
 	deadline = time.monotonic() + timeout
@@ -319,9 +335,10 @@ class MoatServer:
 		self.data_dir = self.base / "data"
 		self.conf = self.base / "moatd.conf"
 		self.log_path = self.base / "moatd.log"
-		self.smtp_port = free_port()
-		self.submission_port = free_port() if with_submission else None
-		self.submissions_port = free_port() if with_submission else None
+		ports = free_ports(3)
+		self.smtp_port = ports[0]
+		self.submission_port = ports[1] if with_submission else None
+		self.submissions_port = ports[2] if with_submission else None
 		self.proc = None
 		self.known_pids = set()
 		self.starts = 0
