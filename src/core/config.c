@@ -13,7 +13,8 @@
 #include "util.h"
 
 enum key_type { KEY_STR, KEY_UINT, KEY_SIZE, KEY_DURATION, KEY_LISTEN,
-	KEY_LOGLEVEL, KEY_HOSTNAME };
+	KEY_LOGLEVEL, KEY_HOSTNAME, KEY_BOOL, KEY_CIDRS, KEY_RESOLVERS,
+	KEY_DURATION_MS, KEY_TLS_POLICY };
 
 struct key_def {
 	const char	*section;
@@ -67,6 +68,28 @@ static const struct key_def keys[] = {
 	NUM("queue", "retry_min", KEY_DURATION, retry_min, 1, 86400),
 	NUM("queue", "retry_max", KEY_DURATION, retry_max, 1, 7 * 86400),
 	NUM("queue", "delivery_threads", KEY_UINT, delivery_threads, 1, 64),
+	NUM("queue", "bounce_after", KEY_DURATION, bounce_after, 60,
+	    60 * 86400),
+	NUM("queue", "delay_warning", KEY_DURATION, delay_warning, 0,
+	    60 * 86400),
+	NUM("queue", "max_received", KEY_UINT, max_received, 5, 500),
+	{ "relay", "trusted_networks", KEY_CIDRS, 0, 0, 0, 0, 0 },
+	NUM("auth", "cleartext_loopback", KEY_BOOL, auth_cleartext_loopback,
+	    0, 1),
+	NUM("auth", "pop_before_smtp", KEY_BOOL, pop_before_smtp, 0, 1),
+	NUM("auth", "pop_before_smtp_window", KEY_DURATION,
+	    pop_before_smtp_window, 60, 86400),
+	NUM("auth", "scram_iterations", KEY_UINT, scram_iterations, 4096,
+	    1000000),
+	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
+	NUM("dns", "timeout", KEY_DURATION_MS, dns_timeout, 100, 60000),
+	NUM("delivery", "connect_timeout", KEY_DURATION, connect_timeout, 1,
+	    600),
+	NUM("delivery", "smtp_timeout", KEY_DURATION, smtp_timeout, 1, 3600),
+	NUM("delivery", "concurrency", KEY_UINT, dest_concurrency, 1, 1000),
+	NUM("delivery", "messages_per_connection", KEY_UINT,
+	    messages_per_connection, 1, 10000),
+	{ "delivery", "tls", KEY_TLS_POLICY, 0, 0, 0, 0, 0 },
 };
 
 static const char *service_names[SERVICE_COUNT] = {
@@ -110,9 +133,223 @@ config_defaults(struct config *cfg)
 	cfg->idle_timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 	cfg->busy_timeout = 30;
 	cfg->busy_sessions = 2000;
-	cfg->retry_min = 60;
-	cfg->retry_max = 3600;
+	cfg->retry_min = 300;		/* 5m, 10m, 20m ... */
+	cfg->retry_max = 4 * 3600;
 	cfg->delivery_threads = 8;
+	cfg->bounce_after = 5 * 86400;
+	cfg->delay_warning = 4 * 3600;
+	cfg->max_received = 50;
+	/* Only the machine itself is trusted to relay by default. */
+	(void)cidr_parse("127.0.0.1", &cfg->trusted[0]);
+	(void)cidr_parse("::1", &cfg->trusted[1]);
+	cfg->ntrusted = 2;
+	cfg->auth_cleartext_loopback = false;
+	cfg->pop_before_smtp = false;
+	cfg->pop_before_smtp_window = 30 * 60;
+	cfg->scram_iterations = 4096;	/* RFC 7677 minimum */
+	cfg->dns_timeout = 5000;
+	cfg->connect_timeout = 30;
+	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */
+	cfg->dest_concurrency = 20;
+	cfg->messages_per_connection = 100;
+	cfg->tls_policy_default = TLS_POLICY_MAY;
+}
+
+static const struct transport_route *
+route_find(const struct config *cfg, const char *domain)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (ascii_ieq(cfg->routes[i].domain, domain))
+			return &cfg->routes[i];
+	return NULL;
+}
+
+const struct transport_route *
+config_route(const struct config *cfg, const char *domain)
+{
+	const struct transport_route *r;
+	const char *p = domain;
+
+	/* example.net, then net, then "*" */
+	while (p != NULL && *p != '\0') {
+		if ((r = route_find(cfg, p)) != NULL)
+			return r;
+		p = strchr(p, '.');
+		if (p != NULL)
+			p++;
+	}
+	r = route_find(cfg, "*");
+	return r != NULL && r->host[0] != '\0' ? r : NULL;
+}
+
+enum tls_policy
+config_tls_policy(const struct config *cfg, const char *domain)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->ntls_policies; i++)
+		if (ascii_ieq(cfg->tls_policies[i].domain, domain))
+			return cfg->tls_policies[i].policy;
+	return cfg->tls_policy_default;
+}
+
+static int
+parse_tls_policy(const char *v, enum tls_policy *p)
+{
+	if (strcmp(v, "none") == 0)
+		*p = TLS_POLICY_NONE;
+	else if (strcmp(v, "may") == 0)
+		*p = TLS_POLICY_MAY;
+	else if (strcmp(v, "verify") == 0)
+		*p = TLS_POLICY_VERIFY;
+	else
+		return -1;
+	return 0;
+}
+
+static bool valid_hostname(const char *s);
+
+/* "[host]:port", "[host]", "host:port" or "host"; brackets: no MX. An
+ * empty value routes by MX (useful to exempt a domain from "*"). */
+static int
+parse_nexthop(const char *v, struct transport_route *r, const char **error_r)
+{
+	char host[256];
+	const char *end, *colon;
+	uint64_t port = 25;
+	size_t hl;
+
+	r->no_mx = false;
+	r->host[0] = '\0';
+	r->port = 25;
+	if (*v == '\0')
+		return 0;
+	if (*v == '[') {
+		end = strchr(v, ']');
+		if (end == NULL) {
+			*error_r = "missing ]";
+			return -1;
+		}
+		hl = (size_t)(end - v - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL) {
+			*error_r = "expected [host]:port";
+			return -1;
+		}
+		r->no_mx = true;
+		v++;
+	} else {
+		colon = strrchr(v, ':');
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+	}
+	if (hl == 0 || hl >= sizeof(host)) {
+		*error_r = "bad host";
+		return -1;
+	}
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (colon != NULL && parse_u64(colon + 1, 1, 65535, &port,
+	    error_r) < 0)
+		return -1;
+	if (!valid_hostname(host)) {
+		struct in6_addr a6;
+		struct in_addr a4;
+
+		if (inet_pton(AF_INET, host, &a4) != 1 &&
+		    inet_pton(AF_INET6, host, &a6) != 1) {
+			*error_r = "not a host name or address";
+			return -1;
+		}
+	}
+	moat_strlcpy(r->host, host, sizeof(r->host));
+	r->port = (uint16_t)port;
+	return 0;
+}
+
+/* Sections whose keys are domain names, not fixed words. */
+static int
+set_map_key(struct config *cfg, const char *section, const char *name,
+    const char *value, bool *handled, const char **error_r)
+{
+	struct transport_route *r;
+	unsigned i;
+
+	*handled = strcmp(section, "transport") == 0 ||
+	    strcmp(section, "transport_auth") == 0 ||
+	    strcmp(section, "tls_policy") == 0;
+	if (!*handled)
+		return 0;
+	if (strlen(name) >= sizeof(cfg->routes[0].domain) ||
+	    (strcmp(name, "*") != 0 && !valid_hostname(name))) {
+		*error_r = "key must be a domain or *";
+		return -1;
+	}
+	if (strcmp(section, "transport") == 0) {
+		r = (struct transport_route *)route_find(cfg, name);
+		if (r == NULL) {
+			if (cfg->nroutes == CONFIG_MAX_ROUTES) {
+				*error_r = "too many routes";
+				return -1;
+			}
+			r = &cfg->routes[cfg->nroutes++];
+			moat_strlcpy(r->domain, name, sizeof(r->domain));
+		}
+		return parse_nexthop(value, r, error_r);
+	}
+	if (strcmp(section, "transport_auth") == 0) {
+		/* key: the next-hop host; value: user:password */
+		const char *colon = strchr(value, ':');
+		bool found = false;
+
+		if (colon == NULL || colon == value) {
+			*error_r = "expected user:password";
+			return -1;
+		}
+		for (i = 0; i < cfg->nroutes; i++) {
+			r = &cfg->routes[i];
+			if (!ascii_ieq(r->host, name))
+				continue;
+			if ((size_t)(colon - value) >= sizeof(r->user) ||
+			    strlen(colon + 1) >= sizeof(r->password)) {
+				*error_r = "credentials too long";
+				return -1;
+			}
+			memcpy(r->user, value, (size_t)(colon - value));
+			r->user[colon - value] = '\0';
+			moat_strlcpy(r->password, colon + 1,
+			    sizeof(r->password));
+			found = true;
+		}
+		if (!found) {
+			*error_r = "no [transport] route uses this host (put "
+			    "[transport_auth] after [transport])";
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(section, "tls_policy") == 0) {
+		enum tls_policy p;
+
+		if (parse_tls_policy(value, &p) < 0) {
+			*error_r = "expected none, may or verify";
+			return -1;
+		}
+		if (strcmp(name, "*") == 0) {
+			cfg->tls_policy_default = p;
+			return 0;
+		}
+		if (cfg->ntls_policies == CONFIG_MAX_ROUTES) {
+			*error_r = "too many policies";
+			return -1;
+		}
+		moat_strlcpy(cfg->tls_policies[cfg->ntls_policies].domain, name,
+		    sizeof(cfg->tls_policies[0].domain));
+		cfg->tls_policies[cfg->ntls_policies++].policy = p;
+		return 0;
+	}
+	return 0;
 }
 
 int
@@ -228,7 +465,7 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
     const char **error_r)
 {
 	char *slot = (char *)cfg + k->offset;
-	uint64_t v;
+	uint64_t v = 0;
 	enum log_level lvl;
 
 	switch (k->type) {
@@ -267,6 +504,52 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
 	case KEY_LISTEN:
 		return config_parse_listen(value, cfg->listen[k->service],
 		    CONFIG_MAX_LISTEN, &cfg->nlisten[k->service], error_r);
+	case KEY_RESOLVERS:
+		return config_parse_listen(value, cfg->resolvers,
+		    CONFIG_MAX_RESOLVERS, &cfg->nresolvers, error_r);
+	case KEY_CIDRS:
+		return cidr_parse_list(value, cfg->trusted,
+		    CONFIG_MAX_NETWORKS, &cfg->ntrusted, error_r);
+	case KEY_TLS_POLICY:
+		if (parse_tls_policy(value, &cfg->tls_policy_default) < 0) {
+			*error_r = "expected none, may or verify";
+			return -1;
+		}
+		return 0;
+	case KEY_BOOL: {
+		bool b;
+
+		if (parse_bool(value, &b) < 0) {
+			*error_r = "expected yes or no";
+			return -1;
+		}
+		*(bool *)(void *)slot = b;
+		return 0;
+	}
+	case KEY_DURATION_MS:
+		/* Plain numbers are milliseconds; "2s" is two seconds. */
+		if (value[0] != '\0' && value[strlen(value) - 1] == 's' &&
+		    (strlen(value) < 2 || value[strlen(value) - 2] != 'm')) {
+			if (parse_duration(value, (k->min + 999) / 1000,
+			    k->max / 1000, &v, error_r) < 0)
+				return -1;
+			v *= 1000;
+		} else {
+			char num[32];
+			size_t l = strlen(value);
+
+			if (l >= 2 && strcmp(value + l - 2, "ms") == 0)
+				l -= 2;
+			if (l == 0 || l >= sizeof(num)) {
+				*error_r = "bad duration";
+				return -1;
+			}
+			memcpy(num, value, l);
+			num[l] = '\0';
+			if (parse_u64(num, k->min, k->max, &v, error_r) < 0)
+				return -1;
+		}
+		break;
 	}
 	if (k->size == sizeof(uint64_t))
 		*(uint64_t *)(void *)slot = v;
@@ -309,6 +592,20 @@ config_ini_handler(void *user, const char *section, const char *name,
 
 	if (ctx->failed)
 		return 0;
+	{
+		bool handled;
+
+		if (set_map_key(ctx->cfg, section, name, value, &handled,
+		    &error) < 0) {
+			snprintf(ctx->err, ctx->errlen,
+			    "%s:%d: [%s] %s = %s: %s", ctx->path, lineno,
+			    section, name, value, error);
+			ctx->failed = 1;
+			return 0;
+		}
+		if (handled)
+			return 1;
+	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].section, section) != 0)
 			continue;

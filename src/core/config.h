@@ -8,7 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
+
 #define CONFIG_MAX_LISTEN 8	/* addresses per service */
+#define CONFIG_MAX_NETWORKS 64	/* trusted networks */
+#define CONFIG_MAX_RESOLVERS 4
+#define CONFIG_MAX_ROUTES 128	/* [transport], [tls_policy] entries */
 #define CONFIG_PATH_MAX 1024
 
 enum listen_service {
@@ -25,6 +30,24 @@ enum listen_service {
 struct listen_addr {
 	char	host[64];	/* numeric IPv4/IPv6 address */
 	uint16_t port;
+};
+
+enum tls_policy { TLS_POLICY_NONE = 0, TLS_POLICY_MAY, TLS_POLICY_VERIFY };
+
+/* A [transport] entry: mail for domain ("*" = everything else) goes to
+ * host:port; brackets in the file ("[host]:port") mean no MX lookup. */
+struct transport_route {
+	char	 domain[256];
+	char	 host[256];
+	uint16_t port;
+	bool	 no_mx;
+	char	 user[128];	/* [transport_auth]: SMTP AUTH credentials */
+	char	 password[256];
+};
+
+struct tls_policy_route {
+	char		 domain[256];	/* "*" = default */
+	enum tls_policy	 policy;
 };
 
 struct config {
@@ -61,6 +84,38 @@ struct config {
 	unsigned retry_min;		/* seconds */
 	unsigned retry_max;		/* seconds */
 	unsigned delivery_threads;
+	unsigned bounce_after;		/* seconds in the queue, then DSN */
+	unsigned delay_warning;		/* seconds, then a delay DSN; 0 off */
+	unsigned max_received;		/* Received: headers: a mail loop */
+
+	/* [relay] */
+	struct cidr trusted[CONFIG_MAX_NETWORKS];
+	unsigned ntrusted;
+
+	/* [auth] */
+	bool	 auth_cleartext_loopback;	/* PLAIN/LOGIN without TLS
+						   from loopback */
+	bool	 pop_before_smtp;
+	unsigned pop_before_smtp_window;	/* seconds */
+	unsigned scram_iterations;
+
+	/* [dns] */
+	struct listen_addr resolvers[CONFIG_MAX_RESOLVERS];
+	unsigned nresolvers;
+	unsigned dns_timeout;			/* milliseconds */
+
+	/* [delivery]: the outbound SMTP client */
+	unsigned connect_timeout;		/* seconds */
+	unsigned smtp_timeout;			/* seconds per reply */
+	unsigned dest_concurrency;		/* connections per host */
+	unsigned messages_per_connection;
+
+	/* [transport], [transport_auth], [tls_policy] */
+	struct transport_route routes[CONFIG_MAX_ROUTES];
+	unsigned nroutes;
+	struct tls_policy_route tls_policies[CONFIG_MAX_ROUTES];
+	unsigned ntls_policies;
+	enum tls_policy tls_policy_default;
 };
 
 /* Fill in every default (hostname from gethostname()). */
@@ -72,5 +127,11 @@ int config_load(struct config *cfg, const char *path, char *err,
 int config_parse_listen(const char *value, struct listen_addr *out,
     unsigned max, unsigned *n_r, const char **error_r);
 const char *config_service_name(enum listen_service s);
+/* The [transport] route for a domain (exact, then parent domains, then
+ * "*"), or NULL: deliver by MX. */
+const struct transport_route *config_route(const struct config *cfg,
+    const char *domain);
+enum tls_policy config_tls_policy(const struct config *cfg,
+    const char *domain);
 
 #endif
