@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "conn.h"
 #include "log.h"
 #include "queue.h"
@@ -83,6 +84,7 @@ struct smtp_session {
 	size_t			 progress;	/* DATA octets since timer */
 
 	char			 helo[SMTP_HELO_MAX + 1];
+	bool			 authenticated;
 	bool			 esmtp;
 	unsigned		 ncommands;
 	unsigned		 nerrors;
@@ -373,6 +375,21 @@ smtp_postmaster(struct smtp_session *s, char *local, char *domain,
 	return 0;
 }
 
+/* Relaying (a recipient outside our domains) is for authenticated
+ * sessions and trusted networks only. The local part is never
+ * interpreted: "user%other@local", "other!user@local" and quoted
+ * "user@other"@local are local recipients (that must exist), and only
+ * the domain after the last '@' decides. */
+static bool
+smtp_may_relay(const struct smtp_session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+
+	if (s->authenticated)
+		return true;
+	return cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip);
+}
+
 static void
 cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 {
@@ -406,9 +423,14 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 		    "again later");
 		return;
 	}
-	if (res == STORE_RCPT_NOT_LOCAL) {
+	if (res == STORE_RCPT_NOT_LOCAL && !smtp_may_relay(s)) {
 		smtp_reply(s, 554, "5.7.1 <%.256s>: Relay access denied", addr);
 		smtp_count_error(s);
+		return;
+	}
+	if (res == STORE_RCPT_NOT_LOCAL && r.postmaster) {
+		smtp_reply(s, 550, "5.1.1 <Postmaster>: no postmaster alias "
+		    "for this server's domain");
 		return;
 	}
 	if (res == STORE_RCPT_NO_SUCH_USER) {

@@ -38,6 +38,13 @@ DEMO_PW = "demo-password-1"
 # Enhanced status code (RFC 3463) right after the reply code.
 ENH_RE = re.compile(rb"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
 
+# An outside client: not in [relay] trusted_networks.
+OUTSIDE = "127.0.0.2"
+
+# Lines a sanitizer writes to the daemon's stderr.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
 _live_servers = []	# servers started during the current test
 
 
@@ -200,8 +207,12 @@ class RawSMTP:
 	Every read is bounded by the socket timeout.
 	"""
 
-	def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False):
-		self.sock = socket.create_connection((host, port), timeout=timeout)
+	def __init__(self, port, host="127.0.0.1", timeout=5.0, tls=False,
+	    source=None):
+		# source: a loopback address other than 127.0.0.1 plays a client
+		# outside the trusted networks (only 127.0.0.1 and ::1 by default).
+		self.sock = socket.create_connection((host, port), timeout=timeout,
+		    source_address=(source, 0) if source else None)
 		self.timeout = timeout
 		if tls:
 			self.sock = tls_client_context().wrap_socket(self.sock)
@@ -593,8 +604,22 @@ def make_server(request, moat_binaries, moat_user):
 	failed = any(getattr(request.node, "rep_" + ph, None) is not None
 	    and getattr(request.node, "rep_" + ph).failed
 	    for ph in ("setup", "call"))
+	# Under the sanitizer build a child that hits a memory error aborts
+	# and the master restarts it: the test could still pass. The log
+	# keeps the report, so any report fails the test here.
+	reports = []
 	for srv in made:
-		srv.cleanup(keep=failed or bool(os.environ.get("MOAT_KEEP")))
+		text = srv.log_text()
+		for marker in SANITIZER_MARKERS:
+			if marker in text:
+				reports.append((srv.base, srv.log_tail(80)))
+				break
+	for srv in made:
+		srv.cleanup(keep=failed or bool(reports) or
+		    bool(os.environ.get("MOAT_KEEP")))
+	if reports:
+		pytest.fail("sanitizer report in the moatd log:\n" +
+		    "\n".join(f"{base}:\n{tail}" for base, tail in reports))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import (DEMO, ENH_RE, HOSTNAME, RawSMTP, check_delivered,
+from conftest import (DEMO, ENH_RE, HOSTNAME, OUTSIDE, RawSMTP, check_delivered,
     make_message)
 
 SENDER = "alice@client.example.org"
@@ -95,6 +95,7 @@ def test_several_messages_in_one_session(moat_server):
 
 
 def test_replies_carry_enhanced_status_codes(moat_server):
+	# From outside the trusted networks, so the relay attempt is refused.
 	cmds = [
 	    ("NOOP", 250),
 	    ("HELP", 214),
@@ -108,7 +109,7 @@ def test_replies_carry_enhanced_status_codes(moat_server):
 	    ("FROBNICATE", 500),
 	    ("QUIT", 221),
 	]
-	with RawSMTP(moat_server.smtp_port) as c:
+	with RawSMTP(moat_server.smtp_port, source=OUTSIDE) as c:
 		c.greeting()
 		c.ehlo()
 		for line, want in cmds:
@@ -151,7 +152,7 @@ def test_unknown_local_user_is_550_5_1_1(moat_server):
 
 
 def test_relay_attempt_is_554_5_7_1(moat_server):
-	with RawSMTP(moat_server.smtp_port) as c:
+	with RawSMTP(moat_server.smtp_port, source=OUTSIDE) as c:
 		c.greeting()
 		c.ehlo()
 		c.expect(f"MAIL FROM:<{SENDER}>", 250)
@@ -345,7 +346,7 @@ def test_bdat_then_data_is_rejected(moat_server):
 
 def test_pipelined_commands_answered_in_order(moat_server):
 	msg = make_message("pipelined")
-	with RawSMTP(moat_server.smtp_port) as c:
+	with RawSMTP(moat_server.smtp_port, source=OUTSIDE) as c:
 		c.greeting()
 		c.ehlo()
 		c.send(f"MAIL FROM:<{SENDER}>\r\n"
@@ -445,3 +446,45 @@ def test_ipv6_loopback_listener(make_server):
 		assert s.recv(512).startswith(b"220")
 	finally:
 		s.close()
+
+
+def test_relay_battery_from_outside_relays_nothing(moat_server):
+	"""Local-part tricks never turn into relaying: only the domain after
+	the last '@' decides, and it must be ours (or the recipient must
+	exist). Every one of these is refused from an outside client."""
+	tricks = [
+	    "user@other.example",
+	    "USER@OTHER.EXAMPLE",
+	    "user%other.example@example.test",
+	    '"user@other.example"@example.test',
+	    "@example.test:user@other.example",
+	    "other.example!user@example.test",
+	    "user@[192.0.2.1]",
+	    "user@[127.0.0.1]",
+	    "user@example.test.",
+	    "user@other.example@example.test",
+	    "user@xn--bcher-kva.example",
+	]
+	accepted = []
+	for rcpt in tricks:
+		with RawSMTP(moat_server.smtp_port, source=OUTSIDE) as c:
+			c.greeting()
+			c.ehlo()
+			c.expect(f"MAIL FROM:<{SENDER}>", 250)
+			code, lines = c.cmd(f"RCPT TO:<{rcpt}>")
+			if code == 250:
+				accepted.append(rcpt)
+			else:
+				assert code in (501, 550, 553, 554), (rcpt, lines)
+	assert accepted == []
+
+
+def test_trusted_network_may_relay(moat_server):
+	"""127.0.0.1 is in the default trusted_networks: RCPT to another
+	domain is accepted there (and refused from 127.0.0.2 above)."""
+	with RawSMTP(moat_server.smtp_port) as c:
+		c.greeting()
+		c.ehlo()
+		c.expect(f"MAIL FROM:<{SENDER}>", 250)
+		c.expect("RCPT TO:<user@other.example>", 250)
+		c.expect("RSET", 250)
