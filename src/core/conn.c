@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 
 #include "log.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define CONN_READ_CHUNK 65536
@@ -74,6 +75,8 @@ conn_handle_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 
+	if (c->connect_error != 0 && c->ops->on_connected != NULL)
+		c->ops->on_connected(c, c->connect_error);
 	c->ops->on_close(c);
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
@@ -126,6 +129,69 @@ conn_accept(uv_stream_t *server, const struct conn_ops *ops, void *ctx,
 		log_warnx("event=read-start-failed error=%s", uv_strerror(r));
 		conn_abort(c);
 		return NULL;
+	}
+	return c;
+}
+
+struct conn_connect_req {
+	uv_connect_t	 req;
+	struct conn	*c;
+};
+
+static void
+conn_connected(uv_connect_t *req, int status)
+{
+	struct conn_connect_req *cr = (struct conn_connect_req *)req;
+	struct conn *c = cr->c;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	free(cr);
+	if (c->closing)
+		return;
+	if (status == 0 && uv_tcp_getsockname(&c->tcp,
+	    (struct sockaddr *)&ss, &len) == 0)
+		addr_to_str(&ss, c->local_ip, sizeof(c->local_ip),
+		    &c->local_port);
+	if (status == 0 && (status = uv_read_start((uv_stream_t *)&c->tcp,
+	    conn_alloc, conn_on_read)) == 0)
+		uv_tcp_nodelay(&c->tcp, 1);
+	c->ops->on_connected(c, status);
+	if (status != 0)
+		conn_abort(c);
+}
+
+struct conn *
+conn_connect(uv_loop_t *loop, const char *ip, uint16_t port,
+    const struct conn_ops *ops, void *ctx, size_t in_max)
+{
+	struct sockaddr_storage ss;
+	struct conn_connect_req *cr;
+	struct conn *c;
+	int r;
+
+	memset(&ss, 0, sizeof(ss));
+	if (uv_ip4_addr(ip, port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(ip, port, (struct sockaddr_in6 *)&ss) != 0)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->ops = ops;
+	c->ctx = ctx;
+	buf_init(&c->in, in_max);
+	buf_init(&c->out, CONN_OUT_MAX);
+	uv_tcp_init(loop, &c->tcp);
+	c->tcp.data = c;
+	moat_strlcpy(c->peer_ip, ip, sizeof(c->peer_ip));
+	c->peer_port = port;
+	cr = xcalloc(1, sizeof(*cr));
+	cr->c = c;
+	if ((r = uv_tcp_connect(&cr->req, &c->tcp, (struct sockaddr *)&ss,
+	    conn_connected)) != 0) {
+		free(cr);
+		/* Report asynchronously like any other failure. */
+		c->connect_error = r;
+		uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+		c->closing = true;
 	}
 	return c;
 }
@@ -277,6 +343,21 @@ conn_resume(struct conn *c)
 		conn_tls_pump(c);
 	if (!c->closing && !c->paused && c->in.len > 0)
 		c->ops->on_input(c);
+}
+
+int
+conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *sni)
+{
+	if (conn_start_tls(c, ctx) < 0)
+		return -1;
+	SSL_set_connect_state(c->ssl);
+	if (sni != NULL && SSL_set_tlsext_host_name(c->ssl, sni) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	/* The client speaks first: send the ClientHello now. */
+	conn_tls_pump(c);
+	return 0;
 }
 
 int

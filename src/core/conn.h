@@ -26,6 +26,9 @@ struct conn_ops {
 	/* Peer closed, error, or conn_close() finished. The session frees
 	 * itself here; the conn memory is released after this returns. */
 	void (*on_close)(struct conn *c);
+	/* Client connections only: the connect finished (status 0) or
+	 * failed (a libuv error code; on_close follows). */
+	void (*on_connected)(struct conn *c, int status);
 };
 
 struct conn {
@@ -42,6 +45,7 @@ struct conn {
 	bool		 closing;
 	bool		 close_after_flush;
 	unsigned	 writes_pending;
+	int		 connect_error;	/* uv_tcp_connect failed at once */
 	char		 peer_ip[64];
 	uint16_t	 peer_port;
 	char		 local_ip[64];
@@ -52,6 +56,12 @@ struct conn {
  * input buffer. Returns NULL (and logs) on failure. */
 struct conn *conn_accept(uv_stream_t *server, const struct conn_ops *ops,
     void *ctx, size_t in_max);
+/* Connect to a numeric address. NULL only if the address is bad. */
+struct conn *conn_connect(uv_loop_t *loop, const char *ip, uint16_t port,
+    const struct conn_ops *ops, void *ctx, size_t in_max);
+/* Start TLS as a client (after the server's "220" to STARTTLS, or at once
+ * for implicit TLS); sni may be NULL. on_tls reports the handshake. */
+int conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *sni);
 /* Start TLS as server now (implicit TLS, or after the STARTTLS reply was
  * queued: the reply is flushed in plaintext first). Discards conn->in. */
 int conn_start_tls(struct conn *c, SSL_CTX *ctx);

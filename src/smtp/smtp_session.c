@@ -114,7 +114,9 @@ static void smtp_on_tls(struct conn *c, bool ok);
 static void smtp_on_close(struct conn *c);
 
 static const struct conn_ops smtp_conn_ops = {
-	smtp_on_input, smtp_on_tls, smtp_on_close,
+	.on_input = smtp_on_input,
+	.on_tls = smtp_on_tls,
+	.on_close = smtp_on_close,
 };
 
 static void
