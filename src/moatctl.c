@@ -8,7 +8,7 @@
  * its arguments (they come from the admin) but still validates addresses
  * before storing them (store_sql.c). Passwords are read from stdin, never
  * from argv (visible to other users), without echo on a terminal, and are
- * wiped after hashing. */
+ * wiped after hashing (a yescrypt hash and a SCRAM-SHA-256 credential). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "auth/scram.h"
 #include "config.h"
 #include "log.h"
 #include "maildir.h"
@@ -57,6 +58,7 @@ static int cmd_account_add(struct ctl *, int, char **);
 static int cmd_account_del(struct ctl *, int, char **);
 static int cmd_account_list(struct ctl *, int, char **);
 static int cmd_account_passwd(struct ctl *, int, char **);
+static int cmd_account_set(struct ctl *, int, char **);
 static int cmd_account_show(struct ctl *, int, char **);
 static int cmd_alias_add(struct ctl *, int, char **);
 static int cmd_alias_del(struct ctl *, int, char **);
@@ -82,7 +84,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "set an account's password; password on stdin",
 	    cmd_account_passwd },
 	{ "account", "show", 1, 1, "ADDRESS",
-	    "show an account", cmd_account_show },
+	    "show an account and its settings", cmd_account_show },
+	{ "account", "set", 2, -1, "ADDRESS KEY=on|off...",
+	    "turn services on or off for an account; keys: smtp imap "
+	    "pop3 webmail relay", cmd_account_set },
 	{ "alias", "add", 2, -1, "ADDRESS TARGET [TARGET...]",
 	    "add targets to an alias; ADDRESS @DOMAIN is a catch-all",
 	    cmd_alias_add },
@@ -115,8 +120,10 @@ usage(FILE *fp)
 	fprintf(fp, "  %-38s %s\n", "queue ...",
 	    "queue commands (moatctl queue help)");
 	fputs("\nPasswords are read from standard input (one line); on a "
-	    "terminal moatctl\nprompts twice without echo. Lists print one "
-	    "record per line, tab-separated.\n", fp);
+	    "terminal moatctl\nprompts twice without echo; they are stored "
+	    "as a yescrypt hash and a\nSCRAM-SHA-256 credential. Lists print "
+	    "one record per line, tab-separated.\nAccount settings default "
+	    "to on; e.g. moatctl account set a@example.org pop3=off\n", fp);
 }
 
 static const struct ctl_cmd *
@@ -234,10 +241,10 @@ prompt_line(const char *prompt, char *buf, size_t size,
 	return n;
 }
 
-/* Read the new password and hash it into hash. Returns 0, or 1 after
- * printing the reason. */
+/* Read the new password and hash it into hash and scram (a SCRAM-SHA-256
+ * credential). Returns 0, or 1 after printing the reason. */
 static int
-get_password_hash(char *hash, size_t hashlen)
+get_password_hash(char *hash, size_t hashlen, char *scram, size_t scramlen)
 {
 	char pw[MOATCTL_PASSWORD_MAX], again[MOATCTL_PASSWORD_MAX];
 	const char *err = NULL;
@@ -256,7 +263,8 @@ get_password_hash(char *hash, size_t hashlen)
 	if (n == 0)
 		err = "empty password refused";
 	if (n > 0 && err == NULL) {
-		if (passwd_hash(pw, hash, hashlen) == 0)
+		if (passwd_hash(pw, hash, hashlen) == 0 &&
+		    scram_derive(pw, SCRAM_ITER_DEFAULT, scram, scramlen) == 0)
 			ret = 0;
 		else
 			err = "password hashing failed";
@@ -360,6 +368,7 @@ static int
 cmd_account_add(struct ctl *c, int argc, char **argv)
 {
 	char hash[PASSWD_HASH_MAX], path[CONFIG_PATH_MAX + 600];
+	char scram[SCRAM_CRED_MAX];
 	const char *err;
 	int save;
 
@@ -375,13 +384,15 @@ cmd_account_add(struct ctl *c, int argc, char **argv)
 		    "local@domain)");
 	if (check_local_domain(c, argv[0]) != 0)
 		return 1;
-	if (get_password_hash(hash, sizeof(hash)) != 0)
+	if (get_password_hash(hash, sizeof(hash), scram, sizeof(scram)) != 0)
 		return 1;
-	if (store_account_add(c->st, argv[0], hash, &err) < 0) {
+	if (store_account_add(c->st, argv[0], hash, scram, &err) < 0) {
 		explicit_bzero(hash, sizeof(hash));
+		explicit_bzero(scram, sizeof(scram));
 		return fail("account add", err);
 	}
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(scram, sizeof(scram));
 	if (maildir_create(path) < 0) {
 		save = errno;
 		fprintf(stderr, "moatctl: account add: cannot create %s: %s; "
@@ -419,7 +430,7 @@ cmd_account_list(struct ctl *c, int argc, char **argv)
 static int
 cmd_account_passwd(struct ctl *c, int argc, char **argv)
 {
-	char hash[PASSWD_HASH_MAX];
+	char hash[PASSWD_HASH_MAX], scram[SCRAM_CRED_MAX];
 	const char *err;
 	int ret = 0;
 
@@ -427,11 +438,12 @@ cmd_account_passwd(struct ctl *c, int argc, char **argv)
 	if (store_account_hash(c->st, argv[0], hash, sizeof(hash), &err) < 0)
 		return fail("account passwd", err);
 	explicit_bzero(hash, sizeof(hash));
-	if (get_password_hash(hash, sizeof(hash)) != 0)
+	if (get_password_hash(hash, sizeof(hash), scram, sizeof(scram)) != 0)
 		return 1;
-	if (store_account_passwd(c->st, argv[0], hash, &err) < 0)
+	if (store_account_passwd(c->st, argv[0], hash, scram, &err) < 0)
 		ret = fail("account passwd", err);
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(scram, sizeof(scram));
 	return ret;
 }
 
@@ -443,6 +455,44 @@ cmd_account_show(struct ctl *c, int argc, char **argv)
 	(void)argc;
 	if (store_account_show(c->st, argv[0], print_row, NULL, &err) < 0)
 		return fail("account show", err);
+	return 0;
+}
+
+/* account set ADDRESS key=on|off...: every pair is checked before any
+ * is stored. */
+static int
+cmd_account_set(struct ctl *c, int argc, char **argv)
+{
+	char key[32];
+	const char *eq, *err;
+	size_t klen;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		klen = eq != NULL ? (size_t)(eq - argv[i]) : 0;
+		if (eq == NULL || klen >= sizeof(key)) {
+			fprintf(stderr, "moatctl: account set: expected "
+			    "KEY=on|off, got '%.64s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		memcpy(key, argv[i], klen);
+		key[klen] = '\0';
+		if (!store_setting_valid(key, eq + 1)) {
+			fprintf(stderr, "moatctl: account set: invalid "
+			    "setting '%.64s' (keys: smtp imap pop3 webmail "
+			    "relay; values: on off)\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (i = 1; i < argc; i++) {
+		eq = strchr(argv[i], '=');
+		klen = (size_t)(eq - argv[i]);	/* checked above */
+		memcpy(key, argv[i], klen);
+		key[klen] = '\0';
+		if (store_account_set(c->st, argv[0], key, eq + 1, &err) < 0)
+			return fail("account set", err);
+	}
 	return 0;
 }
 

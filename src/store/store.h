@@ -1,6 +1,7 @@
 /* store: the SQLite database at <data_dir>/moat.db (WAL). Owns the schema
  * and every SQL statement (all SQL text lives in store_sql.c): domains,
- * accounts, aliases, and the rejected-session log. One struct store per
+ * accounts (password hash, SCRAM credential, service settings), aliases,
+ * and the rejected-session log. One struct store per
  * process; statements are prepared once and reused. */
 #ifndef MOAT_STORE_H
 #define MOAT_STORE_H
@@ -68,23 +69,57 @@ int store_domain_del(struct store *st, const char *domain,
 typedef void store_row_cb(void *ctx, const char *const *cols, int ncols);
 int store_domain_list(struct store *st, store_row_cb *cb, void *ctx);
 
-/* hash: a crypt(3) string (yescrypt), made by passwd_hash(). */
+/* hash: a crypt(3) string (yescrypt), made by passwd_hash(); scram: the
+ * SCRAM-SHA-256 credential of the same password (scram_derive(), text
+ * form "SCRAM-SHA-256$..."), or NULL to store none (SCRAM logins then
+ * fail for the account). Every caller that has the password derives
+ * both. */
 int store_account_add(struct store *st, const char *address,
-    const char *hash, const char **error_r);
+    const char *hash, const char *scram, const char **error_r);
 int store_account_del(struct store *st, const char *address,
     const char **error_r);
 int store_account_passwd(struct store *st, const char *address,
-    const char *hash, const char **error_r);
+    const char *hash, const char *scram, const char **error_r);
 /* rows: address, created (ISO 8601) */
 int store_account_list(struct store *st, const char *domain /* or NULL */,
     store_row_cb *cb, void *ctx);
 /* rows: key, value pairs (address, domain, created, password scheme,
+ * scram, the service settings smtp imap pop3 webmail relay (on/off),
  * maildir, aliases pointing at it) */
 int store_account_show(struct store *st, const char *address,
     store_row_cb *cb, void *ctx, const char **error_r);
-/* Fetch the password hash for login (later issues). */
+/* Fetch the password hash (moatctl: does the account exist?). */
 int store_account_hash(struct store *st, const char *address, char *hash,
     size_t hashlen, const char **error_r);
+
+/* Per-account service settings: keys "smtp", "imap", "pop3", "webmail",
+ * "relay"; values "on" or "off"; an account without a row is "on". */
+#define STORE_SETTING_COUNT 5
+/* Is name a known key (and value, unless NULL, "on" or "off")? */
+bool store_setting_valid(const char *name, const char *value);
+/* Returns 0, or -1 with *error_r (bad key or value, no such account,
+ * database error). */
+int store_account_set(struct store *st, const char *address,
+    const char *name, const char *value, const char **error_r);
+/* *on_r: the setting of the account. Returns 0, or -1 with *error_r. */
+int store_account_get_setting(struct store *st, const char *address,
+    const char *name, bool *on_r, const char **error_r);
+
+/* Login: the credentials of address (as received, any case) in one
+ * query. hash gets the crypt(3) string, scram the SCRAM credential (""
+ * when none); hashlen PASSWD_HASH_MAX, scramlen SCRAM_CRED_MAX. With
+ * service (a setting key: "smtp", "imap", "pop3", "webmail") set to
+ * "off", *r is STORE_AUTH_DISABLED (the secrets are still filled: the
+ * SASL layer checks the password before it says so). Returns 0 with *r,
+ * or -1 on a database error (tempfail: 454 / NO [UNAVAILABLE]). */
+enum store_auth_result {
+	STORE_AUTH_OK = 0,
+	STORE_AUTH_NO_USER,
+	STORE_AUTH_DISABLED,
+};
+int store_auth_lookup(struct store *st, const char *address,
+    const char *service, char *hash, size_t hashlen, char *scram,
+    size_t scramlen, enum store_auth_result *r, const char **error_r);
 
 /* address is local@domain or "@domain" (catch-all); target any address */
 int store_alias_add(struct store *st, const char *address,

@@ -28,6 +28,13 @@
 #define STORE_ADDR_MAX		(STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
 #define STORE_REJECT_FIELD_MAX	512	/* bytes kept per rejected-log field */
 #define STORE_ERR_MAX		512
+#define STORE_SECRET_MAX	1024	/* password hash, SCRAM credential */
+#define STORE_SCRAM_PREFIX	"SCRAM-SHA-256$"
+
+/* Per-account service switches: "on" (the default, no row) or "off". */
+static const char *const store_settings[STORE_SETTING_COUNT] = {
+	"smtp", "imap", "pop3", "webmail", "relay",
+};
 
 /*
  * Schema. store_migrations[i] takes the database from user_version i to
@@ -83,6 +90,10 @@ static const char *const store_migrations[] = {
 	"  reason    TEXT"
 	");"
 	"CREATE INDEX rejected_time ON rejected (time);",
+	/* 1 -> 2: the SCRAM-SHA-256 credential (scram.h text form; NULL for
+	 * accounts whose password was set before), and per-account service
+	 * switches as account_settings rows (STORE_SETTING_*). */
+	"ALTER TABLE accounts ADD COLUMN scram TEXT;",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -109,6 +120,9 @@ enum stmt_id {
 	ST_ALIAS_DEL_ONE,
 	ST_ALIAS_DEL_ALL,
 	ST_ALIAS_LIST,
+	ST_AUTH_LOOKUP,
+	ST_SETTING_SET,
+	ST_SETTING_GET,
 	ST_COUNT
 };
 
@@ -145,18 +159,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    ISO_TIME("created")
 	    " FROM domains d ORDER BY name",
 	[ST_ACCOUNT_ADD] =
-	    "INSERT INTO accounts (address, local, domain, password, created)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "INSERT INTO accounts (address, local, domain, password, created,"
+	    " scram) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_ACCOUNT_DEL] =
 	    "DELETE FROM accounts WHERE address = ?1",
 	[ST_ACCOUNT_PASSWD] =
-	    "UPDATE accounts SET password = ?2 WHERE address = ?1",
+	    "UPDATE accounts SET password = ?2, scram = ?3 WHERE address = ?1",
 	[ST_ACCOUNT_LIST] =
 	    "SELECT address, " ISO_TIME("created") " FROM accounts"
 	    " WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, local",
 	[ST_ACCOUNT_GET] =
 	    "SELECT address, local, domain, password, " ISO_TIME("created")
-	    " FROM accounts WHERE address = ?1",
+	    ", scram FROM accounts WHERE address = ?1",
 	/* aliases that deliver to ?1 directly */
 	[ST_ACCOUNT_ALIASES] =
 	    "SELECT address FROM aliases WHERE target = ?1 ORDER BY address",
@@ -170,6 +184,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ALIAS_LIST] =
 	    "SELECT address, target FROM aliases"
 	    " WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, local, target",
+	/* ?1 address, ?2 service setting name or NULL */
+	[ST_AUTH_LOOKUP] =
+	    "SELECT password, scram, (SELECT value FROM account_settings s"
+	    "  WHERE s.account = a.id AND s.name = ?2)"
+	    " FROM accounts a WHERE address = ?1",
+	[ST_SETTING_SET] =
+	    "INSERT INTO account_settings (account, name, value)"
+	    " SELECT id, ?2, ?3 FROM accounts WHERE address = ?1"
+	    " ON CONFLICT (account, name) DO UPDATE SET value = excluded.value",
+	/* one row when the account exists; the value may be NULL */
+	[ST_SETTING_GET] =
+	    "SELECT (SELECT value FROM account_settings s"
+	    "  WHERE s.account = a.id AND s.name = ?2)"
+	    " FROM accounts a WHERE address = ?1",
 };
 
 struct store {
@@ -1015,9 +1043,28 @@ store_domain_list(struct store *st, store_row_cb *cb, void *ctx)
 	return stmt_rows(st, stmt_get(st, ST_DOMAIN_LIST), cb, ctx);
 }
 
+/* hash: a crypt(3) string; scram: NULL or a SCRAM-SHA-256 credential. */
+static int
+check_secrets(struct store *st, const char *hash, const char *scram,
+    const char **error_r)
+{
+	if (hash == NULL || hash[0] != '$' ||
+	    strlen(hash) > STORE_SECRET_MAX) {
+		*error_r = store_errf(st, "invalid password hash");
+		return -1;
+	}
+	if (scram != NULL && (strncmp(scram, STORE_SCRAM_PREFIX,
+	    strlen(STORE_SCRAM_PREFIX)) != 0 ||
+	    strlen(scram) > STORE_SECRET_MAX)) {
+		*error_r = store_errf(st, "invalid SCRAM credential");
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_account_add(struct store *st, const char *address, const char *hash,
-    const char **error_r)
+    const char *scram, const char **error_r)
 {
 	sqlite3_stmt *s = stmt_get(st, ST_ACCOUNT_ADD);
 	struct store_addr a;
@@ -1025,16 +1072,15 @@ store_account_add(struct store *st, const char *address, const char *hash,
 
 	if (addr_parse(st, address, false, &a, error_r) < 0)
 		return -1;
-	if (hash == NULL || hash[0] != '$') {
-		*error_r = store_errf(st, "invalid password hash");
+	if (check_secrets(st, hash, scram, error_r) < 0)
 		return -1;
-	}
 	if (require_local_domain(st, a.domain, error_r) <= 0)
 		return -1;
 	if (bind_text(s, 1, a.full) < 0 || bind_text(s, 2, a.local) < 0 ||
 	    bind_text(s, 3, a.domain) < 0 ||
-	    bind_textn(s, 4, hash, 1024) < 0 ||
-	    bind_int(s, 5, time(NULL)) < 0) {
+	    bind_textn(s, 4, hash, STORE_SECRET_MAX) < 0 ||
+	    bind_int(s, 5, time(NULL)) < 0 ||
+	    bind_textn(s, 6, scram, STORE_SECRET_MAX) < 0) {
 		*error_r = store_dberr(st, "account add");
 		stmt_done(s);
 		return -1;
@@ -1055,7 +1101,7 @@ store_account_add(struct store *st, const char *address, const char *hash,
 /* Run a one-address write that must change a row. */
 static int
 account_write(struct store *st, enum stmt_id id, const char *address,
-    const char *hash, const char **error_r)
+    const char *hash, const char *scram, const char **error_r)
 {
 	sqlite3_stmt *s = stmt_get(st, id);
 	struct store_addr a;
@@ -1063,7 +1109,8 @@ account_write(struct store *st, enum stmt_id id, const char *address,
 	if (addr_parse(st, address, false, &a, error_r) < 0)
 		return -1;
 	if (bind_text(s, 1, a.full) < 0 ||
-	    (hash != NULL && bind_textn(s, 2, hash, 1024) < 0) ||
+	    (hash != NULL && (bind_textn(s, 2, hash, STORE_SECRET_MAX) < 0 ||
+	    bind_textn(s, 3, scram, STORE_SECRET_MAX) < 0)) ||
 	    stmt_exec(s) != 0) {
 		*error_r = store_dberr(st, "account update");
 		stmt_done(s);
@@ -1080,18 +1127,18 @@ int
 store_account_del(struct store *st, const char *address,
     const char **error_r)
 {
-	return account_write(st, ST_ACCOUNT_DEL, address, NULL, error_r);
+	return account_write(st, ST_ACCOUNT_DEL, address, NULL, NULL,
+	    error_r);
 }
 
 int
 store_account_passwd(struct store *st, const char *address,
-    const char *hash, const char **error_r)
+    const char *hash, const char *scram, const char **error_r)
 {
-	if (hash == NULL || hash[0] != '$') {
-		*error_r = store_errf(st, "invalid password hash");
+	if (check_secrets(st, hash, scram, error_r) < 0)
 		return -1;
-	}
-	return account_write(st, ST_ACCOUNT_PASSWD, address, hash, error_r);
+	return account_write(st, ST_ACCOUNT_PASSWD, address, hash, scram,
+	    error_r);
 }
 
 int
@@ -1151,6 +1198,8 @@ store_account_show(struct store *st, const char *address, store_row_cb *cb,
 	const char *hash;
 	struct store_addr a;
 	int rc, n, ret = -1;
+	size_t i;
+	bool on;
 
 	if (addr_parse(st, address, false, &a, error_r) < 0)
 		return -1;
@@ -1179,12 +1228,22 @@ store_account_show(struct store *st, const char *address, store_row_cb *cb,
 	created = xstrdup((const char *)sqlite3_column_text(s, 4));
 	show_row(cb, ctx, "created", created);
 	show_row(cb, ctx, "password", hash_scheme(hash != NULL ? hash : ""));
+	hash = (const char *)sqlite3_column_text(s, 5);
+	show_row(cb, ctx, "scram", hash != NULL ? "SCRAM-SHA-256" :
+	    "none (set the password again to enable SCRAM)");
 	stmt_done(s);
 
 	n = snprintf(maildir, sizeof(maildir), "%s/mail/%s/%s/Maildir",
 	    st->data_dir, domain, local);
 	if (n > 0 && (size_t)n < sizeof(maildir))
 		show_row(cb, ctx, "maildir", maildir);
+
+	for (i = 0; i < STORE_SETTING_COUNT; i++) {
+		if (store_account_get_setting(st, addr, store_settings[i],
+		    &on, error_r) < 0)
+			goto out;
+		show_row(cb, ctx, store_settings[i], on ? "on" : "off");
+	}
 
 	s = stmt_get(st, ST_ACCOUNT_ALIASES);
 	if (bind_text(s, 1, addr) < 0) {
@@ -1328,4 +1387,148 @@ store_alias_list(struct store *st, const char *domain, store_row_cb *cb,
 		return -1;
 	}
 	return stmt_rows(st, s, cb, ctx);
+}
+
+/*
+ * Login and per-account settings
+ */
+
+bool
+store_setting_valid(const char *name, const char *value)
+{
+	size_t i;
+
+	if (value != NULL && strcmp(value, "on") != 0 &&
+	    strcmp(value, "off") != 0)
+		return false;
+	for (i = 0; i < STORE_SETTING_COUNT; i++)
+		if (strcmp(name, store_settings[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+store_account_set(struct store *st, const char *address, const char *name,
+    const char *value, const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_SETTING_SET);
+	struct store_addr a;
+
+	if (addr_parse(st, address, false, &a, error_r) < 0)
+		return -1;
+	if (value == NULL || !store_setting_valid(name, value)) {
+		*error_r = store_errf(st, "invalid setting '%.64s=%.64s' "
+		    "(keys: smtp imap pop3 webmail relay; values: on off)",
+		    name, value != NULL ? value : "");
+		return -1;
+	}
+	if (bind_text(s, 1, a.full) < 0 || bind_text(s, 2, name) < 0 ||
+	    bind_text(s, 3, value) < 0 || stmt_exec(s) != 0) {
+		*error_r = store_dberr(st, "account set");
+		stmt_done(s);
+		return -1;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		*error_r = store_errf(st, "no such account %s", a.full);
+		return -1;
+	}
+	return 0;
+}
+
+/* A stored value: only "off" turns a service off. */
+static bool
+setting_on(const unsigned char *v)
+{
+	return v == NULL || strcmp((const char *)v, "off") != 0;
+}
+
+int
+store_account_get_setting(struct store *st, const char *address,
+    const char *name, bool *on_r, const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_SETTING_GET);
+	char a[STORE_ADDR_MAX + 1];
+	int rc;
+
+	*on_r = true;
+	if (!store_setting_valid(name, NULL)) {
+		*error_r = store_errf(st, "unknown setting '%.64s'", name);
+		return -1;
+	}
+	if (!lower_copy(a, sizeof(a), address)) {
+		*error_r = store_errf(st, "no such account");
+		return -1;
+	}
+	if (bind_text(s, 1, a) < 0 || bind_text(s, 2, name) < 0) {
+		*error_r = store_dberr(st, "account setting");
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*on_r = setting_on(sqlite3_column_text(s, 0));
+	else if (rc == SQLITE_DONE)
+		*error_r = store_errf(st, "no such account %s", a);
+	else
+		*error_r = store_dberr(st, "account setting");
+	stmt_done(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Copy a column into out ("" for NULL). False when it does not fit. */
+static bool
+column_copy(sqlite3_stmt *s, int col, char *out, size_t outlen)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+
+	if (v == NULL) {
+		out[0] = '\0';
+		return true;
+	}
+	return moat_strlcpy(out, v, outlen) < outlen;
+}
+
+int
+store_auth_lookup(struct store *st, const char *address,
+    const char *service, char *hash, size_t hashlen, char *scram,
+    size_t scramlen, enum store_auth_result *r, const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_AUTH_LOOKUP);
+	char a[STORE_ADDR_MAX + 1];
+	int rc, ret = 0;
+
+	*r = STORE_AUTH_NO_USER;
+	hash[0] = '\0';
+	scram[0] = '\0';
+	if (service != NULL && !store_setting_valid(service, NULL)) {
+		*error_r = store_errf(st, "unknown service '%.64s'", service);
+		return -1;
+	}
+	/* Received text: anything that cannot be an address is nobody. */
+	if (!lower_copy(a, sizeof(a), address))
+		return 0;
+	if (bind_text(s, 1, a) < 0 || bind_text(s, 2, service) < 0) {
+		*error_r = store_dberr(st, "auth lookup");
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (!column_copy(s, 0, hash, hashlen) ||
+		    !column_copy(s, 1, scram, scramlen)) {
+			explicit_bzero(hash, hashlen);
+			explicit_bzero(scram, scramlen);
+			hash[0] = scram[0] = '\0';
+			*error_r = store_errf(st, "credential of %s too long",
+			    a);
+			ret = -1;
+		} else
+			*r = setting_on(sqlite3_column_text(s, 2)) ?
+			    STORE_AUTH_OK : STORE_AUTH_DISABLED;
+	} else if (rc != SQLITE_DONE) {
+		*error_r = store_dberr(st, "auth lookup");
+		ret = -1;
+	}
+	stmt_done(s);
+	return ret;
 }

@@ -699,15 +699,18 @@ client_final(const char *password, const char *cfirst_bare,
 	assert_int_equal(scram_hmac(salted, 32, "Client Key", 10, ckey), 0);
 	assert_int_equal(scram_hash(ckey, 32, stored), 0);
 	assert_int_equal(scram_hmac(salted, 32, "Server Key", 10, skey), 0);
-	snprintf(wp, sizeof(wp), "c=%s,r=%s", b64(cbind_input, cbind_len),
-	    nonce);
-	snprintf(am, sizeof(am), "%s,%s,%s", cfirst_bare, sfirst, wp);
+	assert_true(snprintf(wp, sizeof(wp), "c=%s,r=%s",
+	    b64(cbind_input, cbind_len), nonce) < (int)sizeof(wp));
+	assert_true(snprintf(am, sizeof(am), "%s,%s,%s", cfirst_bare, sfirst,
+	    wp) < (int)sizeof(am));
 	assert_int_equal(scram_hmac(stored, 32, am, strlen(am), sig), 0);
 	for (i = 0; i < 32; i++)
 		proof[i] = ckey[i] ^ sig[i];
-	snprintf(out, outlen, "%s,p=%s", wp, b64(proof, 32));
+	assert_true(snprintf(out, outlen, "%s,p=%s", wp, b64(proof, 32)) <
+	    (int)outlen);
 	assert_int_equal(scram_hmac(skey, 32, am, strlen(am), sig), 0);
-	snprintf(server_sig_b64, siglen, "v=%s", b64(sig, 32));
+	assert_true(snprintf(server_sig_b64, siglen, "v=%s", b64(sig, 32)) <
+	    (int)siglen);
 }
 
 /* Run a SCRAM exchange up to the server-first message. Returns the

@@ -1,6 +1,7 @@
 /* test_store: the SQLite store (schema, domains, accounts, aliases,
- * recipient check, alias expansion, rejected log) against a temporary
- * data_dir, and yescrypt password hashing. */
+ * recipient check, alias expansion, rejected log, login lookup, account
+ * settings, the v1 -> v2 migration) against a temporary data_dir, and
+ * yescrypt password hashing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,11 @@
 #include "passwd.h"
 #include "store.h"
 
+#define SCRAM_MAX_TEST 256
 #define HASH "$y$j9T$salt$hashhashhashhashhashhashhashhashhashhashhas"
+#define SCRAM "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$" \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:" \
+	"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA="
 
 struct fixture {
 	char		 dir[64];
@@ -118,7 +123,7 @@ add_account(struct store *st, const char *a)
 {
 	const char *err = NULL;
 
-	must(store_account_add(st, a, HASH, &err), err);
+	must(store_account_add(st, a, HASH, SCRAM, &err), err);
 }
 
 static void
@@ -299,7 +304,7 @@ test_account_add_show_passwd_del(void **state)
 	add_domain(f->st, "example.org");
 	add_account(f->st, "Alice@Example.ORG");
 	assert_int_equal(store_account_add(f->st, "alice@example.org", HASH,
-	    &err), -1);
+	    SCRAM, &err), -1);
 	assert_non_null(strstr(err, "exists"));
 	add_alias(f->st, "info@example.org", "alice@example.org");
 
@@ -316,14 +321,14 @@ test_account_add_show_passwd_del(void **state)
 	    sizeof(hash), &err), err);
 	assert_string_equal(hash, HASH);
 	must(store_account_passwd(f->st, "alice@example.org", "$y$new",
-	    &err), err);
+	    NULL, &err), err);
 	must(store_account_hash(f->st, "alice@example.org", hash,
 	    sizeof(hash), &err), err);
 	assert_string_equal(hash, "$y$new");
 	assert_int_equal(store_account_hash(f->st, "alice@example.org", hash,
 	    4, &err), -1);
 	assert_int_equal(store_account_passwd(f->st, "nobody@example.org",
-	    "$y$x", &err), -1);
+	    "$y$x", SCRAM, &err), -1);
 	assert_non_null(strstr(err, "no such account"));
 
 	memset(&r, 0, sizeof(r));
@@ -354,7 +359,7 @@ test_account_refuses_unknown_domain(void **state)
 	const char *err = NULL;
 
 	assert_int_equal(store_account_add(f->st, "alice@example.org", HASH,
-	    &err), -1);
+	    SCRAM, &err), -1);
 	assert_non_null(strstr(err, "no such domain example.org"));
 	assert_non_null(strstr(err, "moatctl domain add example.org"));
 	assert_int_equal(store_alias_add(f->st, "a@example.org",
@@ -377,19 +382,23 @@ test_account_rejects_bad_address(void **state)
 	add_domain(f->st, "example.org");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
-		assert_int_equal(store_account_add(f->st, bad[i], HASH, &err),
-		    -1);
+		assert_int_equal(store_account_add(f->st, bad[i], HASH,
+		    SCRAM, &err), -1);
 		assert_non_null(strstr(err, "invalid"));
 	}
 	memset(local, 'x', 65);
 	local[65] = '\0';
 	snprintf(addr, sizeof(addr), "%s@example.org", local);
-	assert_int_equal(store_account_add(f->st, addr, HASH, &err), -1);
+	assert_int_equal(store_account_add(f->st, addr, HASH, SCRAM, &err),
+	    -1);
 	snprintf(addr, sizeof(addr), "%s@example.org", local + 1);
 	add_account(f->st, addr);
 	add_account(f->st, "first.last+tag@example.org");
 	assert_int_equal(store_account_add(f->st, "c@example.org", "plain",
-	    &err), -1);
+	    NULL, &err), -1);
+	assert_int_equal(store_account_add(f->st, "c@example.org", HASH,
+	    "$y$notscram", &err), -1);
+	assert_non_null(strstr(err, "SCRAM"));
 }
 
 static void
@@ -626,6 +635,197 @@ test_reject_log(void **state)
 }
 
 static void
+test_account_settings(void **state)
+{
+	struct fixture *f = *state;
+	struct rows r = { 0 };
+	const char *err = NULL;
+	bool on = false;
+
+	add_domain(f->st, "example.org");
+	add_account(f->st, "alice@example.org");
+	/* default on */
+	must(store_account_get_setting(f->st, "alice@example.org", "pop3",
+	    &on, &err), err);
+	assert_true(on);
+	must(store_account_set(f->st, "Alice@example.org", "pop3", "off",
+	    &err), err);
+	must(store_account_set(f->st, "alice@example.org", "relay", "off",
+	    &err), err);
+	must(store_account_get_setting(f->st, "ALICE@example.org", "pop3",
+	    &on, &err), err);
+	assert_false(on);
+	/* overwrite */
+	must(store_account_set(f->st, "alice@example.org", "pop3", "on",
+	    &err), err);
+	must(store_account_get_setting(f->st, "alice@example.org", "pop3",
+	    &on, &err), err);
+	assert_true(on);
+	must(store_account_get_setting(f->st, "alice@example.org", "relay",
+	    &on, &err), err);
+	assert_false(on);
+
+	/* bad key, bad value, no such account */
+	assert_int_equal(store_account_set(f->st, "alice@example.org",
+	    "quota", "on", &err), -1);
+	assert_non_null(strstr(err, "invalid setting"));
+	assert_int_equal(store_account_set(f->st, "alice@example.org",
+	    "smtp", "yes", &err), -1);
+	assert_int_equal(store_account_set(f->st, "alice@example.org",
+	    "smtp", NULL, &err), -1);
+	assert_int_equal(store_account_set(f->st, "bob@example.org", "smtp",
+	    "off", &err), -1);
+	assert_non_null(strstr(err, "no such account"));
+	assert_int_equal(store_account_get_setting(f->st, "bob@example.org",
+	    "smtp", &on, &err), -1);
+	assert_non_null(strstr(err, "no such account"));
+	assert_int_equal(store_account_get_setting(f->st,
+	    "alice@example.org", "bogus", &on, &err), -1);
+	assert_true(store_setting_valid("webmail", "off"));
+	assert_true(store_setting_valid("imap", NULL));
+	assert_false(store_setting_valid("imap", "OFF"));
+	assert_false(store_setting_valid("", "on"));
+
+	assert_int_equal(store_account_show(f->st, "alice@example.org",
+	    rows_cb, &r, &err), 0);
+	assert_non_null(strstr(r.text, "smtp\ton\nimap\ton\npop3\ton\n"
+	    "webmail\ton\nrelay\toff\n"));
+	assert_non_null(strstr(r.text, "scram\tSCRAM-SHA-256\n"));
+
+	/* settings go with the account */
+	must(store_account_del(f->st, "alice@example.org", &err), err);
+	add_account(f->st, "alice@example.org");
+	must(store_account_get_setting(f->st, "alice@example.org", "relay",
+	    &on, &err), err);
+	assert_true(on);
+}
+
+static void
+test_auth_lookup(void **state)
+{
+	struct fixture *f = *state;
+	char hash[PASSWD_HASH_MAX], scram[400], small[16];
+	enum store_auth_result r;
+	const char *err = NULL;
+	struct rows rows = { 0 };
+
+	add_domain(f->st, "example.org");
+	add_account(f->st, "alice@example.org");
+	must(store_auth_lookup(f->st, "ALICE@Example.org", "imap", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_OK);
+	assert_string_equal(hash, HASH);
+	assert_string_equal(scram, SCRAM);
+	must(store_auth_lookup(f->st, "alice@example.org", NULL, hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_OK);
+
+	/* a service turned off */
+	must(store_account_set(f->st, "alice@example.org", "imap", "off",
+	    &err), err);
+	must(store_auth_lookup(f->st, "alice@example.org", "imap", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_DISABLED);
+	assert_string_equal(hash, HASH);
+	must(store_auth_lookup(f->st, "alice@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_OK);
+
+	/* nobody, and names that cannot be addresses */
+	must(store_auth_lookup(f->st, "bob@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_NO_USER);
+	assert_string_equal(hash, "");
+	assert_string_equal(scram, "");
+	memset(scram, 'x', 399);
+	scram[399] = '\0';
+	must(store_auth_lookup(f->st, scram, "smtp", hash, sizeof(hash),
+	    small, sizeof(small), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_NO_USER);
+	assert_int_equal(store_auth_lookup(f->st, "alice@example.org", "ftp",
+	    hash, sizeof(hash), scram, sizeof(scram), &r, &err), -1);
+	/* buffers too small: an error, nothing half-copied */
+	assert_int_equal(store_auth_lookup(f->st, "alice@example.org", NULL,
+	    hash, sizeof(hash), small, sizeof(small), &r, &err), -1);
+	assert_string_equal(small, "");
+
+	/* a new password without SCRAM clears the old credential */
+	must(store_account_passwd(f->st, "alice@example.org", "$y$new",
+	    NULL, &err), err);
+	must(store_auth_lookup(f->st, "alice@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_string_equal(hash, "$y$new");
+	assert_string_equal(scram, "");
+	assert_int_equal(store_account_show(f->st, "alice@example.org",
+	    rows_cb, &rows, &err), 0);
+	assert_non_null(strstr(rows.text, "scram\tnone"));
+	must(store_account_passwd(f->st, "alice@example.org", "$y$new2",
+	    SCRAM, &err), err);
+	must(store_auth_lookup(f->st, "alice@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_string_equal(scram, SCRAM);
+	assert_int_equal(store_account_passwd(f->st, "alice@example.org",
+	    "$y$x", "SCRAM-SHA-1$x", &err), -1);
+}
+
+/* A version 1 database (before SCRAM and settings) is brought to the
+ * current schema; its accounts keep working, without SCRAM. */
+static void
+test_migrate_from_v1(void **state)
+{
+	static const char v1[] =
+	    "CREATE TABLE domains (name TEXT NOT NULL PRIMARY KEY COLLATE"
+	    " NOCASE, created INTEGER NOT NULL);"
+	    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, address TEXT NOT"
+	    " NULL UNIQUE COLLATE NOCASE, local TEXT NOT NULL COLLATE NOCASE,"
+	    " domain TEXT NOT NULL COLLATE NOCASE REFERENCES domains (name)"
+	    " ON DELETE RESTRICT, password TEXT NOT NULL, created INTEGER NOT"
+	    " NULL, UNIQUE (domain, local));"
+	    "CREATE TABLE account_settings (account INTEGER NOT NULL"
+	    " REFERENCES accounts (id) ON DELETE CASCADE, name TEXT NOT NULL,"
+	    " value TEXT, PRIMARY KEY (account, name));"
+	    "CREATE TABLE aliases (address TEXT NOT NULL COLLATE NOCASE,"
+	    " local TEXT NOT NULL COLLATE NOCASE, domain TEXT NOT NULL"
+	    " COLLATE NOCASE REFERENCES domains (name) ON DELETE RESTRICT,"
+	    " target TEXT NOT NULL COLLATE NOCASE, created INTEGER NOT NULL,"
+	    " PRIMARY KEY (address, target));"
+	    "CREATE TABLE rejected (id INTEGER PRIMARY KEY, time INTEGER NOT"
+	    " NULL, session TEXT, service TEXT, ip TEXT, helo TEXT, mail_from"
+	    " TEXT, rcpt_to TEXT, code INTEGER NOT NULL, reason TEXT);"
+	    "INSERT INTO domains VALUES ('example.org', 0);"
+	    "INSERT INTO accounts (address, local, domain, password, created)"
+	    " VALUES ('old@example.org', 'old', 'example.org', '$y$old', 0);"
+	    "PRAGMA user_version = 1;";
+	struct fixture *f = *state;
+	char hash[PASSWD_HASH_MAX], scram[SCRAM_MAX_TEST], path[128];
+	enum store_auth_result r;
+	const char *err = NULL;
+	sqlite3 *db;
+	bool on;
+
+	store_close(&f->st);
+	snprintf(path, sizeof(path), "%s/moat.db", f->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	must(store_open(f->dir, &f->st, &err), err);
+	must(store_auth_lookup(f->st, "old@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_int_equal(r, STORE_AUTH_OK);
+	assert_string_equal(hash, "$y$old");
+	assert_string_equal(scram, "");
+	must(store_account_get_setting(f->st, "old@example.org", "smtp", &on,
+	    &err), err);
+	assert_true(on);
+	must(store_account_passwd(f->st, "old@example.org", HASH, SCRAM,
+	    &err), err);
+	must(store_auth_lookup(f->st, "old@example.org", "smtp", hash,
+	    sizeof(hash), scram, sizeof(scram), &r, &err), err);
+	assert_string_equal(scram, SCRAM);
+}
+
+static void
 test_passwd_hash_verify(void **state)
 {
 	char h1[PASSWD_HASH_MAX], h2[PASSWD_HASH_MAX], small[16];
@@ -672,6 +872,9 @@ main(void)
 		T(test_alias_depth_limit),
 		T(test_rcpt_check),
 		T(test_reject_log),
+		T(test_account_settings),
+		T(test_auth_lookup),
+		T(test_migrate_from_v1),
 		cmocka_unit_test(test_passwd_hash_verify),
 	};
 
