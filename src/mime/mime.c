@@ -335,7 +335,6 @@ parse_part(struct parse_ctx *ctx, struct mime_part *part, size_t pos,
 	    strcmp(part->parent->subtype, "digest") == 0;
 	if (parse_header(ctx, part, pos, st)) {
 		mime_content_parse(ctx->m, part, digest);
-		part->body_len = 0;
 		goto sizes;
 	}
 	mime_content_parse(ctx->m, part, digest);
@@ -366,9 +365,21 @@ parse_part(struct parse_ctx *ctx, struct mime_part *part, size_t pos,
 	} else
 		scan_to_boundary(ctx, part->body_off, st);
 
-	end = content_end(ctx, part->body_off, st->line);
-	part->body_len = end - part->body_off;
 sizes:
+	/* The line break before a boundary belongs to it, even when it is
+	 * the end of the header: then the header gives it up. */
+	end = content_end(ctx, part->hdr_off, st->line);
+	if (end < part->body_off) {
+		part->body_off = end;
+		part->hdr_len = end - part->hdr_off;
+	}
+	part->body_len = end - part->body_off;
+	if ((child = part->children) != NULL && child->hdr_off > end) {
+		/* an empty encapsulated message */
+		child->hdr_off = child->body_off = end;
+		child->hdr_len = child->body_len = 0;
+		child->hdr_vsize = child->body_vsize = child->body_lines = 0;
+	}
 	part->hdr_vsize = vsize(ctx, part->hdr_off, part->hdr_len, NULL);
 	part->body_vsize = vsize(ctx, part->body_off, part->body_len,
 	    &part->body_lines);

@@ -278,10 +278,19 @@ merge_param(struct raw_param *raw, size_t n, size_t first,
 		    sec[raw[i].section] == NULL)
 			sec[raw[i].section] = &raw[i];
 	}
-	while (nsec < MIME_SECTIONS_MAX && sec[nsec] != NULL)
-		nsec++;
-	if (nsec == 0) {
+	if (sec[0] == NULL && plain != NULL) {
+		/* no section 0: the plain form wins */
 		sec[0] = plain;
+		nsec = 1;
+	} else {
+		/* sections in order, gaps closed (lenient) */
+		for (i = 0; i < MIME_SECTIONS_MAX; i++)
+			if (sec[i] != NULL)
+				sec[nsec++] = sec[i];
+	}
+	if (nsec == 0) {
+		/* only sections past MIME_SECTIONS_MAX: an empty value */
+		sec[0] = &raw[first];
 		nsec = 1;
 	}
 	for (i = 0; i < nsec; i++)

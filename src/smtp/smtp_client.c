@@ -122,6 +122,12 @@ smtp_client_tls_ctx_new(char *err, size_t errlen)
 	return ctx;
 }
 
+bool
+smtp_client_ready(const struct smtp_client *cl)
+{
+	return !cl->closing && cl->state == CL_READY;
+}
+
 const char *
 smtp_client_tls_info(const struct smtp_client *cl)
 {

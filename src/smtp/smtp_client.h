@@ -66,6 +66,8 @@ struct smtp_client *smtp_client_new(uv_loop_t *loop, const char *ip,
     const struct smtp_client_cbs *cbs, void *ctx);
 /* Send one message; only after ready or sent. */
 void smtp_client_send(struct smtp_client *cl, struct smtp_client_msg *msg);
+/* Can it take a message now (connected, idle, not closing)? */
+bool smtp_client_ready(const struct smtp_client *cl);
 /* QUIT and close; closed follows (with err code 0). */
 void smtp_client_quit(struct smtp_client *cl);
 /* TLS description for logs and the result ("none" without TLS). */

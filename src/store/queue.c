@@ -346,6 +346,12 @@ queue_state_defer(const char *data_dir, const char *id, unsigned attempts,
 }
 
 int
+queue_state_warned(const char *data_dir, const char *id)
+{
+	return state_append(data_dir, id, "warned 0\n");
+}
+
+int
 queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
     struct queue_state *st)
 {
@@ -380,7 +386,9 @@ queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
 				    sizeof(st->last_error));
 			} else if (sscanf(line, "%15s %llu", word, &a) == 2 &&
 			    a < nrcpts) {
-				if (strcmp(word, "done") == 0)
+				if (strcmp(word, "warned") == 0)
+					st->warned = true;
+				else if (strcmp(word, "done") == 0)
 					st->status[a] = QUEUE_RCPT_DONE;
 				else if (strcmp(word, "failed") == 0)
 					st->status[a] = QUEUE_RCPT_FAILED;

@@ -68,6 +68,7 @@ struct queue_state {
 	size_t		 nrcpts;
 	unsigned char	*status;	/* enum queue_rcpt_status per rcpt */
 	char		 last_error[256];
+	bool		 warned;	/* a delay DSN was sent */
 };
 int queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
     struct queue_state *st);
@@ -77,6 +78,8 @@ int queue_state_mark(const char *data_dir, const char *id, size_t rcpt,
     enum queue_rcpt_status status, const char *reason);
 int queue_state_defer(const char *data_dir, const char *id,
     unsigned attempts, time_t next_try, const char *reason);
+/* Record that the delay DSN was sent. */
+int queue_state_warned(const char *data_dir, const char *id);
 /* Make every deferred message due now (moatctl queue flush). */
 int queue_flush_request(const char *data_dir);
 

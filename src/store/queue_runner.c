@@ -23,10 +23,12 @@
 
 #include <uv.h>
 
+#include "delivery.h"
+#include "dns.h"
 #include "log.h"
-#include "maildir.h"
+#include "outbound.h"
 #include "queue.h"
-#include "store.h"
+#include "smtp_client.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -47,22 +49,6 @@ struct entry {
 	struct entry	*next, *prev;	/* ready or deferred list */
 };
 
-struct job {
-	uv_work_t	 work;
-	struct entry	*e;
-	/* results */
-	bool		 finished;	/* queue file removed */
-	bool		 deferred;
-	unsigned	 attempts;
-	char		 error[256];
-};
-
-struct target {
-	char	 local[RUNNER_LOCAL_MAX];
-	char	 domain[256];
-	bool	 account;
-};
-
 static const struct config *cfg;
 static uv_loop_t *loop;
 static struct entry *table[RUNNER_BUCKETS];
@@ -75,7 +61,7 @@ static uv_timer_t tick_timer, rescan_timer;
 static uv_signal_t sig_term, sig_int, sig_hup;
 static char msg_dir[4096], top_dir[4096];
 
-static __thread struct store *thread_store;
+static struct delivery_ctx dctx;
 
 static unsigned
 hash_id(const char *id)
@@ -160,224 +146,6 @@ entry_add(const char *id, bool recovered)
 	make_ready(e);
 }
 
-/* ---- delivery (thread pool) ------------------------------------------ */
-
-struct resolve_ctx {
-	struct target	*targets;
-	size_t		 ntargets;
-	bool		 overflow;
-};
-
-static void
-collect_target(void *vctx, const char *local, const char *domain,
-    bool is_account)
-{
-	struct resolve_ctx *rc = vctx;
-	size_t i;
-
-	for (i = 0; i < rc->ntargets; i++)
-		if (strcmp(rc->targets[i].local, local) == 0 &&
-		    strcmp(rc->targets[i].domain, domain) == 0)
-			return;
-	if (rc->ntargets == RUNNER_TARGETS_MAX) {
-		rc->overflow = true;
-		return;
-	}
-	rc->targets = xreallocarray(rc->targets, rc->ntargets + 1,
-	    sizeof(*rc->targets));
-	moat_strlcpy(rc->targets[rc->ntargets].local, local,
-	    sizeof(rc->targets[0].local));
-	moat_strlcpy(rc->targets[rc->ntargets].domain, domain,
-	    sizeof(rc->targets[0].domain));
-	rc->targets[rc->ntargets].account = is_account;
-	rc->ntargets++;
-}
-
-static int
-split_addr(const char *addr, char *local, size_t llen, char *domain,
-    size_t dlen)
-{
-	const char *at = strrchr(addr, '@');
-
-	if (at == NULL || (size_t)(at - addr) >= llen ||
-	    strlen(at + 1) >= dlen)
-		return -1;
-	memcpy(local, addr, (size_t)(at - addr));
-	local[at - addr] = '\0';
-	moat_strlcpy(domain, at + 1, dlen);
-	return 0;
-}
-
-/* Deliver one recipient's targets. Returns 1 done, 0 permanent failure,
- * -1 temporary failure (error filled in). */
-static int
-deliver_rcpt(struct job *j, const struct queue_envelope *env,
-    const char *rcpt, const uint8_t *body, size_t bodylen)
-{
-	struct resolve_ctx rc = { NULL, 0, false };
-	char local[RUNNER_LOCAL_MAX], domain[256], path[4096], name[512];
-	char hdr[1024];
-	struct iovec iov[2];
-	size_t i;
-	int n, result = 1;
-
-	if (split_addr(rcpt, local, sizeof(local), domain,
-	    sizeof(domain)) < 0) {
-		snprintf(j->error, sizeof(j->error), "bad recipient %.200s",
-		    rcpt);
-		return 0;
-	}
-	n = store_resolve(thread_store, local, domain, collect_target, &rc);
-	if (n < 0) {
-		snprintf(j->error, sizeof(j->error), "database lookup failed");
-		free(rc.targets);
-		return -1;
-	}
-	if (n == 0 || rc.ntargets == 0) {
-		snprintf(j->error, sizeof(j->error), "no such user %.200s",
-		    rcpt);
-		free(rc.targets);
-		return 0;
-	}
-	for (i = 0; i < rc.ntargets && result != -1; i++) {
-		const struct target *t = &rc.targets[i];
-		enum maildir_result mr;
-
-		if (!t->account) {
-			/* Outbound delivery arrives with the relay issue;
-			 * keep the message queued until then. */
-			snprintf(j->error, sizeof(j->error), "remote delivery "
-			    "to %.100s@%.100s not available yet", t->local,
-			    t->domain);
-			result = -1;
-			break;
-		}
-		if (maildir_path(cfg->data_dir, t->domain, t->local, path,
-		    sizeof(path)) < 0 ||
-		    maildir_name(env->time, env->id, cfg->hostname, name,
-		    sizeof(name)) < 0) {
-			snprintf(j->error, sizeof(j->error), "bad mailbox "
-			    "name %.100s@%.100s", t->local, t->domain);
-			result = 0;
-			continue;
-		}
-		n = snprintf(hdr, sizeof(hdr), "Return-Path: <%s>\r\n"
-		    "Delivered-To: %s@%s\r\n", env->from, t->local,
-		    t->domain);
-		if (n < 0 || (size_t)n >= sizeof(hdr))
-			n = snprintf(hdr, sizeof(hdr), "Return-Path: <>\r\n");
-		iov[0].iov_base = hdr;
-		iov[0].iov_len = (size_t)n;
-		iov[1].iov_base = (void *)(uintptr_t)body;
-		iov[1].iov_len = bodylen;
-		mr = maildir_deliver(path, name, iov, 2, j->e->recovered);
-		if (mr == MAILDIR_ERROR) {
-			snprintf(j->error, sizeof(j->error), "maildir %.200s: "
-			    "%s", path, strerror(errno));
-			result = errno == EINVAL ? 0 : -1;
-			continue;
-		}
-		/* new/ must be on disk before the queue forgets the message. */
-		snprintf(path + strlen(path), sizeof(path) - strlen(path),
-		    "/new");
-		if (fsync_dir(path) < 0) {
-			snprintf(j->error, sizeof(j->error), "fsync %.200s: %s",
-			    path, strerror(errno));
-			result = -1;
-			continue;
-		}
-		log_info("event=delivered id=%s to=%s@%s%s", env->id, t->local,
-		    t->domain, mr == MAILDIR_ALREADY ? " duplicate=skipped" :
-		    "");
-	}
-	free(rc.targets);
-	return result;
-}
-
-static void
-deliver_work(uv_work_t *w)
-{
-	struct job *j = w->data;
-	struct queue_envelope env;
-	struct queue_state st;
-	struct buf data;
-	const char *error = NULL;
-	size_t off, i;
-	bool pending = false, *newly;
-
-	if (thread_store == NULL &&
-	    store_open(cfg->data_dir, &thread_store, &error) < 0) {
-		snprintf(j->error, sizeof(j->error), "database: %s", error);
-		j->deferred = true;
-		return;
-	}
-	if (queue_read(cfg->data_dir, j->e->id, cfg->message_size +
-	    QUEUE_ENVELOPE_MAX + 65536, &data) < 0) {
-		if (errno == ENOENT) {
-			j->finished = true;	/* deleted by moatctl */
-			return;
-		}
-		snprintf(j->error, sizeof(j->error), "read: %s",
-		    strerror(errno));
-		j->deferred = true;
-		return;
-	}
-	if (queue_envelope_parse(data.data, data.len, &env, &off,
-	    &error) < 0) {
-		/* Not retriable: leave it for the admin, log loudly. */
-		snprintf(j->error, sizeof(j->error), "corrupt queue file: %s",
-		    error);
-		j->deferred = true;
-		j->attempts = 1000;
-		buf_deinit(&data);
-		return;
-	}
-	if (queue_state_load(cfg->data_dir, env.id, env.nrcpts, &st) < 0) {
-		snprintf(j->error, sizeof(j->error), "state: %s",
-		    strerror(errno));
-		j->deferred = true;
-		goto out;
-	}
-	newly = xcalloc(env.nrcpts ? env.nrcpts : 1, sizeof(bool));
-	j->attempts = st.attempts;
-	for (i = 0; i < env.nrcpts; i++) {
-		int r;
-
-		if (st.status[i] != QUEUE_RCPT_PENDING)
-			continue;
-		r = deliver_rcpt(j, &env, env.rcpts[i], data.data + off,
-		    data.len - off);
-		if (r == -1) {
-			pending = true;
-			continue;
-		}
-		if (r == 0)
-			log_warnx("event=delivery-failed id=%s rcpt=%s "
-			    "reason=\"%s\"", env.id, env.rcpts[i], j->error);
-		st.status[i] = r == 1 ? QUEUE_RCPT_DONE : QUEUE_RCPT_FAILED;
-		newly[i] = true;
-	}
-	if (!pending) {
-		if (queue_remove(cfg->data_dir, env.id) < 0 && errno != ENOENT)
-			log_warn("event=queue-remove-failed id=%s", env.id);
-		j->finished = true;
-	} else {
-		/* Progress is recorded only when the message stays queued:
-		 * the common case (all done) costs no state file. */
-		for (i = 0; i < env.nrcpts; i++)
-			if (newly[i] && queue_state_mark(cfg->data_dir, env.id,
-			    i, st.status[i], NULL) < 0)
-				log_warn("event=state-write-failed id=%s",
-				    env.id);
-		j->deferred = true;
-	}
-	free(newly);
-	queue_state_free(&st);
-out:
-	queue_envelope_free(&env);
-	buf_deinit(&data);
-}
-
 static time_t
 backoff(unsigned attempts)
 {
@@ -389,26 +157,22 @@ backoff(unsigned attempts)
 }
 
 static void
-deliver_done(uv_work_t *w, int status)
+on_delivered(void *arg, const struct delivery_outcome *o)
 {
-	struct job *j = w->data;
-	struct entry *e = j->e;
+	struct entry *e = arg;
 
 	running--;
-	if (status < 0 && !j->finished)
-		j->deferred = true;
-	if (j->finished) {
+	if (o->finished) {
 		entry_remove(e);
 	} else {
-		unsigned attempts = j->attempts + 1;
-
-		e->next_try = time(NULL) + backoff(j->attempts);
+		e->next_try = time(NULL) + backoff(o->attempts ?
+		    o->attempts - 1 : 0);
 		e->recovered = true;
 		log_warnx("event=deferred id=%s attempt=%u retry_in=%llds "
-		    "reason=\"%s\"", e->id, attempts,
-		    (long long)(e->next_try - time(NULL)), j->error);
-		if (queue_state_defer(cfg->data_dir, e->id, attempts,
-		    e->next_try, j->error) < 0)
+		    "reason=\"%s\"", e->id, o->attempts,
+		    (long long)(e->next_try - time(NULL)), o->error);
+		if (queue_state_defer(cfg->data_dir, e->id, o->attempts,
+		    e->next_try, o->error) < 0)
 			log_warn("event=state-write-failed id=%s", e->id);
 		e->state = ENTRY_DEFERRED;
 		e->prev = NULL;
@@ -417,8 +181,7 @@ deliver_done(uv_work_t *w, int status)
 			deferred_head->prev = e;
 		deferred_head = e;
 	}
-	free(j);
-	if (stopping && running == 0)
+	if (stopping && running == 0 && outbound_busy(dctx.outbound) == 0)
 		uv_stop(loop);
 	dispatch();
 }
@@ -429,16 +192,11 @@ dispatch(void)
 	while (!stopping && ready_head != NULL &&
 	    running < cfg->delivery_threads) {
 		struct entry *e = ready_head;
-		struct job *j = xcalloc(1, sizeof(*j));
 
 		list_unlink(e);
 		e->state = ENTRY_RUNNING;
-		j->e = e;
-		j->work.data = j;
 		running++;
-		if (uv_queue_work(loop, &j->work, deliver_work,
-		    deliver_done) != 0)
-			fatalx("uv_queue_work failed");
+		delivery_start(&dctx, e->id, e->recovered, on_delivered, e);
 	}
 }
 
@@ -569,6 +327,37 @@ load_deferred_times(void)
 	}
 }
 
+/* DNS and the TLS client context for remote delivery. Without DNS only
+ * [transport] routes to IP addresses work; that is logged, not fatal. */
+static void
+runner_outbound_init(void)
+{
+	struct dns_config dcfg;
+	char addrs[CONFIG_MAX_RESOLVERS][80], err[256];
+	struct dns *dns;
+	SSL_CTX *ctx;
+	unsigned i;
+
+	memset(&dcfg, 0, sizeof(dcfg));
+	for (i = 0; i < cfg->nresolvers && i < DNS_FORWARDERS_MAX; i++) {
+		const struct listen_addr *a = &cfg->resolvers[i];
+
+		snprintf(addrs[i], sizeof(addrs[i]), strchr(a->host, ':') ?
+		    "[%s]:%u" : "%s:%u", a->host, (unsigned)a->port);
+		dcfg.forwarders[dcfg.nforwarders++] = addrs[i];
+	}
+	dcfg.timeout_ms = cfg->dns_timeout;
+	dns = dns_new(loop, &dcfg, err, sizeof(err));
+	if (dns == NULL)
+		log_warnx("event=dns-unavailable error=\"%s\"", err);
+	ctx = smtp_client_tls_ctx_new(err, sizeof(err));
+	if (ctx == NULL)
+		fatalx("tls client: %s", err);
+	dctx.cfg = cfg;
+	dctx.loop = loop;
+	dctx.outbound = outbound_new(loop, cfg, dns, ctx);
+}
+
 int
 queue_runner_main(const struct config *config)
 {
@@ -584,6 +373,7 @@ queue_runner_main(const struct config *config)
 	    "%s/queue", cfg->data_dir) >= (int)sizeof(top_dir))
 		fatalx("data_dir path too long");
 
+	runner_outbound_init();
 	uv_fs_event_init(loop, &watch_msg);
 	uv_fs_event_init(loop, &watch_top);
 	if ((r = uv_fs_event_start(&watch_msg, on_msg_event, msg_dir, 0)) ||
