@@ -183,21 +183,21 @@ extend_header(struct mime_part *part, const uint8_t *d, size_t end,
 	h->len = next - h->off;
 }
 
-/* A header field name: printable ASCII except colon, then optional
- * blanks (obs-optional) before the colon. Returns the colon position or
- * 0 when the line is not a field. */
+/* A header field name is printable ASCII except colon (RFC 5322 2.2),
+ * blanks before the colon are obs-optional. Leniently, blanks inside the
+ * name are tolerated too, so one broken field does not end the header.
+ * Returns the colon position, or 0 when the line is not a field. */
 static size_t
 field_colon(const uint8_t *d, size_t pos, size_t end)
 {
 	size_t i = pos;
 
-	while (i < end && d[i] > 32 && d[i] < 127 && d[i] != ':')
-		i++;
-	if (i == pos)
+	if (i < end && mime_is_wsp(d[i]))
 		return 0;
-	while (i < end && mime_is_wsp(d[i]))
+	while (i < end && ((d[i] > 32 && d[i] < 127) || mime_is_wsp(d[i])) &&
+	    d[i] != ':')
 		i++;
-	if (i < end && d[i] == ':')
+	if (i > pos && i < end && d[i] == ':')
 		return i;
 	return 0;
 }
@@ -445,6 +445,7 @@ mime_part_by_section(const struct mime_message *msg, const char *section,
 {
 	const struct mime_part *p = msg->root, *c;
 	size_t i = 0, n;
+	bool self = true;	/* a single part may be called "1" here */
 
 	while (i < len) {
 		n = 0;
@@ -462,12 +463,16 @@ mime_part_by_section(const struct mime_message *msg, const char *section,
 			i++;
 		}
 		/* a message/rfc822 part stands for its message */
-		if ((p->flags & MIME_PART_MESSAGE) != 0 && p->children != NULL)
+		if ((p->flags & MIME_PART_MESSAGE) != 0 && p->children != NULL) {
 			p = p->children;
+			self = true;
+		}
 		if ((p->flags & MIME_PART_MULTIPART) == 0) {
-			/* a single-part body has the one part "1" */
-			if (n != 1)
+			/* RFC 3501 6.4.5: a non-multipart message has the
+			 * one part "1" */
+			if (n != 1 || !self)
 				return NULL;
+			self = false;
 			continue;
 		}
 		for (c = p->children; c != NULL && n > 1; c = c->next)
@@ -475,6 +480,7 @@ mime_part_by_section(const struct mime_message *msg, const char *section,
 		if (c == NULL)
 			return NULL;
 		p = c;
+		self = false;
 	}
 	return p;
 }

@@ -232,10 +232,20 @@ mailbox(const struct toks *ts, size_t *pos, struct alist *l, bool in_group)
 		i++;
 	if (i < ts->n && is_sp(&ts->t[i], '<')) {
 		lt = i;
+		/* to '>' (a route holds ','), else to ',' when unclosed */
 		for (e = lt + 1; e < ts->n && !is_sp(&ts->t[e], '>') &&
-		    !is_sp(&ts->t[e], ',') && !is_sp(&ts->t[e], ';') &&
-		    !is_sp(&ts->t[e], '<'); e++)
+		    !is_sp(&ts->t[e], ';') && !is_sp(&ts->t[e], '<'); e++)
 			;
+		if (e >= ts->n || !is_sp(&ts->t[e], '>'))
+			for (e = lt + 1; e < ts->n &&
+			    !is_sp(&ts->t[e], ',') && !is_sp(&ts->t[e], ';') &&
+			    !is_sp(&ts->t[e], '<'); e++)
+				;
+		if (e == lt + 1 && lt == p0) {
+			/* "<>" or a stray '<': nothing to show */
+			*pos = e < ts->n && is_sp(&ts->t[e], '>') ? e + 1 : e;
+			return false;
+		}
 		ad = alist_add(l);
 		if (lt > p0)
 			ad->name = join(ts, p0, lt, true);

@@ -533,6 +533,12 @@ static const struct {
 	{ "raquo", 0xbb }, { "shy", 0 }, { "zwnj", 0 }, { "lsquo", 0x2018 },
 	{ "rsquo", 0x2019 }, { "ldquo", 0x201c }, { "rdquo", 0x201d },
 	{ "trade", 0x2122 }, { "bull", 0x2022 }, { "middot", 0xb7 },
+	{ "eacute", 0xe9 }, { "egrave", 0xe8 }, { "ecirc", 0xea },
+	{ "aacute", 0xe1 }, { "agrave", 0xe0 }, { "acirc", 0xe2 },
+	{ "ccedil", 0xe7 }, { "auml", 0xe4 }, { "ouml", 0xf6 },
+	{ "uuml", 0xfc }, { "Auml", 0xc4 }, { "Ouml", 0xd6 },
+	{ "Uuml", 0xdc }, { "szlig", 0xdf }, { "iacute", 0xed },
+	{ "oacute", 0xf3 }, { "uacute", 0xfa }, { "ntilde", 0xf1 },
 };
 
 /* An entity at p[0] == '&': *cp_r (0: nothing to show) and its length,
@@ -607,17 +613,46 @@ skip_raw_element(const uint8_t *p, size_t len, size_t i, const char *name)
 	return len;
 }
 
+/* Separators are held back and written before the next text, so that
+ * a newline wins over a space and nothing trails. */
+struct html_out {
+	struct buf	*out;
+	char		 pend;
+	bool		 any;
+};
+
+static void
+html_sep(struct html_out *h, char sep)
+{
+	if (h->pend != '\n')
+		h->pend = sep;
+}
+
+static int
+html_text(struct html_out *h, const uint8_t *p, size_t n)
+{
+	if (h->pend != 0 && h->any && buf_append(h->out, &h->pend, 1) < 0)
+		return -1;
+	h->pend = 0;
+	h->any = true;
+	return buf_append(h->out, p, n);
+}
+
 int
 mime_html_to_text(const uint8_t *p, size_t len, struct buf *out)
 {
 	static const char *const block[] = { "br", "p", "div", "tr", "li",
 		"h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "hr",
 		"title", "ul", "ol", "dd", "dt", "pre", NULL };
+	static const char *const inl[] = { "a", "b", "i", "u", "em", "strong",
+		"span", "font", "small", "big", "sub", "sup", "s", "strike",
+		"tt", "code", "abbr", "wbr", NULL };
+	struct html_out h = { out, 0, false };
 	uint8_t name[16];
 	size_t i = 0, n, e;
 	const uint8_t *q;
 	uint32_t cp;
-	bool space = true, close;
+	bool close;
 	uint8_t quote;
 
 	while (i < len) {
@@ -652,35 +687,36 @@ mime_html_to_text(const uint8_t *p, size_t len, struct buf *out)
 			else if (!close && n == 5 &&
 			    memcmp(name, "style", 5) == 0)
 				i = skip_raw_element(p, len, i, "style");
-			else if (tag_is(name, n, block) && !space) {
-				if (buf_append(out, "\n", 1) < 0)
-					return -1;
-				space = true;
-			} else if (!space && n > 0) {
-				if (buf_append(out, " ", 1) < 0)
-					return -1;
-				space = true;
-			}
+			else if (tag_is(name, n, block))
+				html_sep(&h, '\n');
+			else if (n > 0 && !tag_is(name, n, inl))
+				html_sep(&h, ' ');
 			continue;
 		}
 		if (mime_is_space(p[i])) {
-			if (!space && buf_append(out, " ", 1) < 0)
-				return -1;
-			space = true;
+			html_sep(&h, ' ');
 			i++;
 			continue;
 		}
 		if (p[i] == '&' && (e = entity(p + i, len - i, &cp)) > 0) {
-			if (cp != 0 && mime_utf8_put(out, cp) < 0)
-				return -1;
-			space = cp == ' ';
 			i += e;
+			if (cp == ' ') {
+				html_sep(&h, ' ');
+				continue;
+			}
+			if (cp == 0)
+				continue;
+			if (html_text(&h, NULL, 0) < 0 ||
+			    mime_utf8_put(out, cp) < 0)
+				return -1;
 			continue;
 		}
-		if (buf_append(out, p + i, 1) < 0)
+		for (n = i + 1; n < len && p[n] != '<' && p[n] != '&' &&
+		    !mime_is_space(p[n]); n++)
+			;
+		if (html_text(&h, p + i, n - i) < 0)
 			return -1;
-		space = false;
-		i++;
+		i = n;
 	}
 	return 0;
 }
