@@ -30,26 +30,7 @@
 #include "tls.h"
 #include "util.h"
 #include "xalloc.h"
-
-#define SMTP_IN_MAX (1024 * 1024)	/* buffered input, incl pipelining */
-#define SMTP_HELO_MAX 255
-#define SMTP_HEADER_ROOM 4096		/* Received: header on top of size */
-#define SMTP_REPLY_MAX 512		/* RFC 5321 4.5.3.1.5 */
-#define SMTP_DATA_PROGRESS 4096		/* octets per idle period in DATA */
-#define SMTP_REJECT_LOG_MAX 32		/* rejected-log rows per session */
-
-enum smtp_state {
-	SMTP_STATE_TLS_WAIT = 0,	/* implicit TLS handshake */
-	SMTP_STATE_INIT,		/* greeted, no EHLO yet */
-	SMTP_STATE_READY,		/* EHLO done, no transaction */
-	SMTP_STATE_MAIL,		/* MAIL accepted */
-	SMTP_STATE_RCPT,		/* at least one RCPT accepted */
-	SMTP_STATE_DATA,		/* reading DATA content */
-	SMTP_STATE_BDAT,		/* reading a BDAT chunk */
-	SMTP_STATE_QUEUEING,		/* waiting for the queue commit */
-	SMTP_STATE_CLOSED,
-	SMTP_STATE_COUNT
-};
+#include "smtp_session_private.h"
 
 static const char *const state_names[SMTP_STATE_COUNT] = {
 	"tls-wait", "init", "ready", "mail", "rcpt", "data", "bdat",
@@ -69,44 +50,6 @@ struct smtp_cmd_def {
 	smtp_handler	*handler;
 };
 
-struct smtp_session {
-	struct smtp_server	*srv;
-	struct conn		*conn;
-	struct smtp_session	*next, *prev;	/* srv->sessions */
-	enum listen_service	 service;
-	enum smtp_state		 state;
-	char			 id[17];
-	uv_timer_t		 timer;
-	bool			 conn_gone;
-	bool			 committing;
-	bool			 quit;
-	bool			 discard_line;	/* skip to LF after overflow */
-	size_t			 progress;	/* DATA octets since timer */
-
-	char			 helo[SMTP_HELO_MAX + 1];
-	bool			 authenticated;
-	bool			 esmtp;
-	unsigned		 ncommands;
-	unsigned		 nerrors;
-	unsigned		 nmessages;
-	unsigned		 nrejects;
-
-	/* transaction */
-	struct smtp_mail_args	 mail;
-	char			 from[SMTP_PATH_MAX + 8];
-	char			**rcpts;
-	size_t			 nrcpts;
-	char			 last_rcpt[SMTP_PATH_MAX + 8];
-	struct smtp_data_reader	 reader;
-	bool			 bdat_seen;
-	uint64_t		 bdat_left;
-	bool			 bdat_last;
-	bool			 bdat_discard;	/* chunk read and dropped */
-	enum smtp_state		 bdat_prev_state;
-	char			 qid[QUEUE_ID_LEN + 1];
-	struct buf		 msg;
-	struct buf		 env;
-};
 
 static void smtp_process(struct smtp_session *s);
 static void smtp_on_input(struct conn *c);
@@ -119,7 +62,7 @@ static const struct conn_ops smtp_conn_ops = {
 	.on_close = smtp_on_close,
 };
 
-static void
+void
 smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
 	if (s->state != st)
@@ -128,14 +71,14 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 	s->state = st;
 }
 
-static bool
+bool
 smtp_is_tls(const struct smtp_session *s)
 {
 	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
 }
 
 /* Record a rejection in the rejected-session log. */
-static void
+void
 smtp_log_reject(struct smtp_session *s, int code, const char *text)
 {
 	struct store_reject rej = {
@@ -159,11 +102,11 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 }
 
 /* Queue one reply line. text starts with the enhanced status code. */
-static void
+void
 smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void
+void
 smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
 {
 	char text[SMTP_REPLY_MAX];
@@ -187,7 +130,7 @@ static void smtp_on_timeout(uv_timer_t *t);
 
 /* RFC 5321 4.5.3.2 timeouts, shortened when the worker is busy so idle
  * connections cannot starve real clients. */
-static void
+void
 smtp_timer_arm(struct smtp_session *s)
 {
 	const struct config *cfg = s->srv->cfg;
@@ -197,7 +140,7 @@ smtp_timer_arm(struct smtp_session *s)
 	uv_timer_start(&s->timer, smtp_on_timeout, (uint64_t)secs * 1000, 0);
 }
 
-static void
+void
 smtp_close(struct smtp_session *s)
 {
 	if (s->conn_gone || s->state == SMTP_STATE_CLOSED)
@@ -207,7 +150,7 @@ smtp_close(struct smtp_session *s)
 }
 
 /* Count a client error; past the limit, say so and hang up. */
-static void
+void
 smtp_count_error(struct smtp_session *s)
 {
 	if (++s->nerrors >= s->srv->cfg->errors) {
@@ -217,7 +160,7 @@ smtp_count_error(struct smtp_session *s)
 	}
 }
 
-static void
+void
 smtp_tx_reset(struct smtp_session *s)
 {
 	size_t i;
@@ -317,243 +260,13 @@ cmd_ehlo(struct smtp_session *s, const char *args, size_t len)
 	smtp_helo_common(s, args, len, true);
 }
 
-static void
-cmd_mail(struct smtp_session *s, const char *args, size_t len)
-{
-	const struct config *cfg = s->srv->cfg;
-	const char *error = NULL;
-	int code = 501;
 
-	if (s->nmessages >= cfg->messages) {
-		smtp_reply(s, 421, "4.7.0 %s Error: too many messages in one "
-		    "session", cfg->hostname);
-		smtp_close(s);
-		return;
-	}
-	if (smtp_parse_mail(args, len, 0, &s->mail, &code, &error) < 0) {
-		smtp_reply(s, code, "%s", error);
-		smtp_count_error(s);
-		return;
-	}
-	if (s->mail.has_size && s->mail.size > cfg->message_size) {
-		smtp_reply(s, 552, "5.3.4 Message size exceeds fixed limit "
-		    "of %" PRIu64 " bytes", cfg->message_size);
-		return;
-	}
-	if (s->mail.from.utf8 && !s->mail.smtputf8) {
-		smtp_reply(s, 553, "5.6.7 UTF-8 address requires SMTPUTF8");
-		smtp_count_error(s);
-		return;
-	}
-	if (smtp_addr_format(&s->mail.from, s->from, sizeof(s->from)) < 0) {
-		smtp_reply(s, 553, "5.1.7 Sender address too long");
-		smtp_count_error(s);
-		return;
-	}
-	smtp_enter_state(s, SMTP_STATE_MAIL);
-	smtp_reply(s, 250, "2.1.0 Ok");
-}
 
-/* RFC 5321 4.5.1: "Postmaster" without a domain must be accepted; it
- * goes to postmaster at the server's own name, or its parent domain. */
-static int
-smtp_postmaster(struct smtp_session *s, char *local, char *domain,
-    size_t dlen, enum store_rcpt_result *res)
-{
-	const char *host = s->srv->cfg->hostname;
-	const char *dot;
 
-	moat_strlcpy(local, "postmaster", SMTP_LOCAL_MAX + 3);
-	moat_strlcpy(domain, host, dlen);
-	ascii_lower(domain);
-	if (store_rcpt_check(s->srv->store, local, domain, res) < 0)
-		return -1;
-	if (*res == STORE_RCPT_NOT_LOCAL && (dot = strchr(host, '.')) != NULL) {
-		moat_strlcpy(domain, dot + 1, dlen);
-		ascii_lower(domain);
-		if (store_rcpt_check(s->srv->store, local, domain, res) < 0)
-			return -1;
-	}
-	return 0;
-}
 
-/* Relaying (a recipient outside our domains) is for authenticated
- * sessions and trusted networks only. The local part is never
- * interpreted: "user%other@local", "other!user@local" and quoted
- * "user@other"@local are local recipients (that must exist), and only
- * the domain after the last '@' decides. */
-static bool
-smtp_may_relay(const struct smtp_session *s)
-{
-	const struct config *cfg = s->srv->cfg;
 
-	if (s->authenticated)
-		return true;
-	return cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip);
-}
 
-static void
-cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
-{
-	const struct config *cfg = s->srv->cfg;
-	struct smtp_rcpt_args r;
-	enum store_rcpt_result res;
-	const char *error = NULL;
-	int code = 501, db;
-	char addr[SMTP_PATH_MAX + 8];
 
-	if (smtp_parse_rcpt(args, len, 0, s->mail.smtputf8, &r, &code,
-	    &error) < 0) {
-		smtp_reply(s, code, "%s", error);
-		smtp_count_error(s);
-		return;
-	}
-	if (r.postmaster)
-		db = smtp_postmaster(s, r.to.local, r.to.domain,
-		    sizeof(r.to.domain), &res);
-	else if (r.to.literal)
-		/* We host no mail on address literals. */
-		db = 0, res = STORE_RCPT_NOT_LOCAL;
-	else
-		db = store_rcpt_check(s->srv->store, r.to.local, r.to.domain,
-		    &res);
-	if (smtp_addr_format(&r.to, addr, sizeof(addr)) < 0)
-		moat_strlcpy(addr, "?", sizeof(addr));
-	moat_strlcpy(s->last_rcpt, addr, sizeof(s->last_rcpt));
-	if (db < 0) {
-		smtp_reply(s, 451, "4.3.0 Temporary lookup failure, try "
-		    "again later");
-		return;
-	}
-	if (res == STORE_RCPT_NOT_LOCAL && !smtp_may_relay(s)) {
-		smtp_reply(s, 554, "5.7.1 <%.256s>: Relay access denied", addr);
-		smtp_count_error(s);
-		return;
-	}
-	if (res == STORE_RCPT_NOT_LOCAL && r.postmaster) {
-		smtp_reply(s, 550, "5.1.1 <Postmaster>: no postmaster alias "
-		    "for this server's domain");
-		return;
-	}
-	if (res == STORE_RCPT_NO_SUCH_USER) {
-		smtp_reply(s, 550, "5.1.1 <%.256s>: Recipient address "
-		    "rejected: User unknown", addr);
-		smtp_count_error(s);
-		return;
-	}
-	if (s->nrcpts >= cfg->recipients) {
-		smtp_reply(s, 452, "4.5.3 Error: too many recipients");
-		return;
-	}
-	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
-	s->rcpts[s->nrcpts++] = xstrdup(addr);
-	smtp_enter_state(s, SMTP_STATE_RCPT);
-	smtp_reply(s, 250, "2.1.5 Ok");
-}
-
-static void
-rfc5322_date(char *dst, size_t len, time_t t)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	if (strftime(dst, len, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		dst[0] = '\0';
-}
-
-/* Start a message: queue id and our Received: header (RFC 5321 4.4). */
-static void
-smtp_message_begin(struct smtp_session *s, enum smtp_data_mode mode)
-{
-	const struct config *cfg = s->srv->cfg;
-	char date[64], tlsinfo[160], helo[SMTP_HELO_MAX * 4 + 1];
-	const char *proto;
-	bool tls = smtp_is_tls(s);
-
-	queue_id_new(s->qid);
-	buf_init(&s->msg, cfg->message_size + SMTP_HEADER_ROOM);
-	rfc5322_date(date, sizeof(date), time(NULL));
-	/* RFC 3848 / RFC 6531 protocol names. */
-	if (s->mail.smtputf8)
-		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
-	else if (!s->esmtp)
-		proto = "SMTP";
-	else
-		proto = tls ? "ESMTPS" : "ESMTP";
-	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
-	if (buf_printf(&s->msg, "Received: from %s ([%s])\r\n"
-	    "\tby %s (moat) with %s id %s", helo, s->conn->peer_ip,
-	    cfg->hostname, proto, s->qid) < 0)
-		goto overflow;
-	if (tls && tls_describe(s->conn->ssl, tlsinfo, sizeof(tlsinfo)) == 0 &&
-	    buf_printf(&s->msg, "\r\n\t(using %s)", tlsinfo) < 0)
-		goto overflow;
-	if (s->nrcpts == 1 &&
-	    buf_printf(&s->msg, "\r\n\tfor <%s>", s->rcpts[0]) < 0)
-		goto overflow;
-	if (buf_printf(&s->msg, "; %s\r\n", date) < 0)
-		goto overflow;
-	smtp_data_init(&s->reader, mode, cfg->message_size, cfg->line_length);
-	return;
-overflow:
-	/* SMTP_HEADER_ROOM covers the header by construction. */
-	fatalx("Received header exceeds its room");
-}
-
-static void
-cmd_data(struct smtp_session *s, const char *args, size_t len)
-{
-	(void)args;
-	if (len != 0) {
-		smtp_reply(s, 501, "5.5.4 Syntax: DATA");
-		smtp_count_error(s);
-		return;
-	}
-	if (s->state != SMTP_STATE_RCPT) {
-		smtp_reply(s, 503, "5.5.1 Error: need RCPT command");
-		smtp_count_error(s);
-		return;
-	}
-	if (s->bdat_seen) {
-		smtp_reply(s, 503, "5.5.1 Error: DATA after BDAT");
-		smtp_count_error(s);
-		return;
-	}
-	smtp_message_begin(s, SMTP_DATA_DOT);
-	smtp_enter_state(s, SMTP_STATE_DATA);
-	smtp_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
-}
-
-static void
-cmd_bdat(struct smtp_session *s, const char *args, size_t len)
-{
-	const char *error = NULL;
-	uint64_t size;
-	bool last;
-
-	if (smtp_parse_bdat(args, len, &size, &last, &error) < 0) {
-		/* Without a valid size we cannot find the next command:
-		 * the session is out of sync and must end. */
-		smtp_reply(s, 501, "%s", error);
-		smtp_close(s);
-		return;
-	}
-	s->bdat_left = size;
-	s->bdat_last = last;
-	if (s->state != SMTP_STATE_RCPT) {
-		/* RFC 3030 2: the chunk is read and discarded. */
-		s->bdat_discard = true;
-		s->bdat_prev_state = s->state;
-		smtp_enter_state(s, SMTP_STATE_BDAT);
-		return;
-	}
-	if (!s->bdat_seen) {
-		s->bdat_seen = true;
-		smtp_message_begin(s, SMTP_DATA_RAW);
-	}
-	s->bdat_discard = false;
-	smtp_enter_state(s, SMTP_STATE_BDAT);
-}
 
 static void
 cmd_rset(struct smtp_session *s, const char *args, size_t len)
@@ -717,134 +430,12 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 
 /* ---- message end and queueing ---------------------------------------- */
 
-static void smtp_free(struct smtp_session *s);
+void smtp_free(struct smtp_session *s);
 
-static void
-smtp_commit_done(void *ctx, int err)
-{
-	struct smtp_session *s = ctx;
 
-	s->committing = false;
-	if (s->conn_gone) {
-		smtp_free(s);
-		return;
-	}
-	if (err != 0) {
-		smtp_reply(s, 451, "4.3.0 Error: queue file write error, try "
-		    "again later");
-	} else {
-		s->nmessages++;
-		log_info("smtp session=%s event=queued id=%s from=<%s> "
-		    "nrcpt=%zu size=%zu", s->id, s->qid, s->from, s->nrcpts,
-		    s->msg.len);
-		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", s->qid);
-	}
-	smtp_tx_reset(s);
-	smtp_enter_state(s, SMTP_STATE_READY);
-	conn_flush(s->conn);
-	smtp_timer_arm(s);
-	conn_resume(s->conn);
-}
 
-static void
-smtp_message_end(struct smtp_session *s)
-{
-	enum smtp_data_error e = s->reader.error;
-	struct queue_envelope env;
-	char helo[SMTP_HELO_MAX * 4 + 1];
 
-	if (e != SMTP_DATA_OK) {
-		const char *text = smtp_data_error_text(e);
 
-		/* The reader's text starts with its reply code. */
-		smtp_reply(s, smtp_data_error_code(e), "%s",
-		    strlen(text) > 4 ? text + 4 : text);
-		smtp_tx_reset(s);
-		smtp_enter_state(s, SMTP_STATE_READY);
-		if (e != SMTP_DATA_TOO_BIG)
-			smtp_count_error(s);
-		return;
-	}
-	memset(&env, 0, sizeof(env));
-	memcpy(env.id, s->qid, sizeof(env.id));
-	env.time = time(NULL);
-	env.from = s->from;
-	env.rcpts = s->rcpts;
-	env.nrcpts = s->nrcpts;
-	env.client_ip = s->conn->peer_ip;
-	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
-	env.helo = helo;
-	env.service = (char *)config_service_name(s->service);
-	env.session = s->id;
-	env.smtputf8 = s->mail.smtputf8;
-	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
-	buf_init(&s->env, QUEUE_ENVELOPE_MAX);
-	if (queue_envelope_format(&env, &s->env) < 0) {
-		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");
-		smtp_tx_reset(s);
-		return;
-	}
-	smtp_enter_state(s, SMTP_STATE_QUEUEING);
-	s->committing = true;
-	uv_timer_stop(&s->timer);
-	conn_pause(s->conn);
-	conn_flush(s->conn);
-	queue_commit_submit(s->srv->commit, s->qid, &s->env, &s->msg,
-	    smtp_commit_done, s);
-}
-
-/* Content keeps the session alive only at a minimum rate: every
- * SMTP_DATA_PROGRESS octets restart the idle timer. */
-static void
-smtp_data_progress(struct smtp_session *s, size_t n)
-{
-	s->progress += n;
-	if (s->progress >= SMTP_DATA_PROGRESS) {
-		s->progress = 0;
-		smtp_timer_arm(s);
-	}
-}
-
-/* Feed DATA content; returns octets consumed. */
-static size_t
-smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len)
-{
-	size_t n = smtp_data_feed(&s->reader, p, len, &s->msg);
-
-	smtp_data_progress(s, n);
-	if (s->reader.done)
-		smtp_message_end(s);
-	return n;
-}
-
-static size_t
-smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len)
-{
-	size_t n = len < s->bdat_left ? len : (size_t)s->bdat_left;
-
-	if (!s->bdat_discard && n > 0)
-		smtp_data_feed(&s->reader, p, n, &s->msg);
-	smtp_data_progress(s, n);
-	s->bdat_left -= n;
-	if (s->bdat_left > 0)
-		return n;
-	if (s->bdat_discard) {
-		s->bdat_discard = false;
-		smtp_enter_state(s, s->bdat_prev_state);
-		smtp_reply(s, 503, "5.5.1 Error: need RCPT command");
-		smtp_count_error(s);
-		return n;
-	}
-	if (!s->bdat_last) {
-		smtp_enter_state(s, SMTP_STATE_RCPT);
-		smtp_reply(s, 250, "2.0.0 Ok: %" PRIu64 " octets so far",
-		    s->reader.size);
-		return n;
-	}
-	smtp_data_finish(&s->reader);
-	smtp_message_end(s);
-	return n;
-}
 
 /* ---- input loop -------------------------------------------------------- */
 
@@ -969,7 +560,7 @@ smtp_timer_closed(uv_handle_t *h)
 	free(s);
 }
 
-static void
+void
 smtp_free(struct smtp_session *s)
 {
 	struct smtp_server *srv = s->srv;

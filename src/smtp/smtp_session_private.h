@@ -1,0 +1,107 @@
+/* smtp_session_private: what the SMTP session files share: the session
+ * state and struct, limits, and the helpers every command handler uses.
+ * smtp_session.c owns the session life cycle, input loop and command
+ * table; smtp_cmd_tx.c the mail transaction (MAIL, RCPT, DATA, BDAT,
+ * queueing); smtp_cmd_auth.c AUTH and the sender and relay policy. */
+#ifndef MOAT_SMTP_SESSION_PRIVATE_H
+#define MOAT_SMTP_SESSION_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "queue.h"
+#include "smtp_data.h"
+#include "smtp_parser.h"
+#include "smtp_session.h"
+#include "store.h"
+
+#define SMTP_IN_MAX (1024 * 1024)	/* buffered input, incl pipelining */
+#define SMTP_HELO_MAX 255
+#define SMTP_HEADER_ROOM 4096		/* Received: header on top of size */
+#define SMTP_REPLY_MAX 512		/* RFC 5321 4.5.3.1.5 */
+#define SMTP_DATA_PROGRESS 4096		/* octets per idle period in DATA */
+#define SMTP_REJECT_LOG_MAX 32		/* rejected-log rows per session */
+
+enum smtp_state {
+	SMTP_STATE_TLS_WAIT = 0,	/* implicit TLS handshake */
+	SMTP_STATE_INIT,		/* greeted, no EHLO yet */
+	SMTP_STATE_READY,		/* EHLO done, no transaction */
+	SMTP_STATE_MAIL,		/* MAIL accepted */
+	SMTP_STATE_RCPT,		/* at least one RCPT accepted */
+	SMTP_STATE_DATA,		/* reading DATA content */
+	SMTP_STATE_BDAT,		/* reading a BDAT chunk */
+	SMTP_STATE_QUEUEING,		/* waiting for the queue commit */
+	SMTP_STATE_CLOSED,
+	SMTP_STATE_COUNT
+};
+
+
+struct smtp_session {
+	struct smtp_server	*srv;
+	struct conn		*conn;
+	struct smtp_session	*next, *prev;	/* srv->sessions */
+	enum listen_service	 service;
+	enum smtp_state		 state;
+	char			 id[17];
+	uv_timer_t		 timer;
+	bool			 conn_gone;
+	bool			 committing;
+	bool			 quit;
+	bool			 discard_line;	/* skip to LF after overflow */
+	size_t			 progress;	/* DATA octets since timer */
+
+	char			 helo[SMTP_HELO_MAX + 1];
+	bool			 authenticated;
+	bool			 esmtp;
+	unsigned		 ncommands;
+	unsigned		 nerrors;
+	unsigned		 nmessages;
+	unsigned		 nrejects;
+
+	/* transaction */
+	struct smtp_mail_args	 mail;
+	char			 from[SMTP_PATH_MAX + 8];
+	char			**rcpts;
+	size_t			 nrcpts;
+	char			 last_rcpt[SMTP_PATH_MAX + 8];
+	struct smtp_data_reader	 reader;
+	bool			 bdat_seen;
+	uint64_t		 bdat_left;
+	bool			 bdat_last;
+	bool			 bdat_discard;	/* chunk read and dropped */
+	enum smtp_state		 bdat_prev_state;
+	char			 qid[QUEUE_ID_LEN + 1];
+	struct buf		 msg;
+	struct buf		 env;
+};
+
+void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
+bool smtp_is_tls(const struct smtp_session *s);
+/* Queue one reply line; text starts with the RFC 3463 code. 4xx/5xx
+ * replies also go to the rejected-session log. */
+void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void smtp_log_reject(struct smtp_session *s, int code, const char *text);
+void smtp_timer_arm(struct smtp_session *s);
+void smtp_close(struct smtp_session *s);
+/* Count a client error; past the limit, 421 and close. */
+void smtp_count_error(struct smtp_session *s);
+void smtp_tx_reset(struct smtp_session *s);
+void smtp_free(struct smtp_session *s);
+/* Run the input loop again (after an asynchronous step). */
+void smtp_session_resume(struct smtp_session *s);
+
+/* smtp_cmd_tx.c */
+void cmd_mail(struct smtp_session *s, const char *args, size_t len);
+void cmd_rcpt(struct smtp_session *s, const char *args, size_t len);
+void cmd_data(struct smtp_session *s, const char *args, size_t len);
+void cmd_bdat(struct smtp_session *s, const char *args, size_t len);
+size_t smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len);
+size_t smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len);
+
+#endif
