@@ -341,6 +341,11 @@ mime_qp_decode(const uint8_t *p, size_t len, bool header_q, struct buf *out,
 				tmp[t++] = p[i];
 			}
 		}
+		if (t + 4 > sizeof(tmp)) {
+			if (buf_append(out, tmp, t) < 0)
+				return -1;
+			t = 0;
+		}
 		if (lf != NULL && !soft) {
 			if (e > 0 && p[e - 1] == '\r')
 				tmp[t++] = '\r';
