@@ -40,19 +40,38 @@ smtp_postmaster(struct smtp_session *s, char *local, char *domain,
 	return 0;
 }
 
-/* Relaying (a recipient outside our domains) is for authenticated
- * sessions and trusted networks only. The local part is never
- * interpreted: "user%other@local", "other!user@local" and quoted
- * "user@other"@local are local recipients (that must exist), and only
- * the domain after the last '@' decides. */
-static bool
-smtp_may_relay(const struct smtp_session *s)
-{
-	const struct config *cfg = s->srv->cfg;
+/* Relaying (a recipient outside our domains) is decided by
+ * smtp_may_relay(). The local part is never interpreted: "user%other@local",
+ * "other!user@local" and quoted "user@other"@local are local recipients
+ * (that must exist); only the domain after the last '@' decides. */
 
-	if (s->authenticated)
-		return true;
-	return cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip);
+/* A message that has passed through more than max_received hops is in a
+ * mail loop (RFC 5321 6.3): refuse it rather than pass it on again. */
+static int
+smtp_loop_check(struct smtp_session *s)
+{
+	const uint8_t *p = s->msg.data, *end = p + s->msg.len;
+	unsigned n = 0;
+
+	while (p < end) {
+		const uint8_t *nl;
+
+		if (end - p >= 9 && ascii_nieq((const char *)p, "Received:", 9))
+			n++;
+		if (p[0] == '\r' && end - p >= 2 && p[1] == '\n')
+			break;	/* end of the header section */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (n <= s->srv->cfg->max_received)
+		return 0;
+	smtp_reply(s, 554, "5.4.6 Too many hops (%u Received: headers): mail "
+	    "loop", n);
+	smtp_tx_reset(s);
+	smtp_enter_state(s, SMTP_STATE_READY);
+	return -1;
 }
 
 void
@@ -78,6 +97,11 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 		    "of %" PRIu64 " bytes", cfg->message_size);
 		return;
 	}
+	if (smtp_auth_required(s)) {
+		smtp_reply(s, 530, "5.7.0 Authentication required");
+		smtp_count_error(s);
+		return;
+	}
 	if (s->mail.from.utf8 && !s->mail.smtputf8) {
 		smtp_reply(s, 553, "5.6.7 UTF-8 address requires SMTPUTF8");
 		smtp_count_error(s);
@@ -85,6 +109,16 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 	}
 	if (smtp_addr_format(&s->mail.from, s->from, sizeof(s->from)) < 0) {
 		smtp_reply(s, 553, "5.1.7 Sender address too long");
+		smtp_count_error(s);
+		return;
+	}
+	switch (smtp_sender_owned(s, s->from)) {
+	case -1:
+		smtp_reply(s, 451, "4.3.0 Temporary lookup failure");
+		return;
+	case 0:
+		smtp_reply(s, 553, "5.7.1 <%s>: Sender address rejected: not "
+		    "owned by user %s", s->from, s->auth_user);
 		smtp_count_error(s);
 		return;
 	}
@@ -300,6 +334,25 @@ smtp_message_end(struct smtp_session *s)
 		if (e != SMTP_DATA_TOO_BIG)
 			smtp_count_error(s);
 		return;
+	}
+	if (smtp_loop_check(s) < 0)
+		return;
+	{
+		char bad[SMTP_PATH_MAX];
+		int owned = smtp_header_from_owned(s, s->msg.data, s->msg.len,
+		    bad, sizeof(bad));
+
+		if (owned != 1) {
+			if (owned < 0)
+				smtp_reply(s, 451, "4.3.0 Temporary lookup "
+				    "failure");
+			else
+				smtp_reply(s, 553, "5.7.1 From: <%.200s> is "
+				    "not owned by user %s", bad, s->auth_user);
+			smtp_tx_reset(s);
+			smtp_enter_state(s, SMTP_STATE_READY);
+			return;
+		}
 	}
 	memset(&env, 0, sizeof(env));
 	memcpy(env.id, s->qid, sizeof(env.id));

@@ -34,7 +34,7 @@
 
 static const char *const state_names[SMTP_STATE_COUNT] = {
 	"tls-wait", "init", "ready", "mail", "rcpt", "data", "bdat",
-	"queueing", "closed",
+	"queueing", "auth", "closed",
 };
 
 #define S(x) (1u << SMTP_STATE_##x)
@@ -242,6 +242,7 @@ smtp_helo_common(struct smtp_session *s, const char *args, size_t len,
 		conn_printf(s->conn, "250-STARTTLS\r\n");
 	conn_printf(s->conn, "250-ENHANCEDSTATUSCODES\r\n");
 	conn_printf(s->conn, "250-8BITMIME\r\n");
+	smtp_auth_ehlo(s);
 	conn_printf(s->conn, "250-SMTPUTF8\r\n");
 	conn_printf(s->conn, "250 CHUNKING\r\n");
 	log_info("smtp session=%s cmd=EHLO helo=\"%.100s\" reply=250", s->id,
@@ -340,15 +341,6 @@ cmd_starttls(struct smtp_session *s, const char *args, size_t len)
 		log_warnx("smtp session=%s event=tls-setup-failed", s->id);
 		smtp_close(s);
 	}
-}
-
-static void
-cmd_auth(struct smtp_session *s, const char *args, size_t len)
-{
-	(void)args;
-	(void)len;
-	smtp_reply(s, 502, "5.5.1 Error: authentication not enabled");
-	smtp_count_error(s);
 }
 
 static const struct smtp_cmd_def smtp_cmds[] = {
@@ -480,6 +472,31 @@ smtp_process(struct smtp_session *s)
 			    c->in.len));
 			continue;
 		}
+		if (s->state == SMTP_STATE_AUTH) {
+			/* A SASL response, with its own (larger) limit. */
+			r = smtp_line_next(c->in.data, c->in.len,
+			    SASL_RESPONSE_MAX + 2, &linelen, &consumed);
+			if (r == SMTP_LINE_NEED_MORE)
+				break;
+			if (r != SMTP_LINE_OK) {
+				sasl_free(&s->sasl);
+				smtp_enter_state(s, SMTP_STATE_READY);
+				buf_consume(&c->in, consumed);
+				smtp_reply(s, 500, "5.5.6 Authentication "
+				    "exchange line is too long");
+				smtp_count_error(s);
+				continue;
+			}
+			{
+				char *line = xmemdup(c->in.data, linelen + 1);
+
+				buf_consume(&c->in, consumed);
+				smtp_auth_line(s, line, linelen);
+				explicit_bzero(line, linelen);
+				free(line);
+			}
+			continue;
+		}
 		if (s->discard_line) {
 			uint8_t *lf = memchr(c->in.data, '\n', c->in.len);
 
@@ -528,6 +545,18 @@ smtp_process(struct smtp_session *s)
 		conn_flush(c);
 }
 
+void
+smtp_session_resume(struct smtp_session *s)
+{
+	if (s->conn_gone)
+		return;
+	smtp_timer_arm(s);
+	if (s->conn->paused)
+		conn_resume(s->conn);	/* runs the input loop if needed */
+	else
+		smtp_process(s);
+}
+
 static void
 smtp_on_input(struct conn *c)
 {
@@ -557,7 +586,8 @@ smtp_timer_closed(uv_handle_t *h)
 {
 	struct smtp_session *s = h->data;
 
-	free(s);
+	if (--s->handles_open == 0)
+		free(s);
 }
 
 void
@@ -573,7 +603,9 @@ smtp_free(struct smtp_session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	srv->nsessions--;
+	sasl_free(&s->sasl);
 	uv_close((uv_handle_t *)&s->timer, smtp_timer_closed);
+	uv_close((uv_handle_t *)&s->auth_timer, smtp_timer_closed);
 	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
 		srv->on_idle(srv);
 }
@@ -587,8 +619,8 @@ smtp_on_close(struct conn *c)
 	    s->quit ? "" : " reason=peer-or-error", s->ncommands);
 	s->conn_gone = true;
 	s->conn = NULL;
-	if (s->committing)
-		return;		/* freed in smtp_commit_done */
+	if (s->committing || s->auth_busy)
+		return;		/* freed when that step ends */
 	smtp_free(s);
 }
 
@@ -625,6 +657,9 @@ smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 	}
 	uv_timer_init(srv->loop, &s->timer);
 	s->timer.data = s;
+	uv_timer_init(srv->loop, &s->auth_timer);
+	s->auth_timer.data = s;
+	s->handles_open = 2;
 	s->next = srv->sessions;
 	if (srv->sessions != NULL)
 		srv->sessions->prev = s;

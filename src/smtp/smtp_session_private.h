@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "queue.h"
+#include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
 #include "smtp_session.h"
@@ -36,6 +37,7 @@ enum smtp_state {
 	SMTP_STATE_DATA,		/* reading DATA content */
 	SMTP_STATE_BDAT,		/* reading a BDAT chunk */
 	SMTP_STATE_QUEUEING,		/* waiting for the queue commit */
+	SMTP_STATE_AUTH,		/* in a SASL exchange */
 	SMTP_STATE_CLOSED,
 	SMTP_STATE_COUNT
 };
@@ -57,6 +59,15 @@ struct smtp_session {
 
 	char			 helo[SMTP_HELO_MAX + 1];
 	bool			 authenticated;
+	char			 auth_user[SASL_USER_MAX + 1];
+	bool			 auth_relay;	/* account setting relay */
+	bool			 auth_busy;	/* SASL step or delay running */
+	unsigned		 auth_failures;
+	uv_timer_t		 auth_timer;
+	unsigned		 handles_open;	/* timers to close at free */
+	struct sasl_session	*sasl;
+	struct sasl_lookup	 sasl_lookup;
+	struct sasl_cbind	 sasl_cbind;
 	bool			 esmtp;
 	unsigned		 ncommands;
 	unsigned		 nerrors;
@@ -103,5 +114,21 @@ void cmd_data(struct smtp_session *s, const char *args, size_t len);
 void cmd_bdat(struct smtp_session *s, const char *args, size_t len);
 size_t smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len);
 size_t smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len);
+
+/* smtp_cmd_auth.c */
+void cmd_auth(struct smtp_session *s, const char *args, size_t len);
+/* A client line during a SASL exchange. */
+void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
+/* The "250-AUTH ..." EHLO line, when AUTH is offered. */
+void smtp_auth_ehlo(struct smtp_session *s);
+bool smtp_may_relay(const struct smtp_session *s);
+/* Submission ports: MAIL needs AUTH first. */
+bool smtp_auth_required(const struct smtp_session *s);
+/* May this session use addr as a sender: 1 yes, 0 no, -1 db error. */
+int smtp_sender_owned(struct smtp_session *s, const char *addr);
+/* The same for every From: header address of msg; the first refused one
+ * goes to bad. */
+int smtp_header_from_owned(struct smtp_session *s, const uint8_t *msg,
+    size_t len, char *bad, size_t badlen);
 
 #endif

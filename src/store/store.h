@@ -131,4 +131,15 @@ int store_alias_del(struct store *st, const char *address,
 int store_alias_list(struct store *st, const char *domain /* or NULL */,
     store_row_cb *cb, void *ctx);
 
+/* POP-before-SMTP: remember a successful IMAP/POP3 login from ip, and
+ * ask whether ip logged in since a time. Return 0 or -1. */
+int store_login_record(struct store *st, const char *ip, time_t when);
+int store_login_recent(struct store *st, const char *ip, time_t since,
+    bool *r);
+/* May the authenticated account use address as a sender? Its own
+ * address, an alias that delivers to it, or any address of a domain whose
+ * catch-all delivers to it. Returns 0 with *r, or -1. */
+int store_sender_owned(struct store *st, const char *account,
+    const char *address, bool *r);
+
 #endif

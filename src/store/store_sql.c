@@ -94,6 +94,12 @@ static const char *const store_migrations[] = {
 	 * accounts whose password was set before), and per-account service
 	 * switches as account_settings rows (STORE_SETTING_*). */
 	"ALTER TABLE accounts ADD COLUMN scram TEXT;",
+	/* 2 -> 3: the last successful IMAP/POP3 login per client address,
+	 * for POP-before-SMTP. */
+	"CREATE TABLE logins ("
+	"  ip       TEXT NOT NULL PRIMARY KEY,"
+	"  time     INTEGER NOT NULL"
+	");",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -123,6 +129,9 @@ enum stmt_id {
 	ST_AUTH_LOOKUP,
 	ST_SETTING_SET,
 	ST_SETTING_GET,
+	ST_LOGIN_RECORD,
+	ST_LOGIN_RECENT,
+	ST_SENDER_OWNED,
 	ST_COUNT
 };
 
@@ -198,6 +207,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT (SELECT value FROM account_settings s"
 	    "  WHERE s.account = a.id AND s.name = ?2)"
 	    " FROM accounts a WHERE address = ?1",
+	[ST_LOGIN_RECORD] =
+	    "INSERT INTO logins (ip, time) VALUES (?1, ?2)"
+	    " ON CONFLICT (ip) DO UPDATE SET time = excluded.time",
+	[ST_LOGIN_RECENT] =
+	    "SELECT 1 FROM logins WHERE ip = ?1 AND time >= ?2",
+	/* ?1 account, ?2 address, ?3 its domain: an alias of the account,
+	 * or the domain's catch-all pointing at it */
+	[ST_SENDER_OWNED] =
+	    "SELECT EXISTS (SELECT 1 FROM aliases WHERE address = ?2"
+	    "  AND target = ?1)"
+	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?3"
+	    "  AND local = '' AND target = ?1)",
 };
 
 struct store {
@@ -1531,4 +1552,81 @@ store_auth_lookup(struct store *st, const char *address,
 	}
 	stmt_done(s);
 	return ret;
+}
+
+/*
+ * Login records (POP-before-SMTP) and sender ownership
+ */
+
+int
+store_login_record(struct store *st, const char *ip, time_t when)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_LOGIN_RECORD);
+
+	if (bind_text(s, 1, ip) < 0 || bind_int(s, 2, (int64_t)when) < 0 ||
+	    stmt_exec(s) != 0) {
+		(void)store_dberr(st, "login record");
+		stmt_done(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_login_recent(struct store *st, const char *ip, time_t since, bool *r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_LOGIN_RECENT);
+	int rc;
+
+	*r = false;
+	if (bind_text(s, 1, ip) < 0 || bind_int(s, 2, (int64_t)since) < 0) {
+		(void)store_dberr(st, "login lookup");
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	*r = rc == SQLITE_ROW;
+	stmt_done(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		(void)store_dberr(st, "login lookup");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sender_owned(struct store *st, const char *account,
+    const char *address, bool *r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_SENDER_OWNED);
+	char acc[STORE_ADDR_MAX + 1], a[STORE_ADDR_MAX + 1];
+	const char *at;
+	int rc;
+
+	*r = false;
+	if (!lower_copy(acc, sizeof(acc), account) ||
+	    !lower_copy(a, sizeof(a), address))
+		return 0;	/* too long to be anybody's */
+	if (strcmp(acc, a) == 0) {
+		*r = true;
+		return 0;
+	}
+	at = strrchr(a, '@');
+	if (at == NULL)
+		return 0;
+	if (bind_text(s, 1, acc) < 0 || bind_text(s, 2, a) < 0 ||
+	    bind_text(s, 3, at + 1) < 0) {
+		(void)store_dberr(st, "sender check");
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*r = sqlite3_column_int(s, 0) != 0;
+	stmt_done(s);
+	if (rc != SQLITE_ROW) {
+		(void)store_dberr(st, "sender check");
+		return -1;
+	}
+	return 0;
 }

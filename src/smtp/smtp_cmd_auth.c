@@ -1,0 +1,445 @@
+/* smtp_cmd_auth: SMTP AUTH (RFC 4954) and the policy that depends on who
+ * the client is: which mechanisms are offered, the submission ports'
+ * requirement to authenticate, the authenticated sender's ownership of
+ * its envelope and header From addresses, and who may relay.
+ *
+ * The SASL exchange runs in libuv's thread pool, since PLAIN and LOGIN
+ * verify a yescrypt hash (tens of milliseconds): the session stops
+ * reading until the step is done. A failure is answered after a delay
+ * that grows with the session's failures. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth_events.h"
+#include "cidr.h"
+#include "log.h"
+#include "sasl.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include "smtp_session_private.h"
+
+#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
+#define AUTH_DELAY_MAX_MS 5000
+#define AUTH_FROM_HEADER_MAX 4096	/* unfolded From: we look at */
+#define AUTH_FROM_ADDRS_MAX 32
+
+struct auth_job {
+	uv_work_t		 work;
+	struct smtp_session	*s;
+	char			*line;		/* NULL: sasl_start */
+	size_t			 len;
+	char			 mech[32];
+	char			*initial;
+	struct sasl_reply	 reply;
+	char			 challenge[SASL_RESPONSE_MAX + 1];
+	char			 user[SASL_USER_MAX + 1];
+};
+
+static __thread struct store *auth_store;
+
+static enum sasl_lookup_result
+auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
+    char *scram, size_t scramlen)
+{
+	struct smtp_session *s = ctx;
+	enum store_auth_result r;
+	const char *error = NULL;
+
+	/* Runs in a pool thread: each thread has its own connection. */
+	if (auth_store == NULL &&
+	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	/* The account's smtp=on|off setting. */
+	if (store_auth_lookup(auth_store, user, "smtp", hash, hashlen,
+	    scram, scramlen, &r, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	switch (r) {
+	case STORE_AUTH_OK:
+		return SASL_LOOKUP_OK;
+	case STORE_AUTH_DISABLED:
+		return SASL_LOOKUP_DISABLED;
+	default:
+		return SASL_LOOKUP_NO_USER;
+	}
+}
+
+static bool
+is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+static unsigned
+auth_flags(const struct smtp_session *s)
+{
+	unsigned f = 0;
+
+	if (smtp_is_tls(s))
+		f |= SASL_F_TLS;
+	else if (s->srv->cfg->auth_cleartext_loopback &&
+	    is_loopback(s->conn->peer_ip))
+		f |= SASL_F_PLAINTEXT_OK;
+	return f;
+}
+
+/* AUTH is offered on the submission ports only: port 25 is for other
+ * servers, and offering it there invites password guessing. */
+static bool
+auth_offered(const struct smtp_session *s)
+{
+	return s->service == SERVICE_SUBMISSION ||
+	    s->service == SERVICE_SUBMISSIONS;
+}
+
+void
+smtp_auth_ehlo(struct smtp_session *s)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+	struct sasl_cbind cb;
+	char mechs[SASL_MECHS_MAX];
+
+	if (!auth_offered(s) || s->authenticated)
+		return;
+	memset(&cb, 0, sizeof(cb));
+	if (smtp_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+		p.cbind = &cb;
+	if (sasl_mechanisms(&p, mechs, sizeof(mechs)) == 0 && mechs[0] != '\0')
+		conn_printf(s->conn, "250-AUTH %s\r\n", mechs);
+}
+
+static void
+auth_work(uv_work_t *w)
+{
+	struct auth_job *j = w->data;
+	struct smtp_session *s = j->s;
+
+	if (j->line == NULL)
+		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
+	else
+		sasl_step(s->sasl, j->line, j->len, &j->reply);
+	/* The reply points into the session: copy what the loop needs. */
+	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
+		moat_strlcpy(j->challenge, j->reply.challenge,
+		    sizeof(j->challenge));
+	if (j->reply.user != NULL)
+		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
+	if (j->line != NULL) {
+		explicit_bzero(j->line, j->len);
+		free(j->line);
+		j->line = NULL;
+	}
+	if (j->initial != NULL) {
+		explicit_bzero(j->initial, strlen(j->initial));
+		free(j->initial);
+		j->initial = NULL;
+	}
+}
+
+static void
+auth_end(struct smtp_session *s)
+{
+	sasl_free(&s->sasl);
+	smtp_enter_state(s, SMTP_STATE_READY);
+}
+
+static void
+auth_delay_done(uv_timer_t *t)
+{
+	struct smtp_session *s = t->data;
+
+	s->auth_busy = false;
+	if (s->conn_gone) {
+		smtp_free(s);
+		return;
+	}
+	conn_flush(s->conn);
+	smtp_session_resume(s);
+}
+
+static void
+auth_done(uv_work_t *w, int status)
+{
+	struct auth_job *j = w->data;
+	struct smtp_session *s = j->s;
+	int code;
+	const char *enh, *text;
+	bool on = true;
+	const char *error;
+	enum sasl_fail fail;
+
+	if (status < 0) {
+		j->reply.status = SASL_FAIL;
+		j->reply.fail = SASL_FAIL_TEMP;
+	}
+	if (s->conn_gone) {
+		s->auth_busy = false;
+		sasl_free(&s->sasl);
+		free(j);
+		smtp_free(s);
+		return;
+	}
+	switch (j->reply.status) {
+	case SASL_CONTINUE:
+		/* Challenges are not logged: they are part of the exchange. */
+		conn_printf(s->conn, "334 %s\r\n", j->challenge);
+		s->auth_busy = false;
+		free(j);
+		conn_flush(s->conn);
+		smtp_session_resume(s);
+		return;
+	case SASL_OK:
+		s->authenticated = true;
+		moat_strlcpy(s->auth_user, j->user, sizeof(s->auth_user));
+		s->auth_relay = true;
+		if (store_account_get_setting(s->srv->store, s->auth_user,
+		    "relay", &on, &error) == 0)
+			s->auth_relay = on;
+		auth_event(s->srv->store, config_service_name(s->service),
+		    s->conn->peer_ip, s->auth_user, true, NULL);
+		auth_end(s);
+		smtp_reply(s, 235, "2.7.0 Authentication successful");
+		s->auth_busy = false;
+		free(j);
+		conn_flush(s->conn);
+		smtp_session_resume(s);
+		return;
+	case SASL_FAIL:
+		break;
+	}
+	sasl_fail_smtp(j->reply.fail, &code, &enh, &text);
+	auth_event(s->srv->store, config_service_name(s->service),
+	    s->conn->peer_ip, j->user[0] ? j->user : NULL, false,
+	    sasl_fail_name(j->reply.fail));
+	auth_end(s);
+	smtp_reply(s, code, "%s %s", enh, text);
+	fail = j->reply.fail;
+	free(j);
+	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
+	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
+		unsigned delay;
+
+		s->auth_failures++;
+		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
+		if (delay > AUTH_DELAY_MAX_MS)
+			delay = AUTH_DELAY_MAX_MS;
+		/* The answer waits; the session reads nothing meanwhile. */
+		uv_timer_start(&s->auth_timer, auth_delay_done, delay, 0);
+		smtp_count_error(s);
+		return;
+	}
+	s->auth_busy = false;
+	smtp_count_error(s);
+	conn_flush(s->conn);
+	smtp_session_resume(s);
+}
+
+static void
+auth_submit(struct smtp_session *s, struct auth_job *j)
+{
+	j->s = s;
+	j->work.data = j;
+	s->auth_busy = true;
+	conn_pause(s->conn);
+	uv_timer_stop(&s->timer);
+	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
+		fatalx("uv_queue_work failed");
+}
+
+void
+cmd_auth(struct smtp_session *s, const char *args, size_t len)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+	struct sasl_lookup *lk;
+	struct sasl_cbind *cb;
+	struct auth_job *j;
+	const char *sp;
+	size_t mlen;
+
+	if (!auth_offered(s)) {
+		smtp_reply(s, 502, "5.5.1 Error: authentication not enabled "
+		    "on this port; use submission (587 or 465)");
+		smtp_count_error(s);
+		return;
+	}
+	if (s->authenticated) {
+		smtp_reply(s, 503, "5.5.1 Error: already authenticated");
+		smtp_count_error(s);
+		return;
+	}
+	sp = memchr(args, ' ', len);
+	mlen = sp ? (size_t)(sp - args) : len;
+	if (mlen == 0 || mlen >= sizeof(j->mech)) {
+		smtp_reply(s, 501, "5.5.4 Syntax: AUTH mechanism [initial-"
+		    "response]");
+		smtp_count_error(s);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	memcpy(j->mech, args, mlen);
+	j->mech[mlen] = '\0';
+	if (sp != NULL)
+		j->initial = xstrndup(sp + 1, len - mlen - 1);
+	lk = &s->sasl_lookup;
+	lk->lookup = auth_lookup;
+	lk->ctx = s;
+	cb = &s->sasl_cbind;
+	memset(cb, 0, sizeof(*cb));
+	if (smtp_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, cb) == 0)
+		p.cbind = cb;
+	p.lookup = lk;
+	s->sasl = sasl_new(&p);
+	smtp_enter_state(s, SMTP_STATE_AUTH);
+	auth_submit(s, j);
+}
+
+void
+smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
+{
+	struct auth_job *j = xcalloc(1, sizeof(*j));
+
+	j->line = xmemdup(line, len + 1);
+	j->line[len] = '\0';
+	j->len = len;
+	auth_submit(s, j);
+}
+
+/* ---- relay and sender policy ------------------------------------------ */
+
+bool
+smtp_may_relay(const struct smtp_session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+	bool recent = false;
+
+	if (s->authenticated)
+		return s->auth_relay;
+	if (cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip))
+		return true;
+	if (cfg->pop_before_smtp && store_login_recent(s->srv->store,
+	    s->conn->peer_ip, time(NULL) - (time_t)cfg->pop_before_smtp_window,
+	    &recent) == 0 && recent)
+		return true;
+	return false;
+}
+
+bool
+smtp_auth_required(const struct smtp_session *s)
+{
+	return (s->service == SERVICE_SUBMISSION ||
+	    s->service == SERVICE_SUBMISSIONS) && !s->authenticated;
+}
+
+/* 1 owned, 0 not, -1 database error. */
+int
+smtp_sender_owned(struct smtp_session *s, const char *addr)
+{
+	bool owned = false;
+
+	if (!s->authenticated || addr[0] == '\0')
+		return 1;	/* unauthenticated, or the null sender */
+	if (store_sender_owned(s->srv->store, s->auth_user, addr, &owned) < 0)
+		return -1;
+	return owned ? 1 : 0;
+}
+
+/* The addr-specs of the From: header of a message (headers end at the
+ * first empty line). Returns how many were found. */
+static size_t
+from_header_addrs(const uint8_t *msg, size_t len, char addrs[][SMTP_PATH_MAX],
+    size_t max)
+{
+	char val[AUTH_FROM_HEADER_MAX];
+	size_t pos = 0, vlen = 0, n = 0, i;
+	bool in_from = false;
+
+	while (pos < len) {
+		const uint8_t *nl = memchr(msg + pos, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - (msg + pos)) : len - pos;
+		const char *line = (const char *)msg + pos;
+
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (llen == 0)
+			break;	/* end of the header section */
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (in_from)
+				for (i = 0; i < llen && vlen + 1 < sizeof(val);
+				    i++)
+					val[vlen++] = line[i];
+		} else if (in_from) {
+			break;		/* the From: field has ended */
+		} else if (llen >= 5 && ascii_nieq(line, "From:", 5)) {
+			in_from = true;
+			for (i = 5; i < llen && vlen + 1 < sizeof(val); i++)
+				val[vlen++] = line[i];
+		}
+		pos += (nl ? (size_t)(nl - (msg + pos)) + 1 : len - pos);
+	}
+	val[vlen] = '\0';
+	/* Angle-bracketed addresses, else bare words with an '@'. Quoted
+	 * display names may contain '<' or '@': skip quoted strings. */
+	for (i = 0; i < vlen && n < max;) {
+		if (val[i] == '"') {
+			for (i++; i < vlen && val[i] != '"'; i++)
+				if (val[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (val[i] == '<') {
+			size_t e = i + 1;
+
+			while (e < vlen && val[e] != '>')
+				e++;
+			if (e - i - 1 < SMTP_PATH_MAX) {
+				memcpy(addrs[n], val + i + 1, e - i - 1);
+				addrs[n][e - i - 1] = '\0';
+				n++;
+			}
+			i = e + 1;
+			continue;
+		}
+		if (val[i] != ' ' && val[i] != '\t' && val[i] != ',') {
+			size_t e = i;
+			bool at = false;
+
+			while (e < vlen && val[e] != ' ' && val[e] != '\t' &&
+			    val[e] != ',' && val[e] != '<') {
+				at |= val[e] == '@';
+				e++;
+			}
+			if (at && e - i < SMTP_PATH_MAX) {
+				memcpy(addrs[n], val + i, e - i);
+				addrs[n][e - i] = '\0';
+				n++;
+			}
+			i = e;
+			continue;
+		}
+		i++;
+	}
+	return n;
+}
+
+int
+smtp_header_from_owned(struct smtp_session *s, const uint8_t *msg,
+    size_t len, char *bad, size_t badlen)
+{
+	char addrs[AUTH_FROM_ADDRS_MAX][SMTP_PATH_MAX];
+	size_t n, i;
+	int r;
+
+	if (!s->authenticated)
+		return 1;
+	n = from_header_addrs(msg, len, addrs, AUTH_FROM_ADDRS_MAX);
+	for (i = 0; i < n; i++) {
+		if ((r = smtp_sender_owned(s, addrs[i])) != 1) {
+			moat_strlcpy(bad, addrs[i], badlen);
+			return r;
+		}
+	}
+	return 1;
+}
