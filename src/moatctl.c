@@ -244,7 +244,8 @@ prompt_line(const char *prompt, char *buf, size_t size,
 /* Read the new password and hash it into hash and scram (a SCRAM-SHA-256
  * credential). Returns 0, or 1 after printing the reason. */
 static int
-get_password_hash(char *hash, size_t hashlen, char *scram, size_t scramlen)
+get_password_hash(const struct config *cfg, char *hash, size_t hashlen,
+    char *scram, size_t scramlen)
 {
 	char pw[MOATCTL_PASSWORD_MAX], again[MOATCTL_PASSWORD_MAX];
 	const char *err = NULL;
@@ -264,7 +265,8 @@ get_password_hash(char *hash, size_t hashlen, char *scram, size_t scramlen)
 		err = "empty password refused";
 	if (n > 0 && err == NULL) {
 		if (passwd_hash(pw, hash, hashlen) == 0 &&
-		    scram_derive(pw, SCRAM_ITER_DEFAULT, scram, scramlen) == 0)
+		    scram_derive(pw, cfg->scram_iterations, scram,
+		    scramlen) == 0)
 			ret = 0;
 		else
 			err = "password hashing failed";
@@ -384,7 +386,8 @@ cmd_account_add(struct ctl *c, int argc, char **argv)
 		    "local@domain)");
 	if (check_local_domain(c, argv[0]) != 0)
 		return 1;
-	if (get_password_hash(hash, sizeof(hash), scram, sizeof(scram)) != 0)
+	if (get_password_hash(&c->cfg, hash, sizeof(hash), scram,
+	    sizeof(scram)) != 0)
 		return 1;
 	if (store_account_add(c->st, argv[0], hash, scram, &err) < 0) {
 		explicit_bzero(hash, sizeof(hash));
@@ -438,7 +441,8 @@ cmd_account_passwd(struct ctl *c, int argc, char **argv)
 	if (store_account_hash(c->st, argv[0], hash, sizeof(hash), &err) < 0)
 		return fail("account passwd", err);
 	explicit_bzero(hash, sizeof(hash));
-	if (get_password_hash(hash, sizeof(hash), scram, sizeof(scram)) != 0)
+	if (get_password_hash(&c->cfg, hash, sizeof(hash), scram,
+	    sizeof(scram)) != 0)
 		return 1;
 	if (store_account_passwd(c->st, argv[0], hash, scram, &err) < 0)
 		ret = fail("account passwd", err);

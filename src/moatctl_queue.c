@@ -108,6 +108,8 @@ queue_list(const struct config *cfg)
 			snprintf(next, sizeof(next), "now");
 		/* id, arrival, size, sender, recipients done/total,
 		 * attempts, next try, last error */
+		if (st.held)
+			snprintf(next, sizeof(next), "held");
 		printf("%s\t%s\t%zu\t<%s>\t%zu/%zu\t%u\t%s\t%s\n", env.id, when,
 		    data.len - off, env.from, done, env.nrcpts, st.attempts,
 		    next, st.last_error);
@@ -184,6 +186,31 @@ moatctl_queue(const struct config *cfg, int argc, char **argv)
 		printf("flush requested\n");
 		return 0;
 	}
+	if (argc >= 3 && (strcmp(argv[1], "hold") == 0 ||
+	    strcmp(argv[1], "release") == 0)) {
+		bool hold = strcmp(argv[1], "hold") == 0;
+
+		for (i = 2; i < argc; i++) {
+			if (!queue_id_valid(argv[i]) ||
+			    !queue_exists(cfg->data_dir, argv[i])) {
+				fprintf(stderr, "moatctl: %s: no such message in "
+				    "the queue\n", argv[i]);
+				rc = 1;
+				continue;
+			}
+			if (queue_state_hold(cfg->data_dir, argv[i], hold) < 0) {
+				fprintf(stderr, "moatctl: %s: %s\n", argv[i],
+				    strerror(errno));
+				rc = 1;
+				continue;
+			}
+			printf("%s %s\n", hold ? "held" : "released", argv[i]);
+		}
+		/* A released message is retried now. */
+		if (!hold && rc == 0 && queue_flush_request(cfg->data_dir) < 0)
+			rc = 1;
+		return rc;
+	}
 	if (argc >= 3 && strcmp(argv[1], "delete") == 0) {
 		for (i = 2; i < argc; i++) {
 			if (!queue_id_valid(argv[i])) {
@@ -204,6 +231,6 @@ moatctl_queue(const struct config *cfg, int argc, char **argv)
 		return rc;
 	}
 	fprintf(stderr, "usage: moatctl queue list | show ID | flush | "
-	    "delete ID...\n");
+	    "hold ID... | release ID... | delete ID...\n");
 	return 2;
 }

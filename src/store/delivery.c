@@ -260,6 +260,16 @@ local_work(uv_work_t *w)
 		buf_deinit(&j->data);
 		return;
 	}
+	if (j->st.held) {
+		/* Not an attempt: the admin holds it (moatctl queue). */
+		moat_strlcpy(j->out.error, "held by the administrator",
+		    sizeof(j->out.error));
+		j->out.held = true;
+		queue_state_free(&j->st);
+		queue_envelope_free(&j->env);
+		buf_deinit(&j->data);
+		return;
+	}
 	j->loaded = true;
 	j->rs = xcalloc(j->env.nrcpts ? j->env.nrcpts : 1, sizeof(*j->rs));
 	for (i = 0; i < j->env.nrcpts; i++)

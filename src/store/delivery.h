@@ -27,6 +27,7 @@ struct delivery_outcome {
 	bool		 finished;	/* queue file gone: nothing left */
 	unsigned	 attempts;	/* attempts so far, this one included */
 	char		 error[256];	/* why something is still pending */
+	bool		 held;		/* on hold: wait for a release */
 };
 
 typedef void delivery_cb(void *arg, const struct delivery_outcome *o);

@@ -273,6 +273,17 @@ queue_read(const char *data_dir, const char *id, size_t max,
 	return read_file(path, max, data_r);
 }
 
+bool
+queue_exists(const char *data_dir, const char *id)
+{
+	char path[4096];
+
+	if (!queue_id_valid(id) || snprintf(path, sizeof(path),
+	    "%s/queue/msg/%s", data_dir, id) >= (int)sizeof(path))
+		return false;
+	return access(path, F_OK) == 0;
+}
+
 int
 queue_remove(const char *data_dir, const char *id)
 {
@@ -346,6 +357,12 @@ queue_state_defer(const char *data_dir, const char *id, unsigned attempts,
 }
 
 int
+queue_state_hold(const char *data_dir, const char *id, bool hold)
+{
+	return state_append(data_dir, id, hold ? "hold 1\n" : "hold 0\n");
+}
+
+int
 queue_state_warned(const char *data_dir, const char *id)
 {
 	return state_append(data_dir, id, "warned 0\n");
@@ -385,9 +402,14 @@ queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
 				moat_strlcpy(st->last_error, rest,
 				    sizeof(st->last_error));
 			} else if (sscanf(line, "%15s %llu", word, &a) == 2 &&
+			    strcmp(word, "hold") == 0) {
+				st->held = a != 0;
+			} else if (sscanf(line, "%15s %llu", word, &a) == 2 &&
 			    a < nrcpts) {
 				if (strcmp(word, "warned") == 0)
 					st->warned = true;
+				else if (strcmp(word, "hold") == 0)
+					st->held = a != 0;
 				else if (strcmp(word, "done") == 0)
 					st->status[a] = QUEUE_RCPT_DONE;
 				else if (strcmp(word, "failed") == 0)

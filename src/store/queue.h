@@ -56,6 +56,8 @@ int queue_write(const char *data_dir, const char *id, const struct buf *env,
 /* Read a whole queue file (bounded by max). Returns 0 or -1. */
 int queue_read(const char *data_dir, const char *id, size_t max,
     struct buf *data_r);
+/* Is id in the queue? */
+bool queue_exists(const char *data_dir, const char *id);
 /* Remove a message and its state. */
 int queue_remove(const char *data_dir, const char *id);
 
@@ -69,6 +71,7 @@ struct queue_state {
 	unsigned char	*status;	/* enum queue_rcpt_status per rcpt */
 	char		 last_error[256];
 	bool		 warned;	/* a delay DSN was sent */
+	bool		 held;		/* moatctl queue hold */
 };
 int queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
     struct queue_state *st);
@@ -78,6 +81,8 @@ int queue_state_mark(const char *data_dir, const char *id, size_t rcpt,
     enum queue_rcpt_status status, const char *reason);
 int queue_state_defer(const char *data_dir, const char *id,
     unsigned attempts, time_t next_try, const char *reason);
+/* Hold a message (no delivery attempts) or release it. */
+int queue_state_hold(const char *data_dir, const char *id, bool hold);
 /* Record that the delay DSN was sent. */
 int queue_state_warned(const char *data_dir, const char *id);
 /* Make every deferred message due now (moatctl queue flush). */

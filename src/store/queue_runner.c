@@ -164,6 +164,16 @@ on_delivered(void *arg, const struct delivery_outcome *o)
 	running--;
 	if (o->finished) {
 		entry_remove(e);
+	} else if (o->held) {
+		/* Until "moatctl queue release" (which also flushes). */
+		e->next_try = (time_t)INT64_MAX / 2;
+		e->state = ENTRY_DEFERRED;
+		e->prev = NULL;
+		e->next = deferred_head;
+		if (deferred_head != NULL)
+			deferred_head->prev = e;
+		deferred_head = e;
+		log_info("event=held id=%s", e->id);
 	} else {
 		e->next_try = time(NULL) + backoff(o->attempts ?
 		    o->attempts - 1 : 0);
