@@ -344,8 +344,8 @@ master_run(const char *config_path, struct config *cfg)
 	if (live_ssl == NULL)
 		fatalx("tls: %s", err);
 	for (s = 0; s < SERVICE_COUNT; s++) {
-		if (s != SERVICE_SMTP && s != SERVICE_SUBMISSION &&
-		    s != SERVICE_SUBMISSIONS && cfg->nlisten[s] > 0) {
+		if ((s == SERVICE_IMAP || s == SERVICE_IMAPS) &&
+		    cfg->nlisten[s] > 0) {
 			/* Not served yet: better no socket than one that
 			 * accepts and never answers. */
 			log_warnx("event=listen service=%s note=\"not "

@@ -1,9 +1,10 @@
 /* worker: the network-facing child process.
  *
  * SECURITY: runs as the unprivileged [server] user (the master dropped
- * root before calling worker_main). It talks to SMTP clients on the
- * network and trusts none of their input; it reads and writes only the
- * SQLite database and the queue directory under data_dir. The TLS private
+ * root before calling worker_main). It talks to SMTP and POP3 clients
+ * on the network and trusts none of their input; it reads and writes
+ * only the SQLite database, the queue directory and the accounts'
+ * Maildirs (with their mailbox indexes) under data_dir. The TLS private
  * key is in its memory (inherited SSL_CTX), as in every single-process
  * TLS server; no file outside data_dir is opened after start.
  *
@@ -20,6 +21,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "pop3_session.h"
 #include "queue_commit.h"
 #include "smtp_session.h"
 #include "store.h"
@@ -31,6 +33,7 @@ struct listener {
 	uv_tcp_t		 tcp;
 	enum listen_service	 service;
 	struct smtp_server	*srv;
+	struct pop3_server	*pop3;
 };
 
 static struct listener *listeners;
@@ -54,15 +57,34 @@ on_connection(uv_stream_t *server, int status)
 	case SERVICE_SUBMISSIONS:
 		smtp_session_accept(l->srv, server, l->service);
 		break;
+	case SERVICE_POP3:
+	case SERVICE_POP3S:
+		pop3_session_accept(l->pop3, server, l->service);
+		break;
 	default:
-		/* IMAP and POP3 arrive with their own issues. */
+		/* IMAP arrives with its own issue. */
 		break;
 	}
 }
 
+static struct pop3_server *pop3_srv;
+
+/* Draining ends when neither protocol has a session left. */
 static void
 worker_stop_loop(struct smtp_server *srv)
 {
+	if (pop3_srv != NULL && pop3_srv->nsessions > 0)
+		return;
+	uv_stop(srv->loop);
+}
+
+static void
+worker_pop3_idle(struct pop3_server *psrv)
+{
+	struct smtp_server *srv = psrv->data;
+
+	if (srv->nsessions > 0)
+		return;
 	uv_stop(srv->loop);
 }
 
@@ -82,6 +104,8 @@ on_drain_timeout(uv_timer_t *t)
 	log_info("event=drain-timeout sessions=%u", srv->nsessions);
 	/* 421 to whoever is left; give the replies a moment to leave. */
 	smtp_server_abort_all(srv);
+	if (pop3_srv != NULL)
+		pop3_server_abort_all(pop3_srv);
 	uv_timer_start(&drain_timer, on_drain_hard, WORKER_FLUSH_GRACE_MS, 0);
 }
 
@@ -104,6 +128,8 @@ on_term(uv_signal_t *h, int signum)
 	    (uint64_t)srv->cfg->drain_timeout * 1000, 0);
 	uv_unref((uv_handle_t *)&drain_timer);
 	srv->on_idle = worker_stop_loop;
+	pop3_srv->on_idle = worker_pop3_idle;
+	pop3_server_drain(pop3_srv);
 	smtp_server_drain(srv);
 }
 
@@ -120,6 +146,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
     const struct worker_listener *ls, size_t nls, unsigned index)
 {
 	struct smtp_server srv;
+	struct pop3_server psrv;
 	const char *error = NULL;
 	uv_loop_t *loop = uv_default_loop();
 	char role[32];
@@ -135,6 +162,13 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
+	memset(&psrv, 0, sizeof(psrv));
+	psrv.loop = loop;
+	psrv.cfg = cfg;
+	psrv.ssl_ctx = ssl_ctx;
+	psrv.store = srv.store;
+	psrv.data = &srv;
+	pop3_srv = &psrv;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
 	nlisteners = nls;
@@ -143,6 +177,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 
 		l->service = ls[i].service;
 		l->srv = &srv;
+		l->pop3 = &psrv;
 		uv_tcp_init(loop, &l->tcp);
 		l->tcp.data = l;
 		if ((r = uv_tcp_open(&l->tcp, ls[i].fd)) != 0 ||

@@ -210,6 +210,9 @@ conn_write_done(uv_write_t *req, int status)
 	}
 	if (c->close_after_flush && c->writes_pending == 0 && c->out.len == 0)
 		conn_abort(c);
+	else if (!c->closing && c->writes_pending == 0 && c->out.len == 0 &&
+	    c->ops->on_drained != NULL)
+		c->ops->on_drained(c);
 }
 
 /* Send raw bytes (ciphertext under TLS) to the socket. */

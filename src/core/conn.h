@@ -29,6 +29,10 @@ struct conn_ops {
 	/* Client connections only: the connect finished (status 0) or
 	 * failed (a libuv error code; on_close follows). */
 	void (*on_connected)(struct conn *c, int status);
+	/* Optional: every queued write reached the socket (nothing left in
+	 * conn->out or in flight). Lets a session stream large output in
+	 * chunks instead of buffering it whole. */
+	void (*on_drained)(struct conn *c);
 };
 
 struct conn {

@@ -1,0 +1,591 @@
+/* pop3_cmd_auth: USER/PASS (RFC 1939 7) and AUTH (RFC 5034), then
+ * opening the maildrop.
+ *
+ * Both ways of logging in go through the SASL module in libuv's thread
+ * pool, as SMTP AUTH does: PASS is run as PLAIN with the USER name, so
+ * unknown users, the account's pop3=on|off setting and the password
+ * check behave the same everywhere. A failure is answered after a delay
+ * that grows with the session's failures. On success the maildrop is
+ * locked (RFC 1939 8: exclusive access), its index synced and its
+ * message list read, again in the pool; a maildrop held by another
+ * session gets "-ERR [IN-USE]" (RFC 2449 8.1.2).
+ *
+ * SECURITY: passwords and SASL responses are wiped after use and never
+ * logged. Cleartext passwords (USER/PASS, PLAIN, LOGIN) are refused
+ * before TLS unless [auth] cleartext_loopback is set and the client is
+ * on loopback (the SMTP rule). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_events.h"
+#include "log.h"
+#include "mailbox.h"
+#include "maildir.h"
+#include "sasl.h"
+#include "scram.h"
+#include "store.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include "pop3_session_private.h"
+
+#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
+#define AUTH_DELAY_MAX_MS 5000
+#define AUTH_MECH_MAX 32
+/* "\0user\0password" for PLAIN, from USER and PASS */
+#define PASS_PLAIN_MAX (SASL_USER_MAX + SASL_PASS_MAX + 2)
+
+enum job_kind {
+	JOB_SASL = 0,		/* sasl_start (line NULL) or sasl_step */
+	JOB_OPEN,		/* lock, open, sync and list the maildrop */
+};
+
+struct auth_job {
+	uv_work_t		 work;
+	struct pop3_session	*s;
+	enum job_kind		 kind;
+	char			*line;		/* NULL: sasl_start */
+	size_t			 len;
+	char			 mech[AUTH_MECH_MAX];
+	char			*initial;
+	struct sasl_reply	 reply;
+	char			 challenge[SASL_RESPONSE_MAX + 1];
+	char			 user[SASL_USER_MAX + 1];
+	/* JOB_OPEN results */
+	int			 open_result;	/* 0, -2 in use, -1 error */
+	const char		*error;
+};
+
+static __thread struct store *auth_store;
+
+static enum sasl_lookup_result
+auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
+    char *scram, size_t scramlen)
+{
+	struct pop3_session *s = ctx;
+	enum store_auth_result r;
+	const char *error = NULL;
+
+	/* Runs in a pool thread: each thread has its own connection. */
+	if (auth_store == NULL &&
+	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	/* The account's pop3=on|off setting. */
+	if (store_auth_lookup(auth_store, user, "pop3", hash, hashlen,
+	    scram, scramlen, &r, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	switch (r) {
+	case STORE_AUTH_OK:
+		return SASL_LOOKUP_OK;
+	case STORE_AUTH_DISABLED:
+		return SASL_LOOKUP_DISABLED;
+	default:
+		return SASL_LOOKUP_NO_USER;
+	}
+}
+
+static bool
+is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+static unsigned
+auth_flags(const struct pop3_session *s)
+{
+	unsigned f = 0;
+
+	if (pop3_is_tls(s))
+		f |= SASL_F_TLS;
+	else if (s->srv->cfg->auth_cleartext_loopback &&
+	    is_loopback(s->conn->peer_ip))
+		f |= SASL_F_PLAINTEXT_OK;
+	return f;
+}
+
+bool
+pop3_cleartext_ok(const struct pop3_session *s)
+{
+	return auth_flags(s) != 0;
+}
+
+void
+pop3_auth_mechs(struct pop3_session *s, char *out, size_t outlen)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+	struct sasl_cbind cb;
+
+	out[0] = '\0';
+	memset(&cb, 0, sizeof(cb));
+	if (pop3_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+		p.cbind = &cb;
+	if (sasl_mechanisms(&p, out, outlen) < 0)
+		out[0] = '\0';
+}
+
+/* ---- the pool jobs ----------------------------------------------------- */
+
+static void
+open_work(struct auth_job *j)
+{
+	struct pop3_session *s = j->s;
+	const char *error = NULL;
+	int fd;
+
+	j->open_result = -1;
+	if (maildir_create(s->maildir) < 0) {
+		j->error = "cannot create the Maildir";
+		return;
+	}
+	fd = mailbox_pop3_lock(s->maildir, &error);
+	if (fd == -2) {
+		j->open_result = -2;
+		return;
+	}
+	if (fd < 0) {
+		j->error = error;
+		return;
+	}
+	s->lock_fd = fd;
+	if (mailbox_open(s->maildir, "INBOX", &s->mb, &error) < 0 ||
+	    mailbox_sync(s->mb, &error) < 0 ||
+	    mailbox_list(s->mb, &s->msgs, &s->nmsgs, &error) < 0) {
+		/* sqlite3_errmsg() text dies with the handle: keep it
+		 * generic. */
+		(void)error;
+		j->error = "mailbox index error";
+		mailbox_close(&s->mb);
+		mailbox_pop3_unlock(&s->lock_fd);
+		return;
+	}
+	{
+		struct mailbox_status st;
+
+		if (mailbox_status(s->mb, &st, &error) < 0) {
+			j->error = "mailbox index error";
+			mailbox_msgs_free(&s->msgs, s->nmsgs);
+			s->nmsgs = 0;
+			mailbox_close(&s->mb);
+			mailbox_pop3_unlock(&s->lock_fd);
+			return;
+		}
+		s->uidvalidity = st.uidvalidity;
+	}
+	j->open_result = 0;
+}
+
+static void
+auth_work(uv_work_t *w)
+{
+	struct auth_job *j = w->data;
+	struct pop3_session *s = j->s;
+
+	if (j->kind == JOB_OPEN) {
+		open_work(j);
+		return;
+	}
+	if (j->line == NULL)
+		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
+	else
+		sasl_step(s->sasl, j->line, j->len, &j->reply);
+	/* The reply points into the session: copy what the loop needs. */
+	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
+		moat_strlcpy(j->challenge, j->reply.challenge,
+		    sizeof(j->challenge));
+	if (j->reply.user != NULL)
+		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
+	if (j->line != NULL) {
+		explicit_bzero(j->line, j->len);
+		free(j->line);
+		j->line = NULL;
+	}
+	if (j->initial != NULL) {
+		explicit_bzero(j->initial, strlen(j->initial));
+		free(j->initial);
+		j->initial = NULL;
+	}
+}
+
+static void auth_done(uv_work_t *w, int status);
+
+static void
+auth_submit(struct pop3_session *s, struct auth_job *j)
+{
+	j->s = s;
+	j->work.data = j;
+	s->busy = true;
+	conn_pause(s->conn);
+	uv_timer_stop(&s->timer);
+	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
+		fatalx("uv_queue_work failed");
+}
+
+static void
+auth_delay_done(uv_timer_t *t)
+{
+	struct pop3_session *s = t->data;
+
+	s->busy = false;
+	if (s->conn_gone) {
+		pop3_free(s);
+		return;
+	}
+	conn_flush(s->conn);
+	pop3_session_resume(s);
+}
+
+static void
+job_free(struct auth_job *j)
+{
+	if (j->line != NULL) {
+		explicit_bzero(j->line, j->len);
+		free(j->line);
+	}
+	if (j->initial != NULL) {
+		explicit_bzero(j->initial, strlen(j->initial));
+		free(j->initial);
+	}
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+/* The credentials are right: find the maildrop and open it. */
+static void
+login_ok(struct pop3_session *s, const char *user)
+{
+	struct auth_job *j;
+	const char *at = strrchr(user, '@');
+	char local[SASL_USER_MAX + 1];
+
+	moat_strlcpy(s->auth_user, user, sizeof(s->auth_user));
+	auth_event(s->srv->store, "pop3", s->conn->peer_ip, user, true, NULL);
+	if (at == NULL || (size_t)(at - user) >= sizeof(local) ||
+	    (memcpy(local, user, (size_t)(at - user)),
+	    local[at - user] = '\0',
+	    maildir_path(s->srv->cfg->data_dir, at + 1, local, s->maildir,
+	    sizeof(s->maildir)) < 0)) {
+		log_warnx("pop3 session=%s event=bad-maildrop", s->id);
+		pop3_reply(s, false, "[SYS/PERM] No maildrop for this account");
+		s->auth_user[0] = '\0';
+		pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_OPEN;
+	pop3_enter_state(s, POP3_STATE_BUSY);
+	auth_submit(s, j);
+}
+
+static void
+open_done(struct pop3_session *s, struct auth_job *j)
+{
+	char esc[LOG_ESC_MAX];
+	size_t i;
+
+	log_escape(esc, sizeof(esc), s->auth_user, strlen(s->auth_user));
+	if (j->open_result == -2) {
+		log_info("pop3 session=%s event=maildrop-locked user=\"%s\"",
+		    s->id, esc);
+		pop3_reply(s, false, "[IN-USE] Mailbox locked by another "
+		    "session");
+		s->auth_user[0] = '\0';
+		pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
+		return;
+	}
+	if (j->open_result < 0) {
+		log_warnx("pop3 session=%s event=maildrop-failed user=\"%s\" "
+		    "error=\"%s\"", s->id, esc, j->error ? j->error : "-");
+		pop3_reply(s, false, "[SYS/TEMP] Cannot open the mailbox, try "
+		    "again later");
+		s->auth_user[0] = '\0';
+		pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
+		return;
+	}
+	s->deleted = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*s->deleted));
+	s->total_size = 0;
+	for (i = 0; i < s->nmsgs; i++)
+		s->total_size += s->msgs[i].size;
+	pop3_enter_state(s, POP3_STATE_TRANSACTION);
+	log_info("pop3 session=%s event=login user=\"%s\" messages=%zu",
+	    s->id, esc, s->nmsgs);
+	pop3_reply(s, true, "Logged in, %zu message%s (%llu octets)",
+	    s->nmsgs, s->nmsgs == 1 ? "" : "s",
+	    (unsigned long long)s->total_size);
+}
+
+static void
+auth_fail_reply(struct pop3_session *s, enum sasl_fail f)
+{
+	switch (f) {
+	case SASL_FAIL_MALFORMED:
+		pop3_reply(s, false, "Malformed authentication data");
+		break;
+	case SASL_FAIL_TOO_LONG:
+		pop3_reply(s, false, "Authentication data too long");
+		break;
+	case SASL_FAIL_CANCELLED:
+		pop3_reply(s, false, "Authentication cancelled");
+		break;
+	case SASL_FAIL_UNKNOWN_MECH:
+		pop3_reply(s, false, "Unsupported authentication mechanism");
+		break;
+	case SASL_FAIL_ENCRYPT:
+		pop3_reply(s, false, "[AUTH] Cleartext authentication is "
+		    "not allowed: TLS required (use STLS or pop3s)");
+		break;
+	case SASL_FAIL_TEMP:
+		pop3_reply(s, false, "[SYS/TEMP] Temporary authentication "
+		    "failure");
+		break;
+	default:
+		/* Credentials, authzid, channel binding, pop3=off: one
+		 * answer, so a guesser learns nothing (the log says why). */
+		pop3_reply(s, false, "[AUTH] Authentication failed");
+		break;
+	}
+}
+
+static void
+auth_done(uv_work_t *w, int status)
+{
+	struct auth_job *j = w->data;
+	struct pop3_session *s = j->s;
+	enum sasl_fail fail;
+
+	if (status < 0 && j->kind == JOB_SASL) {
+		j->reply.status = SASL_FAIL;
+		j->reply.fail = SASL_FAIL_TEMP;
+	}
+	if (s->conn_gone) {
+		s->busy = false;
+		sasl_free(&s->sasl);
+		job_free(j);
+		pop3_free(s);	/* releases a lock the job may have taken */
+		return;
+	}
+	if (j->kind == JOB_OPEN) {
+		if (status < 0) {
+			j->open_result = -1;
+			j->error = "cancelled";
+		}
+		s->busy = false;
+		open_done(s, j);
+		job_free(j);
+		conn_flush(s->conn);
+		pop3_session_resume(s);
+		return;
+	}
+	switch (j->reply.status) {
+	case SASL_CONTINUE:
+		/* Challenges are not logged: they are part of the exchange. */
+		conn_printf(s->conn, "+ %s\r\n", j->challenge);
+		s->busy = false;
+		job_free(j);
+		conn_flush(s->conn);
+		pop3_session_resume(s);
+		return;
+	case SASL_OK:
+		sasl_free(&s->sasl);
+		s->busy = false;
+		login_ok(s, j->user);
+		job_free(j);
+		if (!s->busy) {
+			conn_flush(s->conn);
+			pop3_session_resume(s);
+		}
+		return;
+	case SASL_FAIL:
+		break;
+	}
+	auth_event(s->srv->store, "pop3", s->conn->peer_ip,
+	    j->user[0] ? j->user : NULL, false, sasl_fail_name(j->reply.fail));
+	sasl_free(&s->sasl);
+	pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
+	auth_fail_reply(s, j->reply.fail);
+	fail = j->reply.fail;
+	job_free(j);
+	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
+	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
+		unsigned delay;
+
+		s->auth_failures++;
+		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
+		if (delay > AUTH_DELAY_MAX_MS)
+			delay = AUTH_DELAY_MAX_MS;
+		/* The answer waits; the session reads nothing meanwhile. */
+		uv_timer_start(&s->auth_timer, auth_delay_done, delay, 0);
+		pop3_count_error(s);
+		return;
+	}
+	s->busy = false;
+	pop3_count_error(s);
+	conn_flush(s->conn);
+	pop3_session_resume(s);
+}
+
+/* A SASL session for one login, with channel binding when on TLS. */
+static void
+sasl_begin(struct pop3_session *s)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+
+	s->sasl_lookup.lookup = auth_lookup;
+	s->sasl_lookup.ctx = s;
+	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
+	if (pop3_is_tls(s) &&
+	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
+		p.cbind = &s->sasl_cbind;
+	p.lookup = &s->sasl_lookup;
+	s->sasl = sasl_new(&p);
+}
+
+static void
+refuse_cleartext(struct pop3_session *s)
+{
+	log_info("pop3 session=%s event=cleartext-refused ip=%s", s->id,
+	    s->conn->peer_ip);
+	pop3_reply(s, false, "[AUTH] Cleartext authentication is not "
+	    "allowed: TLS required (use STLS or pop3s)");
+	pop3_count_error(s);
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+void
+pop3_cmd_user(struct pop3_session *s, const char *args, size_t len)
+{
+	size_t i;
+
+	if (!pop3_cleartext_ok(s)) {
+		refuse_cleartext(s);
+		return;
+	}
+	if (len == 0 || len > SASL_USER_MAX) {
+		pop3_reply(s, false, "Syntax: USER name");
+		pop3_count_error(s);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)args[i] <= ' ' || args[i] == 0x7f) {
+			pop3_reply(s, false, "Syntax: USER name");
+			pop3_count_error(s);
+			return;
+		}
+	}
+	memcpy(s->user, args, len);
+	s->user[len] = '\0';
+	s->have_user = true;
+	pop3_reply(s, true, "Send your password");
+}
+
+void
+pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
+{
+	uint8_t plain[PASS_PLAIN_MAX];
+	struct auth_job *j;
+	size_t ulen, n;
+	char *b64;
+
+	if (!pop3_cleartext_ok(s)) {
+		refuse_cleartext(s);
+		return;
+	}
+	if (!s->have_user) {
+		pop3_reply(s, false, "Send USER first");
+		pop3_count_error(s);
+		return;
+	}
+	s->have_user = false;	/* RFC 1939 7: a failed PASS needs USER */
+	ulen = strlen(s->user);
+	if (len == 0 || len > SASL_PASS_MAX) {
+		pop3_reply(s, false, "Syntax: PASS password");
+		pop3_count_error(s);
+		return;
+	}
+	/* PLAIN: authzid "" NUL authcid NUL passwd (RFC 4616 2). */
+	n = 0;
+	plain[n++] = '\0';
+	memcpy(plain + n, s->user, ulen);	/* UNSAFE: ulen <= USER_MAX */
+	n += ulen;
+	plain[n++] = '\0';
+	memcpy(plain + n, args, len);		/* UNSAFE: len <= PASS_MAX */
+	n += len;
+	b64 = xmalloc(SCRAM_B64_LEN(n) + 1);
+	if (scram_b64_encode(plain, n, b64, SCRAM_B64_LEN(n) + 1) < 0)
+		fatalx("pop3: base64 of a bounded PLAIN message failed");
+	explicit_bzero(plain, sizeof(plain));
+	explicit_bzero(s->user, sizeof(s->user));
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_SASL;
+	moat_strlcpy(j->mech, "PLAIN", sizeof(j->mech));
+	j->initial = b64;
+	sasl_begin(s);
+	pop3_enter_state(s, POP3_STATE_AUTH);
+	auth_submit(s, j);
+}
+
+void
+pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
+{
+	char mechs[SASL_MECHS_MAX];
+	struct auth_job *j;
+	const char *sp;
+	size_t mlen, i;
+
+	if (len == 0) {
+		/* The pre-CAPA form (RFC 1734 clients): list mechanisms. */
+		pop3_auth_mechs(s, mechs, sizeof(mechs));
+		pop3_reply(s, true, "Mechanisms follow");
+		for (i = 0; mechs[i] != '\0'; i++)
+			if (mechs[i] == ' ')
+				mechs[i] = '\n';
+		if (mechs[0] != '\0') {
+			const char *p = mechs, *nl;
+
+			while ((nl = strchr(p, '\n')) != NULL) {
+				conn_printf(s->conn, "%.*s\r\n",
+				    (int)(nl - p), p);
+				p = nl + 1;
+			}
+			conn_printf(s->conn, "%s\r\n", p);
+		}
+		conn_printf(s->conn, ".\r\n");
+		return;
+	}
+	if (!pop3_cleartext_ok(s)) {
+		refuse_cleartext(s);
+		return;
+	}
+	sp = memchr(args, ' ', len);
+	mlen = sp ? (size_t)(sp - args) : len;
+	if (mlen == 0 || mlen >= AUTH_MECH_MAX) {
+		pop3_reply(s, false, "Syntax: AUTH mechanism "
+		    "[initial-response]");
+		pop3_count_error(s);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = JOB_SASL;
+	memcpy(j->mech, args, mlen);
+	j->mech[mlen] = '\0';
+	if (sp != NULL)
+		j->initial = xstrndup(sp + 1, len - mlen - 1);
+	s->have_user = false;
+	sasl_begin(s);
+	pop3_enter_state(s, POP3_STATE_AUTH);
+	auth_submit(s, j);
+}
+
+void
+pop3_auth_line(struct pop3_session *s, const char *line, size_t len)
+{
+	struct auth_job *j = xcalloc(1, sizeof(*j));
+
+	j->kind = JOB_SASL;
+	j->line = xmemdup(line, len + 1);
+	j->line[len] = '\0';
+	j->len = len;
+	auth_submit(s, j);
+}
