@@ -1063,7 +1063,8 @@ plus_exchange(const char *type, const uint8_t *data, size_t len,
 	assert_int_equal(r.status, SASL_CONTINUE);
 	gs2 = strlen(type) + 4;
 	memcpy(input, cfirst, gs2);
-	memcpy(input + gs2, client_data, client_len);
+	if (client_len > 0)
+		memcpy(input + gs2, client_data, client_len);
 	client_final(RFC_PASS, bare, sfirst, input, gs2 + client_len, final,
 	    sizeof(final), v, sizeof(v));
 	if (expect_ok) {
