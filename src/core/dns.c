@@ -59,8 +59,8 @@ struct dns {
 	struct ub_ctx	*ub;
 	uv_poll_t	 poll;
 	unsigned	 timeout_ms;
-	bool		 in_process;		/* inside ub_process() */
-	bool		 dying;			/* dns_free() during it */
+	bool		 in_process;	/* inside ub_process() */
+	bool		 dying;		/* dns_free() called */
 	struct dns_query *queries;		/* outstanding + zombies */
 	size_t		 npending;
 	struct cache_entry **buckets;
@@ -81,7 +81,7 @@ struct dns_query {
 	bool		 in_unbound;	/* unbound owes us a callback */
 	bool		 finished;	/* no user callback any more */
 	uint16_t	 qtype;
-	struct res	*ready;		/* to deliver when the timer fires */
+	struct res	*ready;		/* deliver when the timer fires */
 	char		 qname[DNS_NAME_TEXT_MAX + 1];
 };
 
@@ -760,7 +760,8 @@ on_unbound(void *arg, int err, struct ub_result *ub)
 	struct res *r;
 
 	q->in_unbound = false;
-	if (dns->dying)			/* dns_free() in an earlier callback */
+	/* dns_free() ran in an earlier callback of this ub_process(). */
+	if (dns->dying)
 		query_mark_finished(q);
 	if (q->finished) {			/* zombie */
 		ub_resolve_free(ub);
@@ -805,8 +806,11 @@ on_poll(uv_poll_t *h, int status, int events)
 
 	(void)events;
 	if (status < 0) {
+		/* Not expected on a pipe; stop rather than spin. Queries
+		 * then end by their timeouts, as DNS_TEMPFAIL. */
 		log_warnx("dns event=poll-error error=\"%s\"",
 		    uv_strerror(status));
+		(void)uv_poll_stop(h);
 		return;
 	}
 	dns->in_process = true;

@@ -6,6 +6,9 @@
  * A small positive/negative cache (name + type, honouring TTLs) sits in
  * front of unbound.
  *
+ * Create it in the process that uses it (after fork): unbound's thread
+ * and pipe do not survive a fork.
+ *
  * Guarantees:
  * - The callback runs exactly once, from the loop, never from inside the
  *   dns_query_* call (also for cache hits and invalid names), unless the
@@ -52,11 +55,11 @@
 #define DNS_TYPE_SPF 99
 
 enum dns_status {
-	DNS_OK = 0,		/* records in the result */
-	DNS_NXDOMAIN,		/* the name does not exist */
-	DNS_NODATA,		/* the name exists, no records of this type */
-	DNS_TEMPFAIL,		/* SERVFAIL, timeout, DNSSEC bogus, network */
-	DNS_PERMFAIL,		/* malformed query name or answer, too big */
+	DNS_OK = 0,	/* records in the result */
+	DNS_NXDOMAIN,	/* the name does not exist */
+	DNS_NODATA,	/* the name exists, no records of this type */
+	DNS_TEMPFAIL,	/* SERVFAIL, timeout, DNSSEC bogus, network */
+	DNS_PERMFAIL,	/* malformed query name or answer, too big */
 };
 
 struct dns_config {
@@ -66,11 +69,14 @@ struct dns_config {
 	 * the resolvers of /etc/resolv.conf and /etc/hosts are used. */
 	const char	*forwarders[DNS_FORWARDERS_MAX];
 	size_t		 nforwarders;
-	unsigned	 timeout_ms;	/* per query; 0: DNS_TIMEOUT_DEFAULT_MS */
+	/* Per query, at most 600000; 0: DNS_TIMEOUT_DEFAULT_MS. */
+	unsigned	 timeout_ms;
 	/* DNSSEC trust anchor file (unbound auto-trust-anchor-file format);
 	 * NULL: no validation, result->secure is always false. */
 	const char	*trust_anchor_file;
-	size_t		 cache_max;	/* entries; 0: DNS_CACHE_DEFAULT_MAX */
+	/* Cache entries (LRU beyond), at most 1000000;
+	 * 0: DNS_CACHE_DEFAULT_MAX. */
+	size_t		 cache_max;
 };
 
 #define DNS_TIMEOUT_DEFAULT_MS 5000
@@ -103,13 +109,20 @@ struct dns_result {
 	bool		 secure;	/* DNSSEC validated */
 	bool		 from_cache;
 	uint16_t	 qtype;
-	const char	*qname;		/* as asked, normalised */
-	const char	*canon;		/* after CNAMEs; = qname without */
+	/* The name asked, lower-cased, without the trailing dot ("" when
+	 * it was invalid). */
+	const char	*qname;
+	/* The name the answer is for after CNAMEs (= qname without any),
+	 * as unbound renders it: octets other than letters, digits, '-',
+	 * '_', '*' show as '?'. For information and logs. */
+	const char	*canon;
 	uint32_t	 ttl;		/* seconds left */
-	const char	*why;		/* short reason when not DNS_OK */
-	size_t		 count;		/* elements in the array for qtype */
-	struct dns_mx	*mx;		/* MX: sorted by pref, ties in order */
-	bool		 null_mx;	/* MX: exactly one, "0 ." (RFC 7505) */
+	const char	*why;		/* short reason, not DNS_OK */
+	size_t		 count;		/* elements in the qtype array */
+	/* MX: sorted by preference; equal ones in the order received
+	 * (RFC 5321 5.1: the caller randomises them). */
+	struct dns_mx	*mx;
+	bool		 null_mx;	/* one MX "0 ." (RFC 7505) */
 	struct dns_addr	*addr;		/* A, AAAA */
 	struct dns_txt	*txt;		/* TXT, SPF */
 	char		**names;	/* PTR, CNAME, NS */
