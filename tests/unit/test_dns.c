@@ -173,6 +173,10 @@ group_setup(void **state)
 	FILE *fp;
 
 	assert_non_null(f);
+	find_script(f->script, sizeof(f->script));
+	if (access(f->script, R_OK) != 0)
+		fail_msg("no %s: set MOAT_DNSSERVER to tests/dns/dnsserver.py",
+		    f->script);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-dns-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->zone, sizeof(f->zone), "%s/test.zone", f->dir);
@@ -180,7 +184,6 @@ group_setup(void **state)
 	assert_non_null(fp);
 	assert_int_equal(fputs(zone_text, fp) >= 0, 1);
 	assert_int_equal(fclose(fp), 0);
-	find_script(f->script, sizeof(f->script));
 	server_start(f, &f->srv);
 	*state = f;
 	return 0;
