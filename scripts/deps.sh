@@ -8,7 +8,7 @@ build_pkgs="meson ninja-build pkg-config gcc libuv1-dev libssl-dev libsqlite3-de
 libunbound-dev
 libinih-dev libcrypt-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
-libclang-rt-14-dev
+libclang-rt-14-dev fetchmail
 procps"
 bench_pkgs="postfix"
 
