@@ -90,6 +90,7 @@ static const struct key_def keys[] = {
 	NUM("delivery", "messages_per_connection", KEY_UINT,
 	    messages_per_connection, 1, 10000),
 	{ "delivery", "tls", KEY_TLS_POLICY, 0, 0, 0, 0, 0 },
+	NUM("delivery", "port", KEY_UINT, smtp_port, 1, 65535),
 };
 
 static const char *service_names[SERVICE_COUNT] = {
@@ -152,6 +153,7 @@ config_defaults(struct config *cfg)
 	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */
 	cfg->dest_concurrency = 20;
 	cfg->messages_per_connection = 100;
+	cfg->smtp_port = 25;
 	cfg->tls_policy_default = TLS_POLICY_MAY;
 }
 

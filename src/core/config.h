@@ -109,6 +109,7 @@ struct config {
 	unsigned smtp_timeout;			/* seconds per reply */
 	unsigned dest_concurrency;		/* connections per host */
 	unsigned messages_per_connection;
+	unsigned smtp_port;			/* of MX hosts (25) */
 
 	/* [transport], [transport_auth], [tls_policy] */
 	struct transport_route routes[CONFIG_MAX_ROUTES];

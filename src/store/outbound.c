@@ -539,7 +539,7 @@ dest_get(struct outbound *ob, const char *domain)
 	moat_strlcpy(d->key, key, sizeof(d->key));
 	d->route = r;
 	moat_strlcpy(d->name, r ? r->host : domain, sizeof(d->name));
-	d->port = r ? r->port : 25;
+	d->port = r ? r->port : (uint16_t)ob->cfg->smtp_port;
 	d->no_mx = r ? r->no_mx : false;
 	d->tls = config_tls_policy(ob->cfg, domain);
 	d->rerr.code = 0;
