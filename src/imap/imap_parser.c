@@ -451,7 +451,7 @@ imap_parser_parse(struct imap_parser *p, const uint8_t *data, size_t len,
 	memset(res, 0, sizeof(*res));
 	memset(cmd_r, 0, sizeof(*cmd_r));
 	if (p->skipping) {
-		const uint8_t *lf = memchr(data, '\n', len);
+		const uint8_t *lf = len > 0 ? memchr(data, '\n', len) : NULL;
 
 		if (lf == NULL) {
 			res->consumed = len;
@@ -730,7 +730,8 @@ parse_literal(struct tree *t, struct imap_arg *a)
 	a->str.p = t->d + t->pos;
 	a->str.len = (size_t)n;
 	t->pos += (size_t)n;
-	if (!a->literal8 && memchr(a->str.p, '\0', a->str.len) != NULL)
+	if (!a->literal8 && n > 0 &&
+	    memchr(a->str.p, '\0', a->str.len) != NULL)
 		return tree_fail(t, IMAP_PERR_SYNTAX, "NUL in literal");
 	return 0;
 }
@@ -1057,8 +1058,8 @@ imap_arg_is_astring(const struct imap_arg *a)
 int
 imap_arg_copy(const struct imap_arg *a, char *dst, size_t size)
 {
-	if (!imap_arg_is_string(a) || a->str.len >= size ||
-	    memchr(a->str.p, '\0', a->str.len) != NULL)
+	if (!imap_arg_is_string(a) || a->str.len >= size || (a->str.len > 0 &&
+	    memchr(a->str.p, '\0', a->str.len) != NULL))
 		return -1;
 	memcpy(dst, a->str.p, a->str.len);
 	dst[a->str.len] = '\0';

@@ -277,7 +277,8 @@ imap_utf8_to_mutf7(const uint8_t *s, size_t len, struct buf *out,
 	bool in_run = false;
 	size_t i = 0;
 
-	if (!imap_utf8_valid(s, len) || memchr(s, '\0', len) != NULL) {
+	if (!imap_utf8_valid(s, len) ||
+	    (len > 0 && memchr(s, '\0', len) != NULL)) {
 		*error_r = "mailbox name is not UTF-8";
 		return -1;
 	}
