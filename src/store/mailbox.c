@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -28,6 +29,8 @@
 #define MAILBOX_SCHEMA 1
 #define MAILBOX_PATH_MAX 4096
 #define MAILBOX_READ_CHUNK 65536
+#define MAILBOX_OPEN_TRIES 500		/* x MAILBOX_OPEN_WAIT_MS */
+#define MAILBOX_OPEN_WAIT_MS 10
 
 struct mailbox {
 	sqlite3	*db;
@@ -255,6 +258,7 @@ mailbox_open(const char *maildir, const char *folder,
 	struct mailbox *mb;
 	char path[MAILBOX_PATH_MAX];
 	int attempt, rc, n;
+	bool rebuilt;
 
 	*mb_r = NULL;
 	if (!valid_folder(folder)) {
@@ -282,7 +286,8 @@ mailbox_open(const char *maildir, const char *folder,
 		*error_r = "path too long";
 		return -1;
 	}
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0, rebuilt = false; attempt < MAILBOX_OPEN_TRIES;
+	    attempt++) {
 		rc = sqlite3_open_v2(path, &mb->db, SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
 		if (rc == SQLITE_OK && db_setup(mb, error_r) == 0) {
@@ -290,20 +295,30 @@ mailbox_open(const char *maildir, const char *folder,
 			return 0;
 		}
 		rc = mb->db ? sqlite3_errcode(mb->db) : rc;
-		if (rc != SQLITE_CORRUPT && rc != SQLITE_NOTADB) {
+		sqlite3_close(mb->db);
+		mb->db = NULL;
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+			/* Switching a new file to WAL while another process
+			 * does the same fails at once, busy handler or not:
+			 * wait a little and try again. */
+			struct timespec ts = { 0, MAILBOX_OPEN_WAIT_MS *
+			    1000000L };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if ((rc != SQLITE_CORRUPT && rc != SQLITE_NOTADB) || rebuilt) {
 			/* sqlite3_errmsg() dies with the handle. */
-			*error_r = "cannot open the mailbox index";
-			sqlite3_close(mb->db);
 			free(mb);
+			*error_r = "cannot open the mailbox index";
 			return -1;
 		}
 		/* Corrupt: the index is a cache of the Maildir; rebuild. */
-		sqlite3_close(mb->db);
-		mb->db = NULL;
 		unlink_db(path);
+		rebuilt = true;
 	}
 	free(mb);
-	*error_r = "mailbox index is corrupt and cannot be rebuilt";
+	*error_r = "mailbox index busy";
 	return -1;
 }
 

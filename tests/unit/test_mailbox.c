@@ -405,10 +405,12 @@ test_concurrent_syncs_never_share_uids(void **state)
 		assert_true(pids[k] >= 0);
 		if (pids[k] == 0) {
 			struct mailbox *c = NULL;
-			const char *err;
+			const char *err = "-";
 			int ok = mailbox_open(f->md, "INBOX", &c, &err) == 0 &&
 			    mailbox_sync(c, &err) == 0;
 
+			if (!ok)
+				fprintf(stderr, "child sync: %s\n", err);
 			mailbox_close(&c);
 			_exit(ok ? 0 : 1);
 		}
