@@ -11,6 +11,7 @@ plus, as a safety net after kill -9 of a master, orphans whose command line
 names our own unique config file (children fork from the master without exec,
 so they keep its argv).
 """
+import base64
 import os
 import pwd
 import re
@@ -40,6 +41,12 @@ ENH_RE = re.compile(rb"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
 
 # An outside client: not in [relay] trusted_networks.
 OUTSIDE = "127.0.0.2"
+
+# A second site, served by a second moatd in the outbound tests.
+OTHER_DOMAIN = "other.test"
+OTHER_HOSTNAME = "mx.other.test"
+BOB = "bob@other.test"
+BOB_PW = "bob-password-1"
 
 # Lines a sanitizer writes to the daemon's stderr.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -313,6 +320,39 @@ class RawSMTP:
 		return self.sock
 
 
+def plain_response(user, password, authzid=""):
+	"""The base64 SASL PLAIN message (RFC 4616)."""
+	return base64.b64encode(
+	    f"{authzid}\0{user}\0{password}".encode()).decode()
+
+
+def submission_client(srv, implicit=False, source=None, tls=True,
+    timeout=10.0):
+	"""A RawSMTP on the submission port (587, STARTTLS done unless
+	tls=False) or on submissions (465, implicit TLS), greeted and EHLO'd.
+	Returns (client, EHLO keywords after the last EHLO)."""
+	port = srv.submissions_port if implicit else srv.submission_port
+	c = RawSMTP(port, tls=implicit, source=source, timeout=timeout)
+	try:
+		c.greeting()
+		exts = c.ehlo()
+		if tls and not implicit:
+			c.expect("STARTTLS", 220)
+			c.starttls()
+			exts = c.ehlo()
+	except BaseException:
+		c.close()
+		raise
+	return c, exts
+
+
+def login_plain(c, user, password):
+	"""AUTH PLAIN with an initial response; asserts 235."""
+	code, lines = c.cmd(f"AUTH PLAIN {plain_response(user, password)}")
+	assert code == 235, lines
+	return lines
+
+
 # --------------------------------------------------------------------------
 # The daemon
 # --------------------------------------------------------------------------
@@ -390,6 +430,30 @@ class MoatServer:
 			    f"moatctl {' '.join(args)} exited {r.returncode}\n"
 			    f"stdout: {r.stdout}\nstderr: {r.stderr}")
 		return r
+
+	def add_account(self, address, password):
+		self.ctl("account", "add", address, input=password + "\n")
+
+	def provision_other(self):
+		"""The second site: domain other.test with the account bob."""
+		self.ctl("domain", "add", OTHER_DOMAIN)
+		self.add_account(BOB, BOB_PW)
+
+	def queue_list(self):
+		"""moatctl queue list: one list of tab-separated fields per
+		queued message."""
+		out = self.ctl("queue", "list").stdout
+		return [ln.split("\t") for ln in out.splitlines() if ln.strip()]
+
+	def log_count(self, pattern):
+		"""Lines of the log matching the regular expression pattern."""
+		return len(re.findall(pattern, self.log_text(), re.M))
+
+	def wait_log(self, pattern, timeout=10):
+		"""Wait until a log line matches pattern; returns the match (or
+		None after timeout)."""
+		rx = re.compile(pattern, re.M)
+		return wait_until(lambda: rx.search(self.log_text()), timeout)
 
 	def provision(self):
 		self.ctl("domain", "add", DOMAIN)
@@ -587,14 +651,18 @@ def moat_user():
 
 @pytest.fixture
 def make_server(request, moat_binaries, moat_user):
-	"""Factory: make_server(overrides=None, provision=True, start=True)."""
+	"""Factory: make_server(overrides=None, provision=True, start=True).
+	provision may also be a function called with the (stopped) server,
+	e.g. MoatServer.provision_other for a second site."""
 	made = []
 
 	def factory(overrides=None, provision=True, start=True, **kw):
 		srv = MoatServer(overrides, **kw)
 		made.append(srv)
 		_live_servers.append(srv)
-		if provision:
+		if callable(provision):
+			provision(srv)
+		elif provision:
 			srv.provision()
 		if start:
 			srv.start()
@@ -625,6 +693,38 @@ def make_server(request, moat_binaries, moat_user):
 @pytest.fixture
 def moat_server(make_server):
 	return make_server()
+
+
+def merge_overrides(*layers):
+	"""Overrides dicts combined section by section, later ones winning."""
+	out = {}
+	for layer in layers:
+		for sec, kv in (layer or {}).items():
+			out.setdefault(sec, {}).update(kv)
+	return out
+
+
+@pytest.fixture
+def make_pair(make_server):
+	"""Factory for two sites on loopback:
+	make_pair(a_overrides=None, b_overrides=None, start_a=True,
+	start_b=True) -> (a, b). b serves other.test (account bob) under the
+	hostname mx.other.test; a is the usual example.test server whose
+	[transport] sends other.test to b's SMTP port (brackets: no MX
+	lookup), with a short connect timeout."""
+
+	def factory(a_overrides=None, b_overrides=None, start_a=True,
+	    start_b=True):
+		b = make_server(merge_overrides(
+		    {"server": {"hostname": OTHER_HOSTNAME}}, b_overrides),
+		    provision=MoatServer.provision_other, start=start_b)
+		a = make_server(merge_overrides(
+		    {"delivery": {"connect_timeout": "2", "smtp_timeout": "10"},
+		    "transport": {OTHER_DOMAIN: f"[127.0.0.1]:{b.smtp_port}"}},
+		    a_overrides), start=start_a)
+		return a, b
+
+	return factory
 
 
 @pytest.hookimpl(tryfirst=True)
