@@ -868,7 +868,7 @@ static int
 parse_items(struct tree *t, uint8_t closer, size_t *first_r,
     size_t *count_r)
 {
-	size_t prev = IMAP_NONE, idx;
+	size_t prev = IMAP_NONE, idx = IMAP_NONE;
 
 	*first_r = IMAP_NONE;
 	*count_r = 0;
