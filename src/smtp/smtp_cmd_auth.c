@@ -3,16 +3,16 @@
  * requirement to authenticate, the authenticated sender's ownership of
  * its envelope and header From addresses, and who may relay.
  *
- * The SASL exchange runs in libuv's thread pool, since PLAIN and LOGIN
- * verify a yescrypt hash (tens of milliseconds): the session stops
- * reading until the step is done. A failure is answered after a delay
- * that grows with the session's failures. */
+ * The SASL steps run in the thread pool (auth_run.h): the session stops
+ * reading until a step is done. A failure is answered after a delay that
+ * grows with the session's failures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth_events.h"
+#include "auth_run.h"
 #include "cidr.h"
 #include "log.h"
 #include "sasl.h"
@@ -26,63 +26,10 @@
 #define AUTH_FROM_HEADER_MAX 4096	/* unfolded From: we look at */
 #define AUTH_FROM_ADDRS_MAX 32
 
-struct auth_job {
-	uv_work_t		 work;
-	struct smtp_session	*s;
-	char			*line;		/* NULL: sasl_start */
-	size_t			 len;
-	char			 mech[32];
-	char			*initial;
-	struct sasl_reply	 reply;
-	char			 challenge[SASL_RESPONSE_MAX + 1];
-	char			 user[SASL_USER_MAX + 1];
-};
-
-static __thread struct store *auth_store;
-
-static enum sasl_lookup_result
-auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
-    char *scram, size_t scramlen)
-{
-	struct smtp_session *s = ctx;
-	enum store_auth_result r;
-	const char *error = NULL;
-
-	/* Runs in a pool thread: each thread has its own connection. */
-	if (auth_store == NULL &&
-	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	/* The account's smtp=on|off setting. */
-	if (store_auth_lookup(auth_store, user, "smtp", hash, hashlen,
-	    scram, scramlen, &r, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	switch (r) {
-	case STORE_AUTH_OK:
-		return SASL_LOOKUP_OK;
-	case STORE_AUTH_DISABLED:
-		return SASL_LOOKUP_DISABLED;
-	default:
-		return SASL_LOOKUP_NO_USER;
-	}
-}
-
-static bool
-is_loopback(const char *ip)
-{
-	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
-}
-
 static unsigned
 auth_flags(const struct smtp_session *s)
 {
-	unsigned f = 0;
-
-	if (smtp_is_tls(s))
-		f |= SASL_F_TLS;
-	else if (s->srv->cfg->auth_cleartext_loopback &&
-	    is_loopback(s->conn->peer_ip))
-		f |= SASL_F_PLAINTEXT_OK;
-	return f;
+	return auth_sasl_flags(s->srv->cfg, smtp_is_tls(s), s->conn->peer_ip);
 }
 
 /* AUTH is offered on the submission ports only: port 25 is for other
@@ -111,34 +58,6 @@ smtp_auth_ehlo(struct smtp_session *s)
 }
 
 static void
-auth_work(uv_work_t *w)
-{
-	struct auth_job *j = w->data;
-	struct smtp_session *s = j->s;
-
-	if (j->line == NULL)
-		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
-	else
-		sasl_step(s->sasl, j->line, j->len, &j->reply);
-	/* The reply points into the session: copy what the loop needs. */
-	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
-		moat_strlcpy(j->challenge, j->reply.challenge,
-		    sizeof(j->challenge));
-	if (j->reply.user != NULL)
-		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
-	if (j->line != NULL) {
-		explicit_bzero(j->line, j->len);
-		free(j->line);
-		j->line = NULL;
-	}
-	if (j->initial != NULL) {
-		explicit_bzero(j->initial, strlen(j->initial));
-		free(j->initial);
-		j->initial = NULL;
-	}
-}
-
-static void
 auth_end(struct smtp_session *s)
 {
 	sasl_free(&s->sasl);
@@ -160,39 +79,32 @@ auth_delay_done(uv_timer_t *t)
 }
 
 static void
-auth_done(uv_work_t *w, int status)
+auth_done(struct auth_step *st, int status)
 {
-	struct auth_job *j = w->data;
-	struct smtp_session *s = j->s;
-	int code;
-	const char *enh, *text;
+	struct smtp_session *s = st->ctx;
+	enum sasl_fail fail = st->reply.fail;
+	const char *enh, *text, *error;
 	bool on = true;
-	const char *error;
-	enum sasl_fail fail;
+	int code;
 
-	if (status < 0) {
-		j->reply.status = SASL_FAIL;
-		j->reply.fail = SASL_FAIL_TEMP;
-	}
+	(void)status;
 	if (s->conn_gone) {
 		s->auth_busy = false;
 		sasl_free(&s->sasl);
-		free(j);
 		smtp_free(s);
 		return;
 	}
-	switch (j->reply.status) {
+	switch (st->reply.status) {
 	case SASL_CONTINUE:
 		/* Challenges are not logged: they are part of the exchange. */
-		conn_printf(s->conn, "334 %s\r\n", j->challenge);
+		conn_printf(s->conn, "334 %s\r\n", st->challenge);
 		s->auth_busy = false;
-		free(j);
 		conn_flush(s->conn);
 		smtp_session_resume(s);
 		return;
 	case SASL_OK:
 		s->authenticated = true;
-		moat_strlcpy(s->auth_user, j->user, sizeof(s->auth_user));
+		moat_strlcpy(s->auth_user, st->user, sizeof(s->auth_user));
 		s->auth_relay = true;
 		if (store_account_get_setting(s->srv->store, s->auth_user,
 		    "relay", &on, &error) == 0)
@@ -202,21 +114,18 @@ auth_done(uv_work_t *w, int status)
 		auth_end(s);
 		smtp_reply(s, 235, "2.7.0 Authentication successful");
 		s->auth_busy = false;
-		free(j);
 		conn_flush(s->conn);
 		smtp_session_resume(s);
 		return;
 	case SASL_FAIL:
 		break;
 	}
-	sasl_fail_smtp(j->reply.fail, &code, &enh, &text);
+	sasl_fail_smtp(fail, &code, &enh, &text);
 	auth_event(s->srv->store, config_service_name(s->service),
-	    s->conn->peer_ip, j->user[0] ? j->user : NULL, false,
-	    sasl_fail_name(j->reply.fail));
+	    s->conn->peer_ip, st->user[0] ? st->user : NULL, false,
+	    sasl_fail_name(fail));
 	auth_end(s);
 	smtp_reply(s, code, "%s %s", enh, text);
-	fail = j->reply.fail;
-	free(j);
 	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
 	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
 		unsigned delay;
@@ -236,25 +145,19 @@ auth_done(uv_work_t *w, int status)
 	smtp_session_resume(s);
 }
 
+/* The session reads nothing while a step runs. */
 static void
-auth_submit(struct smtp_session *s, struct auth_job *j)
+auth_wait(struct smtp_session *s)
 {
-	j->s = s;
-	j->work.data = j;
 	s->auth_busy = true;
 	conn_pause(s->conn);
 	uv_timer_stop(&s->timer);
-	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
-		fatalx("uv_queue_work failed");
 }
 
 void
 cmd_auth(struct smtp_session *s, const char *args, size_t len)
 {
 	struct sasl_params p = { .flags = auth_flags(s) };
-	struct sasl_lookup *lk;
-	struct sasl_cbind *cb;
-	struct auth_job *j;
 	const char *sp;
 	size_t mlen;
 
@@ -271,39 +174,33 @@ cmd_auth(struct smtp_session *s, const char *args, size_t len)
 	}
 	sp = memchr(args, ' ', len);
 	mlen = sp ? (size_t)(sp - args) : len;
-	if (mlen == 0 || mlen >= sizeof(j->mech)) {
-		smtp_reply(s, 501, "5.5.4 Syntax: AUTH mechanism [initial-"
-		    "response]");
+	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.service = "smtp";	/* the smtp=on|off setting */
+	s->sasl_lookup.lookup = auth_store_lookup;
+	s->sasl_lookup.ctx = &s->auth_service;
+	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
+	if (smtp_is_tls(s) &&
+	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
+		p.cbind = &s->sasl_cbind;
+	p.lookup = &s->sasl_lookup;
+	s->sasl = sasl_new(&p);
+	if (auth_run_start(s->srv->loop, s->sasl, args, mlen, sp ? sp + 1 :
+	    NULL, sp ? len - mlen - 1 : 0, auth_done, s) < 0) {
+		sasl_free(&s->sasl);
+		smtp_reply(s, 501, "5.5.4 Syntax: AUTH mechanism "
+		    "[initial-response]");
 		smtp_count_error(s);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	memcpy(j->mech, args, mlen);
-	j->mech[mlen] = '\0';
-	if (sp != NULL)
-		j->initial = xstrndup(sp + 1, len - mlen - 1);
-	lk = &s->sasl_lookup;
-	lk->lookup = auth_lookup;
-	lk->ctx = s;
-	cb = &s->sasl_cbind;
-	memset(cb, 0, sizeof(*cb));
-	if (smtp_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, cb) == 0)
-		p.cbind = cb;
-	p.lookup = lk;
-	s->sasl = sasl_new(&p);
 	smtp_enter_state(s, SMTP_STATE_AUTH);
-	auth_submit(s, j);
+	auth_wait(s);
 }
 
 void
 smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 {
-	struct auth_job *j = xcalloc(1, sizeof(*j));
-
-	j->line = xmemdup(line, len + 1);
-	j->line[len] = '\0';
-	j->len = len;
-	auth_submit(s, j);
+	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	auth_wait(s);
 }
 
 /* ---- relay and sender policy ------------------------------------------ */

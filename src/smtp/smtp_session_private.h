@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "queue.h"
+#include "auth_run.h"
 #include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
@@ -67,6 +68,7 @@ struct smtp_session {
 	unsigned		 handles_open;	/* timers to close at free */
 	struct sasl_session	*sasl;
 	struct sasl_lookup	 sasl_lookup;
+	struct auth_service	 auth_service;
 	struct sasl_cbind	 sasl_cbind;
 	bool			 esmtp;
 	unsigned		 ncommands;

@@ -1,0 +1,141 @@
+/* auth_run: store lookup, mechanism policy and thread-pool SASL steps
+ * shared by SMTP AUTH, IMAP AUTHENTICATE/LOGIN and POP3 AUTH/USER-PASS. */
+#include "auth_run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "xalloc.h"
+
+static __thread struct store *auth_store;
+
+enum sasl_lookup_result
+auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
+    char *scram, size_t scramlen)
+{
+	const struct auth_service *as = ctx;
+	enum store_auth_result r;
+	const char *error = NULL;
+
+	/* Runs in a pool thread: each thread opens its own connection. */
+	if (auth_store == NULL &&
+	    store_open(as->data_dir, &auth_store, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	if (store_auth_lookup(auth_store, user, as->service, hash, hashlen,
+	    scram, scramlen, &r, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	switch (r) {
+	case STORE_AUTH_OK:
+		return SASL_LOOKUP_OK;
+	case STORE_AUTH_DISABLED:
+		return SASL_LOOKUP_DISABLED;
+	default:
+		return SASL_LOOKUP_NO_USER;
+	}
+}
+
+bool
+auth_is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+unsigned
+auth_sasl_flags(const struct config *cfg, bool tls, const char *peer_ip)
+{
+	if (tls)
+		return SASL_F_TLS;
+	if (cfg->auth_cleartext_loopback && auth_is_loopback(peer_ip))
+		return SASL_F_PLAINTEXT_OK;
+	return 0;
+}
+
+static void
+step_work(uv_work_t *w)
+{
+	struct auth_step *st = w->data;
+
+	if (st->line == NULL)
+		sasl_start(st->sasl, st->mech, st->initial, &st->reply);
+	else
+		sasl_step(st->sasl, st->line, st->len, &st->reply);
+	/* The reply points into the SASL session: keep copies. */
+	if (st->reply.status == SASL_CONTINUE && st->reply.challenge != NULL)
+		moat_strlcpy(st->challenge, st->reply.challenge,
+		    sizeof(st->challenge));
+	if (st->reply.user != NULL)
+		moat_strlcpy(st->user, st->reply.user, sizeof(st->user));
+	if (st->line != NULL) {
+		explicit_bzero(st->line, st->len);
+		free(st->line);
+		st->line = NULL;
+	}
+	if (st->initial != NULL) {
+		explicit_bzero(st->initial, strlen(st->initial));
+		free(st->initial);
+		st->initial = NULL;
+	}
+}
+
+static void
+step_done(uv_work_t *w, int status)
+{
+	struct auth_step *st = w->data;
+
+	if (status < 0) {
+		st->reply.status = SASL_FAIL;
+		st->reply.fail = SASL_FAIL_TEMP;
+	}
+	st->done(st, status);
+	free(st->line);
+	free(st->initial);
+	free(st);
+}
+
+static void
+step_queue(uv_loop_t *loop, struct auth_step *st)
+{
+	st->work.data = st;
+	if (uv_queue_work(loop, &st->work, step_work, step_done) != 0)
+		fatalx("uv_queue_work failed");
+}
+
+int
+auth_run_start(uv_loop_t *loop, struct sasl_session *sasl, const char *mech,
+    size_t mechlen, const char *initial, size_t initlen,
+    void (*done)(struct auth_step *, int), void *ctx)
+{
+	struct auth_step *st;
+
+	if (mechlen == 0 || mechlen >= sizeof(st->mech))
+		return -1;
+	st = xcalloc(1, sizeof(*st));
+	memcpy(st->mech, mech, mechlen);
+	st->mech[mechlen] = '\0';
+	if (initial != NULL)
+		st->initial = xstrndup(initial, initlen);
+	st->sasl = sasl;
+	st->done = done;
+	st->ctx = ctx;
+	step_queue(loop, st);
+	return 0;
+}
+
+void
+auth_run_line(uv_loop_t *loop, struct sasl_session *sasl, const char *line,
+    size_t len, void (*done)(struct auth_step *, int), void *ctx)
+{
+	struct auth_step *st = xcalloc(1, sizeof(*st));
+
+	st->line = xmalloc(len + 1);
+	memcpy(st->line, line, len);
+	st->line[len] = '\0';
+	st->len = len;
+	st->sasl = sasl;
+	st->done = done;
+	st->ctx = ctx;
+	step_queue(loop, st);
+}

@@ -1,0 +1,60 @@
+/* auth_run: what every protocol needs around the SASL module (sasl.h):
+ * the credential lookup against the store for a service (each thread-pool
+ * thread has its own database connection), the rule for offering
+ * mechanisms (TLS, or cleartext on loopback when [auth]
+ * cleartext_loopback allows it), and running sasl_start()/sasl_step() in
+ * libuv's thread pool, since PLAIN and LOGIN verify a yescrypt hash (tens
+ * of milliseconds): the session's loop never blocks on it. */
+#ifndef MOAT_AUTH_RUN_H
+#define MOAT_AUTH_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "sasl.h"
+
+/* The lookup context of a session: stable for the session's lifetime. */
+struct auth_service {
+	const char	*data_dir;
+	const char	*service;	/* account setting: smtp, imap, pop3 */
+};
+
+/* A struct sasl_lookup callback; ctx is a struct auth_service. */
+enum sasl_lookup_result auth_store_lookup(void *ctx, const char *user,
+    char *hash, size_t hashlen, char *scram, size_t scramlen);
+
+bool auth_is_loopback(const char *ip);
+/* SASL_F_TLS, or SASL_F_PLAINTEXT_OK for a permitted cleartext peer. */
+unsigned auth_sasl_flags(const struct config *cfg, bool tls,
+    const char *peer_ip);
+
+/* One SASL step in the thread pool. reply and the copies below are valid
+ * in done(), which runs on the loop thread; the step is freed after. */
+struct auth_step {
+	uv_work_t		 work;
+	struct sasl_session	*sasl;
+	char			 mech[32];
+	char			*initial;	/* sasl_start; NULL: none */
+	char			*line;		/* sasl_step; NULL: start */
+	size_t			 len;
+	struct sasl_reply	 reply;
+	char			 challenge[SASL_RESPONSE_MAX + 1];
+	char			 user[SASL_USER_MAX + 1];
+	void			(*done)(struct auth_step *st, int status);
+	void			*ctx;
+};
+
+/* Begin mech with an optional initial response; or feed one line. Both
+ * copy their inputs (and wipe the copies after use). Returns -1 when the
+ * mechanism name is too long (nothing queued). */
+int auth_run_start(uv_loop_t *loop, struct sasl_session *sasl,
+    const char *mech, size_t mechlen, const char *initial, size_t initlen,
+    void (*done)(struct auth_step *, int), void *ctx);
+void auth_run_line(uv_loop_t *loop, struct sasl_session *sasl,
+    const char *line, size_t len, void (*done)(struct auth_step *, int),
+    void *ctx);
+
+#endif
