@@ -81,6 +81,7 @@ static const struct key_def keys[] = {
 	    pop_before_smtp_window, 60, 86400),
 	NUM("auth", "scram_iterations", KEY_UINT, scram_iterations, 4096,
 	    1000000),
+	STR("auth", "any_sender", any_sender),
 	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
 	NUM("dns", "timeout", KEY_DURATION_MS, dns_timeout, 100, 60000),
 	NUM("delivery", "connect_timeout", KEY_DURATION, connect_timeout, 1,

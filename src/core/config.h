@@ -98,6 +98,7 @@ struct config {
 	bool	 pop_before_smtp;
 	unsigned pop_before_smtp_window;	/* seconds */
 	unsigned scram_iterations;
+	char	 any_sender[1024];	/* accounts that may use any sender */
 
 	/* [dns] */
 	struct listen_addr resolvers[CONFIG_MAX_RESOLVERS];

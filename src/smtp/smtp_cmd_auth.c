@@ -229,6 +229,25 @@ smtp_auth_required(const struct smtp_session *s)
 	    s->service == SERVICE_SUBMISSIONS) && !s->authenticated;
 }
 
+/* Is account in the comma-separated list? */
+static bool
+account_in_list(const char *list, const char *account)
+{
+	size_t alen = strlen(account);
+
+	while (*list != '\0') {
+		size_t len;
+
+		while (*list == ' ' || *list == ',' || *list == '\t')
+			list++;
+		len = strcspn(list, ", \t");
+		if (len == alen && ascii_nieq(list, account, len))
+			return true;
+		list += len;
+	}
+	return false;
+}
+
 /* 1 owned, 0 not, -1 database error. */
 int
 smtp_sender_owned(struct smtp_session *s, const char *addr)
@@ -237,6 +256,8 @@ smtp_sender_owned(struct smtp_session *s, const char *addr)
 
 	if (!s->authenticated || addr[0] == '\0')
 		return 1;	/* unauthenticated, or the null sender */
+	if (account_in_list(s->srv->cfg->any_sender, s->auth_user))
+		return 1;	/* [auth] any_sender: e.g. a mailing robot */
 	if (store_sender_owned(s->srv->store, s->auth_user, addr, &owned) < 0)
 		return -1;
 	return owned ? 1 : 0;

@@ -572,3 +572,20 @@ def test_relay_off_refuses_other_domains_keeps_local(moat_server):
 		code, lines = c.reply()
 		assert code == 250, lines
 	check_delivered(moat_server.wait_delivered(1)[0], msg, sender=DEMO)
+
+
+def test_any_sender_exception_may_use_any_address(make_server):
+	"""[auth] any_sender names accounts allowed to send as anyone; others
+	still may not."""
+	srv = make_server(overrides={"auth": {"any_sender": DEMO}})
+	c, _ = submission_client(srv)
+	with c:
+		login_plain(c, DEMO, DEMO_PW)
+		c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+		c.expect(f"RCPT TO:<{DEMO}>", 250)
+	srv.add_account(CAROL, "carol-pw-1")
+	c, _ = submission_client(srv)
+	with c:
+		login_plain(c, CAROL, "carol-pw-1")
+		code, lines = c.cmd("MAIL FROM:<someone@elsewhere.example>")
+		assert code == 553, lines
