@@ -587,6 +587,30 @@ become_user(const struct config *cfg)
 	return 0;
 }
 
+/* Command groups with their own argument handling, in their own files
+ * (moatctl_<group>.c): they get the loaded config and argv from the
+ * group name on, and return the exit code. */
+struct ctl_subprogram {
+	const char	*group;
+	int		(*run)(const struct config *, int, char **);
+};
+
+static const struct ctl_subprogram ctl_subprograms[] = {
+	{ "queue", moatctl_queue },
+};
+
+static const struct ctl_subprogram *
+find_subprogram(const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ctl_subprograms) / sizeof(ctl_subprograms[0]);
+	    i++)
+		if (strcmp(ctl_subprograms[i].group, group) == 0)
+			return &ctl_subprograms[i];
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -596,6 +620,7 @@ main(int argc, char **argv)
 	};
 	const char *conf = MOATCTL_DEFAULT_CONFIG, *err;
 	const struct ctl_cmd *cmd = NULL;
+	const struct ctl_subprogram *sub;
 	struct ctl c;
 	char errbuf[1024];
 	int ch, nargs, ret;
@@ -626,7 +651,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[0], "queue") != 0) {
+	sub = find_subprogram(argv[0]);
+	if (sub == NULL) {
 		if (argc < 2 || (cmd = find_cmd(argv[0], argv[1])) == NULL) {
 			fprintf(stderr, "moatctl: unknown command: %s%s%s\n",
 			    argv[0], argc > 1 ? " " : "",
@@ -652,9 +678,9 @@ main(int argc, char **argv)
 	if (become_user(&c.cfg) != 0)
 		return 1;
 
-	if (cmd == NULL) {
-		/* argv[0] is "queue", like a main() argv. */
-		return moatctl_queue(&c.cfg, argc, argv);
+	if (sub != NULL) {
+		/* argv[0] is the group name, like a main() argv. */
+		return sub->run(&c.cfg, argc, argv);
 	}
 	if (store_open(c.cfg.data_dir, &c.st, &err) < 0) {
 		fprintf(stderr, "moatctl: %s\n", err);
