@@ -24,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "maildir.h"
+#include "moatctl_dkim.h"
 #include "moatctl_queue.h"
 #include "passwd.h"
 #include "proc.h"
@@ -597,6 +598,7 @@ struct ctl_subprogram {
 
 static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "queue", moatctl_queue },
+	{ "dkim", moatctl_dkim },
 };
 
 static const struct ctl_subprogram *
