@@ -26,6 +26,7 @@
 #include "maildir.h"
 #include "moatctl_dkim.h"
 #include "moatctl_queue.h"
+#include "moatctl_spf.h"
 #include "passwd.h"
 #include "proc.h"
 #include "store.h"
@@ -598,6 +599,7 @@ struct ctl_subprogram {
 
 static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "queue", moatctl_queue },
+	{ "spf", moatctl_spf },
 	{ "dkim", moatctl_dkim },
 };
 
