@@ -142,4 +142,21 @@ int store_login_recent(struct store *st, const char *ip, time_t since,
 int store_sender_owned(struct store *st, const char *account,
     const char *address, bool *r);
 
+/* DKIM signing keys (moatctl dkim; the queue runner signs with the enabled
+ * ones). domain and selector are stored lower-case; algorithm is
+ * "rsa-sha256" or "ed25519-sha256"; key_pem the private key (PKCS#8 PEM).
+ * Each returns 0, or -1 with *error_r ("exists", "no DKIM key ..."). */
+int store_dkim_key_add(struct store *st, const char *domain,
+    const char *selector, const char *algorithm, const char *key_pem,
+    const char **error_r);
+int store_dkim_key_enable(struct store *st, const char *domain,
+    const char *selector, bool enabled, const char **error_r);
+int store_dkim_key_del(struct store *st, const char *domain,
+    const char *selector, const char **error_r);
+/* rows: domain, selector, algorithm, enabled ("1"/"0"), created (ISO
+ * 8601), key_pem; for domain (NULL: all), enabled ones only if asked.
+ * Returns 0 or -1 (database error, logged; or an invalid domain). */
+int store_dkim_key_list(struct store *st, const char *domain,
+    bool enabled_only, store_row_cb *cb, void *ctx);
+
 #endif

@@ -30,6 +30,7 @@
 #define STORE_ERR_MAX		512
 #define STORE_SECRET_MAX	1024	/* password hash, SCRAM credential */
 #define STORE_SCRAM_PREFIX	"SCRAM-SHA-256$"
+#define STORE_DKIM_KEY_MAX	16384	/* private key PEM bytes */
 
 /* Per-account service switches: "on" (the default, no row) or "off". */
 static const char *const store_settings[STORE_SETTING_COUNT] = {
@@ -100,6 +101,17 @@ static const char *const store_migrations[] = {
 	"  ip       TEXT NOT NULL PRIMARY KEY,"
 	"  time     INTEGER NOT NULL"
 	");",
+	/* 3 -> 4: DKIM signing keys. The private key PEM lives here: the
+	 * database file is 0600, owned by the service user. */
+	"CREATE TABLE dkim_keys ("
+	"  domain    TEXT NOT NULL COLLATE NOCASE,"
+	"  selector  TEXT NOT NULL COLLATE NOCASE,"
+	"  algorithm TEXT NOT NULL,"
+	"  key_pem   TEXT NOT NULL,"
+	"  enabled   INTEGER NOT NULL DEFAULT 1,"
+	"  created   INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, selector)"
+	");",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -132,6 +144,10 @@ enum stmt_id {
 	ST_LOGIN_RECORD,
 	ST_LOGIN_RECENT,
 	ST_SENDER_OWNED,
+	ST_DKIM_ADD,
+	ST_DKIM_ENABLE,
+	ST_DKIM_DEL,
+	ST_DKIM_LIST,
 	ST_COUNT
 };
 
@@ -219,6 +235,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "  AND target = ?1)"
 	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?3"
 	    "  AND local = '' AND target = ?1)",
+	[ST_DKIM_ADD] =
+	    "INSERT INTO dkim_keys (domain, selector, algorithm, key_pem,"
+	    " enabled, created) VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+	[ST_DKIM_ENABLE] =
+	    "UPDATE dkim_keys SET enabled = ?3 WHERE domain = ?1"
+	    " AND selector = ?2",
+	[ST_DKIM_DEL] =
+	    "DELETE FROM dkim_keys WHERE domain = ?1 AND selector = ?2",
+	/* ?1 domain or NULL, ?2 1: enabled keys only */
+	[ST_DKIM_LIST] =
+	    "SELECT domain, selector, algorithm, enabled, " ISO_TIME("created")
+	    ", key_pem FROM dkim_keys WHERE (?1 IS NULL OR domain = ?1)"
+	    " AND (?2 = 0 OR enabled = 1) ORDER BY domain, selector",
 };
 
 struct store {
@@ -1629,4 +1658,136 @@ store_sender_owned(struct store *st, const char *account,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * DKIM signing keys
+ */
+
+/* A domain or selector: dot-separated labels of letters, digits, '-' and
+ * '_' (RFC 6376 3.1 sub-domain, plus '_' seen in the wild), lower-cased
+ * into out. Returns 0, or -1 with *error_r. */
+static int
+dkim_name_parse(struct store *st, const char *what, const char *in,
+    char *out, size_t outlen, const char **error_r)
+{
+	size_t i, label = 0;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		char c = in[i];
+
+		if (i + 1 >= outlen || i >= STORE_DOMAIN_MAX)
+			goto bad;
+		if (c == '.') {
+			if (label == 0)
+				goto bad;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			if (++label > STORE_LABEL_MAX)
+				goto bad;
+		} else
+			goto bad;
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	if (i == 0 || label == 0)
+		goto bad;
+	out[i] = '\0';
+	return 0;
+bad:
+	*error_r = store_errf(st, "invalid DKIM %s: %.100s", what, in);
+	return -1;
+}
+
+int
+store_dkim_key_add(struct store *st, const char *domain,
+    const char *selector, const char *algorithm, const char *key_pem,
+    const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_DKIM_ADD);
+	char d[STORE_DOMAIN_MAX + 1], sel[STORE_DOMAIN_MAX + 1];
+	int rc;
+
+	if (dkim_name_parse(st, "domain", domain, d, sizeof(d), error_r) < 0 ||
+	    dkim_name_parse(st, "selector", selector, sel, sizeof(sel),
+	    error_r) < 0)
+		return -1;
+	if (bind_text(s, 1, d) < 0 || bind_text(s, 2, sel) < 0 ||
+	    bind_text(s, 3, algorithm) < 0 ||
+	    bind_textn(s, 4, key_pem, STORE_DKIM_KEY_MAX) < 0 ||
+	    bind_int(s, 5, time(NULL)) < 0) {
+		*error_r = store_dberr(st, "dkim key add");
+		stmt_done(s);
+		return -1;
+	}
+	rc = stmt_exec(s);
+	if (rc == 0)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		*error_r = store_errf(st, "DKIM key %s for %s exists", sel, d);
+	else
+		*error_r = store_dberr(st, "dkim key add");
+	stmt_done(s);
+	return -1;
+}
+
+/* enable: 1 or 0; -1: delete. */
+static int
+dkim_key_change(struct store *st, const char *domain, const char *selector,
+    int enable, const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, enable < 0 ? ST_DKIM_DEL :
+	    ST_DKIM_ENABLE);
+	char d[STORE_DOMAIN_MAX + 1], sel[STORE_DOMAIN_MAX + 1];
+
+	if (dkim_name_parse(st, "domain", domain, d, sizeof(d), error_r) < 0 ||
+	    dkim_name_parse(st, "selector", selector, sel, sizeof(sel),
+	    error_r) < 0)
+		return -1;
+	if (bind_text(s, 1, d) < 0 || bind_text(s, 2, sel) < 0 ||
+	    (enable >= 0 && bind_int(s, 3, enable) < 0) || stmt_exec(s) != 0) {
+		*error_r = store_dberr(st, "dkim key update");
+		stmt_done(s);
+		return -1;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		*error_r = store_errf(st, "no DKIM key %s for %s", sel, d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_dkim_key_enable(struct store *st, const char *domain,
+    const char *selector, bool enabled, const char **error_r)
+{
+	return dkim_key_change(st, domain, selector, enabled ? 1 : 0,
+	    error_r);
+}
+
+int
+store_dkim_key_del(struct store *st, const char *domain,
+    const char *selector, const char **error_r)
+{
+	return dkim_key_change(st, domain, selector, -1, error_r);
+}
+
+int
+store_dkim_key_list(struct store *st, const char *domain, bool enabled_only,
+    store_row_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_DKIM_LIST);
+	char d[STORE_DOMAIN_MAX + 1];
+	const char *error;
+
+	if (domain != NULL && dkim_name_parse(st, "domain", domain, d,
+	    sizeof(d), &error) < 0)
+		return -1;
+	if (bind_text(s, 1, domain != NULL ? d : NULL) < 0 ||
+	    bind_int(s, 2, enabled_only ? 1 : 0) < 0) {
+		(void)store_dberr(st, "dkim key list");
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_rows(st, s, cb, ctx);
 }
