@@ -53,6 +53,22 @@ auth_sasl_flags(const struct config *cfg, bool tls, const char *peer_ip)
 	return 0;
 }
 
+bool
+auth_fail_is_guess(enum sasl_fail f)
+{
+	return f == SASL_FAIL_CREDENTIALS || f == SASL_FAIL_AUTHZ ||
+	    f == SASL_FAIL_CBIND || f == SASL_FAIL_DISABLED;
+}
+
+unsigned
+auth_failure_delay_ms(unsigned failures)
+{
+	unsigned d = failures * AUTH_DELAY_STEP_MS;
+
+	return d > AUTH_DELAY_MAX_MS || d / AUTH_DELAY_STEP_MS != failures ?
+	    AUTH_DELAY_MAX_MS : d;
+}
+
 static void
 step_work(uv_work_t *w)
 {

@@ -31,6 +31,14 @@ bool auth_is_loopback(const char *ip);
 unsigned auth_sasl_flags(const struct config *cfg, bool tls,
     const char *peer_ip);
 
+/* Failures that are guesses (wrong credentials, refused authorization or
+ * channel binding, a disabled service) are answered after a delay that
+ * grows per failure in the session (Dovecot-style), capped. */
+#define AUTH_DELAY_STEP_MS 1000
+#define AUTH_DELAY_MAX_MS 5000
+bool auth_fail_is_guess(enum sasl_fail f);
+unsigned auth_failure_delay_ms(unsigned failures);
+
 /* One SASL step in the thread pool. reply and the copies below are valid
  * in done(), which runs on the loop thread; the step is freed after. */
 struct auth_step {

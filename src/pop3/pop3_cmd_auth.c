@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "auth_events.h"
+#include "auth_run.h"
 #include "log.h"
 #include "mailbox.h"
 #include "maildir.h"
@@ -31,78 +32,22 @@
 
 #include "pop3_session_private.h"
 
-#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
-#define AUTH_DELAY_MAX_MS 5000
 #define AUTH_MECH_MAX 32
 /* "\0user\0password" for PLAIN, from USER and PASS */
 #define PASS_PLAIN_MAX (SASL_USER_MAX + SASL_PASS_MAX + 2)
 
-enum job_kind {
-	JOB_SASL = 0,		/* sasl_start (line NULL) or sasl_step */
-	JOB_OPEN,		/* lock, open, sync and list the maildrop */
-};
-
-struct auth_job {
+/* Lock, open, sync and list the maildrop: a thread-pool job. */
+struct open_job {
 	uv_work_t		 work;
 	struct pop3_session	*s;
-	enum job_kind		 kind;
-	char			*line;		/* NULL: sasl_start */
-	size_t			 len;
-	char			 mech[AUTH_MECH_MAX];
-	char			*initial;
-	struct sasl_reply	 reply;
-	char			 challenge[SASL_RESPONSE_MAX + 1];
-	char			 user[SASL_USER_MAX + 1];
-	/* JOB_OPEN results */
 	int			 open_result;	/* 0, -2 in use, -1 error */
 	const char		*error;
 };
 
-static __thread struct store *auth_store;
-
-static enum sasl_lookup_result
-auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
-    char *scram, size_t scramlen)
-{
-	struct pop3_session *s = ctx;
-	enum store_auth_result r;
-	const char *error = NULL;
-
-	/* Runs in a pool thread: each thread has its own connection. */
-	if (auth_store == NULL &&
-	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	/* The account's pop3=on|off setting. */
-	if (store_auth_lookup(auth_store, user, "pop3", hash, hashlen,
-	    scram, scramlen, &r, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	switch (r) {
-	case STORE_AUTH_OK:
-		return SASL_LOOKUP_OK;
-	case STORE_AUTH_DISABLED:
-		return SASL_LOOKUP_DISABLED;
-	default:
-		return SASL_LOOKUP_NO_USER;
-	}
-}
-
-static bool
-is_loopback(const char *ip)
-{
-	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
-}
-
 static unsigned
 auth_flags(const struct pop3_session *s)
 {
-	unsigned f = 0;
-
-	if (pop3_is_tls(s))
-		f |= SASL_F_TLS;
-	else if (s->srv->cfg->auth_cleartext_loopback &&
-	    is_loopback(s->conn->peer_ip))
-		f |= SASL_F_PLAINTEXT_OK;
-	return f;
+	return auth_sasl_flags(s->srv->cfg, pop3_is_tls(s), s->conn->peer_ip);
 }
 
 bool
@@ -128,8 +73,9 @@ pop3_auth_mechs(struct pop3_session *s, char *out, size_t outlen)
 /* ---- the pool jobs ----------------------------------------------------- */
 
 static void
-open_work(struct auth_job *j)
+open_work(uv_work_t *w)
 {
+	struct open_job *j = w->data;
 	struct pop3_session *s = j->s;
 	const char *error = NULL;
 	int fd;
@@ -176,51 +122,16 @@ open_work(struct auth_job *j)
 	j->open_result = 0;
 }
 
+/* The session reads nothing while a pool job runs. */
 static void
-auth_work(uv_work_t *w)
+pop3_wait(struct pop3_session *s)
 {
-	struct auth_job *j = w->data;
-	struct pop3_session *s = j->s;
-
-	if (j->kind == JOB_OPEN) {
-		open_work(j);
-		return;
-	}
-	if (j->line == NULL)
-		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
-	else
-		sasl_step(s->sasl, j->line, j->len, &j->reply);
-	/* The reply points into the session: copy what the loop needs. */
-	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
-		moat_strlcpy(j->challenge, j->reply.challenge,
-		    sizeof(j->challenge));
-	if (j->reply.user != NULL)
-		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
-	if (j->line != NULL) {
-		explicit_bzero(j->line, j->len);
-		free(j->line);
-		j->line = NULL;
-	}
-	if (j->initial != NULL) {
-		explicit_bzero(j->initial, strlen(j->initial));
-		free(j->initial);
-		j->initial = NULL;
-	}
-}
-
-static void auth_done(uv_work_t *w, int status);
-
-static void
-auth_submit(struct pop3_session *s, struct auth_job *j)
-{
-	j->s = s;
-	j->work.data = j;
 	s->busy = true;
 	conn_pause(s->conn);
 	uv_timer_stop(&s->timer);
-	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
-		fatalx("uv_queue_work failed");
 }
+
+static void open_done(uv_work_t *w, int status);
 
 static void
 auth_delay_done(uv_timer_t *t)
@@ -236,26 +147,11 @@ auth_delay_done(uv_timer_t *t)
 	pop3_session_resume(s);
 }
 
-static void
-job_free(struct auth_job *j)
-{
-	if (j->line != NULL) {
-		explicit_bzero(j->line, j->len);
-		free(j->line);
-	}
-	if (j->initial != NULL) {
-		explicit_bzero(j->initial, strlen(j->initial));
-		free(j->initial);
-	}
-	explicit_bzero(j, sizeof(*j));
-	free(j);
-}
-
 /* The credentials are right: find the maildrop and open it. */
 static void
 login_ok(struct pop3_session *s, const char *user)
 {
-	struct auth_job *j;
+	struct open_job *j;
 	const char *at = strrchr(user, '@');
 	char local[SASL_USER_MAX + 1];
 
@@ -273,13 +169,16 @@ login_ok(struct pop3_session *s, const char *user)
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->kind = JOB_OPEN;
+	j->s = s;
+	j->work.data = j;
 	pop3_enter_state(s, POP3_STATE_BUSY);
-	auth_submit(s, j);
+	pop3_wait(s);
+	if (uv_queue_work(s->srv->loop, &j->work, open_work, open_done) != 0)
+		fatalx("uv_queue_work failed");
 }
 
 static void
-open_done(struct pop3_session *s, struct auth_job *j)
+open_result(struct pop3_session *s, struct open_job *j)
 {
 	char esc[LOG_ESC_MAX];
 	size_t i;
@@ -348,49 +247,53 @@ auth_fail_reply(struct pop3_session *s, enum sasl_fail f)
 }
 
 static void
-auth_done(uv_work_t *w, int status)
+open_done(uv_work_t *w, int status)
 {
-	struct auth_job *j = w->data;
+	struct open_job *j = w->data;
 	struct pop3_session *s = j->s;
-	enum sasl_fail fail;
 
-	if (status < 0 && j->kind == JOB_SASL) {
-		j->reply.status = SASL_FAIL;
-		j->reply.fail = SASL_FAIL_TEMP;
-	}
 	if (s->conn_gone) {
 		s->busy = false;
-		sasl_free(&s->sasl);
-		job_free(j);
+		free(j);
 		pop3_free(s);	/* releases a lock the job may have taken */
 		return;
 	}
-	if (j->kind == JOB_OPEN) {
-		if (status < 0) {
-			j->open_result = -1;
-			j->error = "cancelled";
-		}
+	if (status < 0) {
+		j->open_result = -1;
+		j->error = "cancelled";
+	}
+	s->busy = false;
+	open_result(s, j);
+	free(j);
+	conn_flush(s->conn);
+	pop3_session_resume(s);
+}
+
+static void
+auth_done(struct auth_step *st, int status)
+{
+	struct pop3_session *s = st->ctx;
+	enum sasl_fail fail = st->reply.fail;
+
+	(void)status;
+	if (s->conn_gone) {
 		s->busy = false;
-		open_done(s, j);
-		job_free(j);
-		conn_flush(s->conn);
-		pop3_session_resume(s);
+		sasl_free(&s->sasl);
+		pop3_free(s);
 		return;
 	}
-	switch (j->reply.status) {
+	switch (st->reply.status) {
 	case SASL_CONTINUE:
 		/* Challenges are not logged: they are part of the exchange. */
-		conn_printf(s->conn, "+ %s\r\n", j->challenge);
+		conn_printf(s->conn, "+ %s\r\n", st->challenge);
 		s->busy = false;
-		job_free(j);
 		conn_flush(s->conn);
 		pop3_session_resume(s);
 		return;
 	case SASL_OK:
 		sasl_free(&s->sasl);
 		s->busy = false;
-		login_ok(s, j->user);
-		job_free(j);
+		login_ok(s, st->user);
 		if (!s->busy) {
 			conn_flush(s->conn);
 			pop3_session_resume(s);
@@ -400,22 +303,14 @@ auth_done(uv_work_t *w, int status)
 		break;
 	}
 	auth_event(s->srv->store, "pop3", s->conn->peer_ip,
-	    j->user[0] ? j->user : NULL, false, sasl_fail_name(j->reply.fail));
+	    st->user[0] ? st->user : NULL, false, sasl_fail_name(fail));
 	sasl_free(&s->sasl);
 	pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
-	auth_fail_reply(s, j->reply.fail);
-	fail = j->reply.fail;
-	job_free(j);
-	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
-	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
-		unsigned delay;
-
-		s->auth_failures++;
-		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
-		if (delay > AUTH_DELAY_MAX_MS)
-			delay = AUTH_DELAY_MAX_MS;
+	auth_fail_reply(s, fail);
+	if (auth_fail_is_guess(fail)) {
 		/* The answer waits; the session reads nothing meanwhile. */
-		uv_timer_start(&s->auth_timer, auth_delay_done, delay, 0);
+		uv_timer_start(&s->auth_timer, auth_delay_done,
+		    auth_failure_delay_ms(++s->auth_failures), 0);
 		pop3_count_error(s);
 		return;
 	}
@@ -431,8 +326,10 @@ sasl_begin(struct pop3_session *s)
 {
 	struct sasl_params p = { .flags = auth_flags(s) };
 
-	s->sasl_lookup.lookup = auth_lookup;
-	s->sasl_lookup.ctx = s;
+	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.service = "pop3";	/* the pop3=on|off setting */
+	s->sasl_lookup.lookup = auth_store_lookup;
+	s->sasl_lookup.ctx = &s->auth_service;
 	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
 	if (pop3_is_tls(s) &&
 	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
@@ -484,7 +381,6 @@ void
 pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 {
 	uint8_t plain[PASS_PLAIN_MAX];
-	struct auth_job *j;
 	size_t ulen, n;
 	char *b64;
 
@@ -517,20 +413,20 @@ pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 		fatalx("pop3: base64 of a bounded PLAIN message failed");
 	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(s->user, sizeof(s->user));
-	j = xcalloc(1, sizeof(*j));
-	j->kind = JOB_SASL;
-	moat_strlcpy(j->mech, "PLAIN", sizeof(j->mech));
-	j->initial = b64;
 	sasl_begin(s);
 	pop3_enter_state(s, POP3_STATE_AUTH);
-	auth_submit(s, j);
+	if (auth_run_start(s->srv->loop, s->sasl, "PLAIN", 5, b64,
+	    strlen(b64), auth_done, s) < 0)
+		fatalx("pop3: PLAIN is a valid mechanism name");
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+	pop3_wait(s);
 }
 
 void
 pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 {
 	char mechs[SASL_MECHS_MAX];
-	struct auth_job *j;
 	const char *sp;
 	size_t mlen, i;
 
@@ -566,26 +462,18 @@ pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 		pop3_count_error(s);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->kind = JOB_SASL;
-	memcpy(j->mech, args, mlen);
-	j->mech[mlen] = '\0';
-	if (sp != NULL)
-		j->initial = xstrndup(sp + 1, len - mlen - 1);
 	s->have_user = false;
 	sasl_begin(s);
 	pop3_enter_state(s, POP3_STATE_AUTH);
-	auth_submit(s, j);
+	if (auth_run_start(s->srv->loop, s->sasl, args, mlen, sp ? sp + 1 :
+	    NULL, sp ? len - mlen - 1 : 0, auth_done, s) < 0)
+		fatalx("pop3: mechanism length checked above");
+	pop3_wait(s);
 }
 
 void
 pop3_auth_line(struct pop3_session *s, const char *line, size_t len)
 {
-	struct auth_job *j = xcalloc(1, sizeof(*j));
-
-	j->kind = JOB_SASL;
-	j->line = xmemdup(line, len + 1);
-	j->line[len] = '\0';
-	j->len = len;
-	auth_submit(s, j);
+	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	pop3_wait(s);
 }

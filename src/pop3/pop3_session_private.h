@@ -18,6 +18,7 @@
 #include "mailbox.h"
 #include "pop3_parser.h"
 #include "pop3_session.h"
+#include "auth_run.h"
 #include "sasl.h"
 
 #define POP3_IN_MAX (64 * 1024)		/* buffered input incl pipelining */
@@ -61,6 +62,7 @@ struct pop3_session {
 	char			 auth_user[SASL_USER_MAX + 1];	/* logged in */
 	struct sasl_session	*sasl;
 	struct sasl_lookup	 sasl_lookup;
+	struct auth_service	 auth_service;
 	struct sasl_cbind	 sasl_cbind;
 
 	/* TRANSACTION: the maildrop, fixed at login (RFC 1939 5) */

@@ -21,8 +21,6 @@
 
 #include "smtp_session_private.h"
 
-#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
-#define AUTH_DELAY_MAX_MS 5000
 #define AUTH_FROM_HEADER_MAX 4096	/* unfolded From: we look at */
 #define AUTH_FROM_ADDRS_MAX 32
 
@@ -126,16 +124,10 @@ auth_done(struct auth_step *st, int status)
 	    sasl_fail_name(fail));
 	auth_end(s);
 	smtp_reply(s, code, "%s %s", enh, text);
-	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
-	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
-		unsigned delay;
-
-		s->auth_failures++;
-		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
-		if (delay > AUTH_DELAY_MAX_MS)
-			delay = AUTH_DELAY_MAX_MS;
+	if (auth_fail_is_guess(fail)) {
 		/* The answer waits; the session reads nothing meanwhile. */
-		uv_timer_start(&s->auth_timer, auth_delay_done, delay, 0);
+		uv_timer_start(&s->auth_timer, auth_delay_done,
+		    auth_failure_delay_ms(++s->auth_failures), 0);
 		smtp_count_error(s);
 		return;
 	}
