@@ -339,7 +339,7 @@ pop3_process(struct pop3_session *s)
 	pop3_drain_check(s);
 	while (!s->conn_gone && !c->closing && !c->paused && !s->busy &&
 	    (pop3_idle_state(s) || s->state == POP3_STATE_AUTH)) {
-		size_t linelen = 0, consumed = 0;
+		size_t linelen = 0;
 		enum smtp_line_result r;
 
 		if (c->in.len == 0)
@@ -347,49 +347,39 @@ pop3_process(struct pop3_session *s)
 		if (s->state == POP3_STATE_AUTH) {
 			/* A SASL response: longer than a command may be
 			 * (RFC 5034 4). */
-			r = smtp_line_next(c->in.data, c->in.len,
-			    SASL_RESPONSE_MAX + 2, &linelen, &consumed);
+			char *line = xmalloc(SASL_RESPONSE_MAX + 2);
+
+			r = smtp_line_take(&c->in, SASL_RESPONSE_MAX + 2,
+			    &s->discard_line, line, &linelen);
+			if (r == SMTP_LINE_OK)
+				pop3_auth_line(s, line, linelen);
+			explicit_bzero(line, SASL_RESPONSE_MAX + 2);
+			free(line);
 			if (r == SMTP_LINE_NEED_MORE)
 				break;
 			if (r != SMTP_LINE_OK) {
 				sasl_free(&s->sasl);
 				pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
-				buf_consume(&c->in, consumed);
 				pop3_reply(s, false, "Authentication exchange "
 				    "line is too long");
 				pop3_count_error(s);
+			}
+			continue;
+		}
+		{
+			/* Copied out: STLS resets the input under it, and
+			 * PASS wipes it. */
+			char line[POP3_LINE_MAX];
+
+			r = smtp_line_take(&c->in, POP3_LINE_MAX,
+			    &s->discard_line, line, &linelen);
+			if (r == SMTP_LINE_NEED_MORE)
+				break;
+			if (r == SMTP_LINE_OK) {
+				pop3_dispatch(s, line, linelen);
+				explicit_bzero(line, linelen);
 				continue;
 			}
-			{
-				char *line = xmemdup(c->in.data, linelen + 1);
-
-				buf_consume(&c->in, consumed);
-				pop3_auth_line(s, line, linelen);
-				explicit_bzero(line, linelen);
-				free(line);
-			}
-			continue;
-		}
-		if (s->discard_line) {
-			uint8_t *lf = memchr(c->in.data, '\n', c->in.len);
-
-			if (lf == NULL) {
-				buf_reset(&c->in);
-				break;
-			}
-			buf_consume(&c->in, (size_t)(lf - c->in.data) + 1);
-			s->discard_line = false;
-			continue;
-		}
-		r = smtp_line_next(c->in.data, c->in.len, POP3_LINE_MAX,
-		    &linelen, &consumed);
-		if (r == SMTP_LINE_NEED_MORE)
-			break;
-		if (r == SMTP_LINE_TOO_LONG || r == SMTP_LINE_BARE_LF) {
-			if (consumed >= c->in.len &&
-			    memchr(c->in.data, '\n', c->in.len) == NULL)
-				s->discard_line = true;
-			buf_consume(&c->in, consumed);
 			s->cur_cmd = POP3_CMD_UNKNOWN;
 			log_info("pop3 session=%s event=bad-line reason=%s",
 			    s->id, r == SMTP_LINE_TOO_LONG ? "too-long" :
@@ -399,18 +389,6 @@ pop3_process(struct pop3_session *s)
 			else
 				pop3_reply(s, false, "Lines must end in CRLF");
 			pop3_count_error(s);
-			continue;
-		}
-		{
-			char line[POP3_LINE_MAX];
-
-			/* Copied out: STLS resets the input under it, and
-			 * PASS wipes it. */
-			memcpy(line, c->in.data, linelen);
-			line[linelen] = '\0';
-			buf_consume(&c->in, consumed);
-			pop3_dispatch(s, line, linelen);
-			explicit_bzero(line, linelen);
 		}
 	}
 	if (c->in_overflow && !c->closing) {

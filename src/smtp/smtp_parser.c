@@ -5,6 +5,8 @@
  * no I/O, no allocation; results point into the caller's line. */
 #include "smtp_parser.h"
 
+#include "buf.h"
+
 #include <string.h>
 
 #include "smtp_addr.h"
@@ -407,4 +409,42 @@ smtp_parse_bdat(const char *args, size_t len, uint64_t *size_r,
 	}
 	*last_r = true;
 	return 0;
+}
+
+enum smtp_line_result
+smtp_line_take(struct buf *in, size_t max, bool *discarding, char *dst,
+    size_t *len_r)
+{
+	enum smtp_line_result r;
+	size_t linelen = 0, consumed = 0;
+
+	while (*discarding) {
+		uint8_t *lf = memchr(in->data, '\n', in->len);
+
+		if (lf == NULL) {
+			buf_reset(in);
+			return SMTP_LINE_NEED_MORE;
+		}
+		buf_consume(in, (size_t)(lf - in->data) + 1);
+		*discarding = false;
+	}
+	if (in->len == 0)
+		return SMTP_LINE_NEED_MORE;
+	r = smtp_line_next(in->data, in->len, max, &linelen, &consumed);
+	if (r == SMTP_LINE_NEED_MORE)
+		return r;
+	if (r != SMTP_LINE_OK) {
+		/* The rest of the bad line is still to come: skip it. */
+		if (consumed >= in->len &&
+		    memchr(in->data, '\n', in->len) == NULL)
+			*discarding = true;
+		buf_consume(in, consumed);
+		return r;
+	}
+	/* UNSAFE: linelen + 2 <= max by smtp_line_next's contract. */
+	memcpy(dst, in->data, linelen);
+	dst[linelen] = '\0';
+	*len_r = linelen;
+	buf_consume(in, consumed);
+	return r;
 }

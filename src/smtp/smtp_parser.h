@@ -51,6 +51,17 @@ enum smtp_line_result {
 enum smtp_line_result smtp_line_next(const uint8_t *data, size_t len,
     size_t max, size_t *linelen_r, size_t *consumed_r);
 
+/* Take the next line out of in (SMTP, POP3: CRLF-ended text lines).
+ * SMTP_LINE_OK: the line (without CRLF) is copied NUL-terminated to dst,
+ * which must hold max octets, and consumed. SMTP_LINE_NEED_MORE: nothing
+ * consumed. SMTP_LINE_TOO_LONG / SMTP_LINE_BARE_LF: the bad line is
+ * consumed, and when its end has not arrived yet *discarding is set so
+ * that later calls drop input through the next LF first (the caller
+ * answers the error once). */
+struct buf;
+enum smtp_line_result smtp_line_take(struct buf *in, size_t max,
+    bool *discarding, char *dst, size_t *len_r);
+
 struct smtp_command {
 	enum smtp_cmd	 cmd;
 	const char	*args;	/* after the verb and separating space(s); ""

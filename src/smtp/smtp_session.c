@@ -453,7 +453,7 @@ smtp_process(struct smtp_session *s)
 	while (!s->conn_gone && !c->closing && !c->paused &&
 	    s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS_WAIT &&
 	    s->state != SMTP_STATE_QUEUEING) {
-		size_t linelen = 0, consumed = 0;
+		size_t linelen = 0;
 		enum smtp_line_result r;
 
 		if (s->state == SMTP_STATE_BDAT && s->bdat_left == 0) {
@@ -474,66 +474,44 @@ smtp_process(struct smtp_session *s)
 		}
 		if (s->state == SMTP_STATE_AUTH) {
 			/* A SASL response, with its own (larger) limit. */
-			r = smtp_line_next(c->in.data, c->in.len,
-			    SASL_RESPONSE_MAX + 2, &linelen, &consumed);
+			char *line = xmalloc(SASL_RESPONSE_MAX + 2);
+
+			r = smtp_line_take(&c->in, SASL_RESPONSE_MAX + 2,
+			    &s->discard_line, line, &linelen);
+			if (r == SMTP_LINE_OK)
+				smtp_auth_line(s, line, linelen);
+			explicit_bzero(line, SASL_RESPONSE_MAX + 2);
+			free(line);
 			if (r == SMTP_LINE_NEED_MORE)
 				break;
 			if (r != SMTP_LINE_OK) {
 				sasl_free(&s->sasl);
 				smtp_enter_state(s, SMTP_STATE_READY);
-				buf_consume(&c->in, consumed);
 				smtp_reply(s, 500, "5.5.6 Authentication "
 				    "exchange line is too long");
 				smtp_count_error(s);
+			}
+			continue;
+		}
+		{
+			/* Copied out, since STARTTLS may reset the input
+			 * buffer under it. */
+			char line[SMTP_LINE_MAX];
+
+			r = smtp_line_take(&c->in, SMTP_LINE_MAX,
+			    &s->discard_line, line, &linelen);
+			if (r == SMTP_LINE_NEED_MORE)
+				break;
+			if (r == SMTP_LINE_OK) {
+				smtp_dispatch(s, line, linelen);
 				continue;
 			}
-			{
-				char *line = xmemdup(c->in.data, linelen + 1);
-
-				buf_consume(&c->in, consumed);
-				smtp_auth_line(s, line, linelen);
-				explicit_bzero(line, linelen);
-				free(line);
-			}
-			continue;
-		}
-		if (s->discard_line) {
-			uint8_t *lf = memchr(c->in.data, '\n', c->in.len);
-
-			if (lf == NULL) {
-				buf_reset(&c->in);
-				break;
-			}
-			buf_consume(&c->in, (size_t)(lf - c->in.data) + 1);
-			s->discard_line = false;
-			continue;
-		}
-		r = smtp_line_next(c->in.data, c->in.len, SMTP_LINE_MAX,
-		    &linelen, &consumed);
-		if (r == SMTP_LINE_NEED_MORE)
-			break;
-		if (r == SMTP_LINE_TOO_LONG || r == SMTP_LINE_BARE_LF) {
-			if (consumed >= c->in.len &&
-			    memchr(c->in.data, '\n', c->in.len) == NULL)
-				s->discard_line = true;
-			buf_consume(&c->in, consumed);
 			if (r == SMTP_LINE_TOO_LONG)
 				smtp_reply(s, 500, "5.5.2 Error: line too long");
 			else
 				smtp_reply(s, 500, "5.5.2 Error: bare <LF> "
 				    "received; lines must end in <CR><LF>");
 			smtp_count_error(s);
-			continue;
-		}
-		/* A command line: copy it out, since STARTTLS may reset the
-		 * input buffer under it. */
-		{
-			char line[SMTP_LINE_MAX];
-
-			memcpy(line, c->in.data, linelen);
-			line[linelen] = '\0';
-			buf_consume(&c->in, consumed);
-			smtp_dispatch(s, line, linelen);
 		}
 	}
 	if (c->in_overflow && !c->closing) {
