@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "smtp_parser.h"
 
 #define UTF8_U_UML "\xc3\xbc"	/* U+00FC */
@@ -833,7 +834,57 @@ test_mail_rejects_path_of_257(void **state)
 	assert_string_equal(error, "5.1.7 Sender path too long");
 }
 
+/* smtp_line_take: lines come out one by one; a too-long line is answered
+ * once and its rest, arriving later, is skipped through its LF. */
+static void
+test_line_take_resynchronises(void **state)
+{
+	static const char *const chunks[] = {
+		"NOOP\r\nQUI", "T\r\n", "0123456789", "0123456789",
+		"tail of the long line\r\nRSET\r\n", "bare\nHELP\r\n",
+	};
+	char line[16];
+	const char *got[8];
+	char saved[8][16];
+	int results[8], nr = 0;
+	struct buf in;
+	bool discarding = false;
+	size_t i, len;
+
+	(void)state;
+	buf_init(&in, 0);
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		enum smtp_line_result r;
+
+		assert_int_equal(buf_append_str(&in, chunks[i]), 0);
+		while ((r = smtp_line_take(&in, sizeof(line), &discarding,
+		    line, &len)) != SMTP_LINE_NEED_MORE) {
+			assert_true(nr < 8);
+			results[nr] = r;
+			memcpy(saved[nr], r == SMTP_LINE_OK ? line : "",
+			    r == SMTP_LINE_OK ? len + 1 : 1);
+			got[nr] = saved[nr];
+			nr++;
+		}
+	}
+	assert_int_equal(nr, 6);
+	assert_int_equal(results[0], SMTP_LINE_OK);
+	assert_string_equal(got[0], "NOOP");
+	assert_int_equal(results[1], SMTP_LINE_OK);
+	assert_string_equal(got[1], "QUIT");
+	assert_int_equal(results[2], SMTP_LINE_TOO_LONG);
+	assert_int_equal(results[3], SMTP_LINE_OK);
+	assert_string_equal(got[3], "RSET");
+	assert_int_equal(results[4], SMTP_LINE_BARE_LF);
+	assert_int_equal(results[5], SMTP_LINE_OK);
+	assert_string_equal(got[5], "HELP");
+	assert_false(discarding);
+	assert_int_equal(in.len, 0);
+	buf_deinit(&in);
+}
+
 static const struct CMUnitTest fixed_tests[] = {
+	cmocka_unit_test(test_line_take_resynchronises),
 	cmocka_unit_test(test_mail_rejects_path_of_257),
 	cmocka_unit_test(test_cmd_name_maps_every_command),
 	cmocka_unit_test(test_pipeline_whole_buffer),
