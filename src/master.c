@@ -344,15 +344,6 @@ master_run(const char *config_path, struct config *cfg)
 	if (live_ssl == NULL)
 		fatalx("tls: %s", err);
 	for (s = 0; s < SERVICE_COUNT; s++) {
-		if ((s == SERVICE_IMAP || s == SERVICE_IMAPS) &&
-		    cfg->nlisten[s] > 0) {
-			/* Not served yet: better no socket than one that
-			 * accepts and never answers. */
-			log_warnx("event=listen service=%s note=\"not "
-			    "available in this version; not listening\"",
-			    config_service_name(s));
-			continue;
-		}
 		for (i = 0; i < cfg->nlisten[s]; i++) {
 			int fd = net_listen(&cfg->listen[s][i], err,
 			    sizeof(err));

@@ -1,8 +1,8 @@
 /* worker: the network-facing child process.
  *
  * SECURITY: runs as the unprivileged [server] user (the master dropped
- * root before calling worker_main). It talks to SMTP and POP3 clients
- * on the network and trusts none of their input; it reads and writes
+ * root before calling worker_main). It talks to SMTP, IMAP and POP3
+ * clients on the network and trusts none of their input; it reads and writes
  * only the SQLite database, the queue directory and the accounts'
  * Maildirs (with their mailbox indexes) under data_dir. The TLS private
  * key is in its memory (inherited SSL_CTX), as in every single-process
@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "imap_session.h"
 #include "log.h"
 #include "pop3_session.h"
 #include "queue_commit.h"
@@ -34,6 +35,7 @@ struct listener {
 	enum listen_service	 service;
 	struct smtp_server	*srv;
 	struct pop3_server	*pop3;
+	struct imap_server	*imap;
 };
 
 static struct listener *listeners;
@@ -61,19 +63,27 @@ on_connection(uv_stream_t *server, int status)
 	case SERVICE_POP3S:
 		pop3_session_accept(l->pop3, server, l->service);
 		break;
+	case SERVICE_IMAP:
+	case SERVICE_IMAPS:
+		imap_session_accept(l->imap, server, l->service);
+		break;
 	default:
-		/* IMAP arrives with its own issue. */
 		break;
 	}
 }
 
 static struct pop3_server *pop3_srv;
+static struct imap_server *imap_srv;
 
-/* Draining ends when neither protocol has a session left. */
+/* Draining ends when no protocol has a session left. */
 static void
 worker_stop_loop(struct smtp_server *srv)
 {
+	if (srv->nsessions > 0)
+		return;
 	if (pop3_srv != NULL && pop3_srv->nsessions > 0)
+		return;
+	if (imap_srv != NULL && imap_srv->nsessions > 0)
 		return;
 	uv_stop(srv->loop);
 }
@@ -81,11 +91,13 @@ worker_stop_loop(struct smtp_server *srv)
 static void
 worker_pop3_idle(struct pop3_server *psrv)
 {
-	struct smtp_server *srv = psrv->data;
+	worker_stop_loop(psrv->data);
+}
 
-	if (srv->nsessions > 0)
-		return;
-	uv_stop(srv->loop);
+static void
+worker_imap_idle(struct imap_server *isrv)
+{
+	worker_stop_loop(isrv->data);
 }
 
 static void
@@ -106,6 +118,8 @@ on_drain_timeout(uv_timer_t *t)
 	smtp_server_abort_all(srv);
 	if (pop3_srv != NULL)
 		pop3_server_abort_all(pop3_srv);
+	if (imap_srv != NULL)
+		imap_server_abort_all(imap_srv);
 	uv_timer_start(&drain_timer, on_drain_hard, WORKER_FLUSH_GRACE_MS, 0);
 }
 
@@ -129,7 +143,9 @@ on_term(uv_signal_t *h, int signum)
 	uv_unref((uv_handle_t *)&drain_timer);
 	srv->on_idle = worker_stop_loop;
 	pop3_srv->on_idle = worker_pop3_idle;
+	imap_srv->on_idle = worker_imap_idle;
 	pop3_server_drain(pop3_srv);
+	imap_server_drain(imap_srv);
 	smtp_server_drain(srv);
 }
 
@@ -147,6 +163,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 {
 	struct smtp_server srv;
 	struct pop3_server psrv;
+	struct imap_server isrv;
 	const char *error = NULL;
 	uv_loop_t *loop = uv_default_loop();
 	char role[32];
@@ -169,6 +186,13 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	psrv.store = srv.store;
 	psrv.data = &srv;
 	pop3_srv = &psrv;
+	memset(&isrv, 0, sizeof(isrv));
+	isrv.loop = loop;
+	isrv.cfg = cfg;
+	isrv.ssl_ctx = ssl_ctx;
+	isrv.store = srv.store;
+	isrv.data = &srv;
+	imap_srv = &isrv;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
 	nlisteners = nls;
@@ -178,6 +202,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 		l->service = ls[i].service;
 		l->srv = &srv;
 		l->pop3 = &psrv;
+		l->imap = &isrv;
 		uv_tcp_init(loop, &l->tcp);
 		l->tcp.data = l;
 		if ((r = uv_tcp_open(&l->tcp, ls[i].fd)) != 0 ||

@@ -1,0 +1,534 @@
+/* imap_cmd_auth: the commands of any state (CAPABILITY, NOOP, LOGOUT,
+ * ID, ENABLE) and logging in: STARTTLS (RFC 9051 6.2.1), LOGIN and
+ * AUTHENTICATE with SASL-IR (RFC 4959).
+ *
+ * Both ways of logging in go through the SASL module in libuv's thread
+ * pool, as SMTP AUTH and POP3 do: LOGIN runs as PLAIN, so unknown users,
+ * the account's imap=on|off setting and the password check behave the
+ * same everywhere. A failure is answered after a delay that grows with
+ * the session's failures. After login the parser switches to the
+ * authenticated limits and the special-use folders are created.
+ *
+ * SECURITY: passwords and SASL responses are wiped after use and never
+ * logged. LOGIN and the PLAIN/LOGIN mechanisms are refused before TLS
+ * (LOGINDISABLED) unless [auth] cleartext_loopback is set and the client
+ * is on loopback (the SMTP rule). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_events.h"
+#include "log.h"
+#include "maildir.h"
+#include "sasl.h"
+#include "scram.h"
+#include "store.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include "imap_session_private.h"
+
+#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
+#define AUTH_DELAY_MAX_MS 5000
+#define AUTH_MECH_MAX 32
+#define PLAIN_MAX (SASL_USER_MAX + SASL_PASS_MAX + 2)
+#define CAPS_MAX 1024
+
+struct auth_job {
+	uv_work_t		 work;
+	struct imap_session	*s;
+	char			*line;		/* NULL: sasl_start */
+	size_t			 len;
+	char			 mech[AUTH_MECH_MAX];
+	char			*initial;
+	struct sasl_reply	 reply;
+	char			 challenge[SASL_RESPONSE_MAX + 1];
+	char			 user[SASL_USER_MAX + 1];
+};
+
+static __thread struct store *auth_store;
+
+static enum sasl_lookup_result
+auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
+    char *scram, size_t scramlen)
+{
+	struct imap_session *s = ctx;
+	enum store_auth_result r;
+	const char *error = NULL;
+
+	/* Runs in a pool thread: each thread has its own connection. */
+	if (auth_store == NULL &&
+	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	/* The account's imap=on|off setting. */
+	if (store_auth_lookup(auth_store, user, "imap", hash, hashlen,
+	    scram, scramlen, &r, &error) < 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	switch (r) {
+	case STORE_AUTH_OK:
+		return SASL_LOOKUP_OK;
+	case STORE_AUTH_DISABLED:
+		return SASL_LOOKUP_DISABLED;
+	default:
+		return SASL_LOOKUP_NO_USER;
+	}
+}
+
+static bool
+is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+static unsigned
+auth_flags(const struct imap_session *s)
+{
+	unsigned f = 0;
+
+	if (imap_is_tls(s))
+		f |= SASL_F_TLS;
+	else if (s->srv->cfg->auth_cleartext_loopback && s->conn != NULL &&
+	    is_loopback(s->conn->peer_ip))
+		f |= SASL_F_PLAINTEXT_OK;
+	return f;
+}
+
+bool
+imap_cleartext_ok(const struct imap_session *s)
+{
+	return auth_flags(s) != 0;
+}
+
+void
+imap_auth_mechs(struct imap_session *s, char *out, size_t outlen)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+	struct sasl_cbind cb;
+
+	out[0] = '\0';
+	memset(&cb, 0, sizeof(cb));
+	if (imap_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+		p.cbind = &cb;
+	if (sasl_mechanisms(&p, out, outlen) < 0)
+		out[0] = '\0';
+}
+
+/* ---- simple commands ---------------------------------------------------- */
+
+void
+imap_cmd_capability(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	char caps[CAPS_MAX];
+
+	if (imap_parse_no_args(c, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	imap_capabilities(s, caps, sizeof(caps));
+	conn_printf(s->conn, "* CAPABILITY %s\r\n", caps);
+	imap_tagged(s, "OK", NULL, "CAPABILITY completed");
+}
+
+void
+imap_cmd_noop(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+
+	if (imap_parse_no_args(c, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	imap_tagged(s, "OK", NULL, "NOOP completed");
+}
+
+void
+imap_cmd_logout(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+
+	if (imap_parse_no_args(c, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	conn_printf(s->conn, "* BYE Logging out\r\n");
+	imap_deselect(s);	/* LOGOUT does not expunge */
+	imap_tagged(s, "OK", NULL, "LOGOUT completed");
+	imap_close(s);
+}
+
+void
+imap_cmd_id(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_id id;
+
+	if (imap_parse_id(s->parser, c, &id, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	/* RFC 2971: the client's fields are not needed; no version is
+	 * given away. */
+	conn_printf(s->conn, "* ID (\"name\" \"moat\")\r\n");
+	imap_tagged(s, "OK", NULL, "ID completed");
+}
+
+void
+imap_cmd_enable(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_enable en;
+	bool rev2 = false;
+	size_t i;
+
+	if (imap_parse_enable(s->parser, c, &en, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	/* RFC 5161: only what we support is listed as enabled. */
+	for (i = 0; i < en.count; i++)
+		if (imap_slice_ieq(en.caps[i], "IMAP4rev2"))
+			rev2 = true;
+	if (rev2 && !s->rev2) {
+		s->rev2 = true;
+		conn_printf(s->conn, "* ENABLED IMAP4rev2\r\n");
+	} else {
+		conn_printf(s->conn, "* ENABLED\r\n");
+	}
+	imap_tagged(s, "OK", NULL, "ENABLE completed");
+}
+
+void
+imap_cmd_starttls(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+
+	if (imap_parse_no_args(c, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	if (s->srv->ssl_ctx == NULL || s->conn->ssl != NULL ||
+	    s->service != SERVICE_IMAP) {
+		imap_tagged(s, "NO", NULL, "TLS already active or not "
+		    "available");
+		imap_count_error(s);
+		return;
+	}
+	imap_tagged(s, "OK", NULL, "Begin TLS negotiation now");
+	/* conn discards plaintext pipelined behind STARTTLS (RFC 9051
+	 * 6.2.1); so must the parser. */
+	imap_parser_reset(s->parser);
+	imap_enter_state(s, IMAP_STATE_TLS_WAIT);
+	if (conn_start_tls(s->conn, s->srv->ssl_ctx) < 0) {
+		log_warnx("imap session=%s event=tls-setup-failed", s->id);
+		imap_close(s);
+	}
+}
+
+/* ---- SASL in the pool ---------------------------------------------------- */
+
+static void
+auth_work(uv_work_t *w)
+{
+	struct auth_job *j = w->data;
+	struct imap_session *s = j->s;
+
+	if (j->line == NULL)
+		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
+	else
+		sasl_step(s->sasl, j->line, j->len, &j->reply);
+	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
+		moat_strlcpy(j->challenge, j->reply.challenge,
+		    sizeof(j->challenge));
+	if (j->reply.user != NULL)
+		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
+}
+
+static void
+job_free(struct auth_job *j)
+{
+	if (j->line != NULL) {
+		explicit_bzero(j->line, j->len);
+		free(j->line);
+	}
+	if (j->initial != NULL) {
+		explicit_bzero(j->initial, strlen(j->initial));
+		free(j->initial);
+	}
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+static void auth_done(uv_work_t *w, int status);
+
+static void
+auth_submit(struct imap_session *s, struct auth_job *j)
+{
+	j->s = s;
+	j->work.data = j;
+	s->busy = true;
+	conn_pause(s->conn);
+	uv_timer_stop(&s->timer);
+	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
+		fatalx("uv_queue_work failed");
+}
+
+static void
+auth_delay_done(uv_timer_t *t)
+{
+	struct imap_session *s = t->data;
+
+	if (s->conn_gone) {
+		imap_session_gone(s);
+		return;
+	}
+	imap_cmd_finish(s);
+}
+
+static unsigned
+sessions_of(struct imap_session *s, const char *user)
+{
+	struct imap_session *o;
+	unsigned n = 0;
+
+	for (o = s->srv->sessions; o != NULL; o = o->next)
+		if (o != s && !o->conn_gone && strcmp(o->user, user) == 0)
+			n++;
+	return n;
+}
+
+/* The credentials are right: find the Maildir, switch to the
+ * authenticated limits. */
+static void
+login_ok(struct imap_session *s, const char *user)
+{
+	const char *at = strrchr(user, '@');
+	char local[SASL_USER_MAX + 1], caps[CAPS_MAX], esc[LOG_ESC_MAX];
+	uint64_t appendlimit = s->srv->cfg->message_size;
+
+	auth_event(s->srv->store, "imap", s->conn->peer_ip, user, true, NULL);
+	log_escape(esc, sizeof(esc), user, strlen(user));
+	if (sessions_of(s, user) >= IMAP_SESSIONS_PER_USER) {
+		log_info("imap session=%s event=too-many-sessions user=\"%s\"",
+		    s->id, esc);
+		imap_enter_state(s, IMAP_STATE_NOT_AUTH);
+		imap_tagged(s, "NO", "LIMIT", "Too many sessions for this "
+		    "account");
+		return;
+	}
+	if (at == NULL || (size_t)(at - user) >= sizeof(local) ||
+	    (memcpy(local, user, (size_t)(at - user)),
+	    local[at - user] = '\0',
+	    maildir_path(s->srv->cfg->data_dir, at + 1, local, s->maildir,
+	    sizeof(s->maildir)) < 0) || maildir_create(s->maildir) < 0) {
+		log_warnx("imap session=%s event=bad-maildir user=\"%s\"",
+		    s->id, esc);
+		imap_enter_state(s, IMAP_STATE_NOT_AUTH);
+		imap_tagged(s, "NO", "UNAVAILABLE", "No mailbox for this "
+		    "account");
+		return;
+	}
+	moat_strlcpy(s->user, user, sizeof(s->user));
+	imap_limits_auth(&s->limits, appendlimit);
+	imap_parser_set_limits(s->parser, &s->limits);
+	s->conn->in.max = (size_t)appendlimit + IMAP_LINE_MAX_AUTH +
+	    IMAP_IN_SLACK;
+	imap_enter_state(s, IMAP_STATE_AUTH);
+	imap_special_folders(s);
+	log_info("imap session=%s event=login user=\"%s\"", s->id, esc);
+	imap_capabilities(s, caps, sizeof(caps));
+	imap_tagged(s, "OK", NULL, "[CAPABILITY %s] Logged in", caps);
+}
+
+static void
+auth_done(uv_work_t *w, int status)
+{
+	struct auth_job *j = w->data;
+	struct imap_session *s = j->s;
+	const char *result, *code;
+	enum sasl_fail fail;
+
+	if (status < 0) {
+		j->reply.status = SASL_FAIL;
+		j->reply.fail = SASL_FAIL_TEMP;
+	}
+	if (s->conn_gone) {
+		sasl_free(&s->sasl);
+		job_free(j);
+		imap_session_gone(s);
+		return;
+	}
+	switch (j->reply.status) {
+	case SASL_CONTINUE:
+		conn_printf(s->conn, "+ %s\r\n", j->challenge);
+		job_free(j);
+		/* The command's input was dropped when the exchange began;
+		 * response lines follow. */
+		imap_cmd_finish(s);
+		return;
+	case SASL_OK:
+		sasl_free(&s->sasl);
+		login_ok(s, j->user);
+		job_free(j);
+		imap_cmd_finish(s);
+		return;
+	case SASL_FAIL:
+		break;
+	}
+	auth_event(s->srv->store, "imap", s->conn->peer_ip,
+	    j->user[0] ? j->user : NULL, false, sasl_fail_name(j->reply.fail));
+	sasl_free(&s->sasl);
+	imap_enter_state(s, IMAP_STATE_NOT_AUTH);
+	fail = j->reply.fail;
+	sasl_fail_imap(fail, &result, &code);
+	job_free(j);
+	switch (fail) {
+	case SASL_FAIL_ENCRYPT:
+		imap_tagged(s, result, code, "Cleartext authentication is not "
+		    "allowed: use STARTTLS or imaps");
+		break;
+	case SASL_FAIL_TEMP:
+		imap_tagged(s, result, code, "Temporary authentication "
+		    "failure");
+		break;
+	case SASL_FAIL_UNKNOWN_MECH:
+		imap_tagged(s, result, code, "Unsupported mechanism");
+		break;
+	case SASL_FAIL_MALFORMED:
+	case SASL_FAIL_TOO_LONG:
+	case SASL_FAIL_CANCELLED:
+		imap_tagged(s, result, code, "Authentication %s",
+		    fail == SASL_FAIL_CANCELLED ? "cancelled" :
+		    "data malformed");
+		break;
+	default:
+		/* Credentials, authzid, channel binding, imap=off: one
+		 * answer (the log says why). */
+		imap_tagged(s, result, code, "Authentication failed");
+		break;
+	}
+	imap_count_error(s);
+	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
+	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
+		unsigned delay;
+
+		s->auth_failures++;
+		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
+		if (delay > AUTH_DELAY_MAX_MS)
+			delay = AUTH_DELAY_MAX_MS;
+		/* The answer is queued but not flushed: the client waits,
+		 * and the session reads nothing meanwhile. */
+		uv_timer_start(&s->aux_timer, auth_delay_done, delay, 0);
+		return;
+	}
+	imap_cmd_finish(s);
+}
+
+static void
+sasl_begin(struct imap_session *s)
+{
+	struct sasl_params p = { .flags = auth_flags(s) };
+
+	s->sasl_lookup.lookup = auth_lookup;
+	s->sasl_lookup.ctx = s;
+	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
+	if (imap_is_tls(s) &&
+	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
+		p.cbind = &s->sasl_cbind;
+	p.lookup = &s->sasl_lookup;
+	s->sasl = sasl_new(&p);
+}
+
+void
+imap_cmd_login(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_login lo;
+	uint8_t plain[PLAIN_MAX];
+	struct auth_job *j;
+	size_t n = 0;
+	char *b64;
+
+	if (imap_parse_login(c, &lo, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	if (!imap_cleartext_ok(s)) {
+		log_info("imap session=%s event=cleartext-refused ip=%s",
+		    s->id, s->conn->peer_ip);
+		imap_tagged(s, "NO", "PRIVACYREQUIRED", "LOGIN is disabled "
+		    "before TLS: use STARTTLS or imaps");
+		imap_count_error(s);
+		return;
+	}
+	if (lo.user.len == 0 || lo.user.len > SASL_USER_MAX ||
+	    lo.password.len > SASL_PASS_MAX ||
+	    memchr(lo.user.p, '\0', lo.user.len) != NULL ||
+	    (lo.password.len > 0 &&
+	    memchr(lo.password.p, '\0', lo.password.len) != NULL)) {
+		imap_tagged(s, "NO", "AUTHENTICATIONFAILED",
+		    "Authentication failed");
+		imap_count_error(s);
+		return;
+	}
+	/* PLAIN: authzid "" NUL authcid NUL passwd (RFC 4616 2). */
+	plain[n++] = '\0';
+	memcpy(plain + n, lo.user.p, lo.user.len);	/* UNSAFE: bounded */
+	n += lo.user.len;
+	plain[n++] = '\0';
+	if (lo.password.len > 0)
+		memcpy(plain + n, lo.password.p, lo.password.len);
+	n += lo.password.len;
+	b64 = xmalloc(SCRAM_B64_LEN(n) + 1);
+	if (scram_b64_encode(plain, n, b64, SCRAM_B64_LEN(n) + 1) < 0)
+		fatalx("imap: base64 of a bounded PLAIN message failed");
+	explicit_bzero(plain, sizeof(plain));
+	/* The password is in the input buffer: wipe it there too. */
+	if (lo.password.len > 0)
+		explicit_bzero((void *)(uintptr_t)lo.password.p,
+		    lo.password.len);
+	j = xcalloc(1, sizeof(*j));
+	moat_strlcpy(j->mech, "PLAIN", sizeof(j->mech));
+	j->initial = b64;
+	sasl_begin(s);
+	auth_submit(s, j);
+}
+
+void
+imap_cmd_authenticate(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_authenticate au;
+	struct auth_job *j;
+
+	if (imap_parse_authenticate(c, &au, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	if (au.mech.len == 0 || au.mech.len >= AUTH_MECH_MAX ||
+	    au.ir.len > SASL_RESPONSE_MAX) {
+		imap_bad(s, "Bad mechanism or initial response");
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	memcpy(j->mech, au.mech.p, au.mech.len);
+	j->mech[au.mech.len] = '\0';
+	if (au.has_ir)
+		j->initial = au.ir.len == 0 ? xstrdup("=") :
+		    xstrndup((const char *)au.ir.p, au.ir.len);
+	sasl_begin(s);
+	imap_enter_state(s, IMAP_STATE_SASL);
+	auth_submit(s, j);
+}
+
+void
+imap_sasl_line(struct imap_session *s, const char *line, size_t len)
+{
+	struct auth_job *j = xcalloc(1, sizeof(*j));
+
+	j->line = xmemdup(line, len + 1);
+	j->line[len] = '\0';
+	j->len = len;
+	s->cmd_consumed = 0;
+	auth_submit(s, j);
+}

@@ -1,0 +1,524 @@
+/* imap_cmd_fetch: FETCH and UID FETCH (RFC 9051 6.4.5): FLAGS,
+ * INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY,
+ * BODY[section]<partial> and BODY.PEEK, RFC822, RFC822.HEADER,
+ * RFC822.TEXT, UID and MODSEQ. Message files are read whole (bounded by
+ * IMAP_MSG_MAX) with line ends made CRLF, parsed by the MIME parser and
+ * answered from offsets into that copy. Output is produced message by
+ * message; once IMAP_FETCH_CHUNK octets are queued the session waits for
+ * the connection to drain before the next message (reads stop
+ * meanwhile), so a slow reader of a large FETCH costs one message of
+ * memory, not the whole answer. BODY[] and RFC822 set \Seen unless the
+ * mailbox is read-only; the new flags are sent with the response. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+#include "imap_session_private.h"
+#include "imap_view.h"
+
+#define FETCH_ITEM_MAX	(64u * 1024 * 1024)	/* one message's items */
+
+struct imap_fetch_state {
+	struct imap_fetch	 f;
+	bool			 uid;
+	bool			*sel;
+	size_t			 n;	/* messages when it started */
+	size_t			 pos;
+	bool			 need_data;
+	bool			 sets_seen;
+};
+
+void
+imap_fetch_free(struct imap_session *s)
+{
+	if (s->fetch == NULL)
+		return;
+	free(s->fetch->sel);
+	free(s->fetch);
+	s->fetch = NULL;
+}
+
+int
+imap_msg_load(struct imap_session *s, const struct mailbox_msg *m,
+    struct buf *out)
+{
+	struct stat st;
+	uint8_t *raw;
+	size_t got = 0, i, lfs = 0;
+	ssize_t n;
+	int fd;
+
+	buf_reset(out);
+	fd = mailbox_msg_open(s->mb, m);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
+	    (uint64_t)st.st_size > IMAP_MSG_MAX) {
+		close(fd);
+		return -1;
+	}
+	raw = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		n = read(fd, raw + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	for (i = 0; i < got; i++)
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			lfs++;
+	out->max = got + lfs + 1;
+	if (lfs == 0) {
+		if (buf_append(out, raw, got) < 0) {
+			free(raw);
+			return -1;
+		}
+	} else {
+		size_t start = 0;
+
+		for (i = 0; i < got; i++) {
+			if (raw[i] != '\n' || (i > 0 && raw[i - 1] == '\r'))
+				continue;
+			if (buf_append(out, raw + start, i - start) < 0 ||
+			    buf_append(out, "\r\n", 2) < 0) {
+				free(raw);
+				return -1;
+			}
+			start = i + 1;
+		}
+		if (buf_append(out, raw + start, got - start) < 0) {
+			free(raw);
+			return -1;
+		}
+	}
+	free(raw);
+	return 0;
+}
+
+static bool
+atom_safe(struct imap_slice f)
+{
+	size_t i;
+
+	if (f.len == 0)
+		return false;
+	for (i = 0; i < f.len; i++) {
+		uint8_t c = f.p[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '(' || c == ')' ||
+		    c == '{' || c == '"' || c == '\\' || c == ']' ||
+		    c == '%' || c == '*')
+			return false;
+	}
+	return true;
+}
+
+/* The section spec as the client will find it in the response. */
+static int
+section_append(const struct imap_section *sec, struct buf *out)
+{
+	static const char *const names[] = {
+		[IMAP_SECTION_ALL] = "",
+		[IMAP_SECTION_HEADER] = "HEADER",
+		[IMAP_SECTION_HEADER_FIELDS] = "HEADER.FIELDS",
+		[IMAP_SECTION_HEADER_FIELDS_NOT] = "HEADER.FIELDS.NOT",
+		[IMAP_SECTION_TEXT] = "TEXT",
+		[IMAP_SECTION_MIME] = "MIME",
+	};
+	size_t i;
+
+	for (i = 0; i < sec->nparts; i++)
+		if (buf_printf(out, "%s%u", i ? "." : "", sec->parts[i]) < 0)
+			return -1;
+	if (sec->text != IMAP_SECTION_ALL &&
+	    buf_printf(out, "%s%s", sec->nparts ? "." : "",
+	    names[sec->text]) < 0)
+		return -1;
+	if (sec->text == IMAP_SECTION_HEADER_FIELDS ||
+	    sec->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		if (buf_append_str(out, " (") < 0)
+			return -1;
+		for (i = 0; i < sec->nfields; i++) {
+			struct imap_slice f = sec->fields[i];
+			int r;
+
+			if (i > 0 && buf_append(out, " ", 1) < 0)
+				return -1;
+			if (atom_safe(f))
+				r = buf_append(out, f.p, f.len);
+			else
+				r = mime_imap_nstring((const char *)f.p, f.len,
+				    out);
+			if (r < 0)
+				return -1;
+		}
+		if (buf_append(out, ")", 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool
+field_listed(const struct imap_section *sec, const struct mime_header *h)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nfields; i++)
+		if (sec->fields[i].len == h->name_len &&
+		    imap_ci_contains(h->name, h->name_len, sec->fields[i].p,
+		    sec->fields[i].len))
+			return true;
+	return false;
+}
+
+/* The octets a section names into tmp or as a slice of the message. */
+static void
+section_data(const struct mime_message *mm, const struct imap_section *sec,
+    struct buf *tmp, const uint8_t **p_r, size_t *len_r)
+{
+	const struct mime_part *p = mm->root;
+	char num[IMAP_SECTION_PARTS_MAX * 11];
+	size_t i, o = 0;
+
+	*p_r = (const uint8_t *)"";
+	*len_r = 0;
+	if (sec->nparts > 0) {
+		for (i = 0; i < sec->nparts && o + 12 < sizeof(num); i++) {
+			int n = snprintf(num + o, sizeof(num) - o, "%s%u",
+			    i ? "." : "", sec->parts[i]);
+
+			if (n < 0)
+				return;
+			o += (size_t)n;
+		}
+		p = mime_part_by_section(mm, num, o);
+		if (p == NULL)
+			return;
+		if (sec->text == IMAP_SECTION_ALL) {
+			*p_r = mm->data + p->body_off;
+			*len_r = p->body_len;
+			return;
+		}
+		if (sec->text == IMAP_SECTION_MIME) {
+			*p_r = mm->data + p->hdr_off;
+			*len_r = p->hdr_len;
+			return;
+		}
+		/* HEADER/TEXT of an encapsulated message */
+		if ((p->flags & MIME_PART_MESSAGE) == 0 || p->children == NULL)
+			return;
+		p = p->children;
+	} else if (sec->text == IMAP_SECTION_ALL) {
+		*p_r = mm->data;
+		*len_r = mm->len;
+		return;
+	}
+	switch (sec->text) {
+	case IMAP_SECTION_HEADER:
+		*p_r = mm->data + p->hdr_off;
+		*len_r = p->hdr_len;
+		return;
+	case IMAP_SECTION_TEXT:
+		*p_r = mm->data + p->body_off;
+		*len_r = p->body_len;
+		return;
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT:
+		buf_reset(tmp);
+		for (i = 0; i < p->nheaders; i++) {
+			const struct mime_header *h = &p->headers[i];
+			bool listed = field_listed(sec, h);
+
+			if (listed != (sec->text == IMAP_SECTION_HEADER_FIELDS))
+				continue;
+			if (buf_append(tmp, mm->data + h->off, h->len) < 0)
+				break;
+		}
+		(void)buf_append(tmp, "\r\n", 2);
+		*p_r = tmp->data != NULL ? tmp->data : (const uint8_t *)"";
+		*len_r = tmp->len;
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+literal_out(struct buf *out, const uint8_t *p,
+    size_t len)
+{
+	(void)buf_printf(out, "{%zu}\r\n", len);
+	(void)buf_append(out, p, len);
+}
+
+/* One message's response. Returns 0, or -1 when the file is gone. */
+static int
+fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
+    struct buf *out, struct buf *tmp)
+{
+	struct imap_fetch_state *fs = s->fetch;
+	struct mailbox_msg *m = &s->msgs[idx];
+	struct mime_message *mm = NULL;
+	bool flags_sent = false, first = true, uid_sent = false;
+	size_t i;
+
+	if (fs->need_data && imap_msg_load(s, m, msg) < 0)
+		return -1;
+	if (fs->need_data)
+		mm = mime_parse(msg->data != NULL ? msg->data :
+		    (const uint8_t *)"", msg->len);
+	if (fs->sets_seen && !s->readonly &&
+	    (m->flags & MAILBOX_F_SEEN) == 0) {
+		const char *e = NULL;
+
+		if (mailbox_set_flags(s->mb, m->uid, m->flags |
+		    MAILBOX_F_SEEN, &e) == 1)
+			m->flags |= MAILBOX_F_SEEN;
+		else
+			flags_sent = true;	/* nothing changed to show */
+	} else {
+		flags_sent = true;
+	}
+	buf_reset(out);
+	(void)buf_printf(out, "* %zu FETCH (", idx + 1);
+#define SEP() do { if (!first) (void)buf_append(out, " ", 1); \
+		first = false; } while (0)
+	if (fs->uid) {
+		SEP();
+		(void)buf_printf(out, "UID %u", m->uid);
+		uid_sent = true;
+	}
+	for (i = 0; i < fs->f.count; i++) {
+		const struct imap_fetch_item *it = &fs->f.items[i];
+		const uint8_t *p;
+		size_t len;
+
+		switch (it->att) {
+		case IMAP_FETCH_UID:
+			if (uid_sent)
+				continue;
+			SEP();
+			(void)buf_printf(out, "UID %u", m->uid);
+			uid_sent = true;
+			break;
+		case IMAP_FETCH_FLAGS:
+			SEP();
+			(void)buf_append_str(out, "FLAGS (");
+			(void)imap_flags_append(m->flags, out);
+			(void)buf_append(out, ")", 1);
+			flags_sent = true;
+			break;
+		case IMAP_FETCH_INTERNALDATE:
+			SEP();
+			(void)buf_append_str(out, "INTERNALDATE ");
+			(void)imap_date_append(m->internal_date, out);
+			break;
+		case IMAP_FETCH_RFC822_SIZE:
+			SEP();
+			(void)buf_printf(out, "RFC822.SIZE %llu",
+			    (unsigned long long)m->size);
+			break;
+		case IMAP_FETCH_MODSEQ:
+			SEP();
+			(void)buf_printf(out, "MODSEQ (%llu)",
+			    (unsigned long long)m->modseq);
+			break;
+		case IMAP_FETCH_ENVELOPE:
+			SEP();
+			(void)buf_append_str(out, "ENVELOPE ");
+			(void)mime_envelope(mm, mm->root, out);
+			break;
+		case IMAP_FETCH_BODYSTRUCTURE:
+		case IMAP_FETCH_BODY:
+			SEP();
+			(void)buf_append_str(out,
+			    it->att == IMAP_FETCH_BODY ? "BODY " :
+			    "BODYSTRUCTURE ");
+			(void)mime_bodystructure(mm, mm->root,
+			    it->att == IMAP_FETCH_BODYSTRUCTURE, out);
+			break;
+		case IMAP_FETCH_RFC822:
+			SEP();
+			(void)buf_append_str(out, "RFC822 ");
+			literal_out(out, mm->data, mm->len);
+			break;
+		case IMAP_FETCH_RFC822_HEADER:
+			SEP();
+			(void)buf_append_str(out, "RFC822.HEADER ");
+			literal_out(out, mm->data + mm->root->hdr_off,
+			    mm->root->hdr_len);
+			break;
+		case IMAP_FETCH_RFC822_TEXT:
+			SEP();
+			(void)buf_append_str(out, "RFC822.TEXT ");
+			literal_out(out, mm->data + mm->root->body_off,
+			    mm->root->body_len);
+			break;
+		case IMAP_FETCH_BODY_SECTION:
+			SEP();
+			section_data(mm, &it->section, tmp, &p, &len);
+			(void)buf_append_str(out, "BODY[");
+			(void)section_append(&it->section, out);
+			(void)buf_append(out, "]", 1);
+			if (it->partial) {
+				(void)buf_printf(out, "<%llu>",
+				    (unsigned long long)it->offset);
+				if (it->offset >= len) {
+					len = 0;
+				} else {
+					p += it->offset;
+					len -= (size_t)it->offset;
+					if (it->count < len)
+						len = (size_t)it->count;
+				}
+			}
+			(void)buf_append(out, " ", 1);
+			literal_out(out, p, len);
+			break;
+		default:
+			break;
+		}
+	}
+	if (!flags_sent) {
+		SEP();
+		(void)buf_append_str(out, "FLAGS (");
+		(void)imap_flags_append(m->flags, out);
+		(void)buf_append(out, ")", 1);
+	}
+#undef SEP
+	(void)buf_append_str(out, ")\r\n");
+	mime_message_free(&mm);
+	conn_write(s->conn, out->data, out->len);
+	return 0;
+}
+
+/* Run until done or until enough output waits for the socket. Returns
+ * true when the FETCH is complete (tagged reply written). */
+static bool
+fetch_run(struct imap_session *s)
+{
+	struct imap_fetch_state *fs = s->fetch;
+	struct buf msg, out, tmp;
+
+	buf_init(&msg, IMAP_MSG_MAX);
+	buf_init(&out, FETCH_ITEM_MAX + IMAP_MSG_MAX);
+	buf_init(&tmp, IMAP_MSG_MAX);
+	while (fs->pos < fs->n && !s->conn_gone && !s->conn->closing) {
+		size_t i = fs->pos++;
+
+		if (!fs->sel[i] || i >= s->nmsgs)
+			continue;
+		if (fetch_one(s, i, &msg, &out, &tmp) < 0)
+			log_info("imap session=%s event=fetch-gone uid=%u",
+			    s->id, s->msgs[i].uid);
+		if (s->conn->out.len >= IMAP_FETCH_CHUNK && fs->pos < fs->n) {
+			buf_deinit(&msg);
+			buf_deinit(&out);
+			buf_deinit(&tmp);
+			conn_flush(s->conn);
+			return false;
+		}
+	}
+	buf_deinit(&msg);
+	buf_deinit(&out);
+	buf_deinit(&tmp);
+	imap_fetch_free(s);
+	imap_tagged(s, "OK", NULL, "%sFETCH completed",
+	    imap_cmd_is_uid(s->cmd) ? "UID " : "");
+	return true;
+}
+
+void
+imap_fetch_more(struct imap_session *s)
+{
+	if (s->conn_gone)
+		return;
+	if (fetch_run(s))
+		imap_cmd_finish(s);
+}
+
+void
+imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_fetch_state *fs;
+	size_t i;
+
+	fs = xcalloc(1, sizeof(*fs));
+	if (imap_parse_fetch(s->parser, c, &fs->f, &err) < 0) {
+		free(fs);
+		imap_parse_failed(s, &err);
+		return;
+	}
+	if (fs->f.has_changedsince || fs->f.vanished) {
+		free(fs);
+		imap_bad(s, "CONDSTORE/QRESYNC are not supported");
+		return;
+	}
+	fs->uid = imap_cmd_is_uid(c->cmd);
+	for (i = 0; i < fs->f.count; i++) {
+		const struct imap_fetch_item *it = &fs->f.items[i];
+
+		switch (it->att) {
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			free(fs);
+			imap_bad(s, "BINARY is not supported");
+			return;
+		case IMAP_FETCH_BODY_SECTION:
+		case IMAP_FETCH_RFC822:
+		case IMAP_FETCH_RFC822_TEXT:
+			if (!it->peek)
+				fs->sets_seen = true;
+			fs->need_data = true;
+			break;
+		case IMAP_FETCH_ENVELOPE:
+		case IMAP_FETCH_BODYSTRUCTURE:
+		case IMAP_FETCH_BODY:
+		case IMAP_FETCH_RFC822_HEADER:
+			fs->need_data = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (fs->f.set.saved) {
+		free(fs);
+		imap_bad(s, "$ is not supported");
+		return;
+	}
+	fs->n = s->nmsgs;
+	fs->sel = xcalloc(fs->n ? fs->n : 1, sizeof(bool));
+	if (!fs->uid) {
+		for (i = 0; i < fs->f.set.count; i++) {
+			uint64_t lo = fs->f.set.ranges[i].lo;
+			uint64_t hi = fs->f.set.ranges[i].hi;
+
+			if ((lo != IMAP_SEQ_STAR && lo > s->nmsgs) ||
+			    (hi != IMAP_SEQ_STAR && hi > s->nmsgs) ||
+			    s->nmsgs == 0) {
+				free(fs->sel);
+				free(fs);
+				imap_bad(s, "Invalid message sequence number");
+				return;
+			}
+		}
+	}
+	(void)imap_seqset_select(&fs->f.set, fs->uid, s->msgs, s->nmsgs,
+	    fs->sel);
+	s->fetch = fs;
+	if (!fetch_run(s)) {
+		/* Waiting for the drain: no reads (the command's slices
+		 * point into the input buffer). */
+		conn_pause(s->conn);
+	}
+}

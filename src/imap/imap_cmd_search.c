@@ -1,0 +1,350 @@
+/* imap_cmd_search: SEARCH and UID SEARCH (RFC 9051 6.4.4) with every
+ * search key of IMAP4rev1/rev2, and ESEARCH results (RFC 4731: RETURN
+ * (MIN MAX COUNT ALL), and always after ENABLE IMAP4rev2).
+ *
+ * Header keys compare against the field values decoded from RFC 2047
+ * encoded words; BODY and TEXT against the text of every text part,
+ * transfer-decoded and converted to UTF-8 by the MIME parser (HTML
+ * reduced to text). Matching is case-insensitive for ASCII letters.
+ * A message is read only when a key needs its content, once per
+ * message. Dates: INTERNALDATE in UTC, SENT* from the Date field. There
+ * is no \Recent (RECENT and NEW never match) and no keywords (KEYWORD
+ * never matches, UNKEYWORD always does). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mime.h"
+#include "xalloc.h"
+
+#include "imap_session_private.h"
+#include "imap_view.h"
+
+#define SEARCH_TEXT_MAX	(64u * 1024 * 1024)	/* decoded text */
+#define SEARCH_HDR_MAX	(1024u * 1024)
+#define SEARCH_OUT_MAX	(64u * 1024 * 1024)
+
+struct search_ctx {
+	struct imap_session	*s;
+	size_t			 idx;
+	const struct mailbox_msg *m;
+	bool			 loaded, load_failed;
+	struct buf		 data;
+	struct mime_message	*mm;
+	bool			 have_text;
+	struct buf		 text;
+	struct buf		 hdr;
+};
+
+static bool
+in_set(const struct imap_seqset *set, uint64_t v, uint64_t last)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		uint64_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+
+		if (lo == IMAP_SEQ_STAR)
+			lo = last;
+		if (hi == IMAP_SEQ_STAR)
+			hi = last;
+		if (lo > hi) {
+			uint64_t t = lo;
+
+			lo = hi;
+			hi = t;
+		}
+		if (v >= lo && v <= hi)
+			return true;
+	}
+	return false;
+}
+
+static bool
+load(struct search_ctx *x)
+{
+	if (x->loaded)
+		return !x->load_failed;
+	x->loaded = true;
+	if (imap_msg_load(x->s, x->m, &x->data) < 0) {
+		x->load_failed = true;
+		return false;
+	}
+	x->mm = mime_parse(x->data.data ? x->data.data : (const uint8_t *)"",
+	    x->data.len);
+	return true;
+}
+
+static void
+collect_text(struct search_ctx *x, const struct mime_part *p, unsigned depth)
+{
+	const struct mime_part *c;
+
+	if (depth > MIME_DEPTH_MAX)
+		return;
+	if (p->children == NULL) {
+		if (mime_part_text(x->mm, p, &x->text) == 0)
+			(void)buf_append(&x->text, "\n", 1);
+		return;
+	}
+	for (c = p->children; c != NULL; c = c->next)
+		collect_text(x, c, depth + 1);
+}
+
+static bool
+body_contains(struct search_ctx *x, struct imap_slice str)
+{
+	if (!load(x))
+		return false;
+	if (!x->have_text) {
+		x->have_text = true;
+		collect_text(x, x->mm->root, 0);
+	}
+	return imap_ci_contains(x->text.data, x->text.len, str.p, str.len);
+}
+
+/* Any field called name (of the message header) contains str. */
+static bool
+header_contains(struct search_ctx *x, const char *name,
+    struct imap_slice str, bool any)
+{
+	const struct mime_header *h;
+	size_t nth;
+
+	if (!load(x))
+		return false;
+	for (nth = 0; (h = mime_header_find_nth(x->mm->root, name, nth)) !=
+	    NULL; nth++) {
+		if (any)
+			return true;
+		buf_reset(&x->hdr);
+		if (mime_header_decode(h->value, h->value_len, &x->hdr) < 0)
+			continue;
+		if (imap_ci_contains(x->hdr.data, x->hdr.len, str.p, str.len))
+			return true;
+	}
+	return false;
+}
+
+static bool
+text_contains(struct search_ctx *x, struct imap_slice str)
+{
+	size_t i;
+
+	if (!load(x))
+		return false;
+	for (i = 0; i < x->mm->root->nheaders; i++) {
+		const struct mime_header *h = &x->mm->root->headers[i];
+
+		buf_reset(&x->hdr);
+		if (mime_header_decode(h->value, h->value_len, &x->hdr) == 0 &&
+		    imap_ci_contains(x->hdr.data, x->hdr.len, str.p, str.len))
+			return true;
+		if (imap_ci_contains(h->name, h->name_len, str.p, str.len))
+			return true;
+	}
+	return body_contains(x, str);
+}
+
+static int64_t
+internal_day(const struct mailbox_msg *m)
+{
+	int64_t t = (int64_t)m->internal_date;
+
+	return t >= 0 ? t / 86400 : (t - 86399) / 86400;
+}
+
+static int64_t
+sent_day(struct search_ctx *x)
+{
+	const struct mime_header *h;
+
+	if (!load(x) || (h = mime_header_find(x->mm->root, "Date")) == NULL)
+		return -1;
+	return imap_rfc5322_day(h->value, h->value_len);
+}
+
+static bool
+match(struct search_ctx *x, const struct imap_search_key *k, unsigned depth)
+{
+	const struct mailbox_msg *m = x->m;
+	const struct imap_search_key *c;
+	int64_t day, d;
+	char field[256];
+
+	if (depth > IMAP_DEPTH_MAX + 2)
+		return false;
+	switch (k->op) {
+	case IMAP_SEARCH_AND:
+		for (c = k->child; c != NULL; c = c->next)
+			if (!match(x, c, depth + 1))
+				return false;
+		return true;
+	case IMAP_SEARCH_OR:
+		return k->child != NULL && (match(x, k->child, depth + 1) ||
+		    (k->child->next != NULL &&
+		    match(x, k->child->next, depth + 1)));
+	case IMAP_SEARCH_NOT:
+		return k->child != NULL && !match(x, k->child, depth + 1);
+	case IMAP_SEARCH_ALL:
+	case IMAP_SEARCH_OLD:
+	case IMAP_SEARCH_UNKEYWORD:
+		return true;
+	case IMAP_SEARCH_NEW:
+	case IMAP_SEARCH_RECENT:
+	case IMAP_SEARCH_KEYWORD:
+		return false;
+	case IMAP_SEARCH_ANSWERED:
+		return (m->flags & MAILBOX_F_ANSWERED) != 0;
+	case IMAP_SEARCH_DELETED:
+		return (m->flags & MAILBOX_F_DELETED) != 0;
+	case IMAP_SEARCH_DRAFT:
+		return (m->flags & MAILBOX_F_DRAFT) != 0;
+	case IMAP_SEARCH_FLAGGED:
+		return (m->flags & MAILBOX_F_FLAGGED) != 0;
+	case IMAP_SEARCH_SEEN:
+		return (m->flags & MAILBOX_F_SEEN) != 0;
+	case IMAP_SEARCH_UNANSWERED:
+		return (m->flags & MAILBOX_F_ANSWERED) == 0;
+	case IMAP_SEARCH_UNDELETED:
+		return (m->flags & MAILBOX_F_DELETED) == 0;
+	case IMAP_SEARCH_UNDRAFT:
+		return (m->flags & MAILBOX_F_DRAFT) == 0;
+	case IMAP_SEARCH_UNFLAGGED:
+		return (m->flags & MAILBOX_F_FLAGGED) == 0;
+	case IMAP_SEARCH_UNSEEN:
+		return (m->flags & MAILBOX_F_SEEN) == 0;
+	case IMAP_SEARCH_BCC:
+		return header_contains(x, "Bcc", k->str, false);
+	case IMAP_SEARCH_CC:
+		return header_contains(x, "Cc", k->str, false);
+	case IMAP_SEARCH_FROM:
+		return header_contains(x, "From", k->str, false);
+	case IMAP_SEARCH_TO:
+		return header_contains(x, "To", k->str, false);
+	case IMAP_SEARCH_SUBJECT:
+		return header_contains(x, "Subject", k->str, false);
+	case IMAP_SEARCH_HEADER:
+		if (k->str.len == 0 || k->str.len >= sizeof(field) ||
+		    memchr(k->str.p, '\0', k->str.len) != NULL)
+			return false;
+		memcpy(field, k->str.p, k->str.len);
+		field[k->str.len] = '\0';
+		return header_contains(x, field, k->str2, k->str2.len == 0);
+	case IMAP_SEARCH_BODY:
+		return body_contains(x, k->str);
+	case IMAP_SEARCH_TEXT:
+		return text_contains(x, k->str);
+	case IMAP_SEARCH_BEFORE:
+	case IMAP_SEARCH_ON:
+	case IMAP_SEARCH_SINCE:
+	case IMAP_SEARCH_SENTBEFORE:
+	case IMAP_SEARCH_SENTON:
+	case IMAP_SEARCH_SENTSINCE:
+		d = imap_days(k->date.year, k->date.month, k->date.day);
+		if (k->op == IMAP_SEARCH_BEFORE || k->op == IMAP_SEARCH_ON ||
+		    k->op == IMAP_SEARCH_SINCE)
+			day = internal_day(m);
+		else if ((day = sent_day(x)) < 0)
+			return false;
+		if (k->op == IMAP_SEARCH_BEFORE ||
+		    k->op == IMAP_SEARCH_SENTBEFORE)
+			return day < d;
+		if (k->op == IMAP_SEARCH_ON || k->op == IMAP_SEARCH_SENTON)
+			return day == d;
+		return day >= d;
+	case IMAP_SEARCH_LARGER:
+		return m->size > k->num;
+	case IMAP_SEARCH_SMALLER:
+		return m->size < k->num;
+	case IMAP_SEARCH_MODSEQ:
+		return m->modseq >= k->num;
+	case IMAP_SEARCH_UID:
+		return x->s->nmsgs > 0 && in_set(&k->set, m->uid,
+		    x->s->msgs[x->s->nmsgs - 1].uid);
+	case IMAP_SEARCH_SEQSET:
+		return in_set(&k->set, x->idx + 1, x->s->nmsgs);
+	}
+	return false;
+}
+
+static bool
+charset_ok(const struct imap_search *se)
+{
+	return !se->has_charset || imap_slice_ieq(se->charset, "UTF-8") ||
+	    imap_slice_ieq(se->charset, "US-ASCII");
+}
+
+void
+imap_cmd_search(struct imap_session *s, struct imap_command *c)
+{
+	struct imap_parse_error err;
+	struct imap_search se;
+	bool uid = imap_cmd_is_uid(c->cmd);
+	struct search_ctx x;
+	uint32_t *hits;
+	size_t i, n = 0;
+	struct buf out;
+	unsigned ret;
+
+	if (imap_parse_search(s->parser, c, &se, &err) < 0) {
+		imap_parse_failed(s, &err);
+		return;
+	}
+	if (!charset_ok(&se)) {
+		imap_tagged(s, "NO", "BADCHARSET (UTF-8 US-ASCII)",
+		    "Unsupported charset");
+		return;
+	}
+	if (se.ret & IMAP_SEARCH_RET_SAVE) {
+		imap_bad(s, "SAVE is not supported");
+		return;
+	}
+	hits = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*hits));
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	buf_init(&x.text, SEARCH_TEXT_MAX);
+	buf_init(&x.hdr, SEARCH_HDR_MAX);
+	buf_init(&x.data, IMAP_MSG_MAX);
+	for (i = 0; i < s->nmsgs; i++) {
+		x.idx = i;
+		x.m = &s->msgs[i];
+		x.loaded = x.load_failed = x.have_text = false;
+		buf_reset(&x.text);
+		if (se.root != NULL && match(&x, se.root, 0))
+			hits[n++] = uid ? s->msgs[i].uid : (uint32_t)(i + 1);
+		mime_message_free(&x.mm);
+	}
+	buf_deinit(&x.text);
+	buf_deinit(&x.hdr);
+	buf_deinit(&x.data);
+	buf_init(&out, SEARCH_OUT_MAX);
+	if (se.esearch || s->rev2) {
+		ret = se.esearch && se.ret != 0 ? se.ret : IMAP_SEARCH_RET_ALL;
+		(void)buf_append_str(&out, "* ESEARCH (TAG ");
+		(void)mime_imap_nstring(s->tag, strlen(s->tag), &out);
+		(void)buf_append(&out, ")", 1);
+		if (uid)
+			(void)buf_append_str(&out, " UID");
+		if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
+			(void)buf_printf(&out, " MIN %u", hits[0]);
+		if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
+			(void)buf_printf(&out, " MAX %u", hits[n - 1]);
+		if (ret & IMAP_SEARCH_RET_COUNT)
+			(void)buf_printf(&out, " COUNT %zu", n);
+		if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
+			(void)buf_append_str(&out, " ALL ");
+			(void)imap_numbers_append(hits, n, &out);
+		}
+		(void)buf_append_str(&out, "\r\n");
+	} else {
+		(void)buf_append_str(&out, "* SEARCH");
+		for (i = 0; i < n; i++)
+			(void)buf_printf(&out, " %u", hits[i]);
+		(void)buf_append_str(&out, "\r\n");
+	}
+	free(hits);
+	conn_write(s->conn, out.data, out.len);
+	buf_deinit(&out);
+	imap_tagged(s, "OK", NULL, "%sSEARCH completed", uid ? "UID " : "");
+}

@@ -1,0 +1,40 @@
+/* imap_session: one IMAP server session (RFC 9051 IMAP4rev2, RFC 3501
+ * IMAP4rev1) on a conn, over the per-account mailbox index (mailbox.h)
+ * and the Maildir++ folders of the account. Used on the imap (143,
+ * STARTTLS offered) and imaps (993, implicit TLS) listeners. */
+#ifndef MOAT_IMAP_SESSION_H
+#define MOAT_IMAP_SESSION_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct store;
+
+/* What every IMAP session of a worker shares. */
+struct imap_server {
+	uv_loop_t		*loop;
+	const struct config	*cfg;
+	SSL_CTX			*ssl_ctx;
+	struct store		*store;
+	unsigned		 nsessions;
+	bool			 draining;
+	/* Called when the last session ends while draining. */
+	void			(*on_idle)(struct imap_server *srv);
+	void			*data;		/* for on_idle */
+	struct imap_session	*sessions;	/* list: drain, limits */
+};
+
+/* Accept a connection on an imap or imaps listener. */
+void imap_session_accept(struct imap_server *srv, uv_stream_t *listener,
+    enum listen_service service);
+/* Sessions waiting for a command get "* BYE" and close now; busy ones
+ * close when their step ends. */
+void imap_server_drain(struct imap_server *srv);
+/* Drain timeout: close every session whose step is not running. */
+void imap_server_abort_all(struct imap_server *srv);
+
+#endif
