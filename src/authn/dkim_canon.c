@@ -1,0 +1,471 @@
+/* dkim_canon: splitting a message into its header fields and body, and
+ * the "simple" and "relaxed" canonicalizations of RFC 6376 3.4 for header
+ * fields and (streaming, with the l= limit) bodies. Also the header hash
+ * of 3.7: the fields named by h=, selected bottom-up, then the signature
+ * field itself with its b= value cut out. */
+#include "dkim_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "xalloc.h"
+
+#define DKIM_STAGE		512	/* header canonicalization staging */
+
+static bool
+is_wsp(uint8_t c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Message splitting
+ */
+
+void
+dkim_msg_init(struct dkim_msg *m, dkim_body_sink *sink, void *ctx)
+{
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->hdr, DKIM_HEADER_MAX);
+	/* The message starts as if after a CRLF: a leading empty line
+	 * means an empty header. */
+	m->eoh = 2;
+	m->sink = sink;
+	m->sink_ctx = ctx;
+}
+
+void
+dkim_msg_deinit(struct dkim_msg *m)
+{
+	buf_deinit(&m->hdr);
+	free(m->fields);
+	m->fields = NULL;
+	m->nfields = 0;
+}
+
+static void
+hdr_append(struct dkim_msg *m, const uint8_t *p, size_t n)
+{
+	if (m->overflow || n == 0)
+		return;
+	if (buf_append(&m->hdr, p, n) < 0)
+		m->overflow = true;
+}
+
+void
+dkim_msg_feed(struct dkim_msg *m, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (m->in_body) {
+		if (n > 0)
+			m->sink(m->sink_ctx, p, n);
+		return;
+	}
+	/* Match CR LF CR LF; eoh is how much of it was seen. */
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			m->eoh = m->eoh == 2 ? 3 : 1;
+		else if (p[i] == '\n')
+			m->eoh = m->eoh == 1 ? 2 : m->eoh == 3 ? 4 : 0;
+		else
+			m->eoh = 0;
+		if (m->eoh == 4)
+			break;
+	}
+	if (i == n) {
+		hdr_append(m, p, n);
+		return;
+	}
+	hdr_append(m, p, i + 1);
+	/* Drop the empty line's CRLF: the block ends with a field's CRLF,
+	 * or is empty. */
+	if (!m->overflow)
+		m->hdr.len -= 2;
+	m->in_body = true;
+	dkim_msg_split(m);
+	if (i + 1 < n)
+		m->sink(m->sink_ctx, p + i + 1, n - i - 1);
+}
+
+void
+dkim_msg_split(struct dkim_msg *m)
+{
+	const uint8_t *h = m->hdr.data;
+	size_t len = m->hdr.len, i = 0, start, cap = 0, k;
+
+	if (m->fields != NULL || m->overflow)
+		return;
+	while (i < len) {
+		start = i;
+		/* A field ends at a CRLF not followed by WSP. */
+		while (i < len) {
+			if (h[i] == '\r' && i + 1 < len && h[i + 1] == '\n' &&
+			    (i + 2 >= len || !is_wsp(h[i + 2])))
+				break;
+			i++;
+		}
+		if (m->nfields == DKIM_FIELDS_MAX) {
+			m->too_many = true;
+			break;
+		}
+		if (m->nfields == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			m->fields = xreallocarray(m->fields, cap,
+			    sizeof(*m->fields));
+		}
+		m->fields[m->nfields].off = start;
+		m->fields[m->nfields].len = i - start;
+		m->fields[m->nfields].name_len = 0;
+		for (k = start; k < i; k++)
+			if (h[k] == ':') {
+				size_t e = k;
+
+				while (e > start && is_wsp(h[e - 1]))
+					e--;
+				m->fields[m->nfields].name_len = e - start;
+				break;
+			}
+		m->nfields++;
+		i += 2;		/* CRLF (or past the end) */
+	}
+	if (m->fields == NULL)
+		m->fields = xcalloc(1, sizeof(*m->fields));
+}
+
+bool
+dkim_field_is(const struct dkim_msg *m, const struct dkim_field *f,
+    const char *name, size_t len)
+{
+	return f->name_len == len && len > 0 &&
+	    ascii_nieq((const char *)m->hdr.data + f->off, name, len);
+}
+
+/*
+ * Header canonicalization (3.4.1, 3.4.2)
+ */
+
+struct stage {
+	uint8_t		 b[DKIM_STAGE];
+	size_t		 n;
+	struct buf	*out;
+	int		 err;
+};
+
+static void
+stage_put(struct stage *s, uint8_t c)
+{
+	if (s->n == sizeof(s->b)) {
+		if (buf_append(s->out, s->b, s->n) < 0)
+			s->err = -1;
+		s->n = 0;
+	}
+	s->b[s->n++] = c;
+}
+
+static int
+stage_end(struct stage *s)
+{
+	if (s->n > 0 && buf_append(s->out, s->b, s->n) < 0)
+		s->err = -1;
+	s->n = 0;
+	return s->err;
+}
+
+int
+dkim_canon_header(enum dkim_canon c, const char *p, size_t len, bool crlf,
+    struct buf *out)
+{
+	const uint8_t *u = (const uint8_t *)p;
+	struct stage s;
+	const uint8_t *colon;
+	size_t i, nlen;
+	bool wsp = false, any = false;
+
+	if (c == DKIM_CANON_SIMPLE) {
+		if (buf_append(out, p, len) < 0 ||
+		    (crlf && buf_append(out, "\r\n", 2) < 0))
+			return -1;
+		return 0;
+	}
+	s.n = 0;
+	s.out = out;
+	s.err = 0;
+	colon = memchr(u, ':', len);
+	nlen = colon != NULL ? (size_t)(colon - u) : len;
+	/* Name: lower case, WSP before the colon deleted. Unfolding in
+	 * the name cannot happen (a name has no WSP). */
+	while (nlen > 0 && is_wsp(u[nlen - 1]))
+		nlen--;
+	for (i = 0; i < nlen; i++)
+		stage_put(&s, (u[i] >= 'A' && u[i] <= 'Z') ?
+		    (uint8_t)(u[i] - 'A' + 'a') : u[i]);
+	if (colon != NULL) {
+		stage_put(&s, ':');
+		/* Value: unfold, WSP runs to one SP, no WSP at either end. */
+		for (i = (size_t)(colon - u) + 1; i < len; i++) {
+			if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
+				i++;
+				continue;
+			}
+			if (is_wsp(u[i])) {
+				wsp = true;
+				continue;
+			}
+			if (wsp && any)
+				stage_put(&s, ' ');
+			wsp = false;
+			any = true;
+			stage_put(&s, u[i]);
+		}
+	}
+	if (crlf) {
+		stage_put(&s, '\r');
+		stage_put(&s, '\n');
+	}
+	return stage_end(&s);
+}
+
+/*
+ * Body canonicalization (3.4.3, 3.4.4)
+ */
+
+void
+dkim_body_init(struct dkim_body *b, enum dkim_canon c, EVP_MD_CTX *md,
+    bool has_limit, uint64_t limit)
+{
+	memset(b, 0, offsetof(struct dkim_body, out));
+	b->canon = c;
+	b->md = md;
+	b->has_limit = has_limit;
+	b->limit = limit;
+}
+
+static void
+body_flush(struct dkim_body *b)
+{
+	size_t n = b->outlen;
+
+	b->outlen = 0;
+	if (b->has_limit) {
+		uint64_t room = b->limit > b->hashed ? b->limit - b->hashed : 0;
+
+		if (room < n)
+			n = (size_t)room;
+	}
+	if (n == 0)
+		return;
+	if (EVP_DigestUpdate(b->md, b->out, n) != 1)
+		b->failed = true;
+	b->hashed += n;
+}
+
+static inline void
+body_put(struct dkim_body *b, uint8_t c)
+{
+	if (b->outlen == sizeof(b->out))
+		body_flush(b);
+	b->out[b->outlen++] = c;
+	b->total++;
+}
+
+static void
+body_span(struct dkim_body *b, const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	b->total += n;
+	while (n > 0) {
+		if (b->outlen == sizeof(b->out))
+			body_flush(b);
+		k = sizeof(b->out) - b->outlen;
+		if (k > n)
+			k = n;
+		memcpy(b->out + b->outlen, p, k);
+		b->outlen += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* Emit the line ends held back while lines were empty. */
+static void
+body_pending(struct dkim_body *b)
+{
+	for (; b->pending_crlf > 0; b->pending_crlf--) {
+		body_put(b, '\r');
+		body_put(b, '\n');
+	}
+}
+
+/* A content octet other than WSP (or any octet, simple). */
+static inline void
+body_content(struct dkim_body *b, uint8_t c)
+{
+	if (b->pending_crlf > 0)
+		body_pending(b);
+	if (b->wsp) {
+		body_put(b, ' ');
+		b->wsp = false;
+	}
+	body_put(b, c);
+	b->line = b->any = true;
+}
+
+static void
+body_simple(struct dkim_body *b, const uint8_t *p, size_t n)
+{
+	const uint8_t *cr;
+	size_t i = 0, end;
+
+	while (i < n) {
+		if (b->cr) {
+			b->cr = false;
+			if (p[i] == '\n') {
+				b->pending_crlf++;
+				b->line = false;
+				i++;
+				continue;
+			}
+			body_content(b, '\r');
+			continue;
+		}
+		if (p[i] == '\r') {
+			b->cr = true;
+			i++;
+			continue;
+		}
+		cr = memchr(p + i, '\r', n - i);
+		end = cr != NULL ? (size_t)(cr - p) : n;
+		if (b->pending_crlf > 0)
+			body_pending(b);
+		body_span(b, p + i, end - i);
+		b->line = b->any = true;
+		i = end;
+	}
+}
+
+static void
+body_relaxed(struct dkim_body *b, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (b->cr) {
+			b->cr = false;
+			if (c == '\n') {
+				b->pending_crlf++;
+				b->line = false;
+				b->wsp = false;
+				continue;
+			}
+			body_content(b, '\r');
+		}
+		if (c == '\r')
+			b->cr = true;
+		else if (c == ' ' || c == '\t')
+			b->wsp = true;
+		else
+			body_content(b, c);
+	}
+}
+
+void
+dkim_body_feed(struct dkim_body *b, const uint8_t *p, size_t n)
+{
+	if (b->canon == DKIM_CANON_SIMPLE)
+		body_simple(b, p, n);
+	else
+		body_relaxed(b, p, n);
+}
+
+int
+dkim_body_end(struct dkim_body *b)
+{
+	if (b->cr) {
+		b->cr = false;
+		body_content(b, '\r');
+	}
+	b->wsp = false;
+	/* "*CRLF" at the end becomes one CRLF; a last line without one
+	 * gets it; an empty body is CRLF (simple) or nothing (relaxed). */
+	if (b->any || b->canon == DKIM_CANON_SIMPLE) {
+		body_put(b, '\r');
+		body_put(b, '\n');
+	}
+	b->pending_crlf = 0;
+	body_flush(b);
+	return b->failed ? -1 : 0;
+}
+
+/*
+ * Header hash (3.7)
+ */
+
+static int
+digest_buf(EVP_MD_CTX *md, struct buf *out)
+{
+	int r = out->len == 0 ? 1 :
+	    EVP_DigestUpdate(md, out->data, out->len);
+
+	buf_reset(out);
+	return r == 1 ? 0 : -1;
+}
+
+int
+dkim_hash_headers(const struct dkim_msg *m, const struct dkim_slice *h,
+    size_t nh, enum dkim_canon c, size_t self, const char *sigf,
+    size_t siglen, size_t bstart, size_t bend, EVP_MD_CTX *md)
+{
+	struct buf out;
+	bool *used;
+	size_t i, k;
+	int ret = -1;
+
+	if (bstart > bend || bend > siglen)
+		return -1;
+	used = xcalloc(m->nfields + 1, sizeof(*used));
+	if (self < m->nfields)
+		used[self] = true;
+	buf_init(&out, DKIM_HEADER_MAX + DKIM_SIG_FIELD_MAX);
+	for (i = 0; i < nh; i++) {
+		/* The last unused instance of the name; none: nothing. */
+		for (k = m->nfields; k > 0; k--) {
+			const struct dkim_field *f = &m->fields[k - 1];
+
+			if (used[k - 1] || !dkim_field_is(m, f, h[i].p,
+			    h[i].len))
+				continue;
+			used[k - 1] = true;
+			if (dkim_canon_header(c, (const char *)m->hdr.data +
+			    f->off, f->len, true, &out) < 0 ||
+			    digest_buf(md, &out) < 0)
+				goto done;
+			break;
+		}
+	}
+	/* The signature field with b= empty, without the final CRLF. A
+	 * copy, because relaxed whitespace handling spans the cut. */
+	if (buf_append(&out, sigf, bstart) < 0 ||
+	    buf_append(&out, sigf + bend, siglen - bend) < 0)
+		goto done;
+	{
+		struct buf canon;
+
+		buf_init(&canon, DKIM_SIG_FIELD_MAX * 2);
+		if (dkim_canon_header(c, (const char *)out.data, out.len,
+		    false, &canon) < 0 || digest_buf(md, &canon) < 0) {
+			buf_deinit(&canon);
+			goto done;
+		}
+		buf_deinit(&canon);
+	}
+	ret = 0;
+done:
+	buf_deinit(&out);
+	free(used);
+	return ret;
+}

@@ -1,0 +1,572 @@
+/* dkim_sign: making DKIM-Signature fields (RFC 6376 5, RFC 8463) and DKIM
+ * keys. A signer holds one parsed private key; a signing run hashes the
+ * body once per canonicalization in use, picks the recommended header
+ * fields present (From, Subject, Date and To over-signed: listed once
+ * more than present, so none can be added later), and folds the field
+ * at 78 columns. */
+#include "dkim_private.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "util.h"
+#include "xalloc.h"
+
+#define DKIM_FOLD_COLUMNS	78	/* RFC 5322 2.1.1 */
+#define DKIM_SHA256_LEN		32
+#define DKIM_B64_MAX		(4 * ((DKIM_SIG_B_MAX + 2) / 3) + 1)
+#define DKIM_SIGN_FIELD_MAX	(32 * 1024)	/* one produced field */
+
+struct dkim_signer {
+	char		 domain[DKIM_DOMAIN_MAX + 1];
+	char		 selector[DKIM_SELECTOR_MAX + 1];
+	enum dkim_alg	 alg;
+	enum dkim_canon	 hcanon;
+	enum dkim_canon	 bcanon;
+	bool		 length_tag;
+	EVP_PKEY	*pk;
+};
+
+struct dkim_sign {
+	struct dkim_signer *const *signers;
+	size_t		 nsigners;
+	time_t		 now;
+	struct dkim_msg	 msg;
+	/* one body hash per canonicalization in use */
+	EVP_MD_CTX	*bmd[2];
+	struct dkim_body *body[2];
+	uint64_t	 body_len[2];	/* canonical body octets */
+	bool		 failed;
+};
+
+/* The fields signed when present (RFC 6376 5.4.1), and whether each is
+ * over-signed. */
+static const struct {
+	const char	*name;
+	bool		 over;
+} sign_fields[] = {
+	{ "from", true },
+	{ "to", true },
+	{ "cc", false },
+	{ "subject", true },
+	{ "date", true },
+	{ "message-id", false },
+	{ "reply-to", false },
+	{ "sender", false },
+	{ "in-reply-to", false },
+	{ "references", false },
+	{ "mime-version", false },
+	{ "content-type", false },
+	{ "content-transfer-encoding", false },
+	{ "content-id", false },
+	{ "content-description", false },
+	{ "resent-date", false },
+	{ "resent-from", false },
+	{ "resent-sender", false },
+	{ "resent-to", false },
+	{ "resent-cc", false },
+	{ "resent-message-id", false },
+	{ "list-id", false },
+	{ "list-help", false },
+	{ "list-unsubscribe", false },
+	{ "list-unsubscribe-post", false },
+	{ "list-subscribe", false },
+	{ "list-post", false },
+	{ "list-owner", false },
+	{ "list-archive", false },
+};
+#define SIGN_FIELDS (sizeof(sign_fields) / sizeof(sign_fields[0]))
+
+/* Never prompt for a passphrase: encrypted keys are refused. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+static EVP_PKEY *
+pem_private_key(const char *pem, size_t len)
+{
+	EVP_PKEY *pk;
+	BIO *bio;
+
+	if (len > INT32_MAX ||
+	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return NULL;
+	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	return pk;
+}
+
+struct dkim_signer *
+dkim_signer_new(const char *domain, const char *selector,
+    const char *key_pem, size_t pem_len, const char **error_r)
+{
+	struct dkim_signer *s = xcalloc(1, sizeof(*s));
+
+	if (dkim_domain_copy(domain, strlen(domain), s->domain,
+	    sizeof(s->domain)) < 0) {
+		*error_r = "invalid signing domain";
+		goto fail;
+	}
+	if (dkim_domain_copy(selector, strlen(selector), s->selector,
+	    sizeof(s->selector)) < 0) {
+		*error_r = "invalid selector";
+		goto fail;
+	}
+	if ((s->pk = pem_private_key(key_pem, pem_len)) == NULL) {
+		*error_r = "cannot read the private key (PEM)";
+		goto fail;
+	}
+	switch (EVP_PKEY_get_base_id(s->pk)) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(s->pk) < DKIM_RSA_BITS_MIN) {
+			*error_r = "RSA key too small (RFC 8301)";
+			goto fail;
+		}
+		s->alg = DKIM_ALG_RSA_SHA256;
+		break;
+	case EVP_PKEY_ED25519:
+		s->alg = DKIM_ALG_ED25519_SHA256;
+		break;
+	default:
+		*error_r = "key is neither RSA nor Ed25519";
+		goto fail;
+	}
+	s->hcanon = s->bcanon = DKIM_CANON_RELAXED;
+	return s;
+fail:
+	dkim_signer_free(&s);
+	return NULL;
+}
+
+void
+dkim_signer_free(struct dkim_signer **sp)
+{
+	if (*sp == NULL)
+		return;
+	EVP_PKEY_free((*sp)->pk);
+	free(*sp);
+	*sp = NULL;
+}
+
+void
+dkim_signer_set_length_tag(struct dkim_signer *s, bool on)
+{
+	s->length_tag = on;
+}
+
+void
+dkim_signer_set_canon(struct dkim_signer *s, enum dkim_canon header,
+    enum dkim_canon body)
+{
+	s->hcanon = header;
+	s->bcanon = body;
+}
+
+const char *
+dkim_signer_algorithm(const struct dkim_signer *s)
+{
+	return s->alg == DKIM_ALG_RSA_SHA256 ? "rsa-sha256" :
+	    "ed25519-sha256";
+}
+
+static void
+sign_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct dkim_sign *g = ctx;
+	int c;
+
+	for (c = 0; c < 2; c++)
+		if (g->body[c] != NULL)
+			dkim_body_feed(g->body[c], p, n);
+}
+
+struct dkim_sign *
+dkim_sign_new(struct dkim_signer *const *signers, size_t nsigners,
+    time_t now)
+{
+	struct dkim_sign *g = xcalloc(1, sizeof(*g));
+	size_t i;
+
+	g->signers = signers;
+	g->nsigners = nsigners;
+	g->now = now;
+	dkim_msg_init(&g->msg, sign_sink, g);
+	for (i = 0; i < nsigners; i++) {
+		enum dkim_canon c = signers[i]->bcanon;
+
+		if (g->body[c] != NULL)
+			continue;
+		if ((g->bmd[c] = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(g->bmd[c], EVP_sha256(), NULL) != 1) {
+			g->failed = true;
+			continue;
+		}
+		g->body[c] = xmalloc(sizeof(*g->body[c]));
+		dkim_body_init(g->body[c], c, g->bmd[c], false, 0);
+	}
+	return g;
+}
+
+void
+dkim_sign_feed(struct dkim_sign *g, const void *p, size_t n)
+{
+	dkim_msg_feed(&g->msg, p, n);
+}
+
+void
+dkim_sign_free(struct dkim_sign **gp)
+{
+	struct dkim_sign *g = *gp;
+	int c;
+
+	if (g == NULL)
+		return;
+	for (c = 0; c < 2; c++) {
+		EVP_MD_CTX_free(g->bmd[c]);
+		free(g->body[c]);
+	}
+	dkim_msg_deinit(&g->msg);
+	free(g);
+	*gp = NULL;
+}
+
+/* Append s (n octets) at column *col, folding first ("CRLF SP") when it
+ * would pass DKIM_FOLD_COLUMNS; space: separate with one SP if not. */
+static int
+put(struct buf *out, size_t *col, const char *s, size_t n, bool space)
+{
+	if (*col + (space ? 1 : 0) + n > DKIM_FOLD_COLUMNS && *col > 1) {
+		if (buf_append(out, "\r\n ", 3) < 0)
+			return -1;
+		*col = 1;
+	} else if (space) {
+		if (buf_append(out, " ", 1) < 0)
+			return -1;
+		(*col)++;
+	}
+	if (buf_append(out, s, n) < 0)
+		return -1;
+	*col += n;
+	return 0;
+}
+
+static int
+put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* put() of a formatted tag, with a separating space. */
+static int
+put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
+{
+	char tmp[DKIM_DOMAIN_MAX + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -1;
+	return put(out, col, tmp, (size_t)n, true);
+}
+
+static const char *
+canon_str(enum dkim_canon c)
+{
+	return c == DKIM_CANON_RELAXED ? "relaxed" : "simple";
+}
+
+/* The h= list for this message: names present, over-signed ones once
+ * more. Returns the number of items. */
+static size_t
+pick_headers(const struct dkim_msg *m, struct dkim_slice *h, size_t max)
+{
+	size_t i, k, n = 0, count;
+
+	for (i = 0; i < SIGN_FIELDS; i++) {
+		size_t len = strlen(sign_fields[i].name);
+
+		count = sign_fields[i].over ? 1 : 0;
+		for (k = 0; k < m->nfields; k++)
+			if (dkim_field_is(m, &m->fields[k],
+			    sign_fields[i].name, len))
+				count++;
+		for (k = 0; k < count && n < max; k++) {
+			h[n].p = sign_fields[i].name;
+			h[n].len = len;
+			n++;
+		}
+	}
+	return n;
+}
+
+static int
+sign_digest(const struct dkim_signer *s, const uint8_t *hash, uint8_t *sig,
+    size_t *siglen)
+{
+	EVP_PKEY_CTX *pctx;
+	EVP_MD_CTX *mctx;
+	int r;
+
+	if (s->alg == DKIM_ALG_RSA_SHA256) {
+		if ((pctx = EVP_PKEY_CTX_new(s->pk, NULL)) == NULL)
+			return -1;
+		r = EVP_PKEY_sign_init(pctx) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
+		    EVP_PKEY_sign(pctx, sig, siglen, hash,
+		    DKIM_SHA256_LEN) == 1;
+		EVP_PKEY_CTX_free(pctx);
+		return r ? 0 : -1;
+	}
+	if ((mctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	r = EVP_DigestSignInit(mctx, NULL, NULL, NULL, s->pk) == 1 &&
+	    EVP_DigestSign(mctx, sig, siglen, hash, DKIM_SHA256_LEN) == 1;
+	EVP_MD_CTX_free(mctx);
+	return r ? 0 : -1;
+}
+
+static int
+sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
+    struct dkim_slice *h, struct buf *out, const char **error_r)
+{
+	struct buf f;
+	char num[32], b64[DKIM_B64_MAX];
+	uint8_t hash[DKIM_SHA256_LEN], sig[DKIM_SIG_B_MAX];
+	size_t nh, i, col, siglen = sizeof(sig), b64len, off, k;
+	unsigned int hlen;
+	EVP_MD_CTX *md;
+	int r = 0, n;
+
+	nh = pick_headers(&g->msg, h, DKIM_H_ITEMS_MAX);
+	buf_init(&f, DKIM_SIGN_FIELD_MAX);
+	r |= buf_append_str(&f, "DKIM-Signature:");
+	col = f.len;
+	r |= put(&f, &col, "v=1;", 4, true);
+	r |= put_fmt(&f, &col, "a=%s;", dkim_signer_algorithm(s));
+	r |= put_fmt(&f, &col, "c=%s/%s;", canon_str(s->hcanon),
+	    canon_str(s->bcanon));
+	r |= put_fmt(&f, &col, "d=%s;", s->domain);
+	r |= put_fmt(&f, &col, "s=%s;", s->selector);
+	n = snprintf(num, sizeof(num), "t=%" PRIu64 ";",
+	    (uint64_t)(g->now < 0 ? 0 : g->now));
+	if (n < 0 || (size_t)n >= sizeof(num))
+		r = -1;
+	else
+		r |= put(&f, &col, num, (size_t)n, true);
+	for (i = 0; i < nh; i++) {
+		char item[64];
+
+		n = snprintf(item, sizeof(item), "%s%.*s%s", i == 0 ? "h=" :
+		    ":", (int)h[i].len, h[i].p, i + 1 == nh ? ";" : "");
+		if (n < 0 || (size_t)n >= sizeof(item))
+			r = -1;
+		else
+			r |= put(&f, &col, item, (size_t)n, i == 0);
+	}
+	if (s->length_tag)
+		r |= put_fmt(&f, &col, "l=%" PRIu64 ";",
+		    g->body_len[s->bcanon]);
+	r |= put_fmt(&f, &col, "bh=%s;", bh);
+	r |= put(&f, &col, "b=", 2, true);
+	if (r != 0) {
+		*error_r = "signature field too long";
+		goto fail;
+	}
+	/* Hash the listed fields, then this one with b= empty. */
+	if ((md = EVP_MD_CTX_new()) == NULL) {
+		*error_r = "out of memory (digest)";
+		goto fail;
+	}
+	r = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    dkim_hash_headers(&g->msg, h, nh, s->hcanon, SIZE_MAX,
+	    (const char *)f.data, f.len, f.len, f.len, md) == 0 &&
+	    EVP_DigestFinal_ex(md, hash, &hlen) == 1 &&
+	    hlen == DKIM_SHA256_LEN;
+	EVP_MD_CTX_free(md);
+	if (!r || sign_digest(s, hash, sig, &siglen) < 0) {
+		*error_r = "signing failed";
+		goto fail;
+	}
+	b64len = (size_t)EVP_EncodeBlock((unsigned char *)b64, sig,
+	    (int)siglen);
+	/* b= folded: whitespace in b= is ignored (RFC 6376 3.5). */
+	r = 0;
+	for (off = 0; off < b64len; off += k) {
+		k = col < DKIM_FOLD_COLUMNS ? DKIM_FOLD_COLUMNS - col : 0;
+		if (k == 0) {
+			r |= buf_append(&f, "\r\n ", 3);
+			col = 1;
+			continue;
+		}
+		if (k > b64len - off)
+			k = b64len - off;
+		r |= buf_append(&f, b64 + off, k);
+		col += k;
+	}
+	r |= buf_append(&f, "\r\n", 2);
+	if (r != 0 || buf_append(out, f.data, f.len) < 0) {
+		*error_r = "signature does not fit";
+		goto fail;
+	}
+	buf_deinit(&f);
+	return 0;
+fail:
+	buf_deinit(&f);
+	return -1;
+}
+
+int
+dkim_sign_end(struct dkim_sign *g, struct buf *out, const char **error_r)
+{
+	char bh[2][4 * ((DKIM_SHA256_LEN + 2) / 3) + 1];
+	uint8_t md[EVP_MAX_MD_SIZE];
+	struct dkim_slice *h;
+	unsigned int mdlen;
+	size_t i;
+	int c, ret = 0;
+
+	dkim_msg_split(&g->msg);
+	if (g->failed) {
+		*error_r = "digest failure";
+		return -1;
+	}
+	if (g->msg.overflow) {
+		*error_r = "header block too large to sign";
+		return -1;
+	}
+	for (c = 0; c < 2; c++) {
+		if (g->body[c] == NULL)
+			continue;
+		if (dkim_body_end(g->body[c]) < 0 ||
+		    EVP_DigestFinal_ex(g->bmd[c], md, &mdlen) != 1 ||
+		    mdlen != DKIM_SHA256_LEN) {
+			*error_r = "digest failure";
+			return -1;
+		}
+		(void)EVP_EncodeBlock((unsigned char *)bh[c], md, (int)mdlen);
+		g->body_len[c] = g->body[c]->total;
+		free(g->body[c]);
+		g->body[c] = NULL;
+	}
+	h = xcalloc(DKIM_H_ITEMS_MAX, sizeof(*h));
+	for (i = 0; i < g->nsigners && ret == 0; i++)
+		ret = sign_one(g, g->signers[i], bh[g->signers[i]->bcanon], h,
+		    out, error_r);
+	free(h);
+	return ret;
+}
+
+int
+dkim_sign_message(struct dkim_signer *const *signers, size_t nsigners,
+    const void *msg, size_t len, time_t now, struct buf *out,
+    const char **error_r)
+{
+	struct dkim_sign *g = dkim_sign_new(signers, nsigners, now);
+	int r;
+
+	dkim_sign_feed(g, msg, len);
+	r = dkim_sign_end(g, out, error_r);
+	dkim_sign_free(&g);
+	return r;
+}
+
+/*
+ * Keys
+ */
+
+int
+dkim_keygen(enum dkim_keytype type, char **pem_r, const char **error_r)
+{
+	EVP_PKEY *pk;
+	BIO *bio;
+	char *data;
+	long len;
+
+	if (type == DKIM_KEY_RSA)
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+		    (size_t)DKIM_KEYGEN_RSA_BITS);
+	else
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (pk == NULL) {
+		*error_r = "key generation failed";
+		return -1;
+	}
+	/* secmem: the BIO's copy of the key is wiped when freed. */
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL ||
+	    PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL,
+	    NULL) != 1 || (len = BIO_get_mem_data(bio, &data)) <= 0) {
+		BIO_free(bio);
+		EVP_PKEY_free(pk);
+		*error_r = "cannot write the private key";
+		return -1;
+	}
+	*pem_r = xstrndup(data, (size_t)len);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return 0;
+}
+
+int
+dkim_key_record(const char *key_pem, size_t pem_len, struct buf *out,
+    const char **error_r)
+{
+	uint8_t raw[DKIM_KEY_P_MAX];
+	char b64[4 * ((DKIM_KEY_P_MAX + 2) / 3) + 1];
+	unsigned char *q = raw;
+	size_t rawlen = sizeof(raw);
+	EVP_PKEY *pk;
+	const char *k;
+	int n;
+
+	if ((pk = pem_private_key(key_pem, pem_len)) == NULL) {
+		*error_r = "cannot read the private key (PEM)";
+		return -1;
+	}
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA) {
+		k = "rsa";
+		n = i2d_PUBKEY(pk, NULL);
+		if (n <= 0 || (size_t)n > sizeof(raw) ||
+		    i2d_PUBKEY(pk, &q) != n) {
+			EVP_PKEY_free(pk);
+			*error_r = "cannot encode the public key";
+			return -1;
+		}
+		rawlen = (size_t)n;
+	} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
+		k = "ed25519";
+		if (EVP_PKEY_get_raw_public_key(pk, raw, &rawlen) != 1) {
+			EVP_PKEY_free(pk);
+			*error_r = "cannot encode the public key";
+			return -1;
+		}
+	} else {
+		EVP_PKEY_free(pk);
+		*error_r = "key is neither RSA nor Ed25519";
+		return -1;
+	}
+	EVP_PKEY_free(pk);
+	(void)EVP_EncodeBlock((unsigned char *)b64, raw, (int)rawlen);
+	if (buf_printf(out, "v=DKIM1; k=%s; p=%s", k, b64) < 0) {
+		*error_r = "record too long";
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,612 @@
+/* dkim_verify: verifying the DKIM-Signature fields of a message (RFC 6376
+ * 6, RFC 8301, RFC 8463). The header hash and the body hashes are computed
+ * while the message streams in; the key record (from the dns module, or
+ * given by the caller) only finishes the check. A signature whose body
+ * hash already failed, or that is rsa-sha1 or out of its time window,
+ * needs no DNS query. */
+#include "dkim_private.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "dns.h"
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define DKIM_SHA256_LEN		32
+#define DKIM_SIG_NAME		"DKIM-Signature"
+
+struct dkim_vsig {
+	struct dkim_verify *v;
+	struct dkim_result res;
+	struct dkim_sig	*sig;		/* NULL once final or unparsable */
+	EVP_MD_CTX	*bmd;		/* body hash, while streaming */
+	struct dkim_body *body;
+	uint8_t		 hhash[DKIM_SHA256_LEN];	/* header hash */
+	struct dns_query *q;
+};
+
+struct dkim_verify {
+	struct dkim_verify_opts opts;
+	struct dkim_msg	 msg;
+	bool		 setup;
+	bool		 ended;
+	struct dkim_vsig *sigs;
+	size_t		 nsigs;
+	size_t		 pending;	/* DNS queries in flight */
+	dkim_verify_cb	*cb;
+	void		*cb_ctx;
+};
+
+static void
+finish(struct dkim_vsig *s, enum dkim_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void body_sink(void *ctx, const uint8_t *p, size_t n);
+
+/* Final result: drop the per-signature working state. */
+static void
+finish(struct dkim_vsig *s, enum dkim_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->res.status = st;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		/* Truncation only shortens a fixed text. */
+		(void)vsnprintf(s->res.reason, sizeof(s->res.reason), fmt, ap);
+		va_end(ap);
+	}
+	free(s->sig);
+	s->sig = NULL;
+	EVP_MD_CTX_free(s->bmd);
+	s->bmd = NULL;
+	free(s->body);
+	s->body = NULL;
+}
+
+struct dkim_verify *
+dkim_verify_new(const struct dkim_verify_opts *opts)
+{
+	struct dkim_verify *v = xcalloc(1, sizeof(*v));
+
+	if (opts != NULL)
+		v->opts = *opts;
+	dkim_msg_init(&v->msg, body_sink, v);
+	if (v->opts.now == 0)
+		v->opts.now = time(NULL);
+	if (v->opts.clock_skew == 0)
+		v->opts.clock_skew = DKIM_CLOCK_SKEW;
+	return v;
+}
+
+void
+dkim_verify_free(struct dkim_verify **vp)
+{
+	struct dkim_verify *v = *vp;
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nsigs; i++) {
+		if (v->sigs[i].q != NULL)
+			dns_cancel(v->sigs[i].q);
+		finish(&v->sigs[i], v->sigs[i].res.status, NULL);
+	}
+	free(v->sigs);
+	dkim_msg_deinit(&v->msg);
+	free(v);
+	*vp = NULL;
+}
+
+/* Checks that need neither key nor body. Returns 0 to go on, -1 when the
+ * result is final. */
+static int
+precheck(struct dkim_verify *v, struct dkim_vsig *s)
+{
+	const struct dkim_sig *sig = s->sig;
+	uint64_t now = (uint64_t)v->opts.now, skew = v->opts.clock_skew;
+
+	if (sig->alg == DKIM_ALG_RSA_SHA1) {
+		finish(s, DKIM_FAIL, "rsa-sha1 is not accepted (RFC 8301)");
+		return -1;
+	}
+	if (sig->has_t && sig->t > now + skew) {
+		finish(s, DKIM_FAIL, "signature timestamp in the future");
+		return -1;
+	}
+	if (sig->has_x && sig->x + skew < now) {
+		finish(s, DKIM_FAIL, "signature expired");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+setup_sig(struct dkim_verify *v, struct dkim_vsig *s, size_t field)
+{
+	const struct dkim_field *f = &v->msg.fields[field];
+	const char *text = (const char *)v->msg.hdr.data + f->off;
+	const char *colon = memchr(text, ':', f->len);
+	size_t voff = (size_t)(colon - text) + 1;
+	const char *error;
+	EVP_MD_CTX *hmd;
+	struct dkim_sig *sig;
+	unsigned int hlen;
+
+	s->sig = sig = xmalloc(sizeof(*sig));
+	if (dkim_sig_parse(text + voff, f->len - voff, sig, &error) < 0) {
+		moat_strlcpy(s->res.domain, sig->domain,
+		    sizeof(s->res.domain));
+		moat_strlcpy(s->res.selector, sig->selector,
+		    sizeof(s->res.selector));
+		moat_strlcpy(s->res.algorithm, sig->alg_name,
+		    sizeof(s->res.algorithm));
+		moat_strlcpy(s->res.b, sig->b_prefix, sizeof(s->res.b));
+		finish(s, DKIM_PERMERROR, "%s", error);
+		return;
+	}
+	moat_strlcpy(s->res.domain, sig->domain, sizeof(s->res.domain));
+	moat_strlcpy(s->res.selector, sig->selector, sizeof(s->res.selector));
+	moat_strlcpy(s->res.algorithm, sig->alg_name,
+	    sizeof(s->res.algorithm));
+	moat_strlcpy(s->res.b, sig->b_prefix, sizeof(s->res.b));
+	if (sig->auid.len > 0) {
+		memcpy(s->res.auid, sig->auid.p, sig->auid.len);
+		s->res.auid[sig->auid.len] = '\0';
+	} else
+		(void)snprintf(s->res.auid, sizeof(s->res.auid), "@%s",
+		    sig->domain);
+	if (precheck(v, s) < 0)
+		return;
+	if ((hmd = EVP_MD_CTX_new()) == NULL)
+		goto crypto;
+	if (EVP_DigestInit_ex(hmd, EVP_sha256(), NULL) != 1 ||
+	    dkim_hash_headers(&v->msg, sig->hdrs, sig->nhdrs, sig->hcanon,
+	    field, text, f->len, voff + sig->b_value_start,
+	    voff + sig->b_value_end, hmd) < 0 ||
+	    EVP_DigestFinal_ex(hmd, s->hhash, &hlen) != 1 ||
+	    hlen != DKIM_SHA256_LEN) {
+		EVP_MD_CTX_free(hmd);
+		goto crypto;
+	}
+	EVP_MD_CTX_free(hmd);
+	if ((s->bmd = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1)
+		goto crypto;
+	s->body = xmalloc(sizeof(*s->body));
+	dkim_body_init(s->body, sig->bcanon, s->bmd, sig->has_l, sig->l);
+	return;
+crypto:
+	finish(s, DKIM_TEMPERROR, "internal hash failure");
+}
+
+static void
+setup(struct dkim_verify *v)
+{
+	size_t i, n = 0;
+
+	v->setup = true;
+	dkim_msg_split(&v->msg);
+	if (v->msg.overflow) {
+		v->sigs = xcalloc(1, sizeof(*v->sigs));
+		v->nsigs = 1;
+		v->sigs[0].v = v;
+		finish(&v->sigs[0], DKIM_PERMERROR, "header block too large");
+		return;
+	}
+	for (i = 0; i < v->msg.nfields; i++)
+		if (dkim_field_is(&v->msg, &v->msg.fields[i], DKIM_SIG_NAME,
+		    strlen(DKIM_SIG_NAME)))
+			n++;
+	v->sigs = xcalloc(n + 1, sizeof(*v->sigs));
+	for (i = 0; i < v->msg.nfields; i++) {
+		struct dkim_vsig *s = &v->sigs[v->nsigs];
+
+		if (!dkim_field_is(&v->msg, &v->msg.fields[i], DKIM_SIG_NAME,
+		    strlen(DKIM_SIG_NAME)))
+			continue;
+		s->v = v;
+		v->nsigs++;
+		if (v->nsigs > DKIM_SIGS_MAX)
+			finish(s, DKIM_NEUTRAL, "more than %d signatures, "
+			    "not checked", DKIM_SIGS_MAX);
+		else
+			setup_sig(v, s, i);
+	}
+}
+
+static void
+body_sink(void *ctx, const uint8_t *p, size_t n)
+{
+	struct dkim_verify *v = ctx;
+	size_t i;
+
+	if (!v->setup)
+		setup(v);
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].body != NULL)
+			dkim_body_feed(v->sigs[i].body, p, n);
+}
+
+void
+dkim_verify_feed(struct dkim_verify *v, const void *p, size_t n)
+{
+	if (v->ended)
+		return;
+	dkim_msg_feed(&v->msg, p, n);
+	if (v->msg.in_body && !v->setup)
+		setup(v);
+}
+
+static void
+body_done(struct dkim_vsig *s)
+{
+	struct dkim_sig *sig = s->sig;
+	struct dkim_body *b = s->body;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	if (dkim_body_end(b) < 0 ||
+	    EVP_DigestFinal_ex(s->bmd, md, &mdlen) != 1) {
+		finish(s, DKIM_TEMPERROR, "internal hash failure");
+		return;
+	}
+	if (sig->has_l && b->total < sig->l) {
+		finish(s, DKIM_FAIL, "body shorter than l=");
+		return;
+	}
+	if (sig->has_l)
+		s->res.unsigned_octets = b->total - sig->l;
+	if (mdlen != sig->bhlen || memcmp(md, sig->bh, mdlen) != 0) {
+		finish(s, DKIM_FAIL, "body hash mismatch");
+		return;
+	}
+	s->res.body_hash_ok = true;
+	EVP_MD_CTX_free(s->bmd);
+	s->bmd = NULL;
+	free(s->body);
+	s->body = NULL;
+}
+
+size_t
+dkim_verify_end(struct dkim_verify *v)
+{
+	size_t i;
+
+	if (v->ended)
+		return v->nsigs;
+	if (!v->setup)
+		setup(v);
+	v->ended = true;
+	for (i = 0; i < v->nsigs; i++)
+		if (v->sigs[i].body != NULL)
+			body_done(&v->sigs[i]);
+	return v->nsigs;
+}
+
+size_t
+dkim_verify_count(const struct dkim_verify *v)
+{
+	return v->nsigs;
+}
+
+const struct dkim_result *
+dkim_verify_result(const struct dkim_verify *v, size_t i)
+{
+	return i < v->nsigs ? &v->sigs[i].res : NULL;
+}
+
+int
+dkim_verify_key_name(const struct dkim_verify *v, size_t i, char *name,
+    size_t namelen)
+{
+	const struct dkim_vsig *s;
+	int n;
+
+	if (!v->ended || i >= v->nsigs)
+		return -1;
+	s = &v->sigs[i];
+	if (s->sig == NULL || s->res.status != DKIM_NONE)
+		return -1;
+	n = snprintf(name, namelen, "%s._domainkey.%s", s->sig->selector,
+	    s->sig->domain);
+	if (n < 0 || (size_t)n >= namelen || n > DNS_NAME_TEXT_MAX)
+		return -1;
+	return 0;
+}
+
+void
+dkim_verify_set_key_error(struct dkim_verify *v, size_t i,
+    enum dkim_status status, const char *reason)
+{
+	if (i < v->nsigs && v->sigs[i].res.status == DKIM_NONE)
+		finish(&v->sigs[i], status, "%s", reason);
+}
+
+static EVP_PKEY *
+rsa_key(const uint8_t *p, size_t len)
+{
+	const unsigned char *q = p;
+	EVP_PKEY *pk;
+
+	if (len > LONG_MAX)
+		return NULL;
+	/* SubjectPublicKeyInfo, as everyone publishes; some records carry
+	 * a bare PKCS#1 RSAPublicKey (what RFC 6376 3.6.1 literally says). */
+	if ((pk = d2i_PUBKEY(NULL, &q, (long)len)) != NULL &&
+	    q == p + len)
+		return pk;
+	EVP_PKEY_free(pk);
+	q = p;
+	if ((pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)len)) != NULL &&
+	    q == p + len)
+		return pk;
+	EVP_PKEY_free(pk);
+	return NULL;
+}
+
+/* Verify sig over the header hash. Returns 1 valid, 0 invalid, -1 error. */
+static int
+check_signature(EVP_PKEY *pk, enum dkim_alg alg, const uint8_t *hash,
+    const uint8_t *b, size_t blen)
+{
+	EVP_PKEY_CTX *pctx;
+	EVP_MD_CTX *mctx;
+	int r;
+
+	if (alg == DKIM_ALG_RSA_SHA256) {
+		if ((pctx = EVP_PKEY_CTX_new(pk, NULL)) == NULL)
+			return -1;
+		if (EVP_PKEY_verify_init(pctx) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1) {
+			EVP_PKEY_CTX_free(pctx);
+			return -1;
+		}
+		r = EVP_PKEY_verify(pctx, b, blen, hash, DKIM_SHA256_LEN);
+		EVP_PKEY_CTX_free(pctx);
+		return r == 1 ? 1 : 0;
+	}
+	/* Ed25519 over the SHA-256 of the data (RFC 8463 3). */
+	if ((mctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pk) != 1) {
+		EVP_MD_CTX_free(mctx);
+		return -1;
+	}
+	r = EVP_DigestVerify(mctx, b, blen, hash, DKIM_SHA256_LEN);
+	EVP_MD_CTX_free(mctx);
+	return r == 1 ? 1 : 0;
+}
+
+void
+dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
+    size_t len)
+{
+	struct dkim_vsig *s;
+	struct dkim_sig *sig;
+	struct dkim_key *key;
+	const char *error;
+	EVP_PKEY *pk = NULL;
+	int r;
+
+	if (i >= v->nsigs || v->sigs[i].res.status != DKIM_NONE ||
+	    v->sigs[i].sig == NULL)
+		return;
+	s = &v->sigs[i];
+	sig = s->sig;
+	key = xmalloc(sizeof(*key));
+	if (dkim_key_parse(rec, len, key, &error) < 0) {
+		finish(s, DKIM_PERMERROR, "key record: %s", error);
+		goto done;
+	}
+	s->res.testing = key->testing;
+	if (key->revoked) {
+		finish(s, DKIM_PERMERROR, "key revoked");
+		goto done;
+	}
+	if (!key->service_email) {
+		finish(s, DKIM_PERMERROR, "key not for email (s=)");
+		goto done;
+	}
+	if (!key->hash_sha256) {
+		finish(s, DKIM_PERMERROR, "key does not allow sha256 (h=)");
+		goto done;
+	}
+	if ((key->type == DKIM_KEY_RSA) != (sig->alg == DKIM_ALG_RSA_SHA256)) {
+		finish(s, DKIM_PERMERROR, "key type does not match a=");
+		goto done;
+	}
+	if (key->strict && sig->auid_sub) {
+		finish(s, DKIM_PERMERROR, "i= subdomain not allowed by key "
+		    "(t=s)");
+		goto done;
+	}
+	if (key->type == DKIM_KEY_RSA) {
+		if ((pk = rsa_key(key->p, key->plen)) == NULL ||
+		    EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+			finish(s, DKIM_PERMERROR, "bad RSA public key");
+			goto done;
+		}
+		s->res.key_bits = (unsigned)EVP_PKEY_get_bits(pk);
+		if (s->res.key_bits < DKIM_RSA_BITS_MIN) {
+			finish(s, DKIM_FAIL, "%u-bit key is too small "
+			    "(RFC 8301)", s->res.key_bits);
+			goto done;
+		}
+	} else {
+		if (key->plen != 32 || (pk = EVP_PKEY_new_raw_public_key(
+		    EVP_PKEY_ED25519, NULL, key->p, key->plen)) == NULL) {
+			finish(s, DKIM_PERMERROR, "bad Ed25519 public key");
+			goto done;
+		}
+		s->res.key_bits = 256;
+	}
+	r = check_signature(pk, sig->alg, s->hhash, sig->b, sig->blen);
+	if (r < 0)
+		finish(s, DKIM_TEMPERROR, "internal verify failure");
+	else if (r == 0)
+		finish(s, DKIM_FAIL, "signature did not verify");
+	else if (s->res.unsigned_octets > 0)
+		finish(s, v->opts.reject_partial_body ? DKIM_POLICY :
+		    DKIM_PASS, "body length limit leaves %" PRIu64
+		    " octets unsigned%s", s->res.unsigned_octets,
+		    key->testing ? "; testing key (t=y)" : "");
+	else
+		finish(s, DKIM_PASS, key->testing ? "testing key (t=y)" :
+		    NULL);
+done:
+	EVP_PKEY_free(pk);
+	free(key);
+}
+
+/*
+ * DNS
+ */
+
+static void
+lookup_done(const struct dns_result *res, void *ctx)
+{
+	struct dkim_vsig *s = ctx;
+	struct dkim_verify *v = s->v;
+	size_t i, k, pick = 0;
+
+	s->q = NULL;
+	k = (size_t)(s - v->sigs);
+	switch (res->status) {
+	case DNS_OK:
+		if (res->count == 0) {
+			finish(s, DKIM_PERMERROR, "no key record");
+			break;
+		}
+		/* Several TXT records: the first that says it is DKIM. */
+		for (i = 0; i < res->count; i++)
+			if (res->txt[i].len >= 7 &&
+			    memcmp(res->txt[i].s, "v=DKIM1", 7) == 0) {
+				pick = i;
+				break;
+			}
+		dkim_verify_set_key(v, k, res->txt[pick].s,
+		    res->txt[pick].len);
+		break;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		finish(s, DKIM_PERMERROR, "no key record");
+		break;
+	case DNS_TEMPFAIL:
+		finish(s, DKIM_TEMPERROR, "key lookup failed temporarily");
+		break;
+	case DNS_PERMFAIL:
+	default:
+		finish(s, DKIM_PERMERROR, "key lookup failed");
+		break;
+	}
+	if (--v->pending == 0 && v->cb != NULL)
+		v->cb(v, v->cb_ctx);	/* may free v: nothing after this */
+}
+
+int
+dkim_verify_lookup(struct dkim_verify *v, struct dns *dns,
+    dkim_verify_cb *cb, void *ctx)
+{
+	char name[DNS_NAME_TEXT_MAX + 1];
+	size_t i;
+
+	if (!v->ended)
+		(void)dkim_verify_end(v);
+	v->cb = cb;
+	v->cb_ctx = ctx;
+	for (i = 0; i < v->nsigs; i++) {
+		if (dkim_verify_key_name(v, i, name, sizeof(name)) < 0) {
+			if (v->sigs[i].res.status == DKIM_NONE)
+				finish(&v->sigs[i], DKIM_PERMERROR,
+				    "key name too long");
+			continue;
+		}
+		v->pending++;
+		v->sigs[i].q = dns_query_txt(dns, name, lookup_done,
+		    &v->sigs[i]);
+	}
+	return v->pending > 0 ? 1 : 0;
+}
+
+/*
+ * Results
+ */
+
+const char *
+dkim_status_name(enum dkim_status st)
+{
+	switch (st) {
+	case DKIM_NONE:
+		return "none";
+	case DKIM_PASS:
+		return "pass";
+	case DKIM_FAIL:
+		return "fail";
+	case DKIM_NEUTRAL:
+		return "neutral";
+	case DKIM_POLICY:
+		return "policy";
+	case DKIM_TEMPERROR:
+		return "temperror";
+	case DKIM_PERMERROR:
+		return "permerror";
+	}
+	return "none";
+}
+
+int
+dkim_ar_format(const struct dkim_result *r, char *out, size_t outlen)
+{
+	struct buf b;
+	const char *s;
+	size_t i;
+	bool quote = false;
+	int ret = 0;
+
+	buf_init(&b, outlen > 0 ? outlen - 1 : 0);
+	if (outlen == 0)
+		return -1;
+	ret |= buf_printf(&b, "dkim=%s", dkim_status_name(r->status));
+	if (r->reason[0] != '\0' || (r->key_bits > 0 &&
+	    strcmp(r->algorithm, "rsa-sha256") == 0)) {
+		ret |= buf_append_str(&b, " (");
+		if (r->key_bits > 0 && strcmp(r->algorithm, "rsa-sha256") == 0)
+			ret |= buf_printf(&b, "%u-bit key%s", r->key_bits,
+			    r->reason[0] != '\0' ? "; " : "");
+		ret |= buf_printf(&b, "%s)", r->reason);
+	}
+	if (r->domain[0] != '\0')
+		ret |= buf_printf(&b, " header.d=%s", r->domain);
+	if (r->auid[0] != '\0')
+		ret |= buf_printf(&b, " header.i=%s", r->auid);
+	if (r->selector[0] != '\0')
+		ret |= buf_printf(&b, " header.s=%s", r->selector);
+	if (r->algorithm[0] != '\0')
+		ret |= buf_printf(&b, " header.a=%s", r->algorithm);
+	if (r->b[0] != '\0') {
+		/* '/' and '=' are tspecials (RFC 2045): quote. */
+		for (i = 0; r->b[i] != '\0'; i++)
+			if (r->b[i] == '/' || r->b[i] == '=')
+				quote = true;
+		ret |= buf_printf(&b, quote ? " header.b=\"%s\"" :
+		    " header.b=%s", r->b);
+	}
+	if (ret != 0 || buf_cstr(&b, &s) < 0) {
+		buf_deinit(&b);
+		return -1;
+	}
+	memcpy(out, s, b.len + 1);
+	buf_deinit(&b);
+	return 0;
+}
