@@ -380,8 +380,11 @@ run_one() {
 	tls-1k) tlsopt=(--tls) ;;
 	*) die "unknown scenario $scen" ;;
 	esac
+	local from=$FROM
 	if [[ $server == moat && $scen == tls-1k && ${MOAT_TLS_AUTH:-0} == 1 ]]; then
 		extra=(--auth "$RCPT:secret")
+		# An authenticated sender may only use its own address.
+		from=$RCPT
 	fi
 	local base cpu0 cpu1 t0 t1 t_client cnt rc=0 clog=$TMP/client-$server-$scen.log
 	base=$(count_files "$maildir")
@@ -396,7 +399,7 @@ run_one() {
 	else
 		timeout "$WAIT" "$LOAD" --port "$port" -m "$N" -s "$SESS" -l "$size" \
 			--per-conn "$PER_CONN" "${tlsopt[@]}" "${extra[@]}" \
-			-f "$FROM" -t "$RCPT" >"$clog" 2>&1 || rc=$?
+			-f "$from" -t "$RCPT" >"$clog" 2>&1 || rc=$?
 	fi
 	t_client=$(now_ns)
 	[[ $rc -eq 0 ]] || log "  client exit $rc (see $clog): $(tail -n 3 "$clog" | tr '\r\n' '  ')"
