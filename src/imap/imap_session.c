@@ -691,7 +691,8 @@ imap_on_close(struct conn *c)
 	    s->ncommands);
 	s->conn_gone = true;
 	s->conn = NULL;
-	uv_timer_stop(&s->aux_timer);
+	/* A running auth delay timer ends a busy session; imap_free()
+	 * closes both timers. */
 	if (s->busy)
 		return;		/* freed when that step ends */
 	imap_free(s);

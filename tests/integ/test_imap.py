@@ -572,3 +572,23 @@ def test_fetchmail_over_imaps(make_server, tmp_path):
 	typ, d = m.select()
 	assert d == [b"0"], d
 	m.logout()
+
+
+def test_enable_imap4rev2(make_server):
+	srv = imap_server(make_server)
+	deliver(srv, make_message("rev2"))
+	r = raw_login(srv)
+	lines, t = r.cmd("ENABLE IMAP4rev2")
+	assert lines == [b"* ENABLED IMAP4rev2"] and b" OK " in t
+	lines, t = r.cmd("SELECT INBOX")
+	assert not any(b"RECENT" in ln for ln in lines), lines
+	assert b'* LIST () "/" "INBOX"' in lines, lines
+	lines, t = r.cmd("UID SEARCH ALL")
+	assert lines == [b'* ESEARCH (TAG "r4") UID ALL 1'], lines
+	lines, t = r.cmd('CREATE "Gr\xc3\xbc\xc3\x9fe"'.encode("latin-1"))
+	assert b" OK " in t, t
+	assert (srv.maildir() / ".Gr&APwA3w-e").is_dir()
+	lines, t = r.cmd('LIST "" "Gr*"')
+	assert lines == ['* LIST (\\HasNoChildren) "/" "Grüße"'.encode()], \
+	    lines
+	r.close()
