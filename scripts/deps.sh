@@ -9,7 +9,7 @@ libunbound-dev
 libinih-dev libcrypt-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail
-procps python3-dnslib python3-yaml"
+procps python3-dnslib python3-yaml python3-dkim"
 bench_pkgs="postfix"
 
 want="$build_pkgs"
