@@ -330,7 +330,8 @@ expand_domain(struct spf_check *c, const char *spec, size_t len,
 		c->p_busy = true;
 		c->p_for = pf;
 		c->nvalid = 0;
-		query(c, STEP_PTR, c->ip_c, DNS_TYPE_PTR);
+		c->step = STEP_PTR;
+		c->q = dns_query_ptr(c->dns, c->ip_c, on_dns, c);
 		return 0;
 	}
 	vars_init(c, top(c)->domain, &v);
@@ -546,7 +547,8 @@ term_eval(struct spf_check *c, struct frame *f, const struct spf_term *t)
 		return TERM_WAIT;
 	case SPF_MECH_PTR:
 		c->nvalid = 0;
-		query(c, STEP_PTR, c->ip_c, DNS_TYPE_PTR);
+		c->step = STEP_PTR;
+		c->q = dns_query_ptr(c->dns, c->ip_c, on_dns, c);
 		return TERM_WAIT;
 	default:
 		fatalx("spf: mechanism %d not handled", (int)t->mech);
@@ -691,6 +693,38 @@ next_name(struct spf_check *c, enum spf_step step)
 	}
 }
 
+/* Names in dns results are in presentation form with \DDD escapes (see
+ * dns.h); queries take the octets themselves. A name with an escaped '.'
+ * inside a label cannot be asked for that way: -1, skip it. */
+static int
+name_unescape(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*in != '\0') {
+		char ch = *in++;
+
+		if (ch == '\\') {
+			if (in[0] >= '0' && in[0] <= '9' && in[1] >= '0' &&
+			    in[1] <= '9' && in[2] >= '0' && in[2] <= '9') {
+				int v = (in[0] - '0') * 100 +
+				    (in[1] - '0') * 10 + (in[2] - '0');
+
+				if (v == 0 || v > 255 || v == '.')
+					return -1;
+				ch = (char)v;
+				in += 3;
+			} else
+				return -1;	/* "\." and the like */
+		}
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 static void
 names_copy(struct spf_check *c, const struct dns_result *res, bool mx)
 {
@@ -702,14 +736,15 @@ names_copy(struct spf_check *c, const struct dns_result *res, bool mx)
 	c->name_idx = 0;
 	for (i = 0; i < n; i++) {
 		const char *name = mx ? res->mx[i].host : res->names[i];
+		char *dst = c->names[c->nnames];
 
 		if (strcmp(name, ".") == 0)
 			continue;	/* null MX: no host */
-		if (!mx && !c->p_busy &&
-		    !name_within(name, c->target))
+		if (name_unescape(name, dst, sizeof(c->names[0])) < 0)
+			continue;
+		if (!mx && !c->p_busy && !name_within(dst, c->target))
 			continue;	/* cannot match: no need to validate */
-		moat_strlcpy(c->names[c->nnames++], name,
-		    sizeof(c->names[0]));
+		c->nnames++;
 	}
 }
 
@@ -738,7 +773,8 @@ exp_result(struct spf_check *c, const struct dns_result *res)
 		c->p_busy = true;
 		c->p_for = P_FOR_EXP_TEXT;
 		c->nvalid = 0;
-		query(c, STEP_PTR, c->ip_c, DNS_TYPE_PTR);
+		c->step = STEP_PTR;
+		c->q = dns_query_ptr(c->dns, c->ip_c, on_dns, c);
 		return;
 	}
 	vars_init(c, top(c)->domain, &v);
