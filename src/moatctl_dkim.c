@@ -35,8 +35,8 @@ usage(FILE *fp)
 	fputs("usage: moatctl dkim keygen DOMAIN [--selector S] [--ed25519]\n"
 	    "       moatctl dkim show\n"
 	    "       moatctl dkim enable|disable|del DOMAIN SELECTOR\n"
-	    "       moatctl dkim verify FILE\n"
-	    "       moatctl dkim sign FILE --domain DOMAIN [--canon H/B]\n"
+	    "       moatctl dkim verify FILE|-\n"
+	    "       moatctl dkim sign FILE|- --domain DOMAIN [--canon H/B]\n"
 	    "keygen makes an RSA 2048 (or Ed25519) key and prints the TXT "
 	    "record to\npublish; show prints the records of all keys; "
 	    "verify prints one line per\nsignature: domain, selector, "
@@ -226,14 +226,17 @@ dkim_change_cmd(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* Read a message file into b, LF (not after CR) turned into CRLF. */
+/* Read a message file ("-": standard input) into b, LF (not after CR)
+ * turned into CRLF. moatctl has dropped privileges by now: the file must
+ * be readable by the service user. */
 static int
 read_message(const char *path, struct buf *b)
 {
+	bool is_stdin = strcmp(path, "-") == 0;
 	FILE *fp;
 	int c, prev = 0;
 
-	if ((fp = fopen(path, "rb")) == NULL) {
+	if ((fp = is_stdin ? stdin : fopen(path, "rb")) == NULL) {
 		fprintf(stderr, "moatctl: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
@@ -244,7 +247,8 @@ read_message(const char *path, struct buf *b)
 		if ((c == '\n' && prev != '\r' && buf_append(b, &cr, 1) < 0) ||
 		    buf_append(b, &ch, 1) < 0) {
 			fprintf(stderr, "moatctl: %s: too big\n", path);
-			fclose(fp);
+			if (!is_stdin)
+				fclose(fp);
 			buf_deinit(b);
 			return -1;
 		}
@@ -252,11 +256,13 @@ read_message(const char *path, struct buf *b)
 	}
 	if (ferror(fp)) {
 		fprintf(stderr, "moatctl: %s: %s\n", path, strerror(errno));
-		fclose(fp);
+		if (!is_stdin)
+			fclose(fp);
 		buf_deinit(b);
 		return -1;
 	}
-	fclose(fp);
+	if (!is_stdin)
+		fclose(fp);
 	return 0;
 }
 
