@@ -11,8 +11,10 @@ result may be a list of acceptable results, and the explanation is compared
 where the suite gives one ("DEFAULT" is the default explanation we pass).
 A summary line with the pass count and the failures' names ends the run.
 
-Run alone: /usr/bin/python3 -m pytest -q tests/integ/test_spf_suite.py
-(the older rfc4408-tests.yml too with SPF_SUITE_4408=1)."""
+The older rfc4408-tests.yml runs too (same driver); SPF_SUITES=rfc7208
+limits the run to one file.
+
+Run alone: /usr/bin/python3 -m pytest -q tests/integ/test_spf_suite.py"""
 import json
 import os
 import signal
@@ -24,12 +26,12 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-MOATCTL = REPO / "build" / "moatctl"
+MOATCTL = Path(os.environ.get("MOATCTL", REPO / "build" / "moatctl"))
 DNSSERVER = REPO / "tests" / "dns" / "dnsserver.py"
 TESTDATA = Path("/work/shared/testdata/spf")
-SUITES = ["rfc7208-tests.yml"]
-if os.environ.get("SPF_SUITE_4408"):
-	SUITES.append("rfc4408-tests.yml")
+# SPF_SUITES=rfc7208 runs one of them.
+SUITES = [s for s in ("rfc7208-tests.yml", "rfc4408-tests.yml")
+    if s.startswith(os.environ.get("SPF_SUITES", "rfc"))]
 DEFAULT_EXP = "DEFAULT"
 DNS_TIMEOUT_MS = 1000
 CHECK_TIMEOUT_S = 30
@@ -118,13 +120,16 @@ class Summary:
 		self.failed = []
 
 	def pytest_terminal_summary(self, terminalreporter):
-		total = len(self.passed) + len(self.failed)
-		if total == 0:
-			return
-		terminalreporter.write_line(
-		    f"SPF suite: {len(self.passed)}/{total} passed, "
-		    f"{len(self.failed)} failed"
-		    + (": " + ", ".join(self.failed) if self.failed else ""))
+		for suite in SUITES:
+			tag = suite.split("-")[0] + "/"
+			ok = [n for n in self.passed if n.startswith(tag)]
+			bad = [n for n in self.failed if n.startswith(tag)]
+			if not ok and not bad:
+				continue
+			terminalreporter.write_line(
+			    f"SPF suite {suite}: {len(ok)}/{len(ok) + len(bad)} "
+			    f"passed, {len(bad)} failed"
+			    + (": " + ", ".join(bad) if bad else ""))
 
 
 @pytest.fixture(scope="module")
