@@ -87,7 +87,8 @@ typedef void spf_cb(const struct spf_report *res, void *ctx);
 struct spf_check *spf_check_start(uv_loop_t *loop, struct dns *dns,
     const struct spf_request *req, spf_cb *cb, void *ctx,
     const char **error_r);
-/* The callback will not run; everything is released. */
+/* The callback will not run; everything is released. Only for a check
+ * whose callback has not run yet: after it, the handle is gone. */
 void spf_check_cancel(struct spf_check *c);
 
 /* "pass", "fail", ... (RFC 7208 2.6 / 8). */
