@@ -5,6 +5,7 @@
  * field itself with its b= value cut out. */
 #include "dkim_private.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,24 @@
 #include "xalloc.h"
 
 #define DKIM_STAGE		512	/* header canonicalization staging */
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *
+dkim_sha256(void)
+{
+	if (pthread_once(&sha256_once, sha256_fetch) != 0 ||
+	    sha256_md == NULL)
+		return EVP_sha256();	/* the implicit fetch then */
+	return sha256_md;
+}
 
 static bool
 is_wsp(uint8_t c)
@@ -368,8 +387,17 @@ body_relaxed(struct dkim_body *b, const uint8_t *p, size_t n)
 			b->cr = true;
 		else if (c == ' ' || c == '\t')
 			b->wsp = true;
-		else
+		else {
+			size_t j = i + 1;
+
+			/* The rest of a run of plain octets as one span. */
 			body_content(b, c);
+			while (j < n && p[j] != ' ' && p[j] != '\t' &&
+			    p[j] != '\r')
+				j++;
+			body_span(b, p + i + 1, j - i - 1);
+			i = j - 1;
+		}
 	}
 }
 

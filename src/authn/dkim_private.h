@@ -97,6 +97,10 @@ struct dkim_key {
 int dkim_key_parse(const char *s, size_t len, struct dkim_key *key,
     const char **error_r);
 
+/* SHA-256, fetched from the provider once (an implicit fetch on every
+ * digest init costs more than hashing a small message). Never NULL. */
+const EVP_MD *dkim_sha256(void);
+
 /* Strict base64 with FWS allowed anywhere (RFC 6376 2.4). Returns the
  * decoded length, or -1 (bad character or padding, out too small). */
 long dkim_base64_decode(const char *s, size_t len, uint8_t *out,

@@ -212,7 +212,7 @@ dkim_sign_new(struct dkim_signer *const *signers, size_t nsigners,
 		if (g->body[c] != NULL)
 			continue;
 		if ((g->bmd[c] = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(g->bmd[c], EVP_sha256(), NULL) != 1) {
+		    EVP_DigestInit_ex(g->bmd[c], dkim_sha256(), NULL) != 1) {
 			g->failed = true;
 			continue;
 		}
@@ -329,7 +329,7 @@ sign_digest(const struct dkim_signer *s, const uint8_t *hash, uint8_t *sig,
 		r = EVP_PKEY_sign_init(pctx) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(pctx,
 		    RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pctx, dkim_sha256()) == 1 &&
 		    EVP_PKEY_sign(pctx, sig, siglen, hash,
 		    DKIM_SHA256_LEN) == 1;
 		EVP_PKEY_CTX_free(pctx);
@@ -395,7 +395,7 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 		*error_r = "out of memory (digest)";
 		goto fail;
 	}
-	r = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	r = EVP_DigestInit_ex(md, dkim_sha256(), NULL) == 1 &&
 	    dkim_hash_headers(&g->msg, h, nh, s->hcanon, SIZE_MAX,
 	    (const char *)f.data, f.len, f.len, f.len, md) == 0 &&
 	    EVP_DigestFinal_ex(md, hash, &hlen) == 1 &&

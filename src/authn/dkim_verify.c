@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,19 @@
 
 #define DKIM_SHA256_LEN		32
 #define DKIM_SIG_NAME		"DKIM-Signature"
+#define DKIM_KEY_CACHE_MAX	64	/* parsed public keys kept */
+
+/* Parsed public keys by their p= octets: OpenSSL's DER decoding costs
+ * several times an RSA verification, and the same few keys sign most of
+ * the mail. Replaced round-robin; shared by the threads of a process. */
+static struct {
+	uint8_t		*der;
+	size_t		 len;
+	int		 type;
+	EVP_PKEY	*pk;
+} key_cache[DKIM_KEY_CACHE_MAX];
+static size_t key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct dkim_vsig {
 	struct dkim_verify *v;
@@ -168,7 +182,7 @@ setup_sig(struct dkim_verify *v, struct dkim_vsig *s, size_t field)
 		return;
 	if ((hmd = EVP_MD_CTX_new()) == NULL)
 		goto crypto;
-	if (EVP_DigestInit_ex(hmd, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(hmd, dkim_sha256(), NULL) != 1 ||
 	    dkim_hash_headers(&v->msg, sig->hdrs, sig->nhdrs, sig->hcanon,
 	    field, text, f->len, voff + sig->b_value_start,
 	    voff + sig->b_value_end, hmd) < 0 ||
@@ -179,7 +193,7 @@ setup_sig(struct dkim_verify *v, struct dkim_vsig *s, size_t field)
 	}
 	EVP_MD_CTX_free(hmd);
 	if ((s->bmd = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(s->bmd, dkim_sha256(), NULL) != 1)
 		goto crypto;
 	s->body = xmalloc(sizeof(*s->body));
 	dkim_body_init(s->body, sig->bcanon, s->bmd, sig->has_l, sig->l);
@@ -368,7 +382,7 @@ check_signature(EVP_PKEY *pk, enum dkim_alg alg, const uint8_t *hash,
 		if (EVP_PKEY_verify_init(pctx) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_padding(pctx,
 		    RSA_PKCS1_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1) {
+		    EVP_PKEY_CTX_set_signature_md(pctx, dkim_sha256()) != 1) {
 			EVP_PKEY_CTX_free(pctx);
 			return -1;
 		}
@@ -386,6 +400,73 @@ check_signature(EVP_PKEY *pk, enum dkim_alg alg, const uint8_t *hash,
 	r = EVP_DigestVerify(mctx, b, blen, hash, DKIM_SHA256_LEN);
 	EVP_MD_CTX_free(mctx);
 	return r == 1 ? 1 : 0;
+}
+
+/* A new reference to the cached key for these octets, or NULL. */
+static EVP_PKEY *
+key_cache_get(int type, const uint8_t *der, size_t len)
+{
+	EVP_PKEY *pk = NULL;
+	size_t i;
+
+	if (pthread_mutex_lock(&key_cache_lock) != 0)
+		return NULL;
+	for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
+		if (key_cache[i].pk != NULL && key_cache[i].type == type &&
+		    key_cache[i].len == len &&
+		    memcmp(key_cache[i].der, der, len) == 0) {
+			if (EVP_PKEY_up_ref(key_cache[i].pk) == 1)
+				pk = key_cache[i].pk;
+			break;
+		}
+	(void)pthread_mutex_unlock(&key_cache_lock);
+	return pk;
+}
+
+static void
+key_cache_put(int type, const uint8_t *der, size_t len, EVP_PKEY *pk)
+{
+	size_t i;
+
+	if (pthread_mutex_lock(&key_cache_lock) != 0)
+		return;
+	for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
+		if (key_cache[i].pk == pk)
+			goto out;	/* it came from here */
+	if (EVP_PKEY_up_ref(pk) != 1)
+		goto out;
+	i = key_cache_next++ % DKIM_KEY_CACHE_MAX;
+	EVP_PKEY_free(key_cache[i].pk);
+	free(key_cache[i].der);
+	key_cache[i].der = xmemdup(der, len);
+	key_cache[i].len = len;
+	key_cache[i].type = type;
+	key_cache[i].pk = pk;
+out:
+	(void)pthread_mutex_unlock(&key_cache_lock);
+}
+
+/* Decode the p= key; NULL with the result finished. */
+static EVP_PKEY *
+public_key(struct dkim_vsig *s, const struct dkim_key *key)
+{
+	EVP_PKEY *pk;
+
+	if (key->type == DKIM_KEY_RSA) {
+		if ((pk = rsa_key(key->p, key->plen)) == NULL ||
+		    EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+			EVP_PKEY_free(pk);
+			finish(s, DKIM_PERMERROR, "bad RSA public key");
+			return NULL;
+		}
+		return pk;
+	}
+	if (key->plen != 32 || (pk = EVP_PKEY_new_raw_public_key(
+	    EVP_PKEY_ED25519, NULL, key->p, key->plen)) == NULL) {
+		finish(s, DKIM_PERMERROR, "bad Ed25519 public key");
+		return NULL;
+	}
+	return pk;
 }
 
 void
@@ -431,26 +512,18 @@ dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
 		    "(t=s)");
 		goto done;
 	}
-	if (key->type == DKIM_KEY_RSA) {
-		if ((pk = rsa_key(key->p, key->plen)) == NULL ||
-		    EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-			finish(s, DKIM_PERMERROR, "bad RSA public key");
-			goto done;
-		}
-		s->res.key_bits = (unsigned)EVP_PKEY_get_bits(pk);
-		if (s->res.key_bits < DKIM_RSA_BITS_MIN) {
-			finish(s, DKIM_FAIL, "%u-bit key is too small "
-			    "(RFC 8301)", s->res.key_bits);
-			goto done;
-		}
-	} else {
-		if (key->plen != 32 || (pk = EVP_PKEY_new_raw_public_key(
-		    EVP_PKEY_ED25519, NULL, key->p, key->plen)) == NULL) {
-			finish(s, DKIM_PERMERROR, "bad Ed25519 public key");
-			goto done;
-		}
-		s->res.key_bits = 256;
+	if ((pk = key_cache_get(key->type, key->p, key->plen)) == NULL &&
+	    (pk = public_key(s, key)) == NULL)
+		goto done;
+	s->res.key_bits = key->type == DKIM_KEY_RSA ?
+	    (unsigned)EVP_PKEY_get_bits(pk) : 256;
+	if (key->type == DKIM_KEY_RSA &&
+	    s->res.key_bits < DKIM_RSA_BITS_MIN) {
+		finish(s, DKIM_FAIL, "%u-bit key is too small (RFC 8301)",
+		    s->res.key_bits);
+		goto done;
 	}
+	key_cache_put(key->type, key->p, key->plen, pk);
 	r = check_signature(pk, sig->alg, s->hhash, sig->b, sig->blen);
 	if (r < 0)
 		finish(s, DKIM_TEMPERROR, "internal verify failure");
