@@ -82,7 +82,7 @@ struct dns_query {
 	bool		 finished;	/* no user callback any more */
 	uint16_t	 qtype;
 	struct res	*ready;		/* deliver when the timer fires */
-	char		 qname[DNS_NAME_TEXT_MAX + 1];
+	char		 qname[DNS_QNAME_MAX];
 };
 
 static void dns_destroy(struct dns *dns);
@@ -213,13 +213,15 @@ res_dup(const struct res *src)
 
 /* ---- names ------------------------------------------------------------ */
 
-/* Query name: printable ASCII without '\\' and '"' (no escapes: unbound
- * would interpret them), labels 1..63, at most 253 octets, one optional
- * trailing dot. Lower-cased into out (DNS_NAME_TEXT_MAX + 1 octets). */
+/* Query name: any octets but NUL (SPF macros can expand to spaces, RFC
+ * 7208 7.3), labels 1..63 octets, at most 253 octets, one optional
+ * trailing dot. Lower-cased into out (DNS_QNAME_MAX octets) in unbound's
+ * presentation form: octets it would otherwise interpret (controls,
+ * space, 8-bit, quotes, backslash, ';', '(', ')') become \DDD. */
 static int
 name_normalise(const char *in, char *out)
 {
-	size_t len, i, label = 0;
+	size_t len, i, label = 0, o = 0;
 
 	if (in == NULL)
 		return -1;
@@ -231,17 +233,24 @@ name_normalise(const char *in, char *out)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 
-		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '"')
-			return -1;
 		if (c == '.') {
 			if (label == 0)
 				return -1;
 			label = 0;
 		} else if (++label > DNS_LABEL_MAX)
 			return -1;
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
+		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '"' ||
+		    c == ';' || c == '(' || c == ')') {
+			/* UNSAFE: o + 4 < DNS_QNAME_MAX as len <= 253. */
+			out[o++] = '\\';
+			out[o++] = (char)('0' + c / 100);
+			out[o++] = (char)('0' + c / 10 % 10);
+			out[o++] = (char)('0' + c % 10);
+			continue;
+		}
+		out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
 	}
-	out[len] = '\0';
+	out[o] = '\0';
 	return 0;
 }
 

@@ -39,6 +39,7 @@
 
 #define DNS_NAME_MAX 255		/* wire octets (RFC 1035 2.3.4) */
 #define DNS_NAME_TEXT_MAX 253		/* presentation, no trailing dot */
+#define DNS_QNAME_MAX (DNS_NAME_TEXT_MAX * 4 + 1)	/* with \DDD escapes */
 #define DNS_ANSWERS_MAX 100		/* records in one result */
 #define DNS_TXT_TOTAL_MAX 32768		/* octets of TXT in one result */
 #define DNS_FORWARDERS_MAX 8
