@@ -178,23 +178,31 @@ imap_cmd_enable(struct imap_session *s, struct imap_command *c)
 {
 	struct imap_parse_error err;
 	struct imap_enable en;
-	bool rev2 = false;
+	char done[64] = "";
 	size_t i;
 
 	if (imap_parse_enable(s->parser, c, &en, &err) < 0) {
 		imap_parse_failed(s, &err);
 		return;
 	}
-	/* RFC 5161: only what we support is listed as enabled. */
-	for (i = 0; i < en.count; i++)
-		if (imap_slice_ieq(en.caps[i], "IMAP4rev2"))
-			rev2 = true;
-	if (rev2 && !s->rev2) {
-		s->rev2 = true;
-		conn_printf(s->conn, "* ENABLED IMAP4rev2\r\n");
-	} else {
-		conn_printf(s->conn, "* ENABLED\r\n");
+	/* RFC 5161: only what we support and was not on yet is listed. */
+	for (i = 0; i < en.count; i++) {
+		if (imap_slice_ieq(en.caps[i], "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;
+			moat_strlcat(done, " IMAP4rev2", sizeof(done));
+		} else if (imap_slice_ieq(en.caps[i], "CONDSTORE") &&
+		    !s->condstore) {
+			s->condstore = true;
+			moat_strlcat(done, " CONDSTORE", sizeof(done));
+		} else if (imap_slice_ieq(en.caps[i], "QRESYNC") &&
+		    !s->qresync) {
+			/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE. */
+			s->qresync = true;
+			s->condstore = true;
+			moat_strlcat(done, " QRESYNC", sizeof(done));
+		}
 	}
+	conn_printf(s->conn, "* ENABLED%s\r\n", done);
 	imap_tagged(s, "OK", NULL, "ENABLE completed");
 }
 

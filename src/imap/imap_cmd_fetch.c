@@ -1,7 +1,8 @@
 /* imap_cmd_fetch: FETCH and UID FETCH (RFC 9051 6.4.5): FLAGS,
  * INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY,
- * BODY[section]<partial> and BODY.PEEK, RFC822, RFC822.HEADER,
- * RFC822.TEXT, UID and MODSEQ. Message files are read whole (bounded by
+ * BODY[section]<partial> and BODY.PEEK, BINARY[part]<partial>,
+ * BINARY.PEEK and BINARY.SIZE (RFC 3516), RFC822, RFC822.HEADER,
+ * RFC822.TEXT, UID and MODSEQ; CHANGEDSINCE and VANISHED (RFC 7162). Message files are read whole (bounded by
  * IMAP_MSG_MAX) with line ends made CRLF, parsed by the MIME parser and
  * answered from offsets into that copy. Output is produced message by
  * message; once IMAP_FETCH_CHUNK octets are queued the session waits for
@@ -26,6 +27,7 @@
 
 struct imap_fetch_state {
 	struct imap_fetch	 f;
+	bool			 unknown_cte;	/* a BINARY could not decode */
 	bool			 uid;
 	bool			*sel;
 	size_t			 n;	/* messages when it started */
@@ -252,6 +254,60 @@ section_data(const struct mime_message *mm, const struct imap_section *sec,
 	}
 }
 
+static bool
+fetch_has(const struct imap_fetch *f, enum imap_fetch_att att)
+{
+	size_t i;
+
+	for (i = 0; i < f->count; i++)
+		if (f->items[i].att == att)
+			return true;
+	return false;
+}
+
+/* BINARY[section] (RFC 3516): the part's content with its transfer
+ * encoding undone into tmp; the whole message for BINARY[]. Returns 0,
+ * or -1 for an encoding we cannot undo ([UNKNOWN-CTE]). */
+static int
+binary_data(const struct mime_message *mm, const struct imap_section *sec,
+    struct buf *tmp, const uint8_t **p_r, size_t *len_r)
+{
+	const struct mime_part *p = mm->root;
+	char num[IMAP_SECTION_PARTS_MAX * 11];
+	size_t i, o = 0;
+
+	*p_r = (const uint8_t *)"";
+	*len_r = 0;
+	if (sec->nparts == 0) {
+		*p_r = mm->data;
+		*len_r = mm->len;
+		return 0;
+	}
+	for (i = 0; i < sec->nparts && o + 12 < sizeof(num); i++) {
+		int n = snprintf(num + o, sizeof(num) - o, "%s%u",
+		    i ? "." : "", sec->parts[i]);
+
+		if (n < 0)
+			return 0;
+		o += (size_t)n;
+	}
+	if ((p = mime_part_by_section(mm, num, o)) == NULL)
+		return 0;
+	if (p->cte == MIME_CTE_UNKNOWN)
+		return -1;
+	if ((p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0) {
+		*p_r = mm->data + p->body_off;
+		*len_r = p->body_len;
+		return 0;
+	}
+	buf_reset(tmp);
+	if (mime_part_decode(mm, p, tmp, NULL) < 0)
+		return -1;
+	*p_r = tmp->data != NULL ? tmp->data : (const uint8_t *)"";
+	*len_r = tmp->len;
+	return 0;
+}
+
 static void
 literal_out(struct buf *out, const uint8_t *p,
     size_t len)
@@ -278,12 +334,16 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		    (const uint8_t *)"", msg->len);
 	if (fs->sets_seen && !s->readonly &&
 	    (m->flags & MAILBOX_F_SEEN) == 0) {
+		struct mailbox_change ch;
 		const char *e = NULL;
 
-		if (mailbox_set_flags(s->mb, m->uid, m->flags |
-		    MAILBOX_F_SEEN, &e) == 1)
+		memset(&ch, 0, sizeof(ch));
+		ch.flags = m->flags | MAILBOX_F_SEEN;
+		if (mailbox_store(s->mb, m->uid, &ch, &e) == 1) {
 			m->flags |= MAILBOX_F_SEEN;
-		else
+			m->modseq = ch.modseq;
+		} else
+
 			flags_sent = true;	/* nothing changed to show */
 	} else {
 		flags_sent = true;
@@ -296,6 +356,12 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		SEP();
 		(void)buf_printf(out, "UID %u", m->uid);
 		uid_sent = true;
+	}
+	if (fs->f.has_changedsince && !fetch_has(&fs->f, IMAP_FETCH_MODSEQ)) {
+		/* RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ. */
+		SEP();
+		(void)buf_printf(out, "MODSEQ (%llu)",
+		    (unsigned long long)m->modseq);
 	}
 	for (i = 0; i < fs->f.count; i++) {
 		const struct imap_fetch_item *it = &fs->f.items[i];
@@ -313,7 +379,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		case IMAP_FETCH_FLAGS:
 			SEP();
 			(void)buf_append_str(out, "FLAGS (");
-			(void)imap_flags_append(m->flags, out);
+			(void)imap_msg_flags_append(m, out);
 			(void)buf_append(out, ")", 1);
 			flags_sent = true;
 			break;
@@ -384,6 +450,45 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 			(void)buf_append(out, " ", 1);
 			literal_out(out, p, len);
 			break;
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			SEP();
+			if (binary_data(mm, &it->section, tmp, &p, &len) < 0) {
+				fs->unknown_cte = true;
+				(void)buf_printf(out, "%s[", it->att ==
+				    IMAP_FETCH_BINARY ? "BINARY" :
+				    "BINARY.SIZE");
+				(void)section_append(&it->section, out);
+				(void)buf_append_str(out, "] NIL");
+				break;
+			}
+			if (it->att == IMAP_FETCH_BINARY_SIZE) {
+				(void)buf_append_str(out, "BINARY.SIZE[");
+				(void)section_append(&it->section, out);
+				(void)buf_printf(out, "] %zu", len);
+				break;
+			}
+			(void)buf_append_str(out, "BINARY[");
+			(void)section_append(&it->section, out);
+			(void)buf_append(out, "]", 1);
+			if (it->partial) {
+				(void)buf_printf(out, "<%llu>",
+				    (unsigned long long)it->offset);
+				if (it->offset >= len) {
+					len = 0;
+				} else {
+					p += it->offset;
+					len -= (size_t)it->offset;
+					if (it->count < len)
+						len = (size_t)it->count;
+				}
+			}
+			(void)buf_append(out, " ", 1);
+			/* RFC 3516 4.2: literal8 when there are NULs. */
+			if (len > 0 && memchr(p, '\0', len) != NULL)
+				(void)buf_append(out, "~", 1);
+			literal_out(out, p, len);
+			break;
 		default:
 			break;
 		}
@@ -391,7 +496,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 	if (!flags_sent) {
 		SEP();
 		(void)buf_append_str(out, "FLAGS (");
-		(void)imap_flags_append(m->flags, out);
+		(void)imap_msg_flags_append(m, out);
 		(void)buf_append(out, ")", 1);
 	}
 #undef SEP
@@ -417,6 +522,9 @@ fetch_run(struct imap_session *s)
 
 		if (!fs->sel[i] || i >= s->nmsgs)
 			continue;
+		if (fs->f.has_changedsince &&
+		    s->msgs[i].modseq <= fs->f.changedsince)
+			continue;
 		if (fetch_one(s, i, &msg, &out, &tmp) < 0)
 			log_info("imap session=%s event=fetch-gone uid=%u",
 			    s->id, s->msgs[i].uid);
@@ -431,6 +539,11 @@ fetch_run(struct imap_session *s)
 	buf_deinit(&msg);
 	buf_deinit(&out);
 	buf_deinit(&tmp);
+	if (fs->unknown_cte) {
+		imap_fetch_free(s);
+		imap_tagged(s, "NO", "UNKNOWN-CTE", "Cannot decode a part");
+		return true;
+	}
 	imap_fetch_free(s);
 	imap_tagged(s, "OK", NULL, "%sFETCH completed",
 	    imap_cmd_is_uid(s->cmd) ? "UID " : "");
@@ -446,6 +559,35 @@ imap_fetch_more(struct imap_session *s)
 		imap_cmd_finish(s);
 }
 
+/* "* VANISHED (EARLIER) uids" for the UIDs of set expunged after
+ * modseq (RFC 7162 3.2.6). */
+void
+imap_vanished_earlier(struct imap_session *s, const struct imap_seqset *set,
+    uint64_t modseq)
+{
+	uint32_t *v = NULL;
+	size_t n = 0, i, o = 0;
+	const char *e = NULL;
+	struct buf out;
+
+	if (mailbox_vanished(s->mb, modseq, &v, &n, &e) < 0) {
+		log_warnx("imap session=%s event=vanished-failed", s->id);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (set == NULL || imap_seqset_has(set, v[i], UINT32_MAX))
+			v[o++] = v[i];
+	if (o > 0) {
+		buf_init(&out, 0);
+		(void)buf_append_str(&out, "* VANISHED (EARLIER) ");
+		(void)imap_numbers_append(v, o, &out);
+		(void)buf_append_str(&out, "\r\n");
+		conn_write(s->conn, out.data, out.len);
+		buf_deinit(&out);
+	}
+	free(v);
+}
+
 void
 imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 {
@@ -459,21 +601,32 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	if (fs->f.has_changedsince || fs->f.vanished) {
+	fs->uid = imap_cmd_is_uid(c->cmd);
+	if (fs->f.vanished && (!s->qresync || !fs->uid ||
+	    !fs->f.has_changedsince)) {
+		/* RFC 7162 3.2.6: UID FETCH only, QRESYNC enabled. */
 		free(fs);
-		imap_bad(s, "CONDSTORE/QRESYNC are not supported");
+		imap_bad(s, "VANISHED needs UID FETCH, CHANGEDSINCE and "
+		    "ENABLE QRESYNC");
 		return;
 	}
-	fs->uid = imap_cmd_is_uid(c->cmd);
+	if (fs->f.has_changedsince || fetch_has(&fs->f, IMAP_FETCH_MODSEQ))
+		s->condstore = true;	/* RFC 7162 3.1: enabling */
 	for (i = 0; i < fs->f.count; i++) {
 		const struct imap_fetch_item *it = &fs->f.items[i];
 
 		switch (it->att) {
 		case IMAP_FETCH_BINARY:
 		case IMAP_FETCH_BINARY_SIZE:
-			free(fs);
-			imap_bad(s, "BINARY is not supported");
-			return;
+			if (it->section.text != IMAP_SECTION_ALL) {
+				free(fs);
+				imap_bad(s, "BINARY takes part numbers only");
+				return;
+			}
+			if (it->att == IMAP_FETCH_BINARY && !it->peek)
+				fs->sets_seen = true;
+			fs->need_data = true;
+			break;
 		case IMAP_FETCH_BODY_SECTION:
 		case IMAP_FETCH_RFC822:
 		case IMAP_FETCH_RFC822_TEXT:
@@ -515,6 +668,8 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 	}
 	(void)imap_seqset_select(&fs->f.set, fs->uid, s->msgs, s->nmsgs,
 	    fs->sel);
+	if (fs->f.vanished)
+		imap_vanished_earlier(s, &fs->f.set, fs->f.changedsince);
 	s->fetch = fs;
 	if (!fetch_run(s)) {
 		/* Waiting for the drain: no reads (the command's slices

@@ -31,6 +31,8 @@
 #include "imap_session_private.h"
 #include "imap_view.h"
 
+#define IMAP_SELECT_KW_MAX	(64u * 1024)	/* keywords in FLAGS */
+
 #define SUBS_NAME	"moat-subscriptions"
 #define SUBS_MAX	(1024 * 1024)	/* octets of the file we read */
 #define LIST_OUT_MAX	(16u * 1024 * 1024)
@@ -845,6 +847,35 @@ imap_cmd_status(struct imap_session *s, struct imap_command *c)
 
 /* ---- SELECT EXAMINE CLOSE UNSELECT ----------------------------------- */
 
+/* SELECT (QRESYNC (uidvalidity modseq [known-uids])) with a matching
+ * UIDVALIDITY: what vanished and what changed since modseq (RFC 7162
+ * 3.2.5.2). The sequence match data only narrows VANISHED, which we can
+ * answer exactly from the expunged table: it is ignored. */
+static void
+qresync_select(struct imap_session *s, const struct imap_select *sel)
+{
+	struct buf out;
+	size_t i;
+
+	imap_vanished_earlier(s, sel->has_known_uids ? &sel->known_uids :
+	    NULL, sel->modseq);
+	buf_init(&out, 0);
+	for (i = 0; i < s->nmsgs; i++) {
+		const struct mailbox_msg *m = &s->msgs[i];
+
+		if (m->modseq <= sel->modseq)
+			continue;
+		(void)buf_printf(&out, "* %zu FETCH (UID %u FLAGS (", i + 1,
+		    m->uid);
+		(void)imap_msg_flags_append(m, &out);
+		(void)buf_printf(&out, ") MODSEQ (%llu))\r\n",
+		    (unsigned long long)m->modseq);
+	}
+	if (out.len > 0)
+		conn_write(s->conn, out.data, out.len);
+	buf_deinit(&out);
+}
+
 void
 imap_cmd_select(struct imap_session *s, struct imap_command *c)
 {
@@ -855,6 +886,8 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	const char *e = NULL;
 	size_t i, first_unseen = 0;
 	bool examine = c->cmd == IMAP_CMD_EXAMINE;
+	const char *kws = "";
+	struct buf kw;
 
 	if (imap_parse_select(s->parser, c, &sel, &err) < 0) {
 		imap_parse_failed(s, &err);
@@ -866,10 +899,13 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 			conn_printf(s->conn, "* OK [CLOSED] Previous mailbox "
 			    "closed\r\n");
 	}
-	if (sel.condstore || sel.qresync) {
-		imap_bad(s, "CONDSTORE/QRESYNC are not supported");
+	if (sel.qresync && !s->qresync) {
+		/* RFC 7162 3.2.5: only after ENABLE QRESYNC. */
+		imap_bad(s, "QRESYNC is not enabled");
 		return;
 	}
+	if (sel.condstore)
+		s->condstore = true;	/* RFC 7162 3.1.8 */
 	if (imap_folder_from_client(s, &sel.mailbox, folder, sizeof(folder),
 	    &e) < 0) {
 		imap_tagged(s, "NO", "CANNOT", "%s", e);
@@ -896,8 +932,14 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	for (i = 0; i < s->nmsgs && first_unseen == 0; i++)
 		if ((s->msgs[i].flags & MAILBOX_F_SEEN) == 0)
 			first_unseen = i + 1;
+	buf_init(&kw, IMAP_SELECT_KW_MAX);
+	if (imap_keywords_union(s->msgs, s->nmsgs, &kw) < 0 ||
+	    buf_cstr(&kw, &kws) < 0)
+		kws = "";
 	conn_printf(s->conn, "* FLAGS (\\Answered \\Flagged \\Deleted "
-	    "\\Seen \\Draft)\r\n* %zu EXISTS\r\n", s->nmsgs);
+	    "\\Seen \\Draft%s%s)\r\n* %zu EXISTS\r\n", kws[0] ? " " : "",
+	    kws, s->nmsgs);
+	buf_deinit(&kw);
 	if (!s->rev2) {
 		conn_printf(s->conn, "* 0 RECENT\r\n");
 		if (first_unseen > 0)
@@ -906,9 +948,11 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	}
 	conn_printf(s->conn, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 	    "* OK [UIDNEXT %u] Predicted next UID\r\n"
-	    "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
+	    "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n"
+	    "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 	    st.uidvalidity, st.uidnext, examine ? "" :
-	    "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	    "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*",
+	    (unsigned long long)st.highestmodseq);
 	if (s->rev2) {
 		/* RFC 9051 6.3.2: the mailbox name as the server knows it. */
 		struct buf nb;
@@ -920,6 +964,8 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 			conn_write(s->conn, nb.data, nb.len);
 		buf_deinit(&nb);
 	}
+	if (sel.qresync && sel.uidvalidity == st.uidvalidity)
+		qresync_select(s, &sel);
 	imap_tagged(s, "OK", examine ? "READ-ONLY" : "READ-WRITE",
 	    "%s completed", examine ? "EXAMINE" : "SELECT");
 }

@@ -8,8 +8,8 @@
  * reduced to text). Matching is case-insensitive for ASCII letters.
  * A message is read only when a key needs its content, once per
  * message. Dates: INTERNALDATE in UTC, SENT* from the Date field. There
- * is no \Recent (RECENT and NEW never match) and no keywords (KEYWORD
- * never matches, UNKEYWORD always does). */
+ * is no \Recent (RECENT and NEW never match). MODSEQ (RFC 7162 3.1.5)
+ * adds the highest MODSEQ of the hits to the answer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,30 +35,6 @@ struct search_ctx {
 	struct buf		 text;
 	struct buf		 hdr;
 };
-
-static bool
-in_set(const struct imap_seqset *set, uint64_t v, uint64_t last)
-{
-	size_t i;
-
-	for (i = 0; i < set->count; i++) {
-		uint64_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
-
-		if (lo == IMAP_SEQ_STAR)
-			lo = last;
-		if (hi == IMAP_SEQ_STAR)
-			hi = last;
-		if (lo > hi) {
-			uint64_t t = lo;
-
-			lo = hi;
-			hi = t;
-		}
-		if (v >= lo && v <= hi)
-			return true;
-	}
-	return false;
-}
 
 static bool
 load(struct search_ctx *x)
@@ -164,6 +140,27 @@ sent_day(struct search_ctx *x)
 	return imap_rfc5322_day(h->value, h->value_len);
 }
 
+/* KEYWORD \Seen works as SEEN does (some clients send it). */
+static bool
+keyword_match(const struct mailbox_msg *m, struct imap_slice kw)
+{
+	unsigned bit = imap_flag_bit(kw);
+
+	if (bit != 0)
+		return (m->flags & bit) != 0;
+	return imap_keyword_has(m->keywords, kw);
+}
+
+static bool
+has_modseq_key(const struct imap_search_key *k, unsigned depth)
+{
+	for (; k != NULL && depth <= IMAP_DEPTH_MAX + 2; k = k->next)
+		if (k->op == IMAP_SEARCH_MODSEQ ||
+		    has_modseq_key(k->child, depth + 1))
+			return true;
+	return false;
+}
+
 static bool
 match(struct search_ctx *x, const struct imap_search_key *k, unsigned depth)
 {
@@ -188,12 +185,14 @@ match(struct search_ctx *x, const struct imap_search_key *k, unsigned depth)
 		return k->child != NULL && !match(x, k->child, depth + 1);
 	case IMAP_SEARCH_ALL:
 	case IMAP_SEARCH_OLD:
-	case IMAP_SEARCH_UNKEYWORD:
 		return true;
 	case IMAP_SEARCH_NEW:
 	case IMAP_SEARCH_RECENT:
-	case IMAP_SEARCH_KEYWORD:
 		return false;
+	case IMAP_SEARCH_KEYWORD:
+		return keyword_match(m, k->str);
+	case IMAP_SEARCH_UNKEYWORD:
+		return !keyword_match(m, k->str);
 	case IMAP_SEARCH_ANSWERED:
 		return (m->flags & MAILBOX_F_ANSWERED) != 0;
 	case IMAP_SEARCH_DELETED:
@@ -260,10 +259,10 @@ match(struct search_ctx *x, const struct imap_search_key *k, unsigned depth)
 	case IMAP_SEARCH_MODSEQ:
 		return m->modseq >= k->num;
 	case IMAP_SEARCH_UID:
-		return x->s->nmsgs > 0 && in_set(&k->set, m->uid,
+		return x->s->nmsgs > 0 && imap_seqset_has(&k->set, m->uid,
 		    x->s->msgs[x->s->nmsgs - 1].uid);
 	case IMAP_SEARCH_SEQSET:
-		return in_set(&k->set, x->idx + 1, x->s->nmsgs);
+		return imap_seqset_has(&k->set, x->idx + 1, x->s->nmsgs);
 	}
 	return false;
 }
@@ -275,14 +274,42 @@ charset_ok(const struct imap_search *se)
 	    imap_slice_ieq(se->charset, "US-ASCII");
 }
 
+size_t
+imap_search_run(struct imap_session *s, const struct imap_search *se,
+    bool *hit)
+{
+	struct search_ctx x;
+	size_t i, n = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	buf_init(&x.text, SEARCH_TEXT_MAX);
+	buf_init(&x.hdr, SEARCH_HDR_MAX);
+	buf_init(&x.data, IMAP_MSG_MAX);
+	for (i = 0; i < s->nmsgs; i++) {
+		x.idx = i;
+		x.m = &s->msgs[i];
+		x.loaded = x.load_failed = x.have_text = false;
+		buf_reset(&x.text);
+		hit[i] = se->root != NULL && match(&x, se->root, 0);
+		n += hit[i];
+		mime_message_free(&x.mm);
+	}
+	buf_deinit(&x.text);
+	buf_deinit(&x.hdr);
+	buf_deinit(&x.data);
+	return n;
+}
+
 void
 imap_cmd_search(struct imap_session *s, struct imap_command *c)
 {
 	struct imap_parse_error err;
 	struct imap_search se;
 	bool uid = imap_cmd_is_uid(c->cmd);
-	struct search_ctx x;
 	uint32_t *hits;
+	bool *hit, with_modseq;
+	uint64_t maxmod = 0;
 	size_t i, n = 0;
 	struct buf out;
 	unsigned ret;
@@ -300,24 +327,20 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 		imap_bad(s, "SAVE is not supported");
 		return;
 	}
+	with_modseq = has_modseq_key(se.root, 0);
+	if (with_modseq)
+		s->condstore = true;	/* RFC 7162 3.1: enabling */
+	hit = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*hit));
 	hits = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*hits));
-	memset(&x, 0, sizeof(x));
-	x.s = s;
-	buf_init(&x.text, SEARCH_TEXT_MAX);
-	buf_init(&x.hdr, SEARCH_HDR_MAX);
-	buf_init(&x.data, IMAP_MSG_MAX);
+	(void)imap_search_run(s, &se, hit);
 	for (i = 0; i < s->nmsgs; i++) {
-		x.idx = i;
-		x.m = &s->msgs[i];
-		x.loaded = x.load_failed = x.have_text = false;
-		buf_reset(&x.text);
-		if (se.root != NULL && match(&x, se.root, 0))
-			hits[n++] = uid ? s->msgs[i].uid : (uint32_t)(i + 1);
-		mime_message_free(&x.mm);
+		if (!hit[i])
+			continue;
+		hits[n++] = uid ? s->msgs[i].uid : (uint32_t)(i + 1);
+		if (s->msgs[i].modseq > maxmod)
+			maxmod = s->msgs[i].modseq;
 	}
-	buf_deinit(&x.text);
-	buf_deinit(&x.hdr);
-	buf_deinit(&x.data);
+	free(hit);
 	buf_init(&out, SEARCH_OUT_MAX);
 	if (se.esearch || s->rev2) {
 		ret = se.esearch && se.ret != 0 ? se.ret : IMAP_SEARCH_RET_ALL;
@@ -336,11 +359,17 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 			(void)buf_append_str(&out, " ALL ");
 			(void)imap_numbers_append(hits, n, &out);
 		}
+		if (with_modseq && n > 0)
+			(void)buf_printf(&out, " MODSEQ %llu",
+			    (unsigned long long)maxmod);
 		(void)buf_append_str(&out, "\r\n");
 	} else {
 		(void)buf_append_str(&out, "* SEARCH");
 		for (i = 0; i < n; i++)
 			(void)buf_printf(&out, " %u", hits[i]);
+		if (with_modseq && n > 0)
+			(void)buf_printf(&out, " (MODSEQ %llu)",
+			    (unsigned long long)maxmod);
 		(void)buf_append_str(&out, "\r\n");
 	}
 	free(hits);

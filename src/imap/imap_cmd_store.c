@@ -1,8 +1,9 @@
-/* imap_cmd_store: changing messages. STORE and UID STORE (system flags;
- * the index keeps no keywords, so PERMANENTFLAGS has no \* and keywords
- * are ignored), EXPUNGE and UID EXPUNGE (RFC 4315), COPY/MOVE and their
- * UID forms with COPYUID (RFC 4315, RFC 6851), and APPEND with
- * APPENDUID.
+/* imap_cmd_store: changing messages. STORE and UID STORE (system flags
+ * in the Maildir name, keywords in the index; UNCHANGEDSINCE and
+ * [MODIFIED], RFC 7162 3.1.3), EXPUNGE and UID EXPUNGE (RFC 4315),
+ * COPY/MOVE and their UID forms with COPYUID (RFC 4315, RFC 6851), and
+ * APPEND with APPENDUID (keywords go to the index once the UID is
+ * known).
  *
  * A message enters a folder the Maildir way: written to tmp/, fsync'd,
  * its mtime set to the internal date, then linked into cur/ under a
@@ -136,6 +137,44 @@ folder_uids(struct imap_session *s, const char *folder, char **bases,
 	return 0;
 }
 
+/* Give the new messages uids[] of folder their keywords (kws[i] may be
+ * NULL or empty: none). Best effort: the messages are stored already. */
+static void
+folder_keywords(struct imap_session *s, const char *folder,
+    const uint32_t *uids, char *const *kws, size_t n)
+{
+	struct mailbox *mb = NULL;
+	struct mailbox_msg *msgs = NULL;
+	size_t nm = 0, i, k;
+	const char *e = NULL;
+
+	for (k = 0; k < n; k++)
+		if (kws[k] != NULL && kws[k][0] != '\0')
+			break;
+	if (k == n || mailbox_open(s->maildir, folder, &mb, &e) < 0)
+		return;
+	if (mailbox_list(mb, &msgs, &nm, &e) == 0) {
+		for (k = 0; k < n; k++) {
+			struct mailbox_change ch;
+
+			if (kws[k] == NULL || kws[k][0] == '\0')
+				continue;
+			for (i = 0; i < nm && msgs[i].uid != uids[k]; i++)
+				;
+			if (i == nm)
+				continue;
+			memset(&ch, 0, sizeof(ch));
+			ch.flags = msgs[i].flags;
+			ch.keywords = kws[k];
+			if (mailbox_store(mb, uids[k], &ch, &e) < 0)
+				log_warnx("imap session=%s event=keywords-failed"
+				    " uid=%u", s->id, uids[k]);
+		}
+	}
+	mailbox_msgs_free(&msgs, nm);
+	mailbox_close(&mb);
+}
+
 static unsigned
 flags_bits(const struct imap_flags *fl)
 {
@@ -164,22 +203,82 @@ seqset_ok(struct imap_session *s, const struct imap_seqset *set)
 	return true;
 }
 
+static bool
+has_keywords(const struct imap_flags *fl)
+{
+	size_t i;
+
+	for (i = 0; i < fl->count; i++)
+		if (imap_is_keyword(fl->flags[i]))
+			return true;
+	return false;
+}
+
+/* Apply one STORE to message i. Returns 1 changed or unchanged, 0 gone,
+ * 2 refused by UNCHANGEDSINCE, -1 on error. */
+static int
+store_one(struct imap_session *s, const struct imap_store *st, unsigned bits,
+    struct mailbox_msg *m)
+{
+	struct mailbox_change ch;
+	char *kw = NULL;
+	const char *e = NULL;
+	bool kw_change;
+	int r;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.flags = st->op == IMAP_STORE_SET ? bits : st->op == IMAP_STORE_ADD ?
+	    (m->flags | bits) : (m->flags & ~bits);
+	if (st->op == IMAP_STORE_SET || has_keywords(&st->flags)) {
+		kw = imap_keywords_apply(m->keywords, (int)st->op, &st->flags);
+		if (kw == NULL)
+			return -1;
+	}
+	kw_change = kw != NULL && strcmp(kw, m->keywords ? m->keywords :
+	    "") != 0;
+	if (ch.flags == m->flags && !kw_change) {
+		free(kw);
+		/* Nothing to change; UNCHANGEDSINCE still applies. */
+		return st->has_unchangedsince &&
+		    m->modseq > st->unchangedsince ? 2 : 1;
+	}
+	ch.keywords = kw_change ? kw : NULL;
+	ch.check_unchanged = st->has_unchangedsince;
+	ch.unchangedsince = st->unchangedsince;
+	r = mailbox_store(s->mb, m->uid, &ch, &e);
+	if (r == 1) {
+		m->flags = ch.flags;
+		m->modseq = ch.modseq;
+		if (kw_change) {
+			free(m->keywords);
+			m->keywords = kw;
+			kw = NULL;
+		}
+	} else if (r < 0) {
+		log_warnx("imap session=%s event=store-failed uid=%u "
+		    "error=\"%s\"", s->id, m->uid, e ? e : "-");
+	}
+	free(kw);
+	return r;
+}
+
 void
 imap_cmd_store(struct imap_session *s, struct imap_command *c)
 {
 	struct imap_parse_error err;
 	struct imap_store st;
 	bool uid = imap_cmd_is_uid(c->cmd), *sel;
+	uint32_t *modified;
+	size_t i, nmod = 0;
 	unsigned bits;
 	struct buf out;
-	size_t i;
 
 	if (imap_parse_store(s->parser, c, &st, &err) < 0) {
 		imap_parse_failed(s, &err);
 		return;
 	}
-	if (st.has_unchangedsince || st.set.saved) {
-		imap_bad(s, "UNCHANGEDSINCE and $ are not supported");
+	if (st.set.saved) {
+		imap_bad(s, "$ is not supported");
 		return;
 	}
 	if (!uid && !seqset_ok(s, &st.set)) {
@@ -190,44 +289,58 @@ imap_cmd_store(struct imap_session *s, struct imap_command *c)
 		imap_tagged(s, "NO", "CANNOT", "Mailbox is read-only");
 		return;
 	}
+	if (st.has_unchangedsince)
+		s->condstore = true;	/* RFC 7162 3.1: enabling command */
 	bits = flags_bits(&st.flags);
 	sel = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(bool));
+	modified = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(*modified));
 	(void)imap_seqset_select(&st.set, uid, s->msgs, s->nmsgs, sel);
 	buf_init(&out, STORE_OUT_MAX);
 	for (i = 0; i < s->nmsgs; i++) {
 		struct mailbox_msg *m = &s->msgs[i];
-		unsigned nf;
-		const char *e = NULL;
+		int r;
 
 		if (!sel[i])
 			continue;
-		nf = st.op == IMAP_STORE_SET ? bits : st.op == IMAP_STORE_ADD ?
-		    (m->flags | bits) : (m->flags & ~bits);
-		if (nf != m->flags) {
-			int r = mailbox_set_flags(s->mb, m->uid, nf, &e);
-
-			if (r < 0) {
-				log_warnx("imap session=%s event=store-failed "
-				    "uid=%u", s->id, m->uid);
-				continue;
-			}
-			if (r == 1)
-				m->flags = nf;
+		r = store_one(s, &st, bits, m);
+		if (r == 2) {
+			modified[nmod++] = uid ? m->uid : (uint32_t)(i + 1);
+			continue;
 		}
-		if (st.silent)
+		if (r != 1 || (st.silent && !s->condstore))
 			continue;
 		(void)buf_printf(&out, "* %zu FETCH (", i + 1);
 		if (uid)
 			(void)buf_printf(&out, "UID %u ", m->uid);
-		(void)buf_append_str(&out, "FLAGS (");
-		(void)imap_flags_append(m->flags, &out);
-		(void)buf_append_str(&out, "))\r\n");
+		if (s->condstore)
+			(void)buf_printf(&out, "MODSEQ (%llu)%s",
+			    (unsigned long long)m->modseq, st.silent ? "" : " ");
+		if (!st.silent) {
+			(void)buf_append_str(&out, "FLAGS (");
+			(void)imap_msg_flags_append(m, &out);
+			(void)buf_append_str(&out, ")");
+		}
+		(void)buf_append_str(&out, ")\r\n");
 	}
 	free(sel);
 	if (out.len > 0)
 		conn_write(s->conn, out.data, out.len);
+	buf_reset(&out);
+	if (nmod > 0) {
+		const char *code = NULL;
+
+		(void)buf_append_str(&out, "MODIFIED ");
+		(void)imap_numbers_append(modified, nmod, &out);
+		if (buf_cstr(&out, &code) < 0)
+			code = "MODIFIED";
+		imap_tagged(s, "OK", code, "Conditional %sSTORE failed",
+		    uid ? "UID " : "");
+	} else {
+		imap_tagged(s, "OK", NULL, "%sSTORE completed",
+		    uid ? "UID " : "");
+	}
+	free(modified);
 	buf_deinit(&out);
-	imap_tagged(s, "OK", NULL, "%sSTORE completed", uid ? "UID " : "");
 }
 
 int
@@ -296,7 +409,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 	char folder[IMAP_NAME_MAX + 1];
 	const char *e = NULL;
 	bool *sel;
-	char **bases;
+	char **bases, **kws;
 	uint32_t *src, *dst, uidvalidity = 0;
 	size_t i, n = 0, cnt;
 	struct buf msg, out;
@@ -335,6 +448,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 		return;
 	}
 	bases = xcalloc(cnt, sizeof(*bases));
+	kws = xcalloc(cnt, sizeof(*kws));
 	src = xcalloc(cnt, sizeof(*src));
 	dst = xcalloc(cnt, sizeof(*dst));
 	buf_init(&msg, IMAP_MSG_MAX);
@@ -352,12 +466,15 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 			break;
 		}
 		bases[n] = xstrdup(b);
+		kws[n] = s->msgs[i].keywords;
 		src[n++] = s->msgs[i].uid;
 	}
 	buf_deinit(&msg);
 	if (!failed && n > 0 &&
 	    folder_uids(s, folder, bases, n, dst, &uidvalidity) < 0)
 		failed = 1;
+	if (!failed && n > 0)
+		folder_keywords(s, folder, dst, kws, n);
 	buf_init(&out, STORE_OUT_MAX);
 	if (!failed && n > 0) {
 		(void)buf_printf(&out, "COPYUID %u ", uidvalidity);
@@ -388,6 +505,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 	for (i = 0; i < n; i++)
 		free(bases[i]);
 	free(bases);
+	free(kws);
 	free(src);
 	free(dst);
 	free(sel);
@@ -440,6 +558,13 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 		log_warn("imap session=%s event=append-failed", s->id);
 		imap_tagged(s, "NO", "SERVERBUG", "Cannot store the message");
 		return;
+	}
+	if (ap.has_flags && has_keywords(&ap.flags)) {
+		char *kw = imap_keywords_apply(NULL, IMAP_STORE_ADD, &ap.flags);
+
+		if (kw != NULL)
+			folder_keywords(s, folder, &uid, &kw, 1);
+		free(kw);
 	}
 	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
 	imap_tagged(s, "OK", code, "APPEND completed");

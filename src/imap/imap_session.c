@@ -162,7 +162,7 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 
 	moat_strlcpy(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE "
 	    "IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED LIST-STATUS ESEARCH", outlen);
+	    "LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC", outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
 	    s->srv->cfg->message_size);
 	moat_strlcat(out, tmp, outlen);
@@ -334,7 +334,9 @@ imap_refresh(struct imap_session *s)
 		return;
 	}
 	buf_init(&out, IMAP_UPDATES_MAX);
-	if (imap_view_updates(s->msgs, s->nmsgs, msgs, n, false, &out) < 0) {
+	if (imap_view_updates(s->msgs, s->nmsgs, msgs, n,
+	    (s->condstore ? IMAP_VIEW_MODSEQ : 0) |
+	    (s->qresync ? IMAP_VIEW_VANISHED : 0), &out) < 0) {
 		buf_deinit(&out);
 		mailbox_msgs_free(&msgs, n);
 		conn_printf(s->conn, "* BYE [UNAVAILABLE] Too many changes\r\n");

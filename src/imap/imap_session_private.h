@@ -58,6 +58,8 @@ struct imap_session {
 	bool			 conn_gone;
 	bool			 busy;		/* async step: input waits */
 	bool			 rev2;		/* ENABLE IMAP4rev2 */
+	bool			 condstore;	/* RFC 7162 3.1: enabled */
+	bool			 qresync;	/* ENABLE QRESYNC */
 	unsigned		 ncommands;
 	unsigned		 nerrors;
 	unsigned		 auth_failures;
@@ -160,6 +162,10 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_command *c);
 /* The connection drained: continue a FETCH. */
 void imap_fetch_more(struct imap_session *s);
 void imap_fetch_free(struct imap_session *s);
+/* "* VANISHED (EARLIER) uids": the UIDs (of set, when not NULL) expunged
+ * after modseq (RFC 7162 3.2.5.2, 3.2.6). */
+void imap_vanished_earlier(struct imap_session *s,
+    const struct imap_seqset *set, uint64_t modseq);
 /* Read a message file into out with CRLF line ends (bare LF becomes
  * CRLF). Returns 0, or -1 (gone or unreadable). */
 int imap_msg_load(struct imap_session *s, const struct mailbox_msg *m,
@@ -175,5 +181,9 @@ int imap_expunge_deleted(struct imap_session *s, const bool *set);
 
 /* imap_cmd_search.c */
 void imap_cmd_search(struct imap_session *s, struct imap_command *c);
+/* Run a parsed search over the selected mailbox: hit[i] for each message
+ * that matches. Returns the number of hits. */
+size_t imap_search_run(struct imap_session *s, const struct imap_search *se,
+    bool *hit);
 
 #endif

@@ -2,7 +2,10 @@
  * No I/O; unit tested in tests/unit/test_imap_view.c. */
 #include "imap_view.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 static const struct {
 	unsigned	 bit;
@@ -45,28 +48,189 @@ imap_flag_bit(struct imap_slice s)
 	return 0;
 }
 
+int
+imap_msg_flags_append(const struct mailbox_msg *m, struct buf *out)
+{
+	if (imap_flags_append(m->flags, out) < 0)
+		return -1;
+	if (m->keywords == NULL || m->keywords[0] == '\0')
+		return 0;
+	if (m->flags != 0 && buf_append(out, " ", 1) < 0)
+		return -1;
+	return buf_append_str(out, m->keywords);
+}
+
+/* The next keyword of a space-separated list at *pos. */
+static bool
+kw_next(const char *kws, size_t *pos, struct imap_slice *kw)
+{
+	size_t i = *pos, start;
+
+	if (kws == NULL)
+		return false;
+	while (kws[i] == ' ')
+		i++;
+	if (kws[i] == '\0')
+		return false;
+	start = i;
+	while (kws[i] != '\0' && kws[i] != ' ')
+		i++;
+	kw->p = (const uint8_t *)kws + start;
+	kw->len = i - start;
+	*pos = i;
+	return true;
+}
+
+static bool
+slice_ieq2(struct imap_slice a, struct imap_slice b)
+{
+	size_t i;
+
+	if (a.len != b.len)
+		return false;
+	for (i = 0; i < a.len; i++) {
+		uint8_t x = a.p[i], y = b.p[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (uint8_t)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (uint8_t)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+bool
+imap_keyword_has(const char *kws, struct imap_slice kw)
+{
+	struct imap_slice k;
+	size_t pos = 0;
+
+	while (kw_next(kws, &pos, &k))
+		if (slice_ieq2(k, kw))
+			return true;
+	return false;
+}
+
+bool
+imap_is_keyword(struct imap_slice f)
+{
+	return f.len > 0 && f.p[0] != '\\';
+}
+
+char *
+imap_keywords_apply(const char *cur, int op, const struct imap_flags *fl)
+{
+	struct buf out;
+	struct imap_slice k;
+	size_t pos = 0, i;
+	char *r;
+
+	buf_init(&out, MAILBOX_KEYWORDS_LEN_MAX + 1);
+	/* 0 set, 1 add, 2 remove (enum imap_store_op order). */
+	if (op != 0) {
+		while (kw_next(cur, &pos, &k)) {
+			bool drop = false;
+
+			for (i = 0; op == 2 && i < fl->count; i++)
+				if (slice_ieq2(k, fl->flags[i]))
+					drop = true;
+			if (drop)
+				continue;
+			if ((out.len > 0 && buf_append(&out, " ", 1) < 0) ||
+			    buf_append(&out, k.p, k.len) < 0)
+				goto full;
+		}
+	}
+	for (i = 0; op != 2 && i < fl->count; i++) {
+		const char *have;
+
+		if (!imap_is_keyword(fl->flags[i]))
+			continue;
+		if (buf_cstr(&out, &have) < 0)
+			goto full;
+		if (imap_keyword_has(have, fl->flags[i]))
+			continue;
+		if ((out.len > 0 && buf_append(&out, " ", 1) < 0) ||
+		    buf_append(&out, fl->flags[i].p, fl->flags[i].len) < 0)
+			goto full;
+	}
+	r = xmalloc(out.len + 1);
+	if (out.len > 0)
+		memcpy(r, out.data, out.len);
+	r[out.len] = '\0';
+	buf_deinit(&out);
+	return r;
+full:
+	buf_deinit(&out);
+	return NULL;
+}
+
+int
+imap_keywords_union(const struct mailbox_msg *msgs, size_t n,
+    struct buf *out)
+{
+	struct imap_slice k;
+	size_t i, pos;
+	const char *have;
+
+	for (i = 0; i < n; i++) {
+		pos = 0;
+		while (kw_next(msgs[i].keywords, &pos, &k)) {
+			if (buf_cstr(out, &have) < 0)
+				return -1;
+			if (imap_keyword_has(have, k))
+				continue;
+			if ((out->len > 0 && buf_append(out, " ", 1) < 0) ||
+			    buf_append(out, k.p, k.len) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
-fetch_flags(size_t seq, const struct mailbox_msg *m, bool with_uid,
+fetch_flags(size_t seq, const struct mailbox_msg *m, unsigned opts,
     struct buf *out)
 {
 	if (buf_printf(out, "* %zu FETCH (", seq) < 0)
 		return -1;
-	if (with_uid && buf_printf(out, "UID %u ", m->uid) < 0)
+	if ((opts & IMAP_VIEW_UID) && buf_printf(out, "UID %u ", m->uid) < 0)
+		return -1;
+	if ((opts & IMAP_VIEW_MODSEQ) && buf_printf(out, "MODSEQ (%llu) ",
+	    (unsigned long long)m->modseq) < 0)
 		return -1;
 	if (buf_append_str(out, "FLAGS (") < 0 ||
-	    imap_flags_append(m->flags, out) < 0 ||
+	    imap_msg_flags_append(m, out) < 0 ||
 	    buf_append_str(out, "))\r\n") < 0)
 		return -1;
 	return 0;
 }
 
+static bool
+msg_changed(const struct mailbox_msg *a, const struct mailbox_msg *b,
+    unsigned opts)
+{
+	if (a->flags != b->flags)
+		return true;
+	if ((opts & IMAP_VIEW_MODSEQ) && a->modseq != b->modseq)
+		return true;
+	return strcmp(a->keywords ? a->keywords : "",
+	    b->keywords ? b->keywords : "") != 0;
+}
+
 int
 imap_view_updates(const struct mailbox_msg *old, size_t nold,
-    const struct mailbox_msg *cur, size_t ncur, bool with_uid,
+    const struct mailbox_msg *cur, size_t ncur, unsigned opts,
     struct buf *out)
 {
-	size_t i, j, removed = 0, kept = 0;
+	size_t i, j, removed = 0, kept = 0, nv = 0;
+	uint32_t *vanished = NULL;
 	int n = 0;
+
+	if (opts & IMAP_VIEW_VANISHED)
+		vanished = xcalloc(nold ? nold : 1, sizeof(*vanished));
 
 	/* Expunges: walk old; a message missing from cur is expunged at
 	 * its current position (earlier expunges shifted it down). */
@@ -77,11 +241,26 @@ imap_view_updates(const struct mailbox_msg *old, size_t nold,
 			kept++;
 			continue;
 		}
+		if (vanished != NULL) {
+			vanished[nv++] = old[i].uid;
+			continue;
+		}
 		if (buf_printf(out, "* %zu EXPUNGE\r\n", i + 1 - removed) < 0)
 			return -1;
 		removed++;
 		n++;
 	}
+	if (nv > 0) {
+		/* RFC 7162 3.2.10: one VANISHED for all of them. */
+		if (buf_append_str(out, "* VANISHED ") < 0 ||
+		    imap_numbers_append(vanished, nv, out) < 0 ||
+		    buf_append_str(out, "\r\n") < 0) {
+			free(vanished);
+			return -1;
+		}
+		n++;
+	}
+	free(vanished);
 	/* cur = the kept ones (in order) then arrivals. */
 	if (ncur != kept) {
 		if (buf_printf(out, "* %zu EXISTS\r\n", ncur) < 0)
@@ -97,8 +276,8 @@ imap_view_updates(const struct mailbox_msg *old, size_t nold,
 			j++;
 			continue;
 		}
-		if (old[i].flags != cur[j].flags) {
-			if (fetch_flags(j + 1, &cur[j], with_uid, out) < 0)
+		if (msg_changed(&old[i], &cur[j], opts)) {
+			if (fetch_flags(j + 1, &cur[j], opts, out) < 0)
 				return -1;
 			n++;
 		}
@@ -147,6 +326,30 @@ imap_seqset_select(const struct imap_seqset *set, bool uid,
 	for (i = 0; i < n; i++)
 		count += sel[i];
 	return count;
+}
+
+bool
+imap_seqset_has(const struct imap_seqset *set, uint64_t v, uint64_t last)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		uint64_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+
+		if (lo == IMAP_SEQ_STAR)
+			lo = last;
+		if (hi == IMAP_SEQ_STAR)
+			hi = last;
+		if (lo > hi) {
+			uint64_t t = lo;
+
+			lo = hi;
+			hi = t;
+		}
+		if (v >= lo && v <= hi)
+			return true;
+	}
+	return false;
 }
 
 int

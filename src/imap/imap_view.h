@@ -19,10 +19,31 @@
  * larger UIDs than every old one): "* n EXPUNGE" for each vanished
  * message (numbered as the client sees them one after the other), then
  * "* n EXISTS" when messages arrived, then "* n FETCH (FLAGS (...))" for
- * changed flags (with UID when with_uid). Returns the number of
- * responses, or -1 when out is full. */
+ * changed flags or keywords. opts: IMAP_VIEW_UID adds UID to the FETCH,
+ * IMAP_VIEW_MODSEQ adds MODSEQ (CONDSTORE enabled, RFC 7162 3.2.4) and
+ * a changed MODSEQ counts as a change, IMAP_VIEW_VANISHED sends one
+ * "* VANISHED uids" instead of the EXPUNGEs (QRESYNC enabled). Returns
+ * the number of responses, or -1 when out is full. */
+#define IMAP_VIEW_UID		0x01
+#define IMAP_VIEW_MODSEQ	0x02
+#define IMAP_VIEW_VANISHED	0x04
 int imap_view_updates(const struct mailbox_msg *old, size_t nold,
-    const struct mailbox_msg *cur, size_t ncur, bool with_uid,
+    const struct mailbox_msg *cur, size_t ncur, unsigned opts,
+    struct buf *out);
+
+/* The flags and keywords of a message ("\Seen $Junk"), no parentheses. */
+int imap_msg_flags_append(const struct mailbox_msg *m, struct buf *out);
+/* Is the keyword in the space-separated list (case-insensitive)? */
+bool imap_keyword_has(const char *kws, struct imap_slice kw);
+/* A flag that is a keyword (no backslash). */
+bool imap_is_keyword(struct imap_slice f);
+/* The keywords after a STORE: op 0 replaces them with the keywords of
+ * fl, 1 adds them, 2 removes them. A new string (free()), or NULL when
+ * it would exceed MAILBOX_KEYWORDS_LEN_MAX. */
+char *imap_keywords_apply(const char *cur, int op, const struct imap_flags *fl);
+/* Append the keywords used by any of msgs (each once, space-separated)
+ * to out. Returns 0 or -1 (out full). */
+int imap_keywords_union(const struct mailbox_msg *msgs, size_t n,
     struct buf *out);
 
 /* "\Seen \Deleted" (no parentheses) for MAILBOX_F_* flags. */
@@ -37,6 +58,10 @@ unsigned imap_flag_bit(struct imap_slice s);
  * entries. Returns the number selected. */
 size_t imap_seqset_select(const struct imap_seqset *set, bool uid,
     const struct mailbox_msg *msgs, size_t n, bool *sel);
+
+/* Is v in the set ('*' is last)? */
+bool imap_seqset_has(const struct imap_seqset *set, uint64_t v,
+    uint64_t last);
 
 /* Append "1:3,7,9:10" for ascending numbers (duplicates allowed). */
 int imap_numbers_append(const uint32_t *v, size_t n, struct buf *out);

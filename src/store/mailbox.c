@@ -3,10 +3,15 @@
  * Schema (PRAGMA user_version = MAILBOX_SCHEMA):
  *   folders(name PRIMARY KEY, uidvalidity, uidnext, highestmodseq)
  *   messages(folder, uid, base, file, size, idate, flags, modseq,
- *            PRIMARY KEY (folder, uid), UNIQUE (folder, base))
+ *            keywords, PRIMARY KEY (folder, uid), UNIQUE (folder, base))
+ *            keywords: IMAP keywords separated by single spaces (kept in
+ *            the index only: a rebuilt index loses them).
+ *   expunged(folder, uid, modseq, PRIMARY KEY (folder, uid)): the MODSEQ
+ *            of each expunge, for QRESYNC VANISHED (RFC 7162 3.2.10).
  *   meta(key PRIMARY KEY, value): "last_uidvalidity", so a rebuilt folder
  *            gets a larger UIDVALIDITY than any before it in this file.
- * A database with another user_version is dropped and rebuilt; a corrupt
+ * Version 1 (no keywords, no expunged table) is upgraded in place; a
+ * database with another user_version is dropped and rebuilt; a corrupt
  * one is deleted and rebuilt. */
 #include "mailbox.h"
 
@@ -26,7 +31,7 @@
 #include "util.h"
 #include "xalloc.h"
 
-#define MAILBOX_SCHEMA 1
+#define MAILBOX_SCHEMA 2
 #define MAILBOX_PATH_MAX 4096
 #define MAILBOX_READ_CHUNK 65536
 #define MAILBOX_OPEN_TRIES 500		/* x MAILBOX_OPEN_WAIT_MS */
@@ -65,10 +70,22 @@ static const char schema_sql[] =
 	" uid INTEGER NOT NULL, base TEXT NOT NULL, file TEXT NOT NULL,"
 	" size INTEGER NOT NULL, idate INTEGER NOT NULL,"
 	" flags INTEGER NOT NULL, modseq INTEGER NOT NULL,"
-	" PRIMARY KEY (folder, uid), UNIQUE (folder, base));";
+	" keywords TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY (folder, uid), UNIQUE (folder, base));"
+	"CREATE TABLE IF NOT EXISTS expunged (folder TEXT NOT NULL,"
+	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" PRIMARY KEY (folder, uid));";
+
+/* From version 1: keywords and the expunged table. */
+static const char upgrade1_sql[] =
+	"ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE IF NOT EXISTS expunged (folder TEXT NOT NULL,"
+	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
+	" PRIMARY KEY (folder, uid));";
 
 static const char drop_sql[] =
 	"DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS folders;"
+	"DROP TABLE IF EXISTS expunged;"
 	"DROP TABLE IF EXISTS meta;";
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -230,9 +247,18 @@ db_setup(struct mailbox *mb, const char **error_r)
 	/* A new file, or one from another schema: (re)build it. */
 	if (db_exec(mb, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
+	if (ver == 1) {
+		if (db_exec(mb, upgrade1_sql, error_r) < 0 ||
+		    db_exec(mb, "PRAGMA user_version = 2", error_r) < 0 ||
+		    db_exec(mb, "COMMIT", error_r) < 0) {
+			db_rollback(mb);
+			return -1;
+		}
+		return 0;
+	}
 	if ((ver != 0 && db_exec(mb, drop_sql, error_r) < 0) ||
 	    db_exec(mb, schema_sql, error_r) < 0 ||
-	    db_exec(mb, "PRAGMA user_version = 1", error_r) < 0 ||
+	    db_exec(mb, "PRAGMA user_version = 2", error_r) < 0 ||
 	    db_exec(mb, "COMMIT", error_r) < 0) {
 		db_rollback(mb);
 		return -1;
@@ -664,6 +690,7 @@ sync_locked(struct mailbox *mb, const char **error_r)
 	struct row *r = NULL;
 	size_t ne = 0, nr = 0, nfresh = 0, i, j;
 	sqlite3_stmt *ins = NULL, *upd = NULL, *del = NULL, *fol = NULL;
+	sqlite3_stmt *gone = NULL;
 	bool rebuild = false, changed = false;
 	int ret = -1;
 
@@ -693,6 +720,14 @@ sync_locked(struct mailbox *mb, const char **error_r)
 			goto out;
 		sqlite3_finalize(del);
 		del = NULL;
+		if ((del = db_prep(mb, "DELETE FROM expunged WHERE folder = ?",
+		    error_r)) == NULL)
+			goto out;
+		sqlite3_bind_text(del, 1, mb->folder, -1, SQLITE_STATIC);
+		if (step_done(mb, del, error_r) < 0)
+			goto out;
+		sqlite3_finalize(del);
+		del = NULL;
 		rows_free(r, nr);
 		r = NULL;
 		nr = 0;
@@ -708,7 +743,9 @@ sync_locked(struct mailbox *mb, const char **error_r)
 	ins = db_prep(mb, "INSERT INTO messages (folder, uid, base, file, "
 	    "size, idate, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	    error_r);
-	if (upd == NULL || del == NULL || ins == NULL)
+	gone = db_prep(mb, "INSERT OR REPLACE INTO expunged (folder, uid, "
+	    "modseq) VALUES (?, ?, ?)", error_r);
+	if (upd == NULL || del == NULL || ins == NULL || gone == NULL)
 		goto out;
 	/* Merge the two base-sorted lists. */
 	for (i = 0, j = 0; i < ne && j < nr;) {
@@ -746,6 +783,11 @@ sync_locked(struct mailbox *mb, const char **error_r)
 		sqlite3_bind_text(del, 1, mb->folder, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(del, 2, r[j].uid);
 		if (step_done(mb, del, error_r) < 0)
+			goto out;
+		sqlite3_bind_text(gone, 1, mb->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(gone, 2, r[j].uid);
+		sqlite3_bind_int64(gone, 3, (sqlite3_int64)++f.hms);
+		if (step_done(mb, gone, error_r) < 0)
 			goto out;
 		changed = true;
 	}
@@ -812,6 +854,7 @@ out:
 	sqlite3_finalize(upd);
 	sqlite3_finalize(del);
 	sqlite3_finalize(fol);
+	sqlite3_finalize(gone);
 	free(fresh);
 	entries_free(e, ne);
 	rows_free(r, nr);
@@ -866,7 +909,8 @@ mailbox_list(struct mailbox *mb, struct mailbox_msg **msgs_r, size_t *n_r,
     const char **error_r)
 {
 	sqlite3_stmt *st = db_prep(mb, "SELECT uid, size, idate, flags, "
-	    "modseq, base, file FROM messages WHERE folder = ? ORDER BY uid",
+	    "modseq, base, file, keywords FROM messages WHERE folder = ? "
+	    "ORDER BY uid",
 	    error_r);
 	struct mailbox_msg *m = NULL;
 	size_t n = 0, cap = 0;
@@ -880,6 +924,7 @@ mailbox_list(struct mailbox *mb, struct mailbox_msg **msgs_r, size_t *n_r,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *b = (const char *)sqlite3_column_text(st, 5);
 		const char *f = (const char *)sqlite3_column_text(st, 6);
+		const char *k = (const char *)sqlite3_column_text(st, 7);
 
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -892,6 +937,7 @@ mailbox_list(struct mailbox *mb, struct mailbox_msg **msgs_r, size_t *n_r,
 		m[n].modseq = (uint64_t)sqlite3_column_int64(st, 4);
 		m[n].base = xstrdup(b ? b : "");
 		m[n].file = xstrdup(f ? f : "");
+		m[n].keywords = xstrdup(k ? k : "");
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -915,6 +961,7 @@ mailbox_msgs_free(struct mailbox_msg **msgs, size_t n)
 	for (i = 0; i < n; i++) {
 		free((*msgs)[i].base);
 		free((*msgs)[i].file);
+		free((*msgs)[i].keywords);
 	}
 	free(*msgs);
 	*msgs = NULL;
@@ -987,8 +1034,9 @@ int
 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
     const char **error_r)
 {
-	sqlite3_stmt *sel = NULL, *del = NULL, *fol = NULL;
+	sqlite3_stmt *sel = NULL, *del = NULL, *fol = NULL, *gone = NULL;
 	char dcur[MAILBOX_PATH_MAX];
+	struct folder_row f;
 	int removed = 0;
 	size_t i;
 
@@ -996,13 +1044,18 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 		return 0;
 	if (db_exec(mb, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
+	/* One MODSEQ for the whole expunge (RFC 7162 3.2.10). */
+	if (folder_get(mb, &f, error_r) < 0)
+		goto fail;
+	gone = db_prep(mb, "INSERT OR REPLACE INTO expunged (folder, uid, "
+	    "modseq) VALUES (?, ?, ?)", error_r);
 	sel = db_prep(mb, "SELECT base, file FROM messages WHERE folder = ? "
 	    "AND uid = ?", error_r);
 	del = db_prep(mb, "DELETE FROM messages WHERE folder = ? AND "
 	    "uid = ?", error_r);
-	fol = db_prep(mb, "UPDATE folders SET highestmodseq = "
-	    "highestmodseq + 1 WHERE name = ?", error_r);
-	if (sel == NULL || del == NULL || fol == NULL)
+	fol = db_prep(mb, "UPDATE folders SET highestmodseq = ? WHERE "
+	    "name = ?", error_r);
+	if (sel == NULL || del == NULL || fol == NULL || gone == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		int rc;
@@ -1037,14 +1090,21 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 		sqlite3_bind_int64(del, 2, uids[i]);
 		if (step_done(mb, del, error_r) < 0)
 			goto fail;
+		sqlite3_bind_text(gone, 1, mb->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(gone, 2, uids[i]);
+		sqlite3_bind_int64(gone, 3, (sqlite3_int64)(f.hms + 1));
+		if (step_done(mb, gone, error_r) < 0)
+			goto fail;
 		removed++;
 	}
-	sqlite3_bind_text(fol, 1, mb->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(fol, 1, (sqlite3_int64)(f.hms + 1));
+	sqlite3_bind_text(fol, 2, mb->folder, -1, SQLITE_STATIC);
 	if (removed > 0 && step_done(mb, fol, error_r) < 0)
 		goto fail;
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
 	sqlite3_finalize(fol);
+	sqlite3_finalize(gone);
 	if (db_exec(mb, "COMMIT", error_r) < 0) {
 		db_rollback(mb);
 		return -1;
@@ -1057,6 +1117,7 @@ fail:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
 	sqlite3_finalize(fol);
+	sqlite3_finalize(gone);
 	db_rollback(mb);
 	return -1;
 }
@@ -1065,15 +1126,31 @@ int
 mailbox_set_flags(struct mailbox *mb, uint32_t uid, unsigned flags,
     const char **error_r)
 {
+	struct mailbox_change ch = { .flags = flags };
+
+	return mailbox_store(mb, uid, &ch, error_r);
+}
+
+int
+mailbox_store(struct mailbox *mb, uint32_t uid, struct mailbox_change *ch,
+    const char **error_r)
+{
 	char from[MAILBOX_PATH_MAX], to[MAILBOX_PATH_MAX];
 	char name[MAILBOX_NAME_MAX + 16];
 	sqlite3_stmt *st = NULL;
 	char *base = NULL, *file = NULL;
+	struct folder_row f;
+	uint64_t modseq;
 	int rc, ret = -1;
 
+	if (ch->keywords != NULL &&
+	    strlen(ch->keywords) > MAILBOX_KEYWORDS_LEN_MAX) {
+		*error_r = "too many keywords";
+		return -1;
+	}
 	if (db_exec(mb, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
-	if ((st = db_prep(mb, "SELECT base, file FROM messages WHERE "
+	if ((st = db_prep(mb, "SELECT base, file, modseq FROM messages WHERE "
 	    "folder = ? AND uid = ?", error_r)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, mb->folder, -1, SQLITE_STATIC);
@@ -1089,9 +1166,16 @@ mailbox_set_flags(struct mailbox *mb, uint32_t uid, unsigned flags,
 	}
 	base = xstrdup((const char *)sqlite3_column_text(st, 0));
 	file = xstrdup((const char *)sqlite3_column_text(st, 1));
+	modseq = (uint64_t)sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
 	st = NULL;
-	if (make_name(name, sizeof(name), base, strlen(base), flags) < 0 ||
+	ch->modseq = modseq;
+	/* RFC 7162 3.1.3: the test and the change are one step. */
+	if (ch->check_unchanged && modseq > ch->unchangedsince) {
+		ret = 2;
+		goto out;
+	}
+	if (make_name(name, sizeof(name), base, strlen(base), ch->flags) < 0 ||
 	    strlen(name) > MAILBOX_NAME_MAX ||
 	    path_join(from, sizeof(from), mb->dir, "cur", file) < 0 ||
 	    path_join(to, sizeof(to), mb->dir, "cur", name) < 0) {
@@ -1102,24 +1186,33 @@ mailbox_set_flags(struct mailbox *mb, uint32_t uid, unsigned flags,
 		*error_r = "cannot rename the message file";
 		goto out;
 	}
-	if ((st = db_prep(mb, "UPDATE folders SET highestmodseq = "
-	    "highestmodseq + 1 WHERE name = ?", error_r)) == NULL)
+	if (folder_get(mb, &f, error_r) < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, mb->folder, -1, SQLITE_STATIC);
+	modseq = f.hms + 1;
+	if ((st = db_prep(mb, "UPDATE folders SET highestmodseq = ? "
+	    "WHERE name = ?", error_r)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)modseq);
+	sqlite3_bind_text(st, 2, mb->folder, -1, SQLITE_STATIC);
 	if (step_done(mb, st, error_r) < 0)
 		goto out;
 	sqlite3_finalize(st);
 	if ((st = db_prep(mb, "UPDATE messages SET file = ?, flags = ?, "
-	    "modseq = (SELECT highestmodseq FROM folders WHERE name = ?) "
+	    "modseq = ?, keywords = coalesce(?, keywords) "
 	    "WHERE folder = ? AND uid = ?", error_r)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)flags);
-	sqlite3_bind_text(st, 3, mb->folder, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, mb->folder, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, uid);
+	sqlite3_bind_int(st, 2, (int)ch->flags);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)modseq);
+	if (ch->keywords != NULL)
+		sqlite3_bind_text(st, 4, ch->keywords, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, mb->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, uid);
 	if (step_done(mb, st, error_r) < 0)
 		goto out;
+	ch->modseq = modseq;
 	ret = 1;
 out:
 	sqlite3_finalize(st);
@@ -1134,6 +1227,64 @@ out:
 		return -1;
 	}
 	return ret;
+}
+
+int
+mailbox_vanished(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
+    size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_prep(mb, "SELECT uid FROM expunged WHERE "
+	    "folder = ? AND modseq > ? ORDER BY uid", error_r);
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, mb->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		*error_r = sqlite3_errmsg(mb->db);
+		return -1;
+	}
+	*uids_r = v;
+	*n_r = n;
+	return 0;
+}
+
+int
+mailbox_usage(struct mailbox *mb, uint64_t *bytes_r, uint64_t *count_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_prep(mb, "SELECT count(*), "
+	    "coalesce(sum(size), 0) FROM messages", error_r);
+	int rc;
+
+	*bytes_r = *count_r = 0;
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*bytes_r = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		*error_r = sqlite3_errmsg(mb->db);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- POP3 lock --------------------------------------------------------- */

@@ -6,7 +6,9 @@
  * and per message its UID (RFC 3501 2.3.1.1: ascending, never reused
  * while UIDVALIDITY stays), the Maildir base name (before ":2,"), the
  * current file name in cur/, RFC822.SIZE (octets with CRLF line ends),
- * the internal date, the flags of the ":2," suffix and a MODSEQ.
+ * the internal date, the flags of the ":2," suffix, IMAP keywords and a
+ * MODSEQ; and the UIDs expunged with the MODSEQ of the expunge (RFC 7162
+ * QRESYNC; kept for the life of the UIDVALIDITY).
  *
  * mailbox_sync() makes the index match the directory: new/ files move to
  * cur/, unknown files get UIDs in a stable order (the time in the name,
@@ -70,6 +72,19 @@ struct mailbox_msg {
 	uint64_t	 modseq;
 	char		*base;		/* name before ":2," */
 	char		*file;		/* current name in cur/ */
+	char		*keywords;	/* "$Junk foo": space-separated */
+};
+
+/* Keywords of one message: their text, separators included. */
+#define MAILBOX_KEYWORDS_LEN_MAX	2048
+
+/* A flag change for mailbox_store(). */
+struct mailbox_change {
+	unsigned	 flags;		/* MAILBOX_F_*: the new flags */
+	const char	*keywords;	/* the new keywords; NULL: unchanged */
+	bool		 check_unchanged;	/* RFC 7162 UNCHANGEDSINCE */
+	uint64_t	 unchangedsince;
+	uint64_t	 modseq;	/* out: the message's MODSEQ after */
 };
 
 /* Open the index of folder ("INBOX" or a Maildir++ name) of the Maildir
@@ -102,6 +117,22 @@ int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n,
 /* Replace the flags of one message (renames the file; new MODSEQ).
  * Returns 1 done, 0 no such UID, -1 with *error_r. */
 int mailbox_set_flags(struct mailbox *mb, uint32_t uid, unsigned flags,
+    const char **error_r);
+
+/* Replace the flags (and keywords) of one message: renames the file,
+ * gives it the next MODSEQ of the folder (ch->modseq). With
+ * check_unchanged, a message whose MODSEQ is above unchangedsince is
+ * left alone (ch->modseq is its MODSEQ). Returns 1 done, 0 no such UID,
+ * 2 modified since, -1 with *error_r. */
+int mailbox_store(struct mailbox *mb, uint32_t uid, struct mailbox_change *ch,
+    const char **error_r);
+/* The UIDs expunged from the folder with a MODSEQ above since, in
+ * ascending order, into a new array (free()). Returns 0, or -1. */
+int mailbox_vanished(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
+    size_t *n_r, const char **error_r);
+/* Messages and RFC822.SIZE octets the index knows in all folders of the
+ * account (what it has synced). Returns 0, or -1 with *error_r. */
+int mailbox_usage(struct mailbox *mb, uint64_t *bytes_r, uint64_t *count_r,
     const char **error_r);
 
 /* Parse a Maildir file name: the base name length (before ":2,") and

@@ -1,0 +1,146 @@
+"""IMAP extensions against a real moatd: keywords, CONDSTORE/QRESYNC
+(RFC 7162), SORT/THREAD (RFC 5256), QUOTA (RFC 9208) with delivery-time
+enforcement, BINARY (RFC 3516) and STATUS=SIZE. Raw sockets where the
+exact response matters, imaplib elsewhere."""
+import re
+
+from conftest import DEMO, make_message
+from test_imap import (MULTIPART, RawIMAP, deliver, imap_server, login, ok,
+    raw_login)
+
+
+def msg(subject, date="Mon, 2 Mar 2026 10:00:00 +0000", frm="a@x.example",
+    to="demo@example.test", cc=None, msgid=None, refs=None, body="hi\r\n"):
+	h = [f"From: {frm}", f"To: {to}", f"Subject: {subject}",
+	    f"Date: {date}"]
+	if cc:
+		h.append(f"Cc: {cc}")
+	if msgid:
+		h.append(f"Message-ID: {msgid}")
+	if refs:
+		h.append(f"References: {refs}")
+		h.append(f"In-Reply-To: {refs.split()[-1]}")
+	return ("\r\n".join(h) + "\r\n\r\n" + body).encode()
+
+
+def modseqs(lines):
+	"""{uid: modseq} from FETCH lines."""
+	out = {}
+	for ln in lines:
+		u = re.search(rb"UID (\d+)", ln)
+		m = re.search(rb"MODSEQ \((\d+)\)", ln)
+		if u and m:
+			out[int(u.group(1))] = int(m.group(1))
+	return out
+
+
+# ---- keywords --------------------------------------------------------------
+
+def test_keywords_persist_and_search(make_server):
+	srv = imap_server(make_server)
+	deliver(srv, make_message("k1"), make_message("k2"))
+	r = raw_login(srv)
+	u, t = r.cmd("SELECT INBOX")
+	assert any(b"PERMANENTFLAGS (" in ln and b"\\*)" in ln for ln in u), u
+	u, t = r.cmd("STORE 1 +FLAGS ($Junk foo \\Seen)")
+	assert b"OK" in t
+	assert any(b"FLAGS (\\Seen $Junk foo)" in ln for ln in u), u
+	u, t = r.cmd("STORE 1 -FLAGS (foo)")
+	assert any(b"FLAGS (\\Seen $Junk)" in ln for ln in u), u
+	u, t = r.cmd("SEARCH KEYWORD $junk")
+	assert u == [b"* SEARCH 1"], u
+	u, t = r.cmd("SEARCH UNKEYWORD $Junk")
+	assert u == [b"* SEARCH 2"], u
+	r.cmd("LOGOUT")
+	r.close()
+	# another session sees them, and FLAGS lists the keyword
+	r = raw_login(srv)
+	u, t = r.cmd("SELECT INBOX")
+	assert any(ln.startswith(b"* FLAGS (") and b"$Junk" in ln
+	    for ln in u), u
+	u, t = r.cmd("FETCH 1:2 FLAGS")
+	assert b"* 1 FETCH (FLAGS (\\Seen $Junk))" in u, u
+	assert b"* 2 FETCH (FLAGS ())" in u, u
+	# copy keeps keywords; APPEND takes them
+	u, t = r.cmd("COPY 1 Archive")
+	assert b"OK" in t
+	u, t = r.cmd("APPEND Archive (Work) {4+}\r\nhi\r\n")
+	assert b"OK" in t, t
+	u, t = r.cmd("SELECT Archive")
+	u, t = r.cmd("FETCH 1:2 FLAGS")
+	assert b"* 1 FETCH (FLAGS (\\Seen $Junk))" in u, u
+	assert b"* 2 FETCH (FLAGS (Work))" in u, u
+	r.close()
+
+
+# ---- CONDSTORE / QRESYNC -------------------------------------------------
+
+def test_condstore_modseq_changedsince_unchangedsince(make_server):
+	srv = imap_server(make_server)
+	deliver(srv, make_message("c1"), make_message("c2"), make_message("c3"))
+	r = raw_login(srv)
+	u, t = r.cmd("CAPABILITY")
+	assert b"CONDSTORE" in u[0] and b"QRESYNC" in u[0]
+	u, t = r.cmd("SELECT INBOX (CONDSTORE)")
+	hms = [ln for ln in u if b"HIGHESTMODSEQ" in ln]
+	assert hms, u
+	h0 = int(re.search(rb"HIGHESTMODSEQ (\d+)", hms[0]).group(1))
+	u, t = r.cmd("UID FETCH 1:* (MODSEQ)")
+	before = modseqs(u)
+	assert len(before) == 3 and max(before.values()) <= h0
+	u, t = r.cmd("UID STORE 2 +FLAGS (\\Flagged)")
+	after = modseqs(u)
+	assert after[2] > h0, (u, h0)
+	# CHANGEDSINCE: only message 2
+	u, t = r.cmd(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0})")
+	assert len(u) == 1 and b"UID 2" in u[0] and b"MODSEQ" in u[0], u
+	# UNCHANGEDSINCE conflict: 2 changed after h0, 1 did not
+	u, t = r.cmd(f"UID STORE 1:2 (UNCHANGEDSINCE {h0}) +FLAGS (\\Seen)")
+	assert b"[MODIFIED 2]" in t, t
+	assert any(b"UID 1" in ln for ln in u), u
+	# SEARCH MODSEQ
+	u, t = r.cmd(f"SEARCH MODSEQ {h0 + 1}")
+	assert u[0].startswith(b"* SEARCH 1 2 (MODSEQ "), u
+	# STATUS HIGHESTMODSEQ grows
+	r.cmd("CLOSE")
+	u, t = r.cmd("STATUS INBOX (HIGHESTMODSEQ)")
+	h1 = int(re.search(rb"HIGHESTMODSEQ (\d+)", u[0]).group(1))
+	assert h1 > h0
+	r.close()
+
+
+def test_qresync_vanished(make_server):
+	srv = imap_server(make_server)
+	deliver(srv, *[make_message(f"q{i}") for i in range(5)])
+	r = raw_login(srv)
+	u, t = r.cmd("SELECT INBOX")
+	uidv = int(re.search(rb"UIDVALIDITY (\d+)",
+	    b"\n".join(u)).group(1))
+	h0 = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"\n".join(u)).group(1))
+	r.cmd("STORE 2,4 +FLAGS.SILENT (\\Deleted)")
+	r.cmd("STORE 5 +FLAGS.SILENT (\\Answered)")
+	u, t = r.cmd("EXPUNGE")
+	assert b"* 2 EXPUNGE" in u and b"* 3 EXPUNGE" in u, u
+	r.close()
+	# a resyncing client
+	r = raw_login(srv)
+	u, t = r.cmd("SELECT INBOX (QRESYNC (1 1))")
+	assert b"BAD" in t
+	u, t = r.cmd("ENABLE QRESYNC")
+	assert u == [b"* ENABLED QRESYNC"], u
+	u, t = r.cmd(f"SELECT INBOX (QRESYNC ({uidv} {h0}))")
+	assert b"OK" in t, t
+	assert b"* VANISHED (EARLIER) 2,4" in u, u
+	ch = [ln for ln in u if b"FETCH" in ln]
+	assert len(ch) == 1 and b"UID 5" in ch[0] and b"\\Answered" in ch[0], u
+	# known UIDs narrow VANISHED
+	u, t = r.cmd(f"SELECT INBOX (QRESYNC ({uidv} {h0} 3:5))")
+	assert b"* VANISHED (EARLIER) 4" in u, u
+	u, t = r.cmd(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0} VANISHED)")
+	assert u[0] == b"* VANISHED (EARLIER) 2,4", u
+	# expunges now arrive as VANISHED
+	r.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+	u, t = r.cmd("EXPUNGE")
+	assert b"* VANISHED 1" in u and not any(b"EXPUNGE" in ln
+	    for ln in u), u
+	r.close()
