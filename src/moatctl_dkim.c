@@ -18,7 +18,7 @@
 
 #include "authn/dkim.h"
 #include "buf.h"
-#include "dns.h"
+#include "dns_config.h"
 #include "store.h"
 #include "util.h"
 #include "xalloc.h"
@@ -276,8 +276,7 @@ verify_done(struct dkim_verify *v, void *ctx)
 static int
 dkim_verify_cmd(const struct config *cfg, int argc, char **argv)
 {
-	char addrs[CONFIG_MAX_RESOLVERS][80], err[256];
-	struct dns_config dcfg;
+	char err[256];
 	struct dkim_verify *v;
 	struct dns *dns;
 	struct buf msg;
@@ -301,21 +300,12 @@ dkim_verify_cmd(const struct config *cfg, int argc, char **argv)
 		dkim_verify_free(&v);
 		return 1;
 	}
-	memset(&dcfg, 0, sizeof(dcfg));
-	for (i = 0; i < cfg->nresolvers && i < DNS_FORWARDERS_MAX; i++) {
-		const struct listen_addr *a = &cfg->resolvers[i];
-
-		snprintf(addrs[i], sizeof(addrs[i]), strchr(a->host, ':') ?
-		    "[%s]:%u" : "%s:%u", a->host, (unsigned)a->port);
-		dcfg.forwarders[dcfg.nforwarders++] = addrs[i];
-	}
-	dcfg.timeout_ms = cfg->dns_timeout;
 	if (uv_loop_init(&loop) != 0) {
 		fprintf(stderr, "moatctl: cannot make an event loop\n");
 		dkim_verify_free(&v);
 		return 1;
 	}
-	if ((dns = dns_new(&loop, &dcfg, err, sizeof(err))) == NULL) {
+	if ((dns = dns_new_from_config(&loop, cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "moatctl: dns: %s\n", err);
 		dkim_verify_free(&v);
 		(void)uv_loop_close(&loop);

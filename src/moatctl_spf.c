@@ -13,14 +13,13 @@
 
 #include <uv.h>
 
-#include "dns.h"
+#include "dns_config.h"
 #include "spf.h"
 #include "util.h"
 
 #define SPF_CTL_EXIT_USAGE 2
 #define SPF_CTL_MESSAGE_MAX (1024 * 1024)	/* of a --sender-id file */
 #define SPF_CTL_PRA_MAX 512
-#define SPF_CTL_ADDR_MAX 80
 
 struct ctl_spf {
 	bool		 done;
@@ -111,16 +110,14 @@ spf_check_cmd(const struct config *cfg, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char addrs[CONFIG_MAX_RESOLVERS][SPF_CTL_ADDR_MAX], err[256];
+	char err[256];
 	char pra[SPF_CTL_PRA_MAX];
 	const char *from = NULL, *msgfile = NULL, *error = NULL;
 	struct spf_request rq;
-	struct dns_config dcfg;
 	struct ctl_spf st;
 	struct spf_check *chk;
 	struct dns *dns;
 	uv_loop_t loop;
-	unsigned i;
 	int ch;
 
 	memset(&rq, 0, sizeof(rq));
@@ -186,25 +183,11 @@ spf_check_cmd(const struct config *cfg, int argc, char **argv)
 		rq.sender = "";
 	}
 
-	memset(&dcfg, 0, sizeof(dcfg));
-	for (i = 0; i < cfg->nresolvers && i < DNS_FORWARDERS_MAX; i++) {
-		const struct listen_addr *a = &cfg->resolvers[i];
-		int n = snprintf(addrs[i], sizeof(addrs[i]),
-		    strchr(a->host, ':') ? "[%s]:%u" : "%s:%u", a->host,
-		    (unsigned)a->port);
-
-		if (n < 0 || (size_t)n >= sizeof(addrs[i])) {
-			fprintf(stderr, "moatctl: resolver address too long\n");
-			return 1;
-		}
-		dcfg.forwarders[dcfg.nforwarders++] = addrs[i];
-	}
-	dcfg.timeout_ms = cfg->dns_timeout;
 	if (uv_loop_init(&loop) != 0) {
 		fprintf(stderr, "moatctl: cannot create the event loop\n");
 		return 1;
 	}
-	dns = dns_new(&loop, &dcfg, err, sizeof(err));
+	dns = dns_new_from_config(&loop, cfg, err, sizeof(err));
 	if (dns == NULL) {
 		fprintf(stderr, "moatctl: dns: %s\n", err);
 		(void)uv_loop_close(&loop);

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "imap_session.h"
+#include "dns_config.h"
 #include "log.h"
 #include "pop3_session.h"
 #include "queue_commit.h"
@@ -179,6 +180,14 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
+	{
+		char err[256];
+
+		/* SPF and DKIM of inbound mail; without DNS they are off. */
+		srv.dns = dns_new_from_config(loop, cfg, err, sizeof(err));
+		if (srv.dns == NULL)
+			log_warnx("event=dns-unavailable error=\"%s\"", err);
+	}
 	memset(&psrv, 0, sizeof(psrv));
 	psrv.loop = loop;
 	psrv.cfg = cfg;

@@ -82,6 +82,8 @@ static const struct key_def keys[] = {
 	NUM("auth", "scram_iterations", KEY_UINT, scram_iterations, 4096,
 	    1000000),
 	STR("auth", "any_sender", any_sender),
+	NUM("authn", "spf", KEY_BOOL, spf, 0, 1),
+	NUM("authn", "dkim_verify", KEY_BOOL, dkim_verify, 0, 1),
 	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
 	NUM("dns", "timeout", KEY_DURATION_MS, dns_timeout, 100, 60000),
 	NUM("delivery", "connect_timeout", KEY_DURATION, connect_timeout, 1,
@@ -150,6 +152,8 @@ config_defaults(struct config *cfg)
 	cfg->pop_before_smtp_window = 30 * 60;
 	cfg->scram_iterations = 4096;	/* RFC 7677 minimum */
 	cfg->dns_timeout = 5000;
+	cfg->spf = true;
+	cfg->dkim_verify = true;
 	cfg->connect_timeout = 30;
 	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */
 	cfg->dest_concurrency = 20;

@@ -100,6 +100,10 @@ struct config {
 	unsigned scram_iterations;
 	char	 any_sender[1024];	/* accounts that may use any sender */
 
+	/* [authn] */
+	bool	 spf;			/* check SPF of inbound mail */
+	bool	 dkim_verify;		/* verify DKIM of inbound mail */
+
 	/* [dns] */
 	struct listen_addr resolvers[CONFIG_MAX_RESOLVERS];
 	unsigned nresolvers;

@@ -123,6 +123,7 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 	smtp_enter_state(s, SMTP_STATE_MAIL);
+	smtp_authn_mail(s);
 	smtp_reply(s, 250, "2.1.0 Ok");
 }
 
@@ -227,6 +228,7 @@ smtp_message_begin(struct smtp_session *s, enum smtp_data_mode mode)
 		goto overflow;
 	if (buf_printf(&s->msg, "; %s\r\n", date) < 0)
 		goto overflow;
+	s->received_len = s->msg.len;
 	smtp_data_init(&s->reader, mode, cfg->message_size, cfg->line_length);
 	return;
 overflow:
@@ -316,12 +318,12 @@ smtp_commit_done(void *ctx, int err)
 	conn_resume(s->conn);
 }
 
+static void smtp_message_queue(struct smtp_session *s);
+
 static void
 smtp_message_end(struct smtp_session *s)
 {
 	enum smtp_data_error e = s->reader.error;
-	struct queue_envelope env;
-	char helo[SMTP_HELO_MAX * 4 + 1];
 
 	if (e != SMTP_DATA_OK) {
 		const char *text = smtp_data_error_text(e);
@@ -354,6 +356,35 @@ smtp_message_end(struct smtp_session *s)
 			return;
 		}
 	}
+	/* Nothing more is read until the message is settled. */
+	smtp_enter_state(s, SMTP_STATE_QUEUEING);
+	uv_timer_stop(&s->timer);
+	conn_pause(s->conn);
+	conn_flush(s->conn);
+	if (smtp_authn_data_end(s))
+		smtp_message_queue(s);
+}
+
+/* SPF and DKIM results are in (or were not needed): queue the message. */
+void
+smtp_authn_continue(struct smtp_session *s)
+{
+	if (!smtp_authn_ready(s))
+		return;
+	smtp_authn_finish(s);
+	if (s->conn_gone) {
+		smtp_tx_reset(s);
+		return;		/* the client is gone: it got no 250 */
+	}
+	smtp_message_queue(s);
+}
+
+static void
+smtp_message_queue(struct smtp_session *s)
+{
+	struct queue_envelope env;
+	char helo[SMTP_HELO_MAX * 4 + 1];
+
 	memset(&env, 0, sizeof(env));
 	memcpy(env.id, s->qid, sizeof(env.id));
 	env.time = time(NULL);
@@ -371,13 +402,11 @@ smtp_message_end(struct smtp_session *s)
 	if (queue_envelope_format(&env, &s->env) < 0) {
 		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");
 		smtp_tx_reset(s);
+		smtp_enter_state(s, SMTP_STATE_READY);
+		smtp_session_resume(s);
 		return;
 	}
-	smtp_enter_state(s, SMTP_STATE_QUEUEING);
 	s->committing = true;
-	uv_timer_stop(&s->timer);
-	conn_pause(s->conn);
-	conn_flush(s->conn);
 	queue_commit_submit(s->srv->commit, s->qid, &s->env, &s->msg,
 	    smtp_commit_done, s);
 }

@@ -23,6 +23,7 @@ struct smtp_server {
 	SSL_CTX			*ssl_ctx;
 	struct store		*store;
 	struct queue_commit	*commit;
+	struct dns		*dns;		/* NULL: no DNS checks */
 	unsigned		 nsessions;
 	bool			 draining;
 	/* Called when the last session ends while draining. */

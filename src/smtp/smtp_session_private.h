@@ -16,6 +16,9 @@
 #include "conn.h"
 #include "queue.h"
 #include "auth_run.h"
+
+struct spf_check;
+struct dkim_verify;
 #include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
@@ -90,7 +93,16 @@ struct smtp_session {
 	enum smtp_state		 bdat_prev_state;
 	char			 qid[QUEUE_ID_LEN + 1];
 	struct buf		 msg;
+	size_t			 received_len;	/* our Received: in msg */
 	struct buf		 env;
+
+	/* domain authentication (smtp_authn.c) */
+	struct spf_check	*spf;		/* running */
+	int			 spf_result;	/* enum spf_result, -1 none */
+	char			 spf_why[256];
+	struct dkim_verify	*dkim;
+	bool			 dkim_pending;
+	bool			 authn_waiting;
 };
 
 void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
@@ -116,6 +128,17 @@ void cmd_data(struct smtp_session *s, const char *args, size_t len);
 void cmd_bdat(struct smtp_session *s, const char *args, size_t len);
 size_t smtp_feed_data(struct smtp_session *s, const uint8_t *p, size_t len);
 size_t smtp_feed_bdat(struct smtp_session *s, const uint8_t *p, size_t len);
+
+/* smtp_authn.c: SPF from MAIL on, DKIM at the end of DATA, results as
+ * Received-SPF and Authentication-Results headers. */
+void smtp_authn_mail(struct smtp_session *s);
+void smtp_authn_reset(struct smtp_session *s);
+/* true: go on now; false: smtp_authn_continue() comes later. */
+bool smtp_authn_data_end(struct smtp_session *s);
+bool smtp_authn_ready(const struct smtp_session *s);
+void smtp_authn_finish(struct smtp_session *s);
+/* smtp_cmd_tx.c: queue the message once the results are in. */
+void smtp_authn_continue(struct smtp_session *s);
 
 /* smtp_cmd_auth.c */
 void cmd_auth(struct smtp_session *s, const char *args, size_t len);

@@ -24,7 +24,7 @@
 #include <uv.h>
 
 #include "delivery.h"
-#include "dns.h"
+#include "dns_config.h"
 #include "log.h"
 #include "outbound.h"
 #include "queue.h"
@@ -342,22 +342,11 @@ load_deferred_times(void)
 static void
 runner_outbound_init(void)
 {
-	struct dns_config dcfg;
-	char addrs[CONFIG_MAX_RESOLVERS][80], err[256];
+	char err[256];
 	struct dns *dns;
 	SSL_CTX *ctx;
-	unsigned i;
 
-	memset(&dcfg, 0, sizeof(dcfg));
-	for (i = 0; i < cfg->nresolvers && i < DNS_FORWARDERS_MAX; i++) {
-		const struct listen_addr *a = &cfg->resolvers[i];
-
-		snprintf(addrs[i], sizeof(addrs[i]), strchr(a->host, ':') ?
-		    "[%s]:%u" : "%s:%u", a->host, (unsigned)a->port);
-		dcfg.forwarders[dcfg.nforwarders++] = addrs[i];
-	}
-	dcfg.timeout_ms = cfg->dns_timeout;
-	dns = dns_new(loop, &dcfg, err, sizeof(err));
+	dns = dns_new_from_config(loop, cfg, err, sizeof(err));
 	if (dns == NULL)
 		log_warnx("event=dns-unavailable error=\"%s\"", err);
 	ctx = smtp_client_tls_ctx_new(err, sizeof(err));

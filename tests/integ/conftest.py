@@ -376,6 +376,12 @@ DEFAULT_CONFIG = {
 	"queue": {
 		"retry_min": "1",
 	},
+	# Hermetic: no query ever leaves for the machine's resolver. Tests of
+	# SPF/DKIM turn these on with [dns] resolver = a test DNS server.
+	"authn": {
+		"spf": "no",
+		"dkim_verify": "no",
+	},
 }
 
 
