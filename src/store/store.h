@@ -159,4 +159,33 @@ int store_dkim_key_del(struct store *st, const char *domain,
 int store_dkim_key_list(struct store *st, const char *domain,
     bool enabled_only, store_row_cb *cb, void *ctx);
 
+/* DMARC aggregate-report rows (authn/dmarc.h dmarc_report_store): one
+ * per evaluated message. Strings may be "" (not NULL except as noted). */
+struct store_dmarc_report {
+	time_t		 time;
+	const char	*source_ip;
+	const char	*header_from;
+	const char	*envelope_from;
+	const char	*policy_domain;	/* where the record was; "" none */
+	const char	*policy;	/* "none", "quarantine", "reject" */
+	const char	*disposition;
+	const char	*dmarc;		/* "pass", "fail", "none", ... */
+	const char	*dkim;
+	const char	*dkim_domain;
+	bool		 dkim_aligned;
+	const char	*spf;
+	const char	*spf_domain;
+	bool		 spf_aligned;
+	unsigned	 pct;
+};
+/* Returns 0, or -1 with *error_r. */
+int store_dmarc_report_add(struct store *st,
+    const struct store_dmarc_report *r, const char **error_r);
+/* rows: time (ISO 8601), source_ip, header_from, envelope_from,
+ * policy_domain, policy, disposition, dmarc, dkim, dkim_domain,
+ * dkim_aligned ("1"/"0"), spf, spf_domain, spf_aligned, pct; for
+ * policy_domain (NULL: all) from since on. Returns 0 or -1. */
+int store_dmarc_report_list(struct store *st, const char *policy_domain,
+    time_t since, store_row_cb *cb, void *ctx);
+
 #endif

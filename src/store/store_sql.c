@@ -112,6 +112,29 @@ static const char *const store_migrations[] = {
 	"  created   INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, selector)"
 	");",
+	/* 4 -> 5: DMARC aggregate-report rows (RFC 7489 7.2), one per
+	 * evaluated message; reports are built from them per policy
+	 * domain and period. */
+	"CREATE TABLE dmarc_reports ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  time          INTEGER NOT NULL,"
+	"  source_ip     TEXT NOT NULL,"
+	"  header_from   TEXT NOT NULL COLLATE NOCASE,"
+	"  envelope_from TEXT,"
+	"  policy_domain TEXT COLLATE NOCASE,"
+	"  policy        TEXT,"
+	"  disposition   TEXT NOT NULL,"
+	"  dmarc         TEXT NOT NULL,"
+	"  dkim          TEXT,"
+	"  dkim_domain   TEXT,"
+	"  dkim_aligned  INTEGER NOT NULL,"
+	"  spf           TEXT,"
+	"  spf_domain    TEXT,"
+	"  spf_aligned   INTEGER NOT NULL,"
+	"  pct           INTEGER NOT NULL"
+	");"
+	"CREATE INDEX dmarc_reports_domain ON dmarc_reports"
+	" (policy_domain, time);",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -148,6 +171,8 @@ enum stmt_id {
 	ST_DKIM_ENABLE,
 	ST_DKIM_DEL,
 	ST_DKIM_LIST,
+	ST_DMARC_ADD,
+	ST_DMARC_LIST,
 	ST_COUNT
 };
 
@@ -248,6 +273,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT domain, selector, algorithm, enabled, " ISO_TIME("created")
 	    ", key_pem FROM dkim_keys WHERE (?1 IS NULL OR domain = ?1)"
 	    " AND (?2 = 0 OR enabled = 1) ORDER BY domain, selector",
+	[ST_DMARC_ADD] =
+	    "INSERT INTO dmarc_reports (time, source_ip, header_from,"
+	    " envelope_from, policy_domain, policy, disposition, dmarc, dkim,"
+	    " dkim_domain, dkim_aligned, spf, spf_domain, spf_aligned, pct)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15)",
+	/* ?1 policy domain or NULL, ?2 since */
+	[ST_DMARC_LIST] =
+	    "SELECT " ISO_TIME("time") ", source_ip, header_from,"
+	    " envelope_from, policy_domain, policy, disposition, dmarc, dkim,"
+	    " dkim_domain, dkim_aligned, spf, spf_domain, spf_aligned, pct"
+	    " FROM dmarc_reports WHERE (?1 IS NULL OR policy_domain = ?1)"
+	    " AND time >= ?2 ORDER BY time, id",
 };
 
 struct store {
@@ -1786,6 +1824,49 @@ store_dkim_key_list(struct store *st, const char *domain, bool enabled_only,
 	if (bind_text(s, 1, domain != NULL ? d : NULL) < 0 ||
 	    bind_int(s, 2, enabled_only ? 1 : 0) < 0) {
 		(void)store_dberr(st, "dkim key list");
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_rows(st, s, cb, ctx);
+}
+
+int
+store_dmarc_report_add(struct store *st, const struct store_dmarc_report *r,
+    const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_DMARC_ADD);
+
+	if (bind_int(s, 1, (int64_t)r->time) < 0 ||
+	    bind_textn(s, 2, r->source_ip, STORE_DOMAIN_MAX) < 0 ||
+	    bind_textn(s, 3, r->header_from, STORE_DOMAIN_MAX) < 0 ||
+	    bind_textn(s, 4, r->envelope_from, STORE_DOMAIN_MAX) < 0 ||
+	    bind_textn(s, 5, r->policy_domain, STORE_DOMAIN_MAX) < 0 ||
+	    bind_text(s, 6, r->policy) < 0 ||
+	    bind_text(s, 7, r->disposition) < 0 ||
+	    bind_text(s, 8, r->dmarc) < 0 ||
+	    bind_text(s, 9, r->dkim) < 0 ||
+	    bind_textn(s, 10, r->dkim_domain, STORE_DOMAIN_MAX) < 0 ||
+	    bind_int(s, 11, r->dkim_aligned ? 1 : 0) < 0 ||
+	    bind_text(s, 12, r->spf) < 0 ||
+	    bind_textn(s, 13, r->spf_domain, STORE_DOMAIN_MAX) < 0 ||
+	    bind_int(s, 14, r->spf_aligned ? 1 : 0) < 0 ||
+	    bind_int(s, 15, r->pct) < 0 || stmt_exec(s) != 0) {
+		*error_r = store_dberr(st, "dmarc report add");
+		stmt_done(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_dmarc_report_list(struct store *st, const char *policy_domain,
+    time_t since, store_row_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_DMARC_LIST);
+
+	if (bind_text(s, 1, policy_domain) < 0 ||
+	    bind_int(s, 2, (int64_t)since) < 0) {
+		(void)store_dberr(st, "dmarc report list");
 		stmt_done(s);
 		return -1;
 	}
