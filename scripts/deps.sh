@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libuv1-dev libssl-dev libsqlite3-dev
-libunbound-dev
+libunbound-dev libpsl-dev publicsuffix
 libinih-dev libcrypt-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail
