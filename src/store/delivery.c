@@ -15,6 +15,8 @@
 
 #include "bounce.h"
 #include "buf.h"
+#include "dkim.h"
+#include "mime.h"
 #include "log.h"
 #include "maildir.h"
 #include "outbound.h"
@@ -25,6 +27,8 @@
 
 #define DELIVERY_TARGETS_MAX 10000	/* mailboxes per recipient */
 #define DELIVERY_LOCAL_MAX 256
+#define DELIVERY_DKIM_KEYS_MAX 8	/* signatures per message */
+#define DELIVERY_HEADER_SCAN (256 * 1024)	/* where From: is looked for */
 
 /* Outcome of one recipient during an attempt. */
 enum rcpt_outcome { RC_SKIP = 0, RC_DONE, RC_FAILED, RC_TEMP };
@@ -54,6 +58,7 @@ struct djob {
 	char			**remote;
 	size_t			*remote_of;
 	size_t			 nremote;
+	struct buf		 signed_msg;	/* DKIM-Signature + message */
 	struct outbound_job	 ob;
 	struct smtp_client_result *results;
 	char			(*mta)[256];
@@ -221,6 +226,85 @@ deliver_rcpt(struct djob *j, size_t idx)
 	free(rc.targets);
 }
 
+struct key_rows {
+	struct dkim_signer	*signers[DELIVERY_DKIM_KEYS_MAX];
+	size_t			 n;
+	const char		*id;
+};
+
+static void
+collect_key(void *ctx, const char *const *cols, int ncols)
+{
+	struct key_rows *k = ctx;
+	const char *error = NULL;
+
+	/* domain, selector, algorithm, enabled, created, key_pem */
+	if (ncols < 6 || k->n == DELIVERY_DKIM_KEYS_MAX)
+		return;
+	k->signers[k->n] = dkim_signer_new(cols[0], cols[1], cols[5],
+	    strlen(cols[5]), &error);
+	if (k->signers[k->n] == NULL)
+		log_warnx("event=dkim-key-unusable id=%s domain=%s selector=%s "
+		    "error=\"%s\"", k->id, cols[0], cols[1], error);
+	else
+		k->n++;
+}
+
+/* The domain of the From: header (lower case), or "" when there is not
+ * exactly one usable address. */
+static void
+from_domain(const uint8_t *msg, size_t len, char *out, size_t outlen)
+{
+	struct mime_message *m;
+	const struct mime_header *h;
+	struct mime_addr *a;
+
+	out[0] = '\0';
+	m = mime_parse(msg, len < DELIVERY_HEADER_SCAN ? len :
+	    DELIVERY_HEADER_SCAN);
+	h = mime_header_find(m->root, "From");
+	if (h != NULL && (a = mime_addr_parse(h->value, h->value_len)) !=
+	    NULL) {
+		if (a->next == NULL && a->host != NULL) {
+			moat_strlcpy(out, a->host, outlen);
+			ascii_lower(out);
+		}
+		mime_addr_free(&a);
+	}
+	mime_message_free(&m);
+}
+
+/* Mail from our domains leaves signed with every enabled key of the From:
+ * domain (an RSA and an Ed25519 key give two signatures). Keys are read
+ * per message, so a new or disabled key counts from the next one on. */
+static void
+sign_outbound(struct djob *j)
+{
+	const uint8_t *msg = j->data.data + j->off;
+	size_t len = j->data.len - j->off, i;
+	struct key_rows k = { .n = 0, .id = j->id };
+	char domain[256];
+	const char *error = NULL;
+
+	from_domain(msg, len, domain, sizeof(domain));
+	if (domain[0] == '\0' || store_dkim_key_list(thread_store, domain,
+	    true, collect_key, &k) < 0 || k.n == 0)
+		return;
+	buf_init(&j->signed_msg, 0);
+	if (dkim_sign_message(k.signers, k.n, msg, len, time(NULL),
+	    &j->signed_msg, &error) < 0 ||
+	    buf_append(&j->signed_msg, msg, len) < 0) {
+		log_warnx("event=dkim-sign-failed id=%s domain=%s error=\"%s\"",
+		    j->id, domain, error ? error : "out of room");
+		buf_deinit(&j->signed_msg);
+	} else {
+		log_info("event=dkim-signed id=%s domain=%s signatures=%zu",
+		    j->id, domain, k.n);
+	}
+	for (i = 0; i < k.n; i++)
+		dkim_signer_free(&k.signers[i]);
+}
+
 static void
 local_work(uv_work_t *w)
 {
@@ -275,6 +359,8 @@ local_work(uv_work_t *w)
 	for (i = 0; i < j->env.nrcpts; i++)
 		if (j->st.status[i] == QUEUE_RCPT_PENDING)
 			deliver_rcpt(j, i);
+	if (j->nremote > 0)
+		sign_outbound(j);
 }
 
 /* ---- finishing ---------------------------------------------------------- */
@@ -424,6 +510,7 @@ djob_free(struct djob *j)
 		queue_state_free(&j->st);
 	}
 	buf_deinit(&j->data);
+	buf_deinit(&j->signed_msg);
 	for (i = 0; i < j->nremote; i++)
 		free(j->remote[i]);
 	free(j->remote);
@@ -485,8 +572,13 @@ local_done(uv_work_t *w, int status)
 	j->ob.nrcpts = j->nremote;
 	j->ob.results = j->results;
 	j->ob.remote_mta = j->mta;
-	j->ob.data = j->data.data + j->off;
-	j->ob.len = j->data.len - j->off;
+	if (j->signed_msg.len > 0) {
+		j->ob.data = j->signed_msg.data;
+		j->ob.len = j->signed_msg.len;
+	} else {
+		j->ob.data = j->data.data + j->off;
+		j->ob.len = j->data.len - j->off;
+	}
 	j->ob.eightbit = j->env.eightbit;
 	j->ob.smtputf8 = j->env.smtputf8;
 	j->ob.done = remote_done;
