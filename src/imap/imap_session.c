@@ -110,10 +110,10 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ IMAP_CMD_UID_MOVE, SEL, 0, imap_cmd_copy },
 	{ IMAP_CMD_UID_SEARCH, SEL, 0, imap_cmd_search },
 	{ IMAP_CMD_UID_EXPUNGE, SEL, 0, imap_cmd_expunge },
-	{ IMAP_CMD_SORT, ANY, 0, cmd_unsupported },
-	{ IMAP_CMD_THREAD, ANY, 0, cmd_unsupported },
-	{ IMAP_CMD_UID_SORT, ANY, 0, cmd_unsupported },
-	{ IMAP_CMD_UID_THREAD, ANY, 0, cmd_unsupported },
+	{ IMAP_CMD_SORT, SEL, F_NO_REFRESH, imap_cmd_sort },
+	{ IMAP_CMD_THREAD, SEL, F_NO_REFRESH, imap_cmd_thread },
+	{ IMAP_CMD_UID_SORT, SEL, 0, imap_cmd_sort },
+	{ IMAP_CMD_UID_THREAD, SEL, 0, imap_cmd_thread },
 	{ IMAP_CMD_GETQUOTA, ANY, 0, cmd_unsupported },
 	{ IMAP_CMD_GETQUOTAROOT, ANY, 0, cmd_unsupported },
 	{ IMAP_CMD_SETQUOTA, ANY, 0, cmd_unsupported },
@@ -162,7 +162,8 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 
 	moat_strlcpy(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE "
 	    "IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC", outlen);
+	    "LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT "
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES", outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
 	    s->srv->cfg->message_size);
 	moat_strlcat(out, tmp, outlen);

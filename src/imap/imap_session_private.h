@@ -5,7 +5,8 @@
  * not-authenticated commands and SASL in the thread pool;
  * imap_cmd_mailbox.c folders, LIST, STATUS, SELECT; imap_cmd_fetch.c
  * FETCH; imap_cmd_store.c STORE, EXPUNGE, COPY, MOVE, APPEND;
- * imap_cmd_search.c SEARCH. */
+ * imap_cmd_search.c SEARCH; imap_cmd_sort.c SORT and THREAD;
+ * imap_cmd_quota.c GETQUOTA, GETQUOTAROOT and SETQUOTA. */
 #ifndef MOAT_IMAP_SESSION_PRIVATE_H
 #define MOAT_IMAP_SESSION_PRIVATE_H
 
@@ -185,5 +186,9 @@ void imap_cmd_search(struct imap_session *s, struct imap_command *c);
  * that matches. Returns the number of hits. */
 size_t imap_search_run(struct imap_session *s, const struct imap_search *se,
     bool *hit);
+
+/* imap_cmd_sort.c */
+void imap_cmd_sort(struct imap_session *s, struct imap_command *c);
+void imap_cmd_thread(struct imap_session *s, struct imap_command *c);
 
 #endif

@@ -144,3 +144,44 @@ def test_qresync_vanished(make_server):
 	assert b"* VANISHED 1" in u and not any(b"EXPUNGE" in ln
 	    for ln in u), u
 	r.close()
+
+
+# ---- SORT / THREAD ---------------------------------------------------------
+
+def test_sort_and_thread(make_server):
+	srv = imap_server(make_server)
+	deliver(srv,
+	    msg("Re: Banana", date="Tue, 3 Mar 2026 10:00:00 +0000",
+	        frm="Zed <zed@x.example>", msgid="<b2@x>", refs="<b1@x>",
+	        body="x" * 300 + "\r\n"),
+	    msg("apple", date="Wed, 4 Mar 2026 09:00:00 +0100",
+	        frm="amy@x.example", msgid="<a1@x>", body="short\r\n"),
+	    msg("Banana", date="Mon, 2 Mar 2026 10:00:00 +0000",
+	        frm="bob@x.example", msgid="<b1@x>", body="y" * 100 + "\r\n"),
+	    msg("[list] Fwd: Cherry", date="Mon, 2 Mar 2026 08:00:00 -0500",
+	        frm="carl@x.example", msgid="<c1@x>"),
+	    msg("Re: Re: Banana", date="Thu, 5 Mar 2026 10:00:00 +0000",
+	        frm="bob@x.example", msgid="<b3@x>", refs="<b1@x> <b2@x>"))
+	r = raw_login(srv)
+	u, t = r.cmd("CAPABILITY")
+	assert b" SORT" in u[0] and b"THREAD=REFERENCES" in u[0]
+	r.cmd("SELECT INBOX")
+	u, t = r.cmd("SORT (SUBJECT) UTF-8 ALL")
+	assert u == [b"* SORT 2 1 3 5 4"], u
+	u, t = r.cmd("SORT (DATE) UTF-8 ALL")
+	assert u == [b"* SORT 3 4 1 2 5"], u
+	u, t = r.cmd("SORT (REVERSE SIZE) UTF-8 ALL")
+	assert u == [b"* SORT 1 3 4 5 2"] or u[0].startswith(b"* SORT 1 3"), u
+	u, t = r.cmd("SORT (FROM REVERSE DATE) UTF-8 ALL")
+	assert u == [b"* SORT 2 5 3 4 1"], u
+	u, t = r.cmd("UID SORT (ARRIVAL) UTF-8 SUBJECT banana")
+	assert u == [b"* SORT 1 3 5"], u
+	u, t = r.cmd("THREAD REFERENCES UTF-8 ALL")
+	assert u == [b"* THREAD (3 1 5)(4)(2)"], u
+	u, t = r.cmd("THREAD ORDEREDSUBJECT UTF-8 ALL")
+	assert u == [b"* THREAD (3 (1)(5))(4)(2)"], u
+	u, t = r.cmd("UID THREAD REFERENCES UTF-8 NOT SUBJECT cherry")
+	assert u == [b"* THREAD (3 1 5)(2)"], u
+	u, t = r.cmd("SORT (SUBJECT) KOI8-R ALL")
+	assert b"BADCHARSET" in t
+	r.close()
