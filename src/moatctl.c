@@ -125,7 +125,9 @@ usage(FILE *fp)
 	    "terminal moatctl\nprompts twice without echo; they are stored "
 	    "as a yescrypt hash and a\nSCRAM-SHA-256 credential. Lists print "
 	    "one record per line, tab-separated.\nAccount settings default "
-	    "to on; e.g. moatctl account set a@example.org pop3=off\n", fp);
+	    "to on; e.g. moatctl account set a@example.org pop3=off\n"
+	    "quota=SIZE (500M, 2G; none) limits what the account's Maildir "
+	    "may hold.\n", fp);
 }
 
 static const struct ctl_cmd *
@@ -464,8 +466,8 @@ cmd_account_show(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/* account set ADDRESS key=on|off...: every pair is checked before any
- * is stored. */
+/* account set ADDRESS key=on|off|quota=SIZE...: every pair is checked
+ * before any is stored. */
 static int
 cmd_account_set(struct ctl *c, int argc, char **argv)
 {
@@ -487,7 +489,8 @@ cmd_account_set(struct ctl *c, int argc, char **argv)
 		if (!store_setting_valid(key, eq + 1)) {
 			fprintf(stderr, "moatctl: account set: invalid "
 			    "setting '%.64s' (keys: smtp imap pop3 webmail "
-			    "relay; values: on off)\n", argv[i]);
+			    "relay; values: on off; quota=SIZE|none)\n",
+			    argv[i]);
 			return EXIT_USAGE;
 		}
 	}

@@ -543,6 +543,10 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 		imap_tagged(s, "NO", "TOOBIG", "Message too big");
 		return;
 	}
+	if (!imap_quota_allows(s, ap.data.len)) {
+		imap_tagged(s, "NO", "OVERQUOTA", "Quota exceeded");
+		return;
+	}
 	if (ap.binary && memchr(ap.data.p, '\0', ap.data.len) != NULL) {
 		imap_tagged(s, "NO", "UNKNOWN-CTE", "NUL octets refused");
 		return;

@@ -71,7 +71,6 @@ struct imap_cmd_def {
 
 static void cmd_idle(struct imap_session *s, struct imap_command *c);
 static void cmd_check(struct imap_session *s, struct imap_command *c);
-static void cmd_unsupported(struct imap_session *s, struct imap_command *c);
 
 static const struct imap_cmd_def imap_cmds[] = {
 	{ IMAP_CMD_CAPABILITY, ANY, 0, imap_cmd_capability },
@@ -114,9 +113,9 @@ static const struct imap_cmd_def imap_cmds[] = {
 	{ IMAP_CMD_THREAD, SEL, F_NO_REFRESH, imap_cmd_thread },
 	{ IMAP_CMD_UID_SORT, SEL, 0, imap_cmd_sort },
 	{ IMAP_CMD_UID_THREAD, SEL, 0, imap_cmd_thread },
-	{ IMAP_CMD_GETQUOTA, ANY, 0, cmd_unsupported },
-	{ IMAP_CMD_GETQUOTAROOT, ANY, 0, cmd_unsupported },
-	{ IMAP_CMD_SETQUOTA, ANY, 0, cmd_unsupported },
+	{ IMAP_CMD_GETQUOTA, AUTHED, 0, imap_cmd_getquota },
+	{ IMAP_CMD_GETQUOTAROOT, AUTHED, 0, imap_cmd_getquotaroot },
+	{ IMAP_CMD_SETQUOTA, AUTHED, 0, imap_cmd_setquota },
 };
 
 static void imap_process(struct imap_session *s);
@@ -163,7 +162,8 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 	moat_strlcpy(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE "
 	    "IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT "
-	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES", outlen);
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE",
+	    outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
 	    s->srv->cfg->message_size);
 	moat_strlcat(out, tmp, outlen);
@@ -409,13 +409,6 @@ cmd_check(struct imap_session *s, struct imap_command *c)
 		return;
 	}
 	imap_tagged(s, "OK", NULL, "CHECK completed");
-}
-
-static void
-cmd_unsupported(struct imap_session *s, struct imap_command *c)
-{
-	(void)c;
-	imap_bad(s, "Command not supported");
 }
 
 /* ---- dispatch and input loop ------------------------------------------ */

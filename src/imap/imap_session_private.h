@@ -187,6 +187,13 @@ void imap_cmd_search(struct imap_session *s, struct imap_command *c);
 size_t imap_search_run(struct imap_session *s, const struct imap_search *se,
     bool *hit);
 
+/* imap_cmd_quota.c */
+void imap_cmd_getquota(struct imap_session *s, struct imap_command *c);
+void imap_cmd_getquotaroot(struct imap_session *s, struct imap_command *c);
+void imap_cmd_setquota(struct imap_session *s, struct imap_command *c);
+/* May a message of size octets be added to the account (its quota)? */
+bool imap_quota_allows(struct imap_session *s, uint64_t size);
+
 /* imap_cmd_sort.c */
 void imap_cmd_sort(struct imap_session *s, struct imap_command *c);
 void imap_cmd_thread(struct imap_session *s, struct imap_command *c);

@@ -11,6 +11,7 @@
 #include "cidr.h"
 #include "log.h"
 #include "queue_commit.h"
+#include "quota.h"
 #include "tls.h"
 #include "util.h"
 #include "xalloc.h"
@@ -127,6 +128,47 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 	smtp_reply(s, 250, "2.1.0 Ok");
 }
 
+#define RCPT_QUOTA_TARGETS	16	/* accounts of one RCPT we check */
+
+struct rcpt_targets {
+	char	local[RCPT_QUOTA_TARGETS][SMTP_PATH_MAX];
+	char	domain[RCPT_QUOTA_TARGETS][SMTP_PATH_MAX];
+	size_t	n;
+};
+
+static void
+rcpt_target(void *ctx, const char *local, const char *domain,
+    bool is_account)
+{
+	struct rcpt_targets *t = ctx;
+
+	if (!is_account || t->n == RCPT_QUOTA_TARGETS)
+		return;
+	moat_strlcpy(t->local[t->n], local, sizeof(t->local[0]));
+	moat_strlcpy(t->domain[t->n], domain, sizeof(t->domain[0]));
+	t->n++;
+}
+
+/* The accounts a local recipient reaches: is one of them over quota
+ * (RFC 3463 4.2.2), or would the announced SIZE not fit (5.2.2)? A
+ * lookup error answers OK: delivery checks again. */
+static enum quota_result
+rcpt_quota(struct smtp_session *s, const char *local, const char *domain)
+{
+	struct rcpt_targets *t = xcalloc(1, sizeof(*t));
+	enum quota_result worst = QUOTA_OK, r;
+	size_t i;
+
+	if (store_resolve(s->srv->store, local, domain, rcpt_target, t) > 0)
+		for (i = 0; i < t->n; i++)
+			if (quota_check(s->srv->store, s->srv->cfg->data_dir,
+			    t->local[i], t->domain[i], s->mail.has_size ?
+			    s->mail.size : 0, &r, NULL) == 0 && r > worst)
+				worst = r;
+	free(t);
+	return worst;
+}
+
 void
 cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 {
@@ -179,6 +221,20 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	if (s->nrcpts >= cfg->recipients) {
 		smtp_reply(s, 452, "4.5.3 Error: too many recipients");
 		return;
+	}
+	if (res == STORE_RCPT_OK) {
+		enum quota_result q = rcpt_quota(s, r.to.local, r.to.domain);
+
+		if (q == QUOTA_FULL) {
+			smtp_reply(s, 452, "4.2.2 <%.256s>: Mailbox full",
+			    addr);
+			return;
+		}
+		if (q == QUOTA_TOO_BIG) {
+			smtp_reply(s, 552, "5.2.2 <%.256s>: Mailbox full: "
+			    "message too large for the quota", addr);
+			return;
+		}
 	}
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);

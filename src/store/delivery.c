@@ -21,6 +21,7 @@
 #include "maildir.h"
 #include "outbound.h"
 #include "queue.h"
+#include "quota.h"
 #include "store.h"
 #include "util.h"
 #include "xalloc.h"
@@ -102,6 +103,45 @@ collect_target(void *vctx, const char *local, const char *domain,
 	    sizeof(rc->targets[0].domain));
 	rc->targets[rc->ntargets].account = is_account;
 	rc->ntargets++;
+}
+
+/* The account's quota (RFC 3463 X.2.2): over it, the message waits in
+ * the queue (4.2.2, a delay DSN, a bounce at expiry); a message larger
+ * than the whole quota can never fit and fails at once (5.2.2). A
+ * recovered delivery (after a crash) may have written the file already:
+ * it is not refused. Returns true when delivery may go on. */
+static bool
+quota_allows(struct djob *j, struct rcpt_state *rs, const struct target *t,
+    uint64_t size)
+{
+	enum quota_result qr;
+	uint64_t limit = 0;
+
+	if (j->recovered)
+		return true;
+	if (quota_check(thread_store, j->dc->cfg->data_dir, t->local,
+	    t->domain, size, &qr, &limit) < 0) {
+		if (rs->outcome != RC_FAILED)
+			rs->outcome = RC_TEMP;
+		snprintf(rs->reason, sizeof(rs->reason), "4.3.0 quota check "
+		    "failed");
+		return false;
+	}
+	if (qr == QUOTA_OK)
+		return true;
+	if (qr == QUOTA_TOO_BIG && size > limit) {
+		rs->outcome = RC_FAILED;
+		snprintf(rs->reason, sizeof(rs->reason), "5.2.2 message "
+		    "larger than the mailbox quota");
+	} else {
+		if (rs->outcome != RC_FAILED)
+			rs->outcome = RC_TEMP;
+		snprintf(rs->reason, sizeof(rs->reason), "4.2.2 mailbox "
+		    "full (over quota)");
+	}
+	log_info("event=over-quota id=%s to=%s@%s size=%llu", j->env.id,
+	    t->local, t->domain, (unsigned long long)size);
+	return false;
 }
 
 static int
@@ -198,6 +238,8 @@ deliver_rcpt(struct djob *j, size_t idx)
 		iov[0].iov_len = (size_t)n;
 		iov[1].iov_base = j->data.data + j->off;
 		iov[1].iov_len = j->data.len - j->off;
+		if (!quota_allows(j, rs, t, (uint64_t)n + iov[1].iov_len))
+			continue;
 		mr = maildir_deliver(path, name, iov, 2, j->recovered);
 		if (mr == MAILDIR_ERROR) {
 			bool perm = errno == EINVAL;

@@ -1263,30 +1263,6 @@ mailbox_vanished(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
 	return 0;
 }
 
-int
-mailbox_usage(struct mailbox *mb, uint64_t *bytes_r, uint64_t *count_r,
-    const char **error_r)
-{
-	sqlite3_stmt *st = db_prep(mb, "SELECT count(*), "
-	    "coalesce(sum(size), 0) FROM messages", error_r);
-	int rc;
-
-	*bytes_r = *count_r = 0;
-	if (st == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*count_r = (uint64_t)sqlite3_column_int64(st, 0);
-		*bytes_r = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
-		*error_r = sqlite3_errmsg(mb->db);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- POP3 lock --------------------------------------------------------- */
 
 int

@@ -130,11 +130,6 @@ int mailbox_store(struct mailbox *mb, uint32_t uid, struct mailbox_change *ch,
  * ascending order, into a new array (free()). Returns 0, or -1. */
 int mailbox_vanished(struct mailbox *mb, uint64_t since, uint32_t **uids_r,
     size_t *n_r, const char **error_r);
-/* Messages and RFC822.SIZE octets the index knows in all folders of the
- * account (what it has synced). Returns 0, or -1 with *error_r. */
-int mailbox_usage(struct mailbox *mb, uint64_t *bytes_r, uint64_t *count_r,
-    const char **error_r);
-
 /* Parse a Maildir file name: the base name length (before ":2,") and
  * the flags of the info part; unknown flag letters are ignored. A name
  * without ":2," has no flags. */

@@ -101,6 +101,15 @@ bool store_setting_valid(const char *name, const char *value);
  * database error). */
 int store_account_set(struct store *st, const char *address,
     const char *name, const char *value, const char **error_r);
+/* The "quota" key takes a size instead ("500M", "2G", bytes; "none" or
+ * "0": no limit), stored as bytes: the account's Maildir (all folders)
+ * may hold that much; delivery and APPEND check it. */
+#define STORE_SETTING_QUOTA	"quota"
+#define STORE_QUOTA_MAX		(UINT64_C(1) << 50)	/* 1 PiB */
+/* *bytes_r: the account's quota in bytes, 0 when unlimited. Returns 0,
+ * or -1 with *error_r (no such account, database error). */
+int store_account_quota(struct store *st, const char *address,
+    uint64_t *bytes_r, const char **error_r);
 /* *on_r: the setting of the account. Returns 0, or -1 with *error_r. */
 int store_account_get_setting(struct store *st, const char *address,
     const char *name, bool *on_r, const char **error_r);

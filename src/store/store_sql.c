@@ -1288,6 +1288,7 @@ store_account_show(struct store *st, const char *address, store_row_cb *cb,
 	int rc, n, ret = -1;
 	size_t i;
 	bool on;
+	uint64_t quota;
 
 	if (addr_parse(st, address, false, &a, error_r) < 0)
 		return -1;
@@ -1331,6 +1332,17 @@ store_account_show(struct store *st, const char *address, store_row_cb *cb,
 		    &on, error_r) < 0)
 			goto out;
 		show_row(cb, ctx, store_settings[i], on ? "on" : "off");
+	}
+	if (store_account_quota(st, addr, &quota, error_r) < 0)
+		goto out;
+	if (quota == 0)
+		show_row(cb, ctx, STORE_SETTING_QUOTA, "none");
+	else {
+		char qbuf[24];
+
+		snprintf(qbuf, sizeof(qbuf), "%llu",
+		    (unsigned long long)quota);
+		show_row(cb, ctx, STORE_SETTING_QUOTA, qbuf);
 	}
 
 	s = stmt_get(st, ST_ACCOUNT_ALIASES);
@@ -1481,11 +1493,28 @@ store_alias_list(struct store *st, const char *domain, store_row_cb *cb,
  * Login and per-account settings
  */
 
+/* "quota": a size ("500M", "2G", bytes) or "none"/"0" for no limit,
+ * into bytes (0: none). */
+static int
+quota_parse(const char *value, uint64_t *bytes_r)
+{
+	const char *e;
+
+	if (strcmp(value, "none") == 0 || strcmp(value, "off") == 0) {
+		*bytes_r = 0;
+		return 0;
+	}
+	return parse_size(value, 0, STORE_QUOTA_MAX, bytes_r, &e);
+}
+
 bool
 store_setting_valid(const char *name, const char *value)
 {
+	uint64_t q;
 	size_t i;
 
+	if (strcmp(name, STORE_SETTING_QUOTA) == 0)
+		return value == NULL || quota_parse(value, &q) == 0;
 	if (value != NULL && strcmp(value, "on") != 0 &&
 	    strcmp(value, "off") != 0)
 		return false;
@@ -1499,17 +1528,27 @@ int
 store_account_set(struct store *st, const char *address, const char *name,
     const char *value, const char **error_r)
 {
-	sqlite3_stmt *s = stmt_get(st, ST_SETTING_SET);
+	sqlite3_stmt *s;
 	struct store_addr a;
+	char qbuf[24];
+	uint64_t q;
 
 	if (addr_parse(st, address, false, &a, error_r) < 0)
 		return -1;
 	if (value == NULL || !store_setting_valid(name, value)) {
 		*error_r = store_errf(st, "invalid setting '%.64s=%.64s' "
-		    "(keys: smtp imap pop3 webmail relay; values: on off)",
-		    name, value != NULL ? value : "");
+		    "(keys: smtp imap pop3 webmail relay; values: on off; "
+		    "quota=SIZE|none)", name, value != NULL ? value : "");
 		return -1;
 	}
+	if (strcmp(name, STORE_SETTING_QUOTA) == 0) {
+		/* stored as bytes; "0" is no limit */
+		if (quota_parse(value, &q) < 0)
+			return -1;
+		snprintf(qbuf, sizeof(qbuf), "%llu", (unsigned long long)q);
+		value = qbuf;
+	}
+	s = stmt_get(st, ST_SETTING_SET);
 	if (bind_text(s, 1, a.full) < 0 || bind_text(s, 2, name) < 0 ||
 	    bind_text(s, 3, value) < 0 || stmt_exec(s) != 0) {
 		*error_r = store_dberr(st, "account set");
@@ -1559,6 +1598,41 @@ store_account_get_setting(struct store *st, const char *address,
 		*error_r = store_errf(st, "no such account %s", a);
 	else
 		*error_r = store_dberr(st, "account setting");
+	stmt_done(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_account_quota(struct store *st, const char *address, uint64_t *bytes_r,
+    const char **error_r)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_SETTING_GET);
+	char a[STORE_ADDR_MAX + 1];
+	const char *v;
+	int rc;
+
+	*bytes_r = 0;
+	if (!lower_copy(a, sizeof(a), address)) {
+		*error_r = store_errf(st, "no such account");
+		stmt_done(s);
+		return -1;
+	}
+	if (bind_text(s, 1, a) < 0 ||
+	    bind_text(s, 2, STORE_SETTING_QUOTA) < 0) {
+		*error_r = store_dberr(st, "account quota");
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v = (const char *)sqlite3_column_text(s, 0);
+		if (v != NULL && quota_parse(v, bytes_r) < 0)
+			*bytes_r = 0;
+	} else if (rc == SQLITE_DONE) {
+		*error_r = store_errf(st, "no such account %s", a);
+	} else {
+		*error_r = store_dberr(st, "account quota");
+	}
 	stmt_done(s);
 	return rc == SQLITE_ROW ? 0 : -1;
 }

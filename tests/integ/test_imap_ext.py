@@ -185,3 +185,64 @@ def test_sort_and_thread(make_server):
 	u, t = r.cmd("SORT (SUBJECT) KOI8-R ALL")
 	assert b"BADCHARSET" in t
 	r.close()
+
+
+# ---- QUOTA -----------------------------------------------------------------
+
+def smtp_rcpt(srv, rcpt, size=None):
+	import smtplib
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as s:
+		s.ehlo("client.example.org")
+		opts = [f"SIZE={size}"] if size else []
+		s.mail("sender@client.example.org", opts)
+		code, text = s.rcpt(rcpt)
+		s.rset()
+		return code, text
+
+
+def test_quota(make_server):
+	srv = imap_server(make_server)
+	body = "z" * 600 + "\r\n"
+	deliver(srv, msg("one", body=body), msg("two", body=body))
+	used = sum(p.stat().st_size for p in srv.maildir_files(sub="new") +
+	    srv.maildir_files(sub="cur"))
+	assert 1024 < used < 2048
+	m = login(srv)
+	typ, data = m._simple_command("GETQUOTAROOT", "INBOX")
+	assert typ == "OK"
+	assert m.untagged_responses.get("QUOTAROOT") == [b"INBOX"], \
+	    m.untagged_responses
+	m.untagged_responses.clear()
+	srv.ctl("account", "set", DEMO, "quota=1K")
+	out = srv.ctl("account", "show", DEMO).stdout
+	assert "quota\t1024" in out, out
+	typ, data = m._simple_command("GETQUOTAROOT", "INBOX")
+	assert typ == "OK"
+	assert m.untagged_responses["QUOTAROOT"] == [b'INBOX ""']
+	assert m.untagged_responses["QUOTA"] == [b'"" (STORAGE 2 1)']
+	m.untagged_responses.clear()
+	typ, data = m._simple_command("GETQUOTA", '""')
+	assert typ == "OK" and m.untagged_responses["QUOTA"] == \
+	    [b'"" (STORAGE 2 1)']
+	typ, data = m._simple_command("SETQUOTA", '""', "(STORAGE 10)")
+	assert typ == "NO"
+	# over quota: RCPT 452, APPEND NO [OVERQUOTA]
+	code, text = smtp_rcpt(srv, DEMO)
+	assert code == 452 and text.startswith(b"4.2.2"), (code, text)
+	typ, data = m.append("INBOX", None, None, b"Subject: x\r\n\r\nx\r\n")
+	assert typ == "NO" and b"OVERQUOTA" in data[0], data
+	# room for a little: SIZE= too big is 552, delivery is deferred
+	srv.ctl("account", "set", DEMO, "quota=2K")
+	code, text = smtp_rcpt(srv, DEMO, size=1000)
+	assert code == 552 and text.startswith(b"5.2.2"), (code, text)
+	import smtplib
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as s:
+		# no SIZE=: RCPT cannot know, delivery finds it does not fit
+		s.ehlo("client.example.org")
+		assert s.mail("sender@client.example.org")[0] == 250
+		assert s.rcpt(DEMO)[0] == 250
+		assert s.data(msg("three", body=body))[0] == 250
+	assert srv.wait_log(r"event=over-quota"), "no deferral"
+	assert srv.queue_list(), "message left the queue"
+	assert srv.log_count(r"event=delivered id=.* to=demo") == 2
+	m.logout()
