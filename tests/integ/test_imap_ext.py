@@ -246,3 +246,35 @@ def test_quota(make_server):
 	assert srv.queue_list(), "message left the queue"
 	assert srv.log_count(r"event=delivered id=.* to=demo") == 2
 	m.logout()
+
+
+# ---- BINARY / STATUS=SIZE --------------------------------------------------
+
+def test_binary_and_status_size(make_server):
+	srv = imap_server(make_server)
+	deliver(srv, MULTIPART)
+	m = login(srv)
+	typ, caps = m.capability()
+	assert b"BINARY" in caps[0] and b"STATUS=SIZE" in caps[0]
+	ok(m.select("INBOX"))
+	data = ok(m.fetch("1", "(BINARY.PEEK[2] BINARY.SIZE[2])"))
+	hdr, body = data[0]
+	assert body == bytes([0, 1, 2, 3, 4, 5]), body
+	assert b"~{6}" in hdr, hdr
+	assert b"BINARY.SIZE[2] 6" in b"".join(
+	    x if isinstance(x, bytes) else x[0] for x in data), data
+	data = ok(m.fetch("1", "(BINARY.PEEK[1])"))
+	assert data[0][1] == "The numbers are in: grün pineapple.".encode(), \
+	    data
+	data = ok(m.fetch("1", "(BINARY.PEEK[2]<2.3>)"))
+	assert data[0][1] == bytes([2, 3, 4]), data
+	data = ok(m.fetch("1", "(FLAGS)"))
+	assert b"\\Seen" not in data[0]
+	data = ok(m.fetch("1", "(BINARY[2])"))
+	data = ok(m.fetch("1", "(FLAGS)"))
+	assert b"\\Seen" in data[0]
+	size = int(re.search(rb"RFC822.SIZE (\d+)",
+	    ok(m.fetch("1", "(RFC822.SIZE)"))[0]).group(1))
+	typ, data = m.status("INBOX", "(SIZE MESSAGES)")
+	assert typ == "OK" and f"SIZE {size}".encode() in data[0], data
+	m.logout()
