@@ -2,14 +2,16 @@
  * INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY,
  * BODY[section]<partial> and BODY.PEEK, BINARY[part]<partial>,
  * BINARY.PEEK and BINARY.SIZE (RFC 3516), RFC822, RFC822.HEADER,
- * RFC822.TEXT, UID and MODSEQ; CHANGEDSINCE and VANISHED (RFC 7162). Message files are read whole (bounded by
- * IMAP_MSG_MAX) with line ends made CRLF, parsed by the MIME parser and
+ * RFC822.TEXT, UID and MODSEQ; CHANGEDSINCE and VANISHED (RFC 7162).
+ * Message files are read whole (bounded by IMAP_MSG_MAX) with line ends
+ * made CRLF, parsed by the MIME parser and
  * answered from offsets into that copy. Output is produced message by
  * message; once IMAP_FETCH_CHUNK octets are queued the session waits for
  * the connection to drain before the next message (reads stop
  * meanwhile), so a slow reader of a large FETCH costs one message of
- * memory, not the whole answer. BODY[] and RFC822 set \Seen unless the
- * mailbox is read-only; the new flags are sent with the response. */
+ * memory, not the whole answer. BODY[], BINARY[] and RFC822 set \Seen
+ * unless the mailbox is read-only; the new flags are sent with the
+ * response. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

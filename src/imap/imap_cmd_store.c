@@ -167,8 +167,9 @@ folder_keywords(struct imap_session *s, const char *folder,
 			ch.flags = msgs[i].flags;
 			ch.keywords = kws[k];
 			if (mailbox_store(mb, uids[k], &ch, &e) < 0)
-				log_warnx("imap session=%s event=keywords-failed"
-				    " uid=%u", s->id, uids[k]);
+				log_warnx("imap session=%s "
+				    "event=keywords-failed uid=%u", s->id,
+				    uids[k]);
 		}
 	}
 	mailbox_msgs_free(&msgs, nm);
@@ -314,7 +315,8 @@ imap_cmd_store(struct imap_session *s, struct imap_command *c)
 			(void)buf_printf(&out, "UID %u ", m->uid);
 		if (s->condstore)
 			(void)buf_printf(&out, "MODSEQ (%llu)%s",
-			    (unsigned long long)m->modseq, st.silent ? "" : " ");
+			    (unsigned long long)m->modseq,
+			    st.silent ? "" : " ");
 		if (!st.silent) {
 			(void)buf_append_str(&out, "FLAGS (");
 			(void)imap_msg_flags_append(m, &out);
