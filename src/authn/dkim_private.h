@@ -111,6 +111,24 @@ bool dkim_domain_within(const char *d, size_t dlen, const char *parent);
  * cased into out. Returns 0 or -1. */
 int dkim_domain_copy(const char *s, size_t len, char *out, size_t outlen);
 
+/* For ARC (arc.c), which signs and verifies like DKIM: check b over a
+ * SHA-256 header hash with a parsed key (decoded through the key cache,
+ * RSA below DKIM_RSA_BITS_MIN refused). Returns 1 valid, 0 not valid, -1
+ * with *error_r (bad or small key, crypto failure); *bits_r is the key
+ * size when known. (dkim_verify.c) */
+int dkim_key_verify(const struct dkim_key *key, enum dkim_alg alg,
+    const uint8_t *hash, const uint8_t *b, size_t blen, unsigned *bits_r,
+    const char **error_r);
+
+struct dkim_signer;
+/* Sign a SHA-256 hash with the signer's key (RSA PKCS#1 v1.5 or Ed25519
+ * over the hash, as DKIM does); sig has room for DKIM_SIG_B_MAX. Returns
+ * 0 or -1. And the signer's names and algorithm. (dkim_sign.c) */
+int dkim_signer_sign_hash(const struct dkim_signer *s, const uint8_t *hash,
+    uint8_t *sig, size_t *siglen);
+const char *dkim_signer_domain(const struct dkim_signer *s);
+const char *dkim_signer_selector(const struct dkim_signer *s);
+
 /*
  * Message splitting and canonicalization (dkim_canon.c)
  */

@@ -343,6 +343,26 @@ sign_digest(const struct dkim_signer *s, const uint8_t *hash, uint8_t *sig,
 	return r ? 0 : -1;
 }
 
+int
+dkim_signer_sign_hash(const struct dkim_signer *s, const uint8_t *hash,
+    uint8_t *sig, size_t *siglen)
+{
+	*siglen = DKIM_SIG_B_MAX;
+	return sign_digest(s, hash, sig, siglen);
+}
+
+const char *
+dkim_signer_domain(const struct dkim_signer *s)
+{
+	return s->domain;
+}
+
+const char *
+dkim_signer_selector(const struct dkim_signer *s)
+{
+	return s->selector;
+}
+
 static int
 sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
     struct dkim_slice *h, struct buf *out, const char **error_r)

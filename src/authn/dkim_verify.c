@@ -469,6 +469,42 @@ public_key(struct dkim_vsig *s, const struct dkim_key *key)
 	return pk;
 }
 
+int
+dkim_key_verify(const struct dkim_key *key, enum dkim_alg alg,
+    const uint8_t *hash, const uint8_t *b, size_t blen, unsigned *bits_r,
+    const char **error_r)
+{
+	struct dkim_vsig tmp;
+	EVP_PKEY *pk;
+	int r;
+
+	*bits_r = 0;
+	if ((key->type == DKIM_KEY_RSA) != (alg == DKIM_ALG_RSA_SHA256)) {
+		*error_r = "key type does not match a=";
+		return -1;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	if ((pk = key_cache_get(key->type, key->p, key->plen)) == NULL &&
+	    (pk = public_key(&tmp, key)) == NULL) {
+		*error_r = key->type == DKIM_KEY_RSA ? "bad RSA public key" :
+		    "bad Ed25519 public key";
+		return -1;
+	}
+	*bits_r = key->type == DKIM_KEY_RSA ?
+	    (unsigned)EVP_PKEY_get_bits(pk) : 256;
+	if (key->type == DKIM_KEY_RSA && *bits_r < DKIM_RSA_BITS_MIN) {
+		EVP_PKEY_free(pk);
+		*error_r = "key is too small (RFC 8301)";
+		return -1;
+	}
+	key_cache_put(key->type, key->p, key->plen, pk);
+	r = check_signature(pk, alg, hash, b, blen);
+	EVP_PKEY_free(pk);
+	if (r < 0)
+		*error_r = "internal verify failure";
+	return r;
+}
+
 void
 dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
     size_t len)
