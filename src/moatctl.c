@@ -25,6 +25,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "moatctl_dkim.h"
+#include "moatctl_dmarc.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
 #include "passwd.h"
@@ -604,6 +605,7 @@ static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "queue", moatctl_queue },
 	{ "spf", moatctl_spf },
 	{ "dkim", moatctl_dkim },
+	{ "dmarc", moatctl_dmarc },
 };
 
 static const struct ctl_subprogram *
