@@ -84,6 +84,9 @@ static const struct key_def keys[] = {
 	STR("auth", "any_sender", any_sender),
 	NUM("authn", "spf", KEY_BOOL, spf, 0, 1),
 	NUM("authn", "dkim_verify", KEY_BOOL, dkim_verify, 0, 1),
+	NUM("authn", "dmarc", KEY_BOOL, dmarc, 0, 1),
+	NUM("authn", "spf_fail_reject", KEY_BOOL, spf_fail_reject, 0, 1),
+	STR("authn", "dmarc_exempt", dmarc_exempt),
 	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
 	NUM("dns", "timeout", KEY_DURATION_MS, dns_timeout, 100, 60000),
 	NUM("delivery", "connect_timeout", KEY_DURATION, connect_timeout, 1,
@@ -154,6 +157,8 @@ config_defaults(struct config *cfg)
 	cfg->dns_timeout = 5000;
 	cfg->spf = true;
 	cfg->dkim_verify = true;
+	cfg->dmarc = true;
+	cfg->spf_fail_reject = true;
 	cfg->connect_timeout = 30;
 	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */
 	cfg->dest_concurrency = 20;

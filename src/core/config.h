@@ -103,6 +103,9 @@ struct config {
 	/* [authn] */
 	bool	 spf;			/* check SPF of inbound mail */
 	bool	 dkim_verify;		/* verify DKIM of inbound mail */
+	bool	 dmarc;			/* apply DMARC policies */
+	bool	 spf_fail_reject;	/* 550 on SPF fail without DMARC */
+	char	 dmarc_exempt[1024];	/* From domains never refused */
 
 	/* [dns] */
 	struct listen_addr resolvers[CONFIG_MAX_RESOLVERS];

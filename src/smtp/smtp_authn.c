@@ -1,16 +1,22 @@
 /* smtp_authn: domain authentication of inbound mail in the SMTP session.
  * SPF for the MAIL FROM identity starts at MAIL and runs while the client
- * sends RCPT and DATA; DKIM is verified over the finished message; then
- * the results become a Received-SPF and an Authentication-Results header
- * (RFC 7208 9, RFC 8601), after any incoming Authentication-Results that
- * claims our authserv-id is removed. Mail from authenticated clients and
- * trusted networks is ours: it is not checked. */
+ * sends RCPT and DATA; DKIM is verified over the finished message; DMARC
+ * then combines them with the From: domain's policy. The verdict: a
+ * DMARC reject is refused with 550 5.7.1, quarantine goes to the
+ * recipients' Junk folder, and an SPF fail is refused (550 5.7.23) only
+ * where no DMARC policy applies ([authn] spf_fail_reject). The results
+ * become a Received-SPF and an Authentication-Results header (RFC 7208 9,
+ * RFC 8601), after any incoming Authentication-Results that claims our
+ * authserv-id is removed. Mail from authenticated clients and trusted
+ * networks is ours: it is not checked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cidr.h"
+#include "authres.h"
 #include "dkim.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "log.h"
 #include "spf.h"
@@ -81,9 +87,65 @@ smtp_authn_reset(struct smtp_session *s)
 		s->spf = NULL;
 	}
 	dkim_verify_free(&s->dkim);
+	if (s->dmarc != NULL) {
+		dmarc_check_cancel(s->dmarc);
+		s->dmarc = NULL;
+	}
+	free(s->dmarc_result);
+	s->dmarc_result = NULL;
+	s->dmarc_started = false;
 	s->spf_result = -1;
 	s->spf_why[0] = '\0';
 	s->authn_waiting = false;
+}
+
+static void
+on_dmarc(const struct dmarc_result *r, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	s->dmarc = NULL;
+	s->dmarc_result = xmemdup(r, sizeof(*r));
+	log_info("smtp session=%s event=dmarc result=%s from=%s policy=%s "
+	    "disposition=%s", s->id, dmarc_status_name(r->status),
+	    r->from_domain, dmarc_policy_name(r->policy),
+	    dmarc_disposition_name(r->disposition));
+	if (s->authn_waiting)
+		smtp_authn_continue(s);
+}
+
+/* DMARC once SPF and DKIM are known. Returns true when it is running. */
+static bool
+dmarc_start(struct smtp_session *s)
+{
+	struct dkim_result dk[DKIM_SIGS_MAX];
+	struct dmarc_auth in;
+	char from[DMARC_DOMAIN_MAX + 1];
+	const char *error = NULL;
+	size_t i, n = s->dkim ? dkim_verify_count(s->dkim) : 0;
+	int r;
+
+	s->dmarc_started = true;
+	if (!s->srv->cfg->dmarc)
+		return false;
+	memset(&in, 0, sizeof(in));
+	r = dmarc_from_domain(s->msg.data + s->received_len,
+	    s->msg.len - s->received_len, from, sizeof(from), &error);
+	in.from_domain = r == 0 ? from : NULL;
+	in.from_error = r < 0 ? error : NULL;
+	if (r == 1)
+		return false;		/* no From domain: DMARC does not apply */
+	in.spf = s->spf_result >= 0 ? (enum spf_result)s->spf_result :
+	    SPF_NONE;
+	in.spf_domain = dmarc_spf_domain(s->from, s->helo);
+	for (i = 0; i < n && i < DKIM_SIGS_MAX; i++)
+		dk[i] = *dkim_verify_result(s->dkim, i);
+	in.dkim = dk;
+	in.ndkim = i;
+	in.pct_roll = -1;
+	s->dmarc = dmarc_check_start(s->srv->loop, s->srv->dns, &in, on_dmarc,
+	    s);
+	return s->dmarc != NULL;
 }
 
 static void
@@ -97,94 +159,71 @@ on_dkim(struct dkim_verify *v, void *ctx)
 		smtp_authn_continue(s);
 }
 
+#define AUTHN_FORGED_MAX 32	/* forged fields removed per message */
+
 /* Drop every Authentication-Results field that claims our authserv-id
- * (RFC 8601 5): only we may speak for our name. Works on the header
- * section of s->msg after our own Received: header. */
+ * (RFC 8601 5): only we may speak for our name. */
 static void
 strip_forged_ar(struct smtp_session *s)
 {
-	const char *host = s->srv->cfg->hostname;
-	size_t hlen = strlen(host), pos = s->received_len, end;
-	uint8_t *d = s->msg.data;
+	struct authres_range r[AUTHN_FORGED_MAX];
+	size_t n, i;
 
-	while (pos < s->msg.len) {
-		const uint8_t *nl;
-		size_t fend;
+	n = authres_forged(s->msg.data + s->received_len,
+	    s->msg.len - s->received_len, s->srv->cfg->hostname, r,
+	    AUTHN_FORGED_MAX);
+	if (n > AUTHN_FORGED_MAX)
+		n = AUTHN_FORGED_MAX;	/* the rest: the next pass */
+	/* Last first, so earlier offsets stay right. */
+	for (i = n; i-- > 0;) {
+		size_t off = s->received_len + r[i].off;
 
-		if (d[pos] == '\r' || d[pos] == '\n')
-			break;		/* end of the header section */
-		/* The field runs to the CRLF not followed by WSP. */
-		fend = pos;
-		for (;;) {
-			nl = memchr(d + fend, '\n', s->msg.len - fend);
-			if (nl == NULL) {
-				fend = s->msg.len;
-				break;
-			}
-			fend = (size_t)(nl - d) + 1;
-			if (fend >= s->msg.len || (d[fend] != ' ' &&
-			    d[fend] != '\t'))
-				break;
-		}
-		end = fend;
-		if (end - pos > 23 && ascii_nieq((const char *)d + pos,
-		    "Authentication-Results:", 23)) {
-			size_t v = pos + 23;
-
-			while (v < end && (d[v] == ' ' || d[v] == '\t' ||
-			    d[v] == '\r' || d[v] == '\n'))
-				v++;
-			if (end - v >= hlen && ascii_nieq((const char *)d + v,
-			    host, hlen) && (v + hlen == end ||
-			    d[v + hlen] == ';' || d[v + hlen] == ' ' ||
-			    d[v + hlen] == '\t' || d[v + hlen] == '\r')) {
-				log_info("smtp session=%s event=forged-"
-				    "authentication-results removed", s->id);
-				memmove(d + pos, d + end, s->msg.len - end);
-				s->msg.len -= end - pos;
-				continue;
-			}
-		}
-		pos = end;
+		memmove(s->msg.data + off, s->msg.data + off + r[i].len,
+		    s->msg.len - off - r[i].len);
+		s->msg.len -= r[i].len;
 	}
+	if (n > 0)
+		log_info("smtp session=%s event=forged-authentication-results "
+		    "removed=%zu", s->id, n);
 }
 
 static void
 add_headers(struct smtp_session *s)
 {
 	const struct config *cfg = s->srv->cfg;
+	struct dkim_result dk[DKIM_SIGS_MAX];
+	struct authres_input in;
 	struct buf h;
-	size_t i, n;
+	size_t i, n = s->dkim ? dkim_verify_count(s->dkim) : 0;
 	const char *spf = s->spf_result >= 0 ?
 	    spf_result_name((enum spf_result)s->spf_result) : NULL;
+	char esc[LOG_ESC_MAX];
 
 	buf_init(&h, AUTHN_HEADERS_MAX);
-	if (spf != NULL)
+	if (spf != NULL) {
+		log_escape(esc, sizeof(esc), s->spf_why, strlen(s->spf_why));
 		(void)buf_printf(&h, "Received-SPF: %s (%s: %s)\r\n"
 		    "\tclient-ip=%s; envelope-from=<%s>; helo=%.255s;\r\n",
-		    spf, cfg->hostname, s->spf_why[0] ? s->spf_why :
-		    "checked", s->conn->peer_ip, s->from, s->helo);
-	(void)buf_printf(&h, "Authentication-Results: %s", cfg->hostname);
-	if (spf != NULL)
-		(void)buf_printf(&h, ";\r\n\tspf=%s smtp.mailfrom=%s", spf,
-		    s->from[0] ? s->from : s->helo);
-	n = s->dkim ? dkim_verify_count(s->dkim) : 0;
-	for (i = 0; i < n; i++) {
-		char ar[DKIM_AR_MAX];
-
-		if (dkim_ar_format(dkim_verify_result(s->dkim, i), ar,
-		    sizeof(ar)) == 0)
-			(void)buf_printf(&h, ";\r\n\t%s", ar);
+		    spf, cfg->hostname, esc[0] ? esc : "checked",
+		    s->conn->peer_ip, s->from, s->helo);
 	}
-	if (s->dkim != NULL && n == 0)
-		(void)buf_printf(&h, ";\r\n\tdkim=none");
-	if (spf == NULL && s->dkim == NULL)
-		(void)buf_printf(&h, "; none");
-	(void)buf_printf(&h, "\r\n");
-	/* Insert right after our Received: header. A header block that did
-	 * not fit its bound is dropped rather than cut. */
-	if (h.len > 0 && h.len < AUTHN_HEADERS_MAX &&
-	    buf_append(&s->msg, h.data, h.len) == 0) {
+	memset(&in, 0, sizeof(in));
+	in.authserv_id = cfg->hostname;
+	in.spf_checked = spf != NULL;
+	in.spf = spf != NULL ? (enum spf_result)s->spf_result : SPF_NONE;
+	in.mail_from = s->from;
+	in.helo = s->helo;
+	for (i = 0; i < n && i < DKIM_SIGS_MAX; i++)
+		dk[i] = *dkim_verify_result(s->dkim, i);
+	in.dkim = dk;
+	in.ndkim = i;
+	in.dkim_checked = s->dkim != NULL;
+	in.dmarc = s->dmarc_result;
+	if (authres_field(&in, &h) < 0)
+		log_warnx("smtp session=%s event=authentication-results-"
+		    "too-long", s->id);
+	/* Insert right after our Received: header. */
+	if (h.len > 0 && buf_append(&s->msg, h.data, h.len) == 0) {
 		memmove(s->msg.data + s->received_len + h.len,
 		    s->msg.data + s->received_len,
 		    s->msg.len - h.len - s->received_len);
@@ -210,26 +249,82 @@ smtp_authn_data_end(struct smtp_session *s)
 		s->dkim_pending = dkim_verify_lookup(s->dkim, s->srv->dns,
 		    on_dkim, s) == 1;
 	}
-	if (s->spf != NULL || s->dkim_pending) {
+	if (!smtp_authn_ready(s)) {
 		s->authn_waiting = true;
 		return false;
 	}
-	smtp_authn_finish(s);
 	return true;
 }
 
-/* Both results are in: write them into the message. */
-void
+static bool
+domain_in_list(const char *list, const char *domain)
+{
+	size_t dlen = strlen(domain);
+
+	while (*list != '\0') {
+		size_t len;
+
+		while (*list == ' ' || *list == ',' || *list == '\t')
+			list++;
+		len = strcspn(list, ", \t");
+		if (len == dlen && ascii_nieq(list, domain, len))
+			return true;
+		list += len;
+	}
+	return false;
+}
+
+/* The verdict once every result is in. Returns 0 to accept (headers
+ * written), or -1 after a refusal reply. */
+int
 smtp_authn_finish(struct smtp_session *s)
 {
+	const struct config *cfg = s->srv->cfg;
+	const struct dmarc_result *d = s->dmarc_result;
+	bool dmarc_applies = d != NULL && d->has_record;
+	char esc[LOG_ESC_MAX];
+
 	s->authn_waiting = false;
+	if (!authn_applies(s))
+		return 0;
+	if (d != NULL && d->has_record) {
+		struct dmarc_report_row row;
+		const char *error = NULL;
+
+		dmarc_report_row(d, s->conn->peer_ip, time(NULL), &row);
+		if (dmarc_report_store(s->srv->store, &row, &error) < 0)
+			log_warnx("smtp session=%s event=dmarc-report-failed "
+			    "error=\"%s\"", s->id, error ? error : "");
+	}
+	if (d != NULL && d->status == DMARC_FAIL &&
+	    !domain_in_list(cfg->dmarc_exempt, d->from_domain)) {
+		if (d->disposition == DMARC_DISP_REJECT) {
+			smtp_reply(s, 550, "5.7.1 Message rejected: DMARC "
+			    "policy of %.200s", d->from_domain);
+			return -1;
+		}
+		if (d->disposition == DMARC_DISP_QUARANTINE)
+			s->quarantine = true;
+	}
+	if (!dmarc_applies && s->spf_result == SPF_FAIL &&
+	    cfg->spf_fail_reject) {
+		log_escape(esc, sizeof(esc), s->spf_why, strlen(s->spf_why));
+		smtp_reply(s, 550, "5.7.23 SPF check failed: %.200s", esc);
+		return -1;
+	}
 	strip_forged_ar(s);
 	add_headers(s);
 	dkim_verify_free(&s->dkim);
+	return 0;
 }
 
+/* Every check has finished; starts DMARC once SPF and DKIM are in. */
 bool
-smtp_authn_ready(const struct smtp_session *s)
+smtp_authn_ready(struct smtp_session *s)
 {
-	return s->spf == NULL && !s->dkim_pending;
+	if (s->spf != NULL || s->dkim_pending || s->dmarc != NULL)
+		return false;
+	if (!s->dmarc_started && authn_applies(s) && dmarc_start(s))
+		return false;
+	return true;
 }

@@ -418,7 +418,7 @@ smtp_message_end(struct smtp_session *s)
 	conn_pause(s->conn);
 	conn_flush(s->conn);
 	if (smtp_authn_data_end(s))
-		smtp_message_queue(s);
+		smtp_authn_continue(s);
 }
 
 /* SPF and DKIM results are in (or were not needed): queue the message. */
@@ -427,10 +427,15 @@ smtp_authn_continue(struct smtp_session *s)
 {
 	if (!smtp_authn_ready(s))
 		return;
-	smtp_authn_finish(s);
 	if (s->conn_gone) {
 		smtp_tx_reset(s);
 		return;		/* the client is gone: it got no 250 */
+	}
+	if (smtp_authn_finish(s) < 0) {
+		smtp_tx_reset(s);
+		smtp_enter_state(s, SMTP_STATE_READY);
+		smtp_session_resume(s);
+		return;
 	}
 	smtp_message_queue(s);
 }
@@ -454,6 +459,7 @@ smtp_message_queue(struct smtp_session *s)
 	env.session = s->id;
 	env.smtputf8 = s->mail.smtputf8;
 	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
+	env.junk = s->quarantine;
 	buf_init(&s->env, QUEUE_ENVELOPE_MAX);
 	if (queue_envelope_format(&env, &s->env) < 0) {
 		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");

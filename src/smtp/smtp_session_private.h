@@ -19,6 +19,8 @@
 
 struct spf_check;
 struct dkim_verify;
+struct dmarc_check;
+struct dmarc_result;
 #include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
@@ -102,6 +104,10 @@ struct smtp_session {
 	char			 spf_why[256];
 	struct dkim_verify	*dkim;
 	bool			 dkim_pending;
+	struct dmarc_check	*dmarc;		/* running */
+	struct dmarc_result	*dmarc_result;
+	bool			 dmarc_started;
+	bool			 quarantine;	/* deliver to Junk (DMARC) */
 	bool			 authn_waiting;
 };
 
@@ -135,8 +141,9 @@ void smtp_authn_mail(struct smtp_session *s);
 void smtp_authn_reset(struct smtp_session *s);
 /* true: go on now; false: smtp_authn_continue() comes later. */
 bool smtp_authn_data_end(struct smtp_session *s);
-bool smtp_authn_ready(const struct smtp_session *s);
-void smtp_authn_finish(struct smtp_session *s);
+bool smtp_authn_ready(struct smtp_session *s);
+/* 0: accepted (headers written); -1: refused (the reply is sent). */
+int smtp_authn_finish(struct smtp_session *s);
 /* smtp_cmd_tx.c: queue the message once the results are in. */
 void smtp_authn_continue(struct smtp_session *s);
 

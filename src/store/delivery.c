@@ -221,7 +221,8 @@ deliver_rcpt(struct djob *j, size_t idx)
 			continue;
 		}
 		if (maildir_path(cfg->data_dir, t->domain, t->local, path,
-		    sizeof(path)) < 0 ||
+		    sizeof(path)) < 0 || (env->junk && moat_strlcat(path,
+		    "/.Junk", sizeof(path)) >= sizeof(path)) ||
 		    maildir_name(env->time, env->id, cfg->hostname, name,
 		    sizeof(name)) < 0) {
 			rs->outcome = RC_FAILED;

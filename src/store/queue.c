@@ -77,8 +77,9 @@ queue_envelope_format(const struct queue_envelope *env, struct buf *out)
 	    fmt_str(out, "helo", env->helo) < 0 ||
 	    fmt_str(out, "service", env->service) < 0 ||
 	    fmt_str(out, "session", env->session) < 0 ||
-	    buf_printf(out, "smtputf8 %d\n8bit %d\n", env->smtputf8 ? 1 : 0,
-	    env->eightbit ? 1 : 0) < 0)
+	    buf_printf(out, "smtputf8 %d\n8bit %d\njunk %d\n",
+	    env->smtputf8 ? 1 : 0, env->eightbit ? 1 : 0,
+	    env->junk ? 1 : 0) < 0)
 		return -1;
 	for (i = 0; i < env->nrcpts; i++)
 		if (fmt_str(out, "rcpt", env->rcpts[i]) < 0)
@@ -170,6 +171,8 @@ queue_envelope_parse(const uint8_t *data, size_t len,
 			env->smtputf8 = strcmp(val, "1") == 0;
 		} else if (strcmp(line, "8bit") == 0) {
 			env->eightbit = strcmp(val, "1") == 0;
+		} else if (strcmp(line, "junk") == 0) {
+			env->junk = strcmp(val, "1") == 0;
 		} else if (strcmp(line, "rcpt") == 0) {
 			if (env->nrcpts == QUEUE_RCPTS_MAX) {
 				free(line);

@@ -29,6 +29,7 @@ struct queue_envelope {
 	char	*session;
 	bool	 smtputf8;
 	bool	 eightbit;
+	bool	 junk;		/* deliver locally to the Junk folder */
 };
 
 /* A new id: unique across processes on this host (time, pid, counter)

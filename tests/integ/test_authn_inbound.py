@@ -8,6 +8,7 @@ import email
 import signal
 import smtplib
 import subprocess
+import time
 
 import dkim
 import pytest
@@ -21,6 +22,12 @@ $TTL 60
 @        SOA ns hostmaster 1 3600 600 86400 60
 @        TXT "v=spf1 ip4:127.0.0.2 -all"
 strict   TXT "v=spf1 -all"
+reject   TXT "v=spf1 -all"
+_dmarc.reject TXT "v=DMARC1; p=reject"
+quarantine TXT "v=spf1 -all"
+_dmarc.quarantine TXT "v=DMARC1; p=quarantine"
+aligned  TXT "v=spf1 ip4:127.0.0.2 -all"
+_dmarc.aligned TXT "v=DMARC1; p=reject"
 """
 
 
@@ -58,10 +65,35 @@ def test_spf_pass_is_recorded(srv):
 	assert "dkim=none" in ar[0]
 
 
-def test_spf_fail_is_recorded(srv):
-	m = deliver_from_outside(srv, "a@strict.sender.example")
-	assert m["Received-SPF"].startswith("fail")
-	assert "spf=fail" in m["Authentication-Results"]
+def test_spf_fail_without_dmarc_is_refused(srv):
+	"""No DMARC policy for the From domain: an SPF fail is refused at the
+	end of DATA with 550 5.7.23 (RFC 7372), and nothing is delivered."""
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=15,
+	    source_address=(OUTSIDE, 0)) as s:
+		with pytest.raises(smtplib.SMTPDataError) as e:
+			s.sendmail("a@strict.sender.example", [DEMO],
+			    "From: a@strict.sender.example\r\nSubject: x\r\n\r\nx\r\n")
+	assert e.value.smtp_code == 550
+	assert e.value.smtp_error.startswith(b"5.7.23")
+	assert srv.maildir_files() == []
+
+
+def test_spf_fail_is_only_recorded_when_configured(make_server, tmp_path):
+	zone = tmp_path / "z.zone"
+	zone.write_text(ZONE)
+	proc = subprocess.Popen(["/usr/bin/python3", str(DNSSERVER), "--port",
+	    "0", "--zone", str(zone)], stdout=subprocess.PIPE, text=True)
+	try:
+		port = proc.stdout.readline().split()[1]
+		srv = make_server(overrides={
+		    "dns": {"resolver": f"127.0.0.1:{port}"},
+		    "authn": {"spf": "yes", "spf_fail_reject": "no"}})
+		m = deliver_from_outside(srv, "a@strict.sender.example")
+		assert m["Received-SPF"].startswith("fail")
+		assert "spf=fail" in m["Authentication-Results"]
+	finally:
+		proc.send_signal(signal.SIGTERM)
+		proc.wait(timeout=5)
 
 
 def test_forged_authentication_results_are_removed(srv):
@@ -126,3 +158,39 @@ def test_dkim_signature_verified_in_session(make_server, tmp_path):
 	finally:
 		proc.send_signal(signal.SIGTERM)
 		proc.wait(timeout=5)
+
+
+def send_outside(srv, sender):
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=15,
+	    source_address=(OUTSIDE, 0)) as s:
+		s.sendmail(sender, [DEMO],
+		    f"From: {sender}\r\nSubject: dmarc\r\n\r\nx\r\n")
+
+
+def test_dmarc_reject_policy_refuses(srv):
+	with pytest.raises(smtplib.SMTPDataError) as e:
+		send_outside(srv, "a@reject.sender.example")
+	assert e.value.smtp_code == 550
+	assert e.value.smtp_error.startswith(b"5.7.1")
+	assert srv.maildir_files() == []
+
+
+def test_dmarc_quarantine_goes_to_junk(srv):
+	send_outside(srv, "a@quarantine.sender.example")
+	junk = srv.maildir() / ".Junk" / "new"
+	got = []
+	for _ in range(100):
+		got = list(junk.glob("*")) if junk.exists() else []
+		if got:
+			break
+		time.sleep(0.1)
+	assert len(got) == 1, "not delivered to Junk"
+	assert srv.maildir_files() == []	# not in the INBOX
+	ar = email.message_from_bytes(got[0].read_bytes())[
+	    "Authentication-Results"]
+	assert "dmarc=fail" in ar
+
+
+def test_dmarc_pass_with_aligned_spf(srv):
+	m = deliver_from_outside(srv, "a@aligned.sender.example")
+	assert "dmarc=pass" in m["Authentication-Results"]
