@@ -26,9 +26,14 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-MOATCTL = Path(os.environ.get("MOATCTL", REPO / "build" / "moatctl"))
+MOATCTL = Path(os.environ.get("MOATCTL", Path(os.environ.get("MOAT_BUILD",
+    REPO / "build")) / "moatctl"))
 DNSSERVER = REPO / "tests" / "dns" / "dnsserver.py"
-TESTDATA = Path("/work/shared/testdata/spf")
+# shared/ sits beside the checkout (CI clones elsewhere with a copy of
+# shared/ next to the clone); /work/shared on a developer machine.
+TESTDATA = next((p for p in (REPO.parent / "shared" / "testdata" / "spf",
+    Path("/work/shared/testdata/spf")) if p.is_dir()),
+    REPO.parent / "shared" / "testdata" / "spf")
 # SPF_SUITES=rfc7208 runs one of them.
 SUITES = [s for s in ("rfc7208-tests.yml", "rfc4408-tests.yml")
     if s.startswith(os.environ.get("SPF_SUITES", "rfc"))]
@@ -58,13 +63,25 @@ def zone_with_txt_copies(zonedata):
 	return out
 
 
+# A known failure, reported as such (never counted as a pass): the zone
+# has a TXT record with no character-strings, which RFC 1035 does not
+# allow; libunbound rejects the whole answer (SERVFAIL), so the evaluator
+# never sees the other, valid record and says temperror.
+KNOWN_FAILURES = {"rfc7208-tests.yml/null-text": "libunbound rejects an "
+    "answer holding a TXT record without strings"}
+
+
 def collect():
 	cases = []
 	for suite in SUITES:
 		for idx, doc in enumerate(load_suite(suite)):
 			for tname, t in doc["tests"].items():
+				reason = KNOWN_FAILURES.get(f"{suite}/{tname}")
+				marks = [pytest.mark.xfail(reason=reason,
+				    strict=True)] if reason else []
 				cases.append(pytest.param(suite, idx, tname, t,
-				    id=f"{suite.split('-')[0]}/{tname}"))
+				    id=f"{suite.split('-')[0]}/{tname}",
+				    marks=marks))
 	return cases
 
 
