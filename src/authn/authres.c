@@ -85,6 +85,14 @@ authres_value(const struct authres_input *in, struct buf *out)
 		if (arc_ar_format(in->arc, ar, sizeof(ar)) == 0)
 			r |= buf_printf(out, AR_SEP "%s", ar);
 	}
+	if (in->sender_id_checked) {
+		/* RFC 8601 2.7.3 / the IANA method "sender-id", ptype
+		 * header: the PRA. */
+		r |= buf_printf(out, AR_SEP "sender-id=%s",
+		    spf_result_name(in->sender_id));
+		if (in->pra != NULL && in->pra[0] != '\0' && safe_addr(in->pra))
+			r |= buf_printf(out, " header.from=%s", in->pra);
+	}
 	if (out->len == start + strlen(in->authserv_id))
 		r |= buf_append_str(out, "; none");
 	return r != 0 ? -1 : 0;

@@ -37,6 +37,10 @@ struct authres_input {
 	bool		 dkim_checked;
 	const struct dmarc_result *dmarc;	/* NULL: not checked */
 	const struct arc_result *arc;		/* NULL: not checked */
+	/* Sender ID (RFC 4406), when checked: the result and the PRA */
+	bool		 sender_id_checked;
+	enum spf_result	 sender_id;
+	const char	*pra;
 };
 
 /* Append the field value (authserv-id, then one resinfo per method

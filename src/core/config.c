@@ -85,6 +85,8 @@ static const struct key_def keys[] = {
 	NUM("authn", "spf", KEY_BOOL, spf, 0, 1),
 	NUM("authn", "dkim_verify", KEY_BOOL, dkim_verify, 0, 1),
 	NUM("authn", "dmarc", KEY_BOOL, dmarc, 0, 1),
+	NUM("authn", "arc", KEY_BOOL, arc, 0, 1),
+	NUM("authn", "sender_id", KEY_BOOL, sender_id, 0, 1),
 	NUM("authn", "spf_fail_reject", KEY_BOOL, spf_fail_reject, 0, 1),
 	STR("authn", "dmarc_exempt", dmarc_exempt),
 	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
@@ -158,6 +160,8 @@ config_defaults(struct config *cfg)
 	cfg->spf = true;
 	cfg->dkim_verify = true;
 	cfg->dmarc = true;
+	cfg->arc = true;
+	cfg->sender_id = false;	/* historic (RFC 4406): on request */
 	cfg->spf_fail_reject = true;
 	cfg->connect_timeout = 30;
 	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */

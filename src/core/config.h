@@ -104,6 +104,8 @@ struct config {
 	bool	 spf;			/* check SPF of inbound mail */
 	bool	 dkim_verify;		/* verify DKIM of inbound mail */
 	bool	 dmarc;			/* apply DMARC policies */
+	bool	 arc;			/* verify ARC chains */
+	bool	 sender_id;		/* Sender ID (historic; recorded) */
 	bool	 spf_fail_reject;	/* 550 on SPF fail without DMARC */
 	char	 dmarc_exempt[1024];	/* From domains never refused */
 

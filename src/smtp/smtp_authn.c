@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cidr.h"
+#include "arc.h"
 #include "authres.h"
 #include "dkim.h"
 #include "dmarc.h"
@@ -87,6 +88,16 @@ smtp_authn_reset(struct smtp_session *s)
 		s->spf = NULL;
 	}
 	dkim_verify_free(&s->dkim);
+	arc_verify_free(&s->arc);
+	s->arc_pending = false;
+	free(s->arc_result);
+	s->arc_result = NULL;
+	if (s->sid != NULL) {
+		spf_check_cancel(s->sid);
+		s->sid = NULL;
+	}
+	s->sid_result = -1;
+	s->pra[0] = '\0';
 	if (s->dmarc != NULL) {
 		dmarc_check_cancel(s->dmarc);
 		s->dmarc = NULL;
@@ -146,6 +157,57 @@ dmarc_start(struct smtp_session *s)
 	s->dmarc = dmarc_check_start(s->srv->loop, s->srv->dns, &in, on_dmarc,
 	    s);
 	return s->dmarc != NULL;
+}
+
+static void
+on_arc(struct arc_verify *v, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	(void)v;
+	s->arc_pending = false;
+	if (s->authn_waiting)
+		smtp_authn_continue(s);
+}
+
+static void
+on_sender_id(const struct spf_report *r, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	s->sid = NULL;
+	s->sid_result = (int)r->result;
+	if (s->authn_waiting)
+		smtp_authn_continue(s);
+}
+
+/* Sender ID (RFC 4406): the PRA of the headers against spf2.0/pra (or
+ * v=spf1). Historic: off by default, and its result is only recorded. */
+static void
+sender_id_start(struct smtp_session *s)
+{
+	struct spf_request rq;
+	const char *error = NULL;
+
+	if (spf_pra_extract((const char *)s->msg.data + s->received_len,
+	    s->msg.len - s->received_len, s->pra, sizeof(s->pra),
+	    &error) != 0) {
+		s->pra[0] = '\0';
+		s->sid_result = SPF_PERMERROR;
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.ip = s->conn->peer_ip;
+	rq.helo = s->helo;
+	rq.sender = s->pra;
+	rq.identity = SPF_ID_PRA;
+	rq.flags = SPF_F_SENDER_ID;
+	rq.receiver = s->srv->cfg->hostname;
+	rq.timeout_ms = s->srv->cfg->dns_timeout * 4;
+	s->sid = spf_check_start(s->srv->loop, s->srv->dns, &rq,
+	    on_sender_id, s, &error);
+	if (s->sid == NULL)
+		s->sid_result = SPF_PERMERROR;
 }
 
 static void
@@ -219,6 +281,11 @@ add_headers(struct smtp_session *s)
 	in.ndkim = i;
 	in.dkim_checked = s->dkim != NULL;
 	in.dmarc = s->dmarc_result;
+	in.arc = s->arc_result;
+	in.sender_id_checked = s->sid_result >= 0;
+	in.sender_id = s->sid_result >= 0 ? (enum spf_result)s->sid_result :
+	    SPF_NONE;
+	in.pra = s->pra;
 	if (authres_field(&in, &h) < 0)
 		log_warnx("smtp session=%s event=authentication-results-"
 		    "too-long", s->id);
@@ -249,6 +316,16 @@ smtp_authn_data_end(struct smtp_session *s)
 		s->dkim_pending = dkim_verify_lookup(s->dkim, s->srv->dns,
 		    on_dkim, s) == 1;
 	}
+	if (s->srv->cfg->arc) {
+		s->arc = arc_verify_new();
+		arc_verify_feed(s->arc, s->msg.data + s->received_len,
+		    s->msg.len - s->received_len);
+		arc_verify_end(s->arc);
+		s->arc_pending = arc_verify_lookup(s->arc, s->srv->dns, on_arc,
+		    s) == 1;
+	}
+	if (s->srv->cfg->sender_id)
+		sender_id_start(s);
 	if (!smtp_authn_ready(s)) {
 		s->authn_waiting = true;
 		return false;
@@ -322,8 +399,18 @@ smtp_authn_finish(struct smtp_session *s)
 bool
 smtp_authn_ready(struct smtp_session *s)
 {
-	if (s->spf != NULL || s->dkim_pending || s->dmarc != NULL)
+	if (s->spf != NULL || s->dkim_pending || s->arc_pending ||
+	    s->sid != NULL || s->dmarc != NULL)
 		return false;
+	if (s->arc != NULL && s->arc_result == NULL) {
+		struct arc_result r;
+
+		arc_verify_result(s->arc, &r);
+		arc_verify_free(&s->arc);
+		/* Recorded only for messages that carry ARC sets. */
+		if (r.instance > 0 || r.status != ARC_NONE)
+			s->arc_result = xmemdup(&r, sizeof(r));
+	}
 	if (!s->dmarc_started && authn_applies(s) && dmarc_start(s))
 		return false;
 	return true;

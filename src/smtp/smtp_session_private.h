@@ -21,6 +21,8 @@ struct spf_check;
 struct dkim_verify;
 struct dmarc_check;
 struct dmarc_result;
+struct arc_verify;
+struct arc_result;
 #include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
@@ -104,6 +106,12 @@ struct smtp_session {
 	char			 spf_why[256];
 	struct dkim_verify	*dkim;
 	bool			 dkim_pending;
+	struct arc_verify	*arc;
+	bool			 arc_pending;
+	struct arc_result	*arc_result;	/* NULL: no ARC headers */
+	struct spf_check	*sid;		/* Sender ID running */
+	int			 sid_result;	/* enum spf_result, -1 none */
+	char			 pra[SMTP_PATH_MAX];
 	struct dmarc_check	*dmarc;		/* running */
 	struct dmarc_result	*dmarc_result;
 	bool			 dmarc_started;

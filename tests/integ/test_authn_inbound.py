@@ -194,3 +194,69 @@ def test_dmarc_quarantine_goes_to_junk(srv):
 def test_dmarc_pass_with_aligned_spf(srv):
 	m = deliver_from_outside(srv, "a@aligned.sender.example")
 	assert "dmarc=pass" in m["Authentication-Results"]
+
+
+def rsa_key(tmp_path):
+	"""A fresh RSA key: (PEM bytes, the p= value of its record)."""
+	key = tmp_path / "arc.pem"
+	subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"],
+	    check=True, capture_output=True)
+	pub = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout",
+	    "-outform", "DER"], check=True, capture_output=True).stdout
+	return key.read_bytes(), base64.b64encode(pub).decode()
+
+
+def serve(tmp_path, extra):
+	zone = tmp_path / "x.zone"
+	zone.write_text(ZONE + extra)
+	proc = subprocess.Popen(["/usr/bin/python3", str(DNSSERVER), "--port",
+	    "0", "--zone", str(zone)], stdout=subprocess.PIPE, text=True)
+	line = proc.stdout.readline().split()
+	assert line[:1] == ["ready"], line
+	return proc, line[1]
+
+
+def test_arc_chain_is_verified_and_recorded(make_server, tmp_path):
+	"""A message ARC-sealed by dkimpy (as a forwarder would) gets arc=pass
+	in our Authentication-Results."""
+	pem, p = rsa_key(tmp_path)
+	chunks = " ".join(f'"{p[i:i + 200]}"' for i in range(0, len(p), 200))
+	proc, port = serve(tmp_path, f'arc._domainkey TXT "v=DKIM1; k=rsa; '
+	    f'p=" {chunks}\n')
+	try:
+		srv = make_server(overrides={
+		    "dns": {"resolver": f"127.0.0.1:{port}"},
+		    "authn": {"spf": "yes", "dkim_verify": "yes"}})
+		# dkimpy seals only what its own Authentication-Results says.
+		msg = (b"Authentication-Results: fwd.sender.example; "
+		    b"spf=pass smtp.mailfrom=a@sender.example\r\n"
+		    b"From: a@sender.example\r\nTo: demo@example.test\r\n"
+		    b"Subject: forwarded\r\n\r\nforwarded body\r\n")
+		arc = dkim.arc_sign(msg, b"arc", b"sender.example", pem,
+		    b"fwd.sender.example", include_headers=[b"from", b"to",
+		    b"subject"])
+		assert len(arc) == 3, "dkimpy made no ARC set"
+		sealed = b"".join(arc) + msg
+		with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=15,
+		    source_address=(OUTSIDE, 0)) as s:
+			s.sendmail("a@sender.example", [DEMO], sealed)
+		m = email.message_from_bytes(srv.wait_delivered(1)[0])
+		ar = " ".join(m["Authentication-Results"].split())
+		assert "arc=pass" in ar, ar
+	finally:
+		proc.send_signal(signal.SIGTERM)
+		proc.wait(timeout=5)
+
+
+def test_sender_id_when_enabled(make_server, tmp_path):
+	proc, port = serve(tmp_path, 'pra TXT "spf2.0/pra ip4:127.0.0.2 -all"\n')
+	try:
+		srv = make_server(overrides={
+		    "dns": {"resolver": f"127.0.0.1:{port}"},
+		    "authn": {"spf": "yes", "sender_id": "yes"}})
+		m = deliver_from_outside(srv, "a@pra.sender.example")
+		ar = " ".join(m["Authentication-Results"].split())
+		assert "sender-id=pass header.from=a@pra.sender.example" in ar, ar
+	finally:
+		proc.send_signal(signal.SIGTERM)
+		proc.wait(timeout=5)
