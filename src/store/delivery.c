@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "arc.h"
 #include "bounce.h"
 #include "buf.h"
 #include "dkim.h"
@@ -30,6 +31,7 @@
 #define DELIVERY_LOCAL_MAX 256
 #define DELIVERY_DKIM_KEYS_MAX 8	/* signatures per message */
 #define DELIVERY_HEADER_SCAN (256 * 1024)	/* where From: is looked for */
+#define AUTHRES_VALUE_MAX 8192			/* our A-R value, for ARC */
 
 /* Outcome of one recipient during an attempt. */
 enum rcpt_outcome { RC_SKIP = 0, RC_DONE, RC_FAILED, RC_TEMP };
@@ -60,6 +62,7 @@ struct djob {
 	size_t			*remote_of;
 	size_t			 nremote;
 	struct buf		 signed_msg;	/* DKIM-Signature + message */
+	char			 forward_domain[256];	/* ARC-seals for */
 	struct outbound_job	 ob;
 	struct smtp_client_result *results;
 	char			(*mta)[256];
@@ -217,6 +220,12 @@ deliver_rcpt(struct djob *j, size_t idx)
 		enum maildir_result mr;
 
 		if (!t->account) {
+			/* An alias of ours sending on: we are a forwarder. */
+			if (j->forward_domain[0] == '\0' &&
+			    (strcmp(t->domain, domain) != 0 ||
+			    strcmp(t->local, local) != 0))
+				moat_strlcpy(j->forward_domain, domain,
+				    sizeof(j->forward_domain));
 			add_remote(j, idx, t->local, t->domain);
 			continue;
 		}
@@ -320,8 +329,112 @@ from_domain(const uint8_t *msg, size_t len, char *out, size_t outlen)
 /* Mail from our domains leaves signed with every enabled key of the From:
  * domain (an RSA and an Ed25519 key give two signatures). Keys are read
  * per message, so a new or disabled key counts from the next one on. */
+static void sign_dkim(struct djob *j);
+static void seal_arc(struct djob *j);
+
 static void
 sign_outbound(struct djob *j)
+{
+	sign_dkim(j);
+	if (j->forward_domain[0] != '\0')
+		seal_arc(j);
+}
+
+/* Our own Authentication-Results value (after the colon), from the
+ * header block of msg, into out; "" when there is none. */
+static void
+our_ar_value(const uint8_t *msg, size_t len, const char *host, char *out,
+    size_t outlen)
+{
+	struct mime_message *m = mime_parse(msg, len < DELIVERY_HEADER_SCAN ?
+	    len : DELIVERY_HEADER_SCAN);
+	const struct mime_header *h;
+	size_t n, hl = strlen(host);
+	struct buf v;
+
+	out[0] = '\0';
+	buf_init(&v, outlen > 0 ? outlen - 1 : 0);
+	for (n = 0; (h = mime_header_find_nth(m->root,
+	    "Authentication-Results", n)) != NULL; n++) {
+		const char *p;
+
+		buf_reset(&v);
+		if (mime_header_unfold(h->value, h->value_len, &v) < 0 ||
+		    buf_cstr(&v, &p) < 0)
+			continue;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (ascii_nieq(p, host, hl) && (p[hl] == ';' || p[hl] == ' ' ||
+		    p[hl] == '\0')) {
+			moat_strlcpy(out, p, outlen);
+			break;
+		}
+	}
+	buf_deinit(&v);
+	mime_message_free(&m);
+}
+
+/* Forwarded mail (an alias of ours with remote targets) gets an ARC set
+ * sealed with the alias domain's RSA key, so the next receiver can trust
+ * the results we saw before we changed the envelope (RFC 8617). cv= comes
+ * from our own arc= result recorded at reception. */
+static void
+seal_arc(struct djob *j)
+{
+	const uint8_t *msg = j->signed_msg.len ? j->signed_msg.data :
+	    j->data.data + j->off;
+	size_t len = j->signed_msg.len ? j->signed_msg.len :
+	    j->data.len - j->off, i;
+	struct key_rows k = { .n = 0, .id = j->id };
+	struct dkim_signer *rsa = NULL;
+	struct arc_verify *v;
+	struct arc_result chain;
+	char ar[AUTHRES_VALUE_MAX];
+	const char *error = NULL, *p;
+	struct buf out;
+	int r;
+
+	if (store_dkim_key_list(thread_store, j->forward_domain, true,
+	    collect_key, &k) < 0)
+		return;
+	for (i = 0; i < k.n && rsa == NULL; i++)
+		if (strcmp(dkim_signer_algorithm(k.signers[i]),
+		    "rsa-sha256") == 0)
+			rsa = k.signers[i];
+	if (rsa == NULL)
+		goto out;
+	our_ar_value(msg, len, j->dc->cfg->hostname, ar, sizeof(ar));
+	if (ar[0] == '\0')
+		snprintf(ar, sizeof(ar), "%s; none", j->dc->cfg->hostname);
+	/* The chain's shape from the message, its verdict from our check. */
+	v = arc_verify_new();
+	arc_verify_feed(v, msg, len);
+	arc_verify_end(v);
+	arc_verify_result(v, &chain);
+	arc_verify_free(&v);
+	p = strstr(ar, "arc=");
+	chain.status = p == NULL ? ARC_NONE : strncmp(p + 4, "pass", 4) == 0 ?
+	    ARC_PASS : ARC_FAIL;
+	buf_init(&out, 0);
+	r = arc_seal(rsa, msg, len, &chain, ar, time(NULL), &out, &error);
+	if (r == 0 && buf_append(&out, msg, len) == 0) {
+		buf_deinit(&j->signed_msg);
+		j->signed_msg = out;
+		log_info("event=arc-sealed id=%s domain=%s instance=%u",
+		    j->id, j->forward_domain, chain.instance + 1);
+	} else {
+		if (r < 0)
+			log_warnx("event=arc-seal-failed id=%s error=\"%s\"",
+			    j->id, error ? error : "out of room");
+		buf_deinit(&out);
+	}
+out:
+	for (i = 0; i < k.n; i++)
+		dkim_signer_free(&k.signers[i]);
+}
+
+static void
+sign_dkim(struct djob *j)
 {
 	const uint8_t *msg = j->data.data + j->off;
 	size_t len = j->data.len - j->off, i;

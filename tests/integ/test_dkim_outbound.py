@@ -72,3 +72,33 @@ def test_disabled_key_stops_signing(make_pair):
 	got = b.wait_delivered(1, user=BOB, timeout=15)
 	assert email.message_from_bytes(got[0]).get_all("DKIM-Signature") \
 	    is None
+
+
+def test_forwarded_mail_is_arc_sealed(make_pair):
+	"""An alias of ours that forwards to another server seals the message
+	with an ARC set of the alias domain (RFC 8617), which dkimpy verifies
+	at the receiving end."""
+	a, b = make_pair()
+	a.ctl("dkim", "keygen", "example.test", "--selector", "arc1")
+	a.ctl("alias", "add", "fwd@example.test", BOB)
+	recs = records(a)
+	msg = (b"From: someone@elsewhere.example\r\nTo: fwd@example.test\r\n"
+	    b"Subject: forwarded\r\n\r\nforwarded body\r\n")
+	with smtplib.SMTP("127.0.0.1", a.smtp_port, timeout=10) as s:
+		assert s.sendmail("someone@elsewhere.example",
+		    ["fwd@example.test"], msg) == {}
+	raw = b.wait_delivered(1, user=BOB, timeout=15)[0]
+	m = email.message_from_bytes(raw)
+	assert m["ARC-Seal"] is not None and "i=1" in m["ARC-Seal"]
+	assert "cv=none" in m["ARC-Seal"]
+	assert m["ARC-Message-Signature"] is not None
+	assert m["ARC-Authentication-Results"].startswith("i=1;")
+
+	def dnsfunc(name, timeout=5):
+		return recs.get(name.decode() if isinstance(name, bytes) else
+		    name, b"")
+
+	# B's own Return-Path/Delivered-To/Received come first; dkimpy
+	# verifies the ARC set over the rest as B received it.
+	cv, results, reason = dkim.arc_verify(raw, dnsfunc=dnsfunc)
+	assert cv == dkim.CV_Pass, (cv, reason)
