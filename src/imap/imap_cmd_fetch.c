@@ -646,11 +646,7 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 			break;
 		}
 	}
-	if (fs->f.set.saved) {
-		free(fs);
-		imap_bad(s, "$ is not supported");
-		return;
-	}
+	imap_saved_resolve(s, fs->uid, &fs->f.set);
 	fs->n = s->nmsgs;
 	fs->sel = xcalloc(fs->n ? fs->n : 1, sizeof(bool));
 	if (!fs->uid) {

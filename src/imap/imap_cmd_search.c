@@ -9,9 +9,16 @@
  * A message is read only when a key needs its content, once per
  * message. Dates: INTERNALDATE in UTC, SENT* from the Date field. There
  * is no \Recent (RECENT and NEW never match). MODSEQ (RFC 7162 3.1.5)
- * adds the highest MODSEQ of the hits to the answer. */
+ * adds the highest MODSEQ of the hits to the answer.
+ *
+ * SEARCHRES (RFC 9051 6.4.4.1, RFC 5182): RETURN (SAVE) keeps the result
+ * as UIDs in the session (an expunged message drops out because its UID
+ * is no longer in the view); "$" in a sequence set or as a search key is
+ * that set, resolved to UIDs or sequence numbers for each command, and
+ * the empty set when nothing was saved. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "log.h"
 #include "mime.h"
@@ -259,12 +266,136 @@ match(struct search_ctx *x, const struct imap_search_key *k, unsigned depth)
 	case IMAP_SEARCH_MODSEQ:
 		return m->modseq >= k->num;
 	case IMAP_SEARCH_UID:
+		if (k->set.saved)
+			return imap_saved_has(x->s, m->uid);
 		return x->s->nmsgs > 0 && imap_seqset_has(&k->set, m->uid,
 		    x->s->msgs[x->s->nmsgs - 1].uid);
 	case IMAP_SEARCH_SEQSET:
+		if (k->set.saved)
+			return imap_saved_has(x->s, m->uid);
 		return imap_seqset_has(&k->set, x->idx + 1, x->s->nmsgs);
 	}
 	return false;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+imap_saved_store(struct imap_session *s, unsigned ret, bool uid,
+    const uint32_t *v, size_t n)
+{
+	bool minmax = (ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) ==
+	    0 && (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) != 0;
+	uint32_t *u;
+	size_t i, k = 0;
+
+	u = xcalloc(n ? n : 1, sizeof(*u));
+	for (i = 0; i < n; i++) {
+		if (minmax && !(i == 0 && (ret & IMAP_SEARCH_RET_MIN)) &&
+		    !(i == n - 1 && (ret & IMAP_SEARCH_RET_MAX)))
+			continue;
+		if (uid)
+			u[k++] = v[i];
+		else if (v[i] >= 1 && v[i] <= s->nmsgs)
+			u[k++] = s->msgs[v[i] - 1].uid;
+	}
+	qsort(u, k, sizeof(*u), uid_cmp);
+	free(s->saved);
+	s->saved = u;
+	s->nsaved = k;
+}
+
+void
+imap_saved_clear(struct imap_session *s)
+{
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
+}
+
+bool
+imap_saved_has(const struct imap_session *s, uint32_t uid)
+{
+	return s->nsaved > 0 && bsearch(&uid, s->saved, s->nsaved,
+	    sizeof(*s->saved), uid_cmp) != NULL;
+}
+
+/* The index of the message with this UID in the view, or -1. */
+static ssize_t
+view_index(const struct imap_session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->nmsgs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->msgs[mid].uid == uid)
+			return (ssize_t)mid;
+		if (s->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void
+imap_saved_resolve(struct imap_session *s, bool uid, struct imap_seqset *set)
+{
+	struct imap_seq_range *r;
+	size_t i, k = 0;
+	ssize_t idx;
+	uint64_t v;
+
+	if (!set->saved)
+		return;
+	free(s->dollar);
+	r = s->dollar = xcalloc(s->nsaved ? s->nsaved : 1, sizeof(*r));
+	for (i = 0; i < s->nsaved; i++) {
+		if ((idx = view_index(s, s->saved[i])) < 0)
+			continue;	/* expunged */
+		v = uid ? s->saved[i] : (uint64_t)idx + 1;
+		if (k > 0 && r[k - 1].hi + 1 == v) {
+			r[k - 1].hi = v;
+			continue;
+		}
+		r[k].lo = r[k].hi = v;
+		k++;
+	}
+	set->ranges = r;
+	set->count = k;
+	set->saved = false;
+}
+
+int
+imap_esearch_append(struct imap_session *s, bool uid, unsigned ret,
+    const uint32_t *v, size_t n, struct buf *out)
+{
+	if (buf_append_str(out, "* ESEARCH (TAG ") < 0 ||
+	    mime_imap_nstring(s->tag, strlen(s->tag), out) < 0 ||
+	    buf_append(out, ")", 1) < 0 ||
+	    (uid && buf_append_str(out, " UID") < 0))
+		return -1;
+	if ((ret & IMAP_SEARCH_RET_MIN) && n > 0 &&
+	    buf_printf(out, " MIN %u", v[0]) < 0)
+		return -1;
+	if ((ret & IMAP_SEARCH_RET_MAX) && n > 0 &&
+	    buf_printf(out, " MAX %u", v[n - 1]) < 0)
+		return -1;
+	if ((ret & IMAP_SEARCH_RET_COUNT) &&
+	    buf_printf(out, " COUNT %zu", n) < 0)
+		return -1;
+	if ((ret & IMAP_SEARCH_RET_ALL) && n > 0 &&
+	    (buf_append_str(out, " ALL ") < 0 ||
+	    imap_numbers_append(v, n, out) < 0))
+		return -1;
+	return 0;
 }
 
 static bool
@@ -308,23 +439,22 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 	struct imap_search se;
 	bool uid = imap_cmd_is_uid(c->cmd);
 	uint32_t *hits;
-	bool *hit, with_modseq;
+	bool *hit, with_modseq, save;
 	uint64_t maxmod = 0;
 	size_t i, n = 0;
 	struct buf out;
 	unsigned ret;
 
 	if (imap_parse_search(s->parser, c, &se, &err) < 0) {
-		imap_parse_failed(s, &err);
+		imap_parse_failed(s, &err);	/* BAD: "$" stays */
 		return;
 	}
+	save = (se.ret & IMAP_SEARCH_RET_SAVE) != 0;
 	if (!charset_ok(&se)) {
+		if (save)
+			imap_saved_clear(s);	/* RFC 9051 6.4.4.1 */
 		imap_tagged(s, "NO", "BADCHARSET (UTF-8 US-ASCII)",
 		    "Unsupported charset");
-		return;
-	}
-	if (se.ret & IMAP_SEARCH_RET_SAVE) {
-		imap_bad(s, "SAVE is not supported");
 		return;
 	}
 	with_modseq = has_modseq_key(se.root, 0);
@@ -341,24 +471,16 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 			maxmod = s->msgs[i].modseq;
 	}
 	free(hit);
+	/* After the search: a "$" in its keys was the previous result. */
+	if (save)
+		imap_saved_store(s, se.ret, uid, hits, n);
 	buf_init(&out, SEARCH_OUT_MAX);
-	if (se.esearch || s->rev2) {
-		ret = se.esearch && se.ret != 0 ? se.ret : IMAP_SEARCH_RET_ALL;
-		(void)buf_append_str(&out, "* ESEARCH (TAG ");
-		(void)mime_imap_nstring(s->tag, strlen(s->tag), &out);
-		(void)buf_append(&out, ")", 1);
-		if (uid)
-			(void)buf_append_str(&out, " UID");
-		if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
-			(void)buf_printf(&out, " MIN %u", hits[0]);
-		if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
-			(void)buf_printf(&out, " MAX %u", hits[n - 1]);
-		if (ret & IMAP_SEARCH_RET_COUNT)
-			(void)buf_printf(&out, " COUNT %zu", n);
-		if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
-			(void)buf_append_str(&out, " ALL ");
-			(void)imap_numbers_append(hits, n, &out);
-		}
+	ret = se.esearch ? se.ret & ~(unsigned)IMAP_SEARCH_RET_SAVE :
+	    IMAP_SEARCH_RET_ALL;
+	if (se.esearch && ret == 0) {
+		/* RETURN (SAVE) alone: no ESEARCH (RFC 9051 6.4.4). */
+	} else if (se.esearch || s->rev2) {
+		(void)imap_esearch_append(s, uid, ret, hits, n, &out);
 		if (with_modseq && n > 0)
 			(void)buf_printf(&out, " MODSEQ %llu",
 			    (unsigned long long)maxmod);
@@ -373,7 +495,9 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 		(void)buf_append_str(&out, "\r\n");
 	}
 	free(hits);
-	conn_write(s->conn, out.data, out.len);
+	if (out.len > 0)
+		conn_write(s->conn, out.data, out.len);
 	buf_deinit(&out);
-	imap_tagged(s, "OK", NULL, "%sSEARCH completed", uid ? "UID " : "");
+	imap_tagged(s, "OK", NULL, "%sSEARCH completed%s", uid ? "UID " : "",
+	    save ? ", result saved" : "");
 }

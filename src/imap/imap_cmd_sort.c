@@ -4,7 +4,12 @@
  * to the pure helpers of imap_sort.c: base subject, sent date (the
  * internal date when the Date field cannot be read), the first
  * addr-mailbox of From, To and Cc, Message-ID and References (else
- * In-Reply-To). */
+ * In-Reply-To).
+ *
+ * ESORT (RFC 5267): SORT RETURN (MIN MAX COUNT ALL) answers one ESEARCH
+ * in the sort order: MIN and MAX are the first and last message of the
+ * sorted result, ALL lists them in that order. RETURN (SAVE) saves the
+ * result for "$" as SEARCH does (RFC 9051 6.4.4.1). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,35 +200,51 @@ imap_cmd_sort(struct imap_session *s, struct imap_command *c)
 	struct imap_sort so;
 	struct imap_sort_msg *k;
 	struct sort_strs *ss;
-	bool uid = imap_cmd_is_uid(c->cmd);
+	bool uid = imap_cmd_is_uid(c->cmd), save;
+	uint32_t *v;
 	size_t n, i;
 	struct buf out;
+	unsigned ret;
 
 	if (imap_parse_sort(s->parser, c, &so, &err) < 0) {
 		imap_parse_failed(s, &err);
 		return;
 	}
+	save = (so.search.ret & IMAP_SEARCH_RET_SAVE) != 0;
 	if (!charset_ok(&so.search)) {
+		if (save)
+			imap_saved_clear(s);
 		imap_tagged(s, "NO", "BADCHARSET (UTF-8 US-ASCII)",
 		    "Unsupported charset");
 		return;
 	}
-	if (so.search.esearch) {
-		imap_bad(s, "ESORT is not supported");
-		return;
-	}
 	k = collect(s, &so.search, &so, uid, &n, &ss);
 	imap_sort_msgs(k, n, so.criteria, so.count);
-	buf_init(&out, SORT_OUT_MAX);
-	(void)buf_append_str(&out, "* SORT");
+	v = xcalloc(n ? n : 1, sizeof(*v));
 	for (i = 0; i < n; i++)
-		(void)buf_printf(&out, " %u", k[i].num);
-	(void)buf_append_str(&out, "\r\n");
-	conn_write(s->conn, out.data, out.len);
-	buf_deinit(&out);
+		v[i] = k[i].num;
 	strs_free(ss, s->nmsgs);
 	free(k);
-	imap_tagged(s, "OK", NULL, "%sSORT completed", uid ? "UID " : "");
+	if (save)
+		imap_saved_store(s, so.search.ret, uid, v, n);
+	buf_init(&out, SORT_OUT_MAX);
+	ret = so.search.ret & ~(unsigned)IMAP_SEARCH_RET_SAVE;
+	if (!so.search.esearch) {
+		(void)buf_append_str(&out, "* SORT");
+		for (i = 0; i < n; i++)
+			(void)buf_printf(&out, " %u", v[i]);
+		(void)buf_append_str(&out, "\r\n");
+	} else if (ret != 0) {
+		/* RETURN (SAVE) alone answers no ESEARCH. */
+		(void)imap_esearch_append(s, uid, ret, v, n, &out);
+		(void)buf_append_str(&out, "\r\n");
+	}
+	free(v);
+	if (out.len > 0)
+		conn_write(s->conn, out.data, out.len);
+	buf_deinit(&out);
+	imap_tagged(s, "OK", NULL, "%sSORT completed%s", uid ? "UID " : "",
+	    save ? ", result saved" : "");
 }
 
 void

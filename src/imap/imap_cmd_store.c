@@ -278,10 +278,7 @@ imap_cmd_store(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	if (st.set.saved) {
-		imap_bad(s, "$ is not supported");
-		return;
-	}
+	imap_saved_resolve(s, uid, &st.set);
 	if (!uid && !seqset_ok(s, &st.set)) {
 		imap_bad(s, "Invalid message sequence number");
 		return;
@@ -379,6 +376,7 @@ imap_cmd_expunge(struct imap_session *s, struct imap_command *c)
 			imap_parse_failed(s, &err);
 			return;
 		}
+		imap_saved_resolve(s, true, &set);
 		sel = xcalloc(s->nmsgs ? s->nmsgs : 1, sizeof(bool));
 		(void)imap_seqset_select(&set, true, s->msgs, s->nmsgs, sel);
 	} else if (imap_parse_no_args(c, &err) < 0) {
@@ -421,10 +419,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	if (cp.set.saved) {
-		imap_bad(s, "$ is not supported");
-		return;
-	}
+	imap_saved_resolve(s, uid, &cp.set);
 	if (!uid && !seqset_ok(s, &cp.set)) {
 		imap_bad(s, "Invalid message sequence number");
 		return;

@@ -576,7 +576,8 @@ struct imap_sort {
 	size_t					 count;
 	struct imap_search			 search;
 };
-/* SORT and UID SORT (RFC 5256): charset is mandatory. */
+/* SORT and UID SORT (RFC 5256): charset is mandatory; RETURN options
+ * (ESORT, RFC 5267) go to search.esearch and search.ret. */
 int imap_parse_sort(struct imap_parser *p, const struct imap_command *cmd,
     struct imap_sort *out, struct imap_parse_error *err);
 

@@ -275,13 +275,14 @@ imap_parse_search_keys(struct imap_parser *p, const struct imap_command *cmd,
 	return key_list(&s, a, 1, root);
 }
 
-/* search = "SEARCH" [search-return-opts] SP search-program
- * search-return-opts = SP "RETURN" SP "(" [search-return-opt
+/* search-return-opts = SP "RETURN" SP "(" [search-return-opt
  *                      *(SP search-return-opt)] ")"
  * search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" /
- *                     "SAVE" (RFC 5182) */
-int
-imap_parse_search(struct imap_parser *p, const struct imap_command *cmd,
+ *                     "SAVE" (RFC 5182)
+ * When *a is RETURN, fill out->esearch and out->ret ("()" means ALL) and
+ * step *a past the list. */
+static int
+return_opts(const struct imap_command *cmd, const struct imap_arg **a,
     struct imap_search *out, struct imap_parse_error *err)
 {
 	static const struct {
@@ -294,33 +295,45 @@ imap_parse_search(struct imap_parser *p, const struct imap_command *cmd,
 		{ "COUNT", IMAP_SEARCH_RET_COUNT },
 		{ "SAVE", IMAP_SEARCH_RET_SAVE },
 	};
-	const struct imap_arg *a = cmd->args, *r;
+	const struct imap_arg *r;
 	size_t i;
 
-	memset(out, 0, sizeof(*out));
-	if (a != NULL && a->type == IMAP_ARG_ATOM &&
-	    imap_slice_ieq(a->str, "RETURN") && a->next != NULL &&
-	    a->next->type == IMAP_ARG_LIST) {
-		out->esearch = true;
-		for (r = a->next->list; r != NULL; r = r->next) {
-			for (i = 0; i < sizeof(rets) / sizeof(rets[0]); i++)
-				if (r->type == IMAP_ARG_ATOM &&
-				    imap_slice_ieq(r->str, rets[i].name))
-					break;
-			if (i == sizeof(rets) / sizeof(rets[0]))
-				return imap_fail(err, cmd, IMAP_PERR_SYNTAX,
-				    "unknown SEARCH return option");
-			out->ret |= rets[i].bit;
-		}
-		if (out->ret == 0)
-			out->ret = IMAP_SEARCH_RET_ALL;
-		a = a->next->next;
+	if (*a == NULL || (*a)->type != IMAP_ARG_ATOM ||
+	    !imap_slice_ieq((*a)->str, "RETURN") || (*a)->next == NULL ||
+	    (*a)->next->type != IMAP_ARG_LIST)
+		return 0;
+	out->esearch = true;
+	for (r = (*a)->next->list; r != NULL; r = r->next) {
+		for (i = 0; i < sizeof(rets) / sizeof(rets[0]); i++)
+			if (r->type == IMAP_ARG_ATOM &&
+			    imap_slice_ieq(r->str, rets[i].name))
+				break;
+		if (i == sizeof(rets) / sizeof(rets[0]))
+			return imap_fail(err, cmd, IMAP_PERR_SYNTAX,
+			    "unknown SEARCH return option");
+		out->ret |= rets[i].bit;
 	}
+	if (out->ret == 0)
+		out->ret = IMAP_SEARCH_RET_ALL;
+	*a = (*a)->next->next;
+	return 0;
+}
+
+/* search = "SEARCH" [search-return-opts] SP search-program */
+int
+imap_parse_search(struct imap_parser *p, const struct imap_command *cmd,
+    struct imap_search *out, struct imap_parse_error *err)
+{
+	const struct imap_arg *a = cmd->args;
+
+	memset(out, 0, sizeof(*out));
+	if (return_opts(cmd, &a, out, err) < 0)
+		return -1;
 	return imap_parse_search_keys(p, cmd, a, false, out, err);
 }
 
-/* sort = ["UID" SP] "SORT" SP sort-criteria SP search-charset
- *        1*(SP search-key)
+/* sort = ["UID" SP] "SORT" [search-return-opts] SP sort-criteria SP
+ *        search-charset 1*(SP search-key)	; ESORT, RFC 5267
  * sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
  * sort-criterion = ["REVERSE" SP] sort-key
  * sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" /
@@ -336,6 +349,8 @@ imap_parse_sort(struct imap_parser *p, const struct imap_command *cmd,
 	size_t i, n = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (return_opts(cmd, &l, &out->search, err) < 0)
+		return -1;
 	if (l == NULL || l->type != IMAP_ARG_LIST || l->count == 0)
 		return imap_fail(err, cmd, IMAP_PERR_SYNTAX,
 		    "expected sort criteria");

@@ -161,8 +161,8 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 
 	moat_strlcpy(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE "
 	    "IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
-	    "LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT "
-	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE "
+	    "LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC "
+	    "SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE "
 	    "BINARY STATUS=SIZE", outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
 	    s->srv->cfg->message_size);
@@ -301,6 +301,12 @@ imap_deselect(struct imap_session *s)
 {
 	mailbox_msgs_free(&s->msgs, s->nmsgs);
 	s->nmsgs = 0;
+	/* RFC 9051 6.4.4.1: "$" is empty again for the next mailbox. */
+	free(s->saved);
+	s->saved = NULL;
+	s->nsaved = 0;
+	free(s->dollar);
+	s->dollar = NULL;
 	mailbox_close(&s->mb);
 	s->folder[0] = '\0';
 	if (s->state == IMAP_STATE_SELECTED)

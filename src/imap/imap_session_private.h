@@ -87,6 +87,11 @@ struct imap_session {
 	uint32_t		 uidvalidity;
 	struct mailbox_msg	*msgs;
 	size_t			 nmsgs;
+	/* the search result variable "$" (RFC 9051 6.4.4.1): UIDs in
+	 * ascending order, so expunged messages drop out by themselves */
+	uint32_t		*saved;
+	size_t			 nsaved;
+	struct imap_seq_range	*dollar;	/* "$" resolved for a command */
 
 	/* FETCH streaming */
 	struct imap_fetch_state	*fetch;
@@ -186,6 +191,28 @@ void imap_cmd_search(struct imap_session *s, struct imap_command *c);
  * that matches. Returns the number of hits. */
 size_t imap_search_run(struct imap_session *s, const struct imap_search *se,
     bool *hit);
+
+/* The search result variable "$" (RFC 9051 6.4.4.1). Save the result of
+ * a SEARCH or SORT with RETURN (SAVE ...): v[0..n) are the hits in the
+ * answer's order, UIDs (uid) or sequence numbers; with MIN and/or MAX
+ * but neither ALL nor COUNT only the first and/or last are kept. */
+void imap_saved_store(struct imap_session *s, unsigned ret, bool uid,
+    const uint32_t *v, size_t n);
+/* "$" becomes the empty set (a SEARCH ... SAVE that answered NO). */
+void imap_saved_clear(struct imap_session *s);
+/* Is the message with this UID in "$"? */
+bool imap_saved_has(const struct imap_session *s, uint32_t uid);
+/* When set is "$", point it at the saved messages still in the view:
+ * their UIDs (uid) or sequence numbers, ascending; no range when
+ * nothing is saved. The ranges belong to the session until the next
+ * call or the end of the selection. */
+void imap_saved_resolve(struct imap_session *s, bool uid,
+    struct imap_seqset *set);
+/* Append "* ESEARCH (TAG "t") [UID] [MIN a] [MAX b] [COUNT n] [ALL set]"
+ * (no CRLF) for ret (IMAP_SEARCH_RET_*) over v[0..n) in the answer's
+ * order: MIN and MAX are its first and last. Returns 0 or -1 (full). */
+int imap_esearch_append(struct imap_session *s, bool uid, unsigned ret,
+    const uint32_t *v, size_t n, struct buf *out);
 
 /* imap_cmd_quota.c */
 void imap_cmd_getquota(struct imap_session *s, struct imap_command *c);
