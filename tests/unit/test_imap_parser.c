@@ -938,6 +938,23 @@ test_sort_thread(void **state)
 	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), -1);
 	fx_parse(&f, "a SORT () UTF-8 ALL\r\n");
 	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), -1);
+	assert_false(so.search.esearch);
+	/* ESORT (RFC 5267): RETURN before the criteria */
+	fx_parse(&f, "a SORT RETURN (MIN max SAVE) (DATE) UTF-8 $\r\n");
+	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), 0);
+	assert_true(so.search.esearch);
+	assert_int_equal(so.search.ret, IMAP_SEARCH_RET_MIN |
+	    IMAP_SEARCH_RET_MAX | IMAP_SEARCH_RET_SAVE);
+	assert_int_equal(so.count, 1);
+	assert_int_equal(so.criteria[0].key, IMAP_SORT_DATE);
+	assert_true(so.search.root->child->set.saved);
+	fx_parse(&f, "a UID SORT RETURN () (SIZE) UTF-8 ALL\r\n");
+	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), 0);
+	assert_int_equal(so.search.ret, IMAP_SEARCH_RET_ALL);
+	fx_parse(&f, "a SORT RETURN (FOO) (SIZE) UTF-8 ALL\r\n");
+	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), -1);
+	fx_parse(&f, "a SORT RETURN (ALL) UTF-8 ALL\r\n");
+	assert_int_equal(imap_parse_sort(f.p, &f.cmd, &so, &f.err), -1);
 	fx_parse(&f, "a THREAD REFERENCES US-ASCII SINCE 1-Jan-2020\r\n");
 	assert_int_equal(imap_parse_thread(f.p, &f.cmd, &th, &f.err), 0);
 	assert_int_equal(th.alg, IMAP_THREAD_REFERENCES);
