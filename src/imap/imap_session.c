@@ -162,8 +162,8 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 	moat_strlcpy(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE "
 	    "IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE "
 	    "LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES CONDSTORE QRESYNC "
-	    "SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA QUOTA=RES-STORAGE "
-	    "BINARY STATUS=SIZE", outlen);
+	    "SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA "
+	    "QUOTA=RES-STORAGE BINARY STATUS=SIZE", outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
 	    s->srv->cfg->message_size);
 	moat_strlcat(out, tmp, outlen);

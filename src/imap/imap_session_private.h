@@ -5,7 +5,8 @@
  * not-authenticated commands and SASL in the thread pool;
  * imap_cmd_mailbox.c folders, LIST, STATUS, SELECT; imap_cmd_fetch.c
  * FETCH; imap_cmd_store.c STORE, EXPUNGE, COPY, MOVE, APPEND;
- * imap_cmd_search.c SEARCH; imap_cmd_sort.c SORT and THREAD;
+ * imap_cmd_search.c SEARCH, ESEARCH answers and the search result
+ * variable "$" (SEARCHRES); imap_cmd_sort.c SORT and THREAD;
  * imap_cmd_quota.c GETQUOTA, GETQUOTAROOT and SETQUOTA. */
 #ifndef MOAT_IMAP_SESSION_PRIVATE_H
 #define MOAT_IMAP_SESSION_PRIVATE_H
