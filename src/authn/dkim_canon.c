@@ -84,6 +84,16 @@ dkim_msg_feed(struct dkim_msg *m, const uint8_t *p, size_t n)
 	}
 	/* Match CR LF CR LF; eoh is how much of it was seen. */
 	for (i = 0; i < n; i++) {
+		if (m->eoh == 0) {
+			/* Nothing matched: only a CR can start a match. */
+			const uint8_t *cr = memchr(p + i, '\r', n - i);
+
+			if (cr == NULL) {
+				i = n;
+				break;
+			}
+			i = (size_t)(cr - p);
+		}
 		if (p[i] == '\r')
 			m->eoh = m->eoh == 2 ? 3 : 1;
 		else if (p[i] == '\n')
@@ -365,13 +375,109 @@ body_simple(struct dkim_body *b, const uint8_t *p, size_t n)
 	}
 }
 
+/* Octets that end a run of plain content in relaxed body
+ * canonicalization. */
+static const bool relaxed_stop[256] = {
+	[' '] = true, ['\t'] = true, ['\r'] = true,
+};
+
+/* The 0x80 bits of the octets of x equal to c (exact: no carries
+ * between octets). */
+static inline uint64_t
+octets_equal(uint64_t x, uint8_t c)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t y = x ^ (0x0101010101010101ULL * c);
+
+	return ~(((y & low7) + low7) | y) & ~low7;
+}
+
+/* Are the 8 octets at p unchanged by relaxed body canonicalization when
+ * content comes before them and something other than WSP or CR after
+ * them (the caller checks that the last one is not SP)? No HTAB, no
+ * CR, no two SPs in a row. */
+static inline bool
+relaxed_plain8(const uint8_t *p)
+{
+	uint64_t x, sp;
+
+	memcpy(&x, p, sizeof(x));
+	if ((octets_equal(x, '\t') | octets_equal(x, '\r')) != 0)
+		return false;
+	sp = octets_equal(x, ' ');
+	/* Neighbouring octets are neighbouring bytes of x in either byte
+	 * order. */
+	return (sp & (sp >> 8)) == 0;
+}
+
+/* Copy content from *pp (< end) straight into the staging buffer, up to
+ * the room left, while the relaxed form is plain to see: octets other
+ * than WSP and CR; a WSP run between two of them as one SP; a CRLF
+ * followed by one of them. Stops before anything else (a WSP run or a
+ * CRLF at the end of the input or before WSP, CR or CRLF; a bare CR)
+ * and leaves it to body_relaxed(). Call with a run started
+ * (pending_crlf 0, wsp false). */
+static void
+body_relaxed_run(struct dkim_body *b, const uint8_t **pp, const uint8_t *end)
+{
+	const uint8_t *p = *pp, *q, *w;
+	uint8_t *o = b->out + b->outlen, *start = o;
+	size_t room = sizeof(b->out) - b->outlen, n;
+
+	/* UNSAFE: never more output octets than input octets consumed,
+	 * and nothing is read or consumed at or past q (at most room
+	 * octets ahead), so o stays inside b->out. */
+	q = (size_t)(end - p) < room ? end : p + room;
+	while (p < q) {
+		const uint8_t *lim;
+
+		/* Eight octets at a time while they are plain text... */
+		while (q - p >= 8 && p[7] != ' ' && relaxed_plain8(p)) {
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+		}
+		/* ...else at least the next eight one by one. */
+		lim = q - p > 8 ? p + 8 : q;
+		while (p < lim) {
+			if (!relaxed_stop[*p]) {
+				*o++ = *p++;
+				continue;
+			}
+			if (*p == '\r') {
+				if (q - p < 3 || p[1] != '\n' ||
+				    relaxed_stop[p[2]])
+					goto out;
+				*o++ = '\r';
+				*o++ = '\n';
+				*o++ = p[2];
+				p += 3;
+				continue;
+			}
+			for (w = p + 1; w < q && (*w == ' ' || *w == '\t');
+			    w++)
+				;
+			if (w == q || relaxed_stop[*w])
+				goto out;
+			*o++ = ' ';
+			*o++ = *w;
+			p = w + 1;
+		}
+	}
+out:
+	n = (size_t)(o - start);
+	b->outlen += n;
+	b->total += n;
+	*pp = p;
+}
+
 static void
 body_relaxed(struct dkim_body *b, const uint8_t *p, size_t n)
 {
-	size_t i;
+	const uint8_t *end = p + n;
 
-	for (i = 0; i < n; i++) {
-		uint8_t c = p[i];
+	while (p < end) {
+		uint8_t c = *p;
 
 		if (b->cr) {
 			b->cr = false;
@@ -379,24 +485,23 @@ body_relaxed(struct dkim_body *b, const uint8_t *p, size_t n)
 				b->pending_crlf++;
 				b->line = false;
 				b->wsp = false;
+				p++;
 				continue;
 			}
 			body_content(b, '\r');
 		}
-		if (c == '\r')
+		if (c == '\r') {
 			b->cr = true;
-		else if (c == ' ' || c == '\t')
+			p++;
+		} else if (c == ' ' || c == '\t') {
 			b->wsp = true;
-		else {
-			size_t j = i + 1;
-
-			/* The rest of a run of plain octets as one span. */
+			p++;
+		} else {
+			/* The first octet settles pending line ends and
+			 * WSP; the rest of the run is copied as it is. */
 			body_content(b, c);
-			while (j < n && p[j] != ' ' && p[j] != '\t' &&
-			    p[j] != '\r')
-				j++;
-			body_span(b, p + i + 1, j - i - 1);
-			i = j - 1;
+			p++;
+			body_relaxed_run(b, &p, end);
 		}
 	}
 }

@@ -7,6 +7,7 @@
 #include "dkim_private.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -26,6 +27,19 @@
 #define DKIM_B64_MAX		(4 * ((DKIM_SIG_B_MAX + 2) / 3) + 1)
 #define DKIM_SIGN_FIELD_MAX	(32 * 1024)	/* one produced field */
 
+/* A signing context ready for a signer's key: setting one up in OpenSSL
+ * 3 (EVP_PKEY_CTX_new, provider fetches, padding and digest parameters)
+ * costs as much as hashing the message. RSA: pctx after
+ * EVP_PKEY_sign_init with PKCS#1 padding and SHA-256; Ed25519: mctx
+ * after EVP_DigestSignInit. Lent whole to one thread at a time (taken
+ * under the lock, given back after); a thread that finds it lent makes
+ * its own, so a signer may be shared by the threads of a pool. */
+struct sready {
+	pthread_mutex_t	 lock;
+	EVP_PKEY_CTX	*pctx;
+	EVP_MD_CTX	*mctx;
+};
+
 struct dkim_signer {
 	char		 domain[DKIM_DOMAIN_MAX + 1];
 	char		 selector[DKIM_SELECTOR_MAX + 1];
@@ -34,6 +48,7 @@ struct dkim_signer {
 	enum dkim_canon	 bcanon;
 	bool		 length_tag;
 	EVP_PKEY	*pk;
+	struct sready	*ready;		/* NULL: no lock, none kept */
 };
 
 struct dkim_sign {
@@ -147,6 +162,13 @@ dkim_signer_new(const char *domain, const char *selector,
 		goto fail;
 	}
 	s->hcanon = s->bcanon = DKIM_CANON_RELAXED;
+	s->ready = xcalloc(1, sizeof(*s->ready));
+	if (pthread_mutex_init(&s->ready->lock, NULL) != 0) {
+		free(s->ready);
+		s->ready = NULL;
+		*error_r = "cannot create the signer's lock";
+		goto fail;
+	}
 	return s;
 fail:
 	dkim_signer_free(&s);
@@ -158,6 +180,12 @@ dkim_signer_free(struct dkim_signer **sp)
 {
 	if (*sp == NULL)
 		return;
+	if ((*sp)->ready != NULL) {
+		(void)pthread_mutex_destroy(&(*sp)->ready->lock);
+		EVP_PKEY_CTX_free((*sp)->ready->pctx);
+		EVP_MD_CTX_free((*sp)->ready->mctx);
+		free((*sp)->ready);
+	}
 	EVP_PKEY_free((*sp)->pk);
 	free(*sp);
 	*sp = NULL;
@@ -315,6 +343,72 @@ pick_headers(const struct dkim_msg *m, struct dkim_slice *h, size_t max)
 	return n;
 }
 
+/* Take the signer's ready context into *pctx or *mctx, or make one.
+ * Returns 0 or -1. */
+static int
+sready_take(const struct dkim_signer *s, EVP_PKEY_CTX **pctx,
+    EVP_MD_CTX **mctx)
+{
+	*pctx = NULL;
+	*mctx = NULL;
+	if (s->ready != NULL && pthread_mutex_lock(&s->ready->lock) == 0) {
+		*pctx = s->ready->pctx;
+		*mctx = s->ready->mctx;
+		s->ready->pctx = NULL;
+		s->ready->mctx = NULL;
+		(void)pthread_mutex_unlock(&s->ready->lock);
+	}
+	if (s->alg == DKIM_ALG_RSA_SHA256) {
+		if (*pctx != NULL)
+			return 0;
+		if ((*pctx = EVP_PKEY_CTX_new(s->pk, NULL)) == NULL)
+			return -1;
+		if (EVP_PKEY_sign_init(*pctx) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_padding(*pctx,
+		    RSA_PKCS1_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(*pctx,
+		    dkim_sha256()) != 1) {
+			EVP_PKEY_CTX_free(*pctx);
+			*pctx = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	if (*mctx != NULL) {
+		/* A one-shot EVP_DigestSign() finalises the context: start
+		 * it again on the same key (no fetch, no copy). */
+		if (EVP_DigestSignInit(*mctx, NULL, NULL, NULL, NULL) == 1)
+			return 0;
+		EVP_MD_CTX_free(*mctx);
+	}
+	if ((*mctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestSignInit(*mctx, NULL, NULL, NULL, s->pk) != 1) {
+		EVP_MD_CTX_free(*mctx);
+		*mctx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Give a context back to the signer (when it has none), or free it. */
+static void
+sready_give(const struct dkim_signer *s, EVP_PKEY_CTX *pctx,
+    EVP_MD_CTX *mctx)
+{
+	if (s->ready != NULL && pthread_mutex_lock(&s->ready->lock) == 0) {
+		if (s->ready->pctx == NULL && s->ready->mctx == NULL) {
+			s->ready->pctx = pctx;
+			s->ready->mctx = mctx;
+			pctx = NULL;
+			mctx = NULL;
+		}
+		(void)pthread_mutex_unlock(&s->ready->lock);
+	}
+	EVP_PKEY_CTX_free(pctx);
+	EVP_MD_CTX_free(mctx);
+}
+
 static int
 sign_digest(const struct dkim_signer *s, const uint8_t *hash, uint8_t *sig,
     size_t *siglen)
@@ -323,24 +417,20 @@ sign_digest(const struct dkim_signer *s, const uint8_t *hash, uint8_t *sig,
 	EVP_MD_CTX *mctx;
 	int r;
 
-	if (s->alg == DKIM_ALG_RSA_SHA256) {
-		if ((pctx = EVP_PKEY_CTX_new(s->pk, NULL)) == NULL)
-			return -1;
-		r = EVP_PKEY_sign_init(pctx) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(pctx,
-		    RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pctx, dkim_sha256()) == 1 &&
-		    EVP_PKEY_sign(pctx, sig, siglen, hash,
-		    DKIM_SHA256_LEN) == 1;
-		EVP_PKEY_CTX_free(pctx);
-		return r ? 0 : -1;
-	}
-	if ((mctx = EVP_MD_CTX_new()) == NULL)
+	if (sready_take(s, &pctx, &mctx) < 0)
 		return -1;
-	r = EVP_DigestSignInit(mctx, NULL, NULL, NULL, s->pk) == 1 &&
-	    EVP_DigestSign(mctx, sig, siglen, hash, DKIM_SHA256_LEN) == 1;
-	EVP_MD_CTX_free(mctx);
-	return r ? 0 : -1;
+	if (s->alg == DKIM_ALG_RSA_SHA256)
+		r = EVP_PKEY_sign(pctx, sig, siglen, hash, DKIM_SHA256_LEN);
+	else
+		r = EVP_DigestSign(mctx, sig, siglen, hash, DKIM_SHA256_LEN);
+	if (r != 1) {
+		/* Keep only contexts known to be in a good state. */
+		EVP_PKEY_CTX_free(pctx);
+		EVP_MD_CTX_free(mctx);
+		return -1;
+	}
+	sready_give(s, pctx, mctx);
+	return 0;
 }
 
 int
@@ -365,7 +455,7 @@ dkim_signer_selector(const struct dkim_signer *s)
 
 static int
 sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
-    struct dkim_slice *h, struct buf *out, const char **error_r)
+    struct dkim_slice *h, size_t hmax, struct buf *out, const char **error_r)
 {
 	struct buf f;
 	char num[32], b64[DKIM_B64_MAX];
@@ -375,7 +465,7 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 	EVP_MD_CTX *md;
 	int r = 0, n;
 
-	nh = pick_headers(&g->msg, h, DKIM_H_ITEMS_MAX);
+	nh = pick_headers(&g->msg, h, hmax);
 	buf_init(&f, DKIM_SIGN_FIELD_MAX);
 	r |= buf_append_str(&f, "DKIM-Signature:");
 	col = f.len;
@@ -392,14 +482,20 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 	else
 		r |= put(&f, &col, num, (size_t)n, true);
 	for (i = 0; i < nh; i++) {
+		/* "h=" or ":", the name (from sign_fields), ";" if last */
 		char item[64];
+		size_t ilen = i == 0 ? 2 : 1;
 
-		n = snprintf(item, sizeof(item), "%s%.*s%s", i == 0 ? "h=" :
-		    ":", (int)h[i].len, h[i].p, i + 1 == nh ? ";" : "");
-		if (n < 0 || (size_t)n >= sizeof(item))
+		if (h[i].len > sizeof(item) - 3) {
 			r = -1;
-		else
-			r |= put(&f, &col, item, (size_t)n, i == 0);
+			continue;
+		}
+		memcpy(item, i == 0 ? "h=" : ":", ilen);
+		memcpy(item + ilen, h[i].p, h[i].len);
+		ilen += h[i].len;
+		if (i + 1 == nh)
+			item[ilen++] = ';';
+		r |= put(&f, &col, item, ilen, i == 0);
 	}
 	if (s->length_tag)
 		r |= put_fmt(&f, &col, "l=%" PRIu64 ";",
@@ -460,7 +556,7 @@ dkim_sign_end(struct dkim_sign *g, struct buf *out, const char **error_r)
 	uint8_t md[EVP_MAX_MD_SIZE];
 	struct dkim_slice *h;
 	unsigned int mdlen;
-	size_t i;
+	size_t i, hmax;
 	int c, ret = 0;
 
 	dkim_msg_split(&g->msg);
@@ -486,10 +582,16 @@ dkim_sign_end(struct dkim_sign *g, struct buf *out, const char **error_r)
 		free(g->body[c]);
 		g->body[c] = NULL;
 	}
-	h = xcalloc(DKIM_H_ITEMS_MAX, sizeof(*h));
+	/* Each field matches at most one name, and each name is listed at
+	 * most once more than present: room for what pick_headers() can
+	 * choose, not for DKIM_H_ITEMS_MAX. */
+	hmax = SIGN_FIELDS + g->msg.nfields;
+	if (hmax > DKIM_H_ITEMS_MAX)
+		hmax = DKIM_H_ITEMS_MAX;
+	h = xreallocarray(NULL, hmax, sizeof(*h));
 	for (i = 0; i < g->nsigners && ret == 0; i++)
 		ret = sign_one(g, g->signers[i], bh[g->signers[i]->bcanon], h,
-		    out, error_r);
+		    hmax, out, error_r);
 	free(h);
 	return ret;
 }
