@@ -488,8 +488,8 @@ test_invalid_input_permfail(void **state)
 {
 	static const char *const bad[] = {
 		"", ".", "a..b",
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		"aa.test",	/* 64-octet label */
+		("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa.test"),	/* 64-octet label */
 	};
 	char longname[300];
 	struct outcome o;
