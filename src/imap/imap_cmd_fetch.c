@@ -5,7 +5,10 @@
  * RFC822.TEXT, UID and MODSEQ; CHANGEDSINCE and VANISHED (RFC 7162).
  * Message files are read whole (bounded by IMAP_MSG_MAX) with line ends
  * made CRLF, parsed by the MIME parser and
- * answered from offsets into that copy. Output is produced message by
+ * answered from offsets into that copy. ENVELOPE, BODY and BODYSTRUCTURE
+ * come from the mailbox index (one query per FETCH_CACHE_BATCH
+ * messages); a message without them is parsed once and its strings are
+ * stored, so a FETCH of index items only opens no file. Output is produced message by
  * message; once IMAP_FETCH_CHUNK octets are queued the session waits for
  * the connection to drain before the next message (reads stop
  * meanwhile), so a slow reader of a large FETCH costs one message of
@@ -26,6 +29,20 @@
 #include "imap_view.h"
 
 #define FETCH_ITEM_MAX	(64u * 1024 * 1024)	/* one message's items */
+#define FETCH_CACHE_BATCH	512	/* messages per index query */
+
+/* A window of cached strings read from the index, and the strings
+ * computed for messages that had none, waiting to be stored. */
+struct fetch_cache {
+	struct mailbox_cache	*c;
+	size_t			 n;
+	size_t			 pos;
+	uint32_t		 hi;	/* the window covers UIDs <= hi */
+	bool			 loaded;
+	struct mailbox_cache	*put;
+	size_t			 nput;
+	size_t			 capput;
+};
 
 struct imap_fetch_state {
 	struct imap_fetch	 f;
@@ -35,6 +52,7 @@ struct imap_fetch_state {
 	size_t			 n;	/* messages when it started */
 	size_t			 pos;
 	bool			 need_data;
+	bool			 need_cache;	/* ENVELOPE, BODY, BODYSTRUCTURE */
 	bool			 sets_seen;
 };
 
@@ -318,22 +336,136 @@ literal_out(struct buf *out, const uint8_t *p,
 	(void)buf_append(out, p, len);
 }
 
+static void
+fetch_cache_flush(struct imap_session *s, struct fetch_cache *fc)
+{
+	const char *e = NULL;
+
+	if (fc->nput > 0 && mailbox_cache_put(s->mb, fc->put, fc->nput,
+	    &e) < 0)
+		log_warnx("imap session=%s event=cache-store-failed error=%s",
+		    s->id, e != NULL ? e : "?");
+	mailbox_cache_free(&fc->put, fc->nput);
+	fc->nput = 0;
+	fc->capput = 0;
+}
+
+static void
+fetch_cache_deinit(struct imap_session *s, struct fetch_cache *fc)
+{
+	fetch_cache_flush(s, fc);
+	mailbox_cache_free(&fc->c, fc->n);
+	fc->n = 0;
+}
+
+/* The index's cached strings of message idx, reading the next window
+ * when idx is past the current one; NULL when the index has no row. */
+static const struct mailbox_cache *
+fetch_cache_find(struct imap_session *s, struct fetch_cache *fc, size_t idx)
+{
+	uint32_t uid = s->msgs[idx].uid;
+	const char *e = NULL;
+
+	if (!fc->loaded || uid > fc->hi) {
+		size_t last = idx + FETCH_CACHE_BATCH;
+
+		mailbox_cache_free(&fc->c, fc->n);
+		fc->n = 0;
+		fc->pos = 0;
+		if (last > s->nmsgs)
+			last = s->nmsgs;
+		fc->hi = s->msgs[last - 1].uid;
+		fc->loaded = true;
+		if (mailbox_cache_get(s->mb, uid, fc->hi, &fc->c, &fc->n,
+		    &e) < 0) {
+			log_warnx("imap session=%s event=cache-read-failed "
+			    "error=%s", s->id, e != NULL ? e : "?");
+			return NULL;
+		}
+	}
+	while (fc->pos < fc->n && fc->c[fc->pos].uid < uid)
+		fc->pos++;
+	if (fc->pos < fc->n && fc->c[fc->pos].uid == uid)
+		return &fc->c[fc->pos];
+	return NULL;
+}
+
+/* A FETCH string computed into b, as a C string to store; NULL when it
+ * holds a NUL (such a string is sent, not stored). */
+static char *
+cache_string(const struct buf *b)
+{
+	char *t;
+
+	if (b->len > 0 && memchr(b->data, '\0', b->len) != NULL)
+		return NULL;
+	t = xmalloc(b->len + 1);
+	if (b->len > 0)
+		memcpy(t, b->data, b->len);
+	t[b->len] = '\0';
+	return t;
+}
+
+/* Compute the ENVELOPE, BODY and BODYSTRUCTURE of mm into env, body and
+ * bs, and queue them for the index. */
+static void
+fetch_cache_fill(struct fetch_cache *fc, uint32_t uid,
+    const struct mime_message *mm, struct buf *env, struct buf *body,
+    struct buf *bs)
+{
+	struct mailbox_cache *c;
+
+	(void)mime_envelope(mm, mm->root, env);
+	(void)mime_bodystructure(mm, mm->root, false, body);
+	(void)mime_bodystructure(mm, mm->root, true, bs);
+	if (fc->nput == fc->capput) {
+		fc->capput = fc->capput ? fc->capput * 2 : 64;
+		fc->put = xreallocarray(fc->put, fc->capput, sizeof(*fc->put));
+	}
+	c = &fc->put[fc->nput];
+	c->uid = uid;
+	c->envelope = cache_string(env);
+	c->body = cache_string(body);
+	c->bodystructure = cache_string(bs);
+	if (c->envelope == NULL && c->body == NULL &&
+	    c->bodystructure == NULL)
+		return;
+	fc->nput++;
+}
+
 /* One message's response. Returns 0, or -1 when the file is gone. */
 static int
 fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
-    struct buf *out, struct buf *tmp)
+    struct buf *out, struct buf *tmp, struct fetch_cache *fc)
 {
 	struct imap_fetch_state *fs = s->fetch;
 	struct mailbox_msg *m = &s->msgs[idx];
 	struct mime_message *mm = NULL;
+	const struct mailbox_cache *ce = NULL;
+	struct buf env, body, bs;
 	bool flags_sent = false, first = true, uid_sent = false;
+	bool need_data = fs->need_data, computed = false, miss = false;
 	size_t i;
 
-	if (fs->need_data && imap_msg_load(s, m, msg) < 0)
+	if (fs->need_cache) {
+		ce = fetch_cache_find(s, fc, idx);
+		miss = ce == NULL || ce->envelope == NULL ||
+		    ce->body == NULL || ce->bodystructure == NULL;
+		if (miss)
+			need_data = true;
+	}
+	if (need_data && imap_msg_load(s, m, msg) < 0)
 		return -1;
-	if (fs->need_data)
+	if (need_data)
 		mm = mime_parse(msg->data != NULL ? msg->data :
 		    (const uint8_t *)"", msg->len);
+	buf_init(&env, FETCH_ITEM_MAX);
+	buf_init(&body, FETCH_ITEM_MAX);
+	buf_init(&bs, FETCH_ITEM_MAX);
+	if (miss) {
+		fetch_cache_fill(fc, m->uid, mm, &env, &body, &bs);
+		computed = true;
+	}
 	if (fs->sets_seen && !s->readonly &&
 	    (m->flags & MAILBOX_F_SEEN) == 0) {
 		struct mailbox_change ch;
@@ -403,16 +535,26 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		case IMAP_FETCH_ENVELOPE:
 			SEP();
 			(void)buf_append_str(out, "ENVELOPE ");
-			(void)mime_envelope(mm, mm->root, out);
+			if (computed)
+				(void)buf_append(out, env.data, env.len);
+			else
+				(void)buf_append_str(out, ce->envelope);
 			break;
 		case IMAP_FETCH_BODYSTRUCTURE:
+			SEP();
+			(void)buf_append_str(out, "BODYSTRUCTURE ");
+			if (computed)
+				(void)buf_append(out, bs.data, bs.len);
+			else
+				(void)buf_append_str(out, ce->bodystructure);
+			break;
 		case IMAP_FETCH_BODY:
 			SEP();
-			(void)buf_append_str(out,
-			    it->att == IMAP_FETCH_BODY ? "BODY " :
-			    "BODYSTRUCTURE ");
-			(void)mime_bodystructure(mm, mm->root,
-			    it->att == IMAP_FETCH_BODYSTRUCTURE, out);
+			(void)buf_append_str(out, "BODY ");
+			if (computed)
+				(void)buf_append(out, body.data, body.len);
+			else
+				(void)buf_append_str(out, ce->body);
 			break;
 		case IMAP_FETCH_RFC822:
 			SEP();
@@ -504,6 +646,9 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 #undef SEP
 	(void)buf_append_str(out, ")\r\n");
 	mime_message_free(&mm);
+	buf_deinit(&env);
+	buf_deinit(&body);
+	buf_deinit(&bs);
 	conn_write(s->conn, out->data, out->len);
 	return 0;
 }
@@ -514,8 +659,10 @@ static bool
 fetch_run(struct imap_session *s)
 {
 	struct imap_fetch_state *fs = s->fetch;
+	struct fetch_cache fc;
 	struct buf msg, out, tmp;
 
+	memset(&fc, 0, sizeof(fc));
 	buf_init(&msg, IMAP_MSG_MAX);
 	buf_init(&out, FETCH_ITEM_MAX + IMAP_MSG_MAX);
 	buf_init(&tmp, IMAP_MSG_MAX);
@@ -527,10 +674,13 @@ fetch_run(struct imap_session *s)
 		if (fs->f.has_changedsince &&
 		    s->msgs[i].modseq <= fs->f.changedsince)
 			continue;
-		if (fetch_one(s, i, &msg, &out, &tmp) < 0)
+		if (fetch_one(s, i, &msg, &out, &tmp, &fc) < 0)
 			log_info("imap session=%s event=fetch-gone uid=%u",
 			    s->id, s->msgs[i].uid);
+		if (fc.nput >= FETCH_CACHE_BATCH)
+			fetch_cache_flush(s, &fc);
 		if (s->conn->out.len >= IMAP_FETCH_CHUNK && fs->pos < fs->n) {
+			fetch_cache_deinit(s, &fc);
 			buf_deinit(&msg);
 			buf_deinit(&out);
 			buf_deinit(&tmp);
@@ -538,6 +688,7 @@ fetch_run(struct imap_session *s)
 			return false;
 		}
 	}
+	fetch_cache_deinit(s, &fc);
 	buf_deinit(&msg);
 	buf_deinit(&out);
 	buf_deinit(&tmp);
@@ -639,6 +790,8 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODYSTRUCTURE:
 		case IMAP_FETCH_BODY:
+			fs->need_cache = true;
+			break;
 		case IMAP_FETCH_RFC822_HEADER:
 			fs->need_data = true;
 			break;

@@ -3,14 +3,19 @@
  * Schema (PRAGMA user_version = MAILBOX_SCHEMA):
  *   folders(name PRIMARY KEY, uidvalidity, uidnext, highestmodseq)
  *   messages(folder, uid, base, file, size, idate, flags, modseq,
- *            keywords, PRIMARY KEY (folder, uid), UNIQUE (folder, base))
+ *            keywords, envelope, body, bodystructure,
+ *            PRIMARY KEY (folder, uid), UNIQUE (folder, base))
  *            keywords: IMAP keywords separated by single spaces (kept in
  *            the index only: a rebuilt index loses them).
+ *            envelope, body, bodystructure: the IMAP ENVELOPE, BODY and
+ *            BODYSTRUCTURE strings, NULL until the first FETCH that
+ *            parses the file stores them (Maildir files never change).
  *   expunged(folder, uid, modseq, PRIMARY KEY (folder, uid)): the MODSEQ
  *            of each expunge, for QRESYNC VANISHED (RFC 7162 3.2.10).
  *   meta(key PRIMARY KEY, value): "last_uidvalidity", so a rebuilt folder
  *            gets a larger UIDVALIDITY than any before it in this file.
- * Version 1 (no keywords, no expunged table) is upgraded in place; a
+ * Versions 1 (no keywords, no expunged table) and 2 (no envelope, body,
+ * bodystructure) are upgraded in place; a
  * database with another user_version is dropped and rebuilt; a corrupt
  * one is deleted and rebuilt. */
 #include "mailbox.h"
@@ -31,7 +36,7 @@
 #include "util.h"
 #include "xalloc.h"
 
-#define MAILBOX_SCHEMA 2
+#define MAILBOX_SCHEMA 3
 #define MAILBOX_PATH_MAX 4096
 #define MAILBOX_READ_CHUNK 65536
 #define MAILBOX_OPEN_TRIES 500		/* x MAILBOX_OPEN_WAIT_MS */
@@ -71,6 +76,7 @@ static const char schema_sql[] =
 	" size INTEGER NOT NULL, idate INTEGER NOT NULL,"
 	" flags INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" keywords TEXT NOT NULL DEFAULT '',"
+	" envelope TEXT, body TEXT, bodystructure TEXT,"
 	" PRIMARY KEY (folder, uid), UNIQUE (folder, base));"
 	"CREATE TABLE IF NOT EXISTS expunged (folder TEXT NOT NULL,"
 	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
@@ -82,6 +88,12 @@ static const char upgrade1_sql[] =
 	"CREATE TABLE IF NOT EXISTS expunged (folder TEXT NOT NULL,"
 	" uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY (folder, uid));";
+
+/* From version 2: the cached FETCH strings. */
+static const char upgrade2_sql[] =
+	"ALTER TABLE messages ADD COLUMN envelope TEXT;"
+	"ALTER TABLE messages ADD COLUMN body TEXT;"
+	"ALTER TABLE messages ADD COLUMN bodystructure TEXT;";
 
 static const char drop_sql[] =
 	"DROP TABLE IF EXISTS messages; DROP TABLE IF EXISTS folders;"
@@ -247,9 +259,10 @@ db_setup(struct mailbox *mb, const char **error_r)
 	/* A new file, or one from another schema: (re)build it. */
 	if (db_exec(mb, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
-	if (ver == 1) {
-		if (db_exec(mb, upgrade1_sql, error_r) < 0 ||
-		    db_exec(mb, "PRAGMA user_version = 2", error_r) < 0 ||
+	if (ver == 1 || ver == 2) {
+		if ((ver == 1 && db_exec(mb, upgrade1_sql, error_r) < 0) ||
+		    db_exec(mb, upgrade2_sql, error_r) < 0 ||
+		    db_exec(mb, "PRAGMA user_version = 3", error_r) < 0 ||
 		    db_exec(mb, "COMMIT", error_r) < 0) {
 			db_rollback(mb);
 			return -1;
@@ -258,7 +271,7 @@ db_setup(struct mailbox *mb, const char **error_r)
 	}
 	if ((ver != 0 && db_exec(mb, drop_sql, error_r) < 0) ||
 	    db_exec(mb, schema_sql, error_r) < 0 ||
-	    db_exec(mb, "PRAGMA user_version = 2", error_r) < 0 ||
+	    db_exec(mb, "PRAGMA user_version = 3", error_r) < 0 ||
 	    db_exec(mb, "COMMIT", error_r) < 0) {
 		db_rollback(mb);
 		return -1;
@@ -965,6 +978,124 @@ mailbox_msgs_free(struct mailbox_msg **msgs, size_t n)
 	}
 	free(*msgs);
 	*msgs = NULL;
+}
+
+static char *
+column_dup(sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	return t != NULL ? xstrdup(t) : NULL;
+}
+
+int
+mailbox_cache_get(struct mailbox *mb, uint32_t lo, uint32_t hi,
+    struct mailbox_cache **c_r, size_t *n_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_prep(mb, "SELECT uid, envelope, body, "
+	    "bodystructure FROM messages WHERE folder = ? AND uid >= ? AND "
+	    "uid <= ? ORDER BY uid", error_r);
+	struct mailbox_cache *c = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*c_r = NULL;
+	*n_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, mb->folder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, lo);
+	sqlite3_bind_int64(st, 3, hi);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			c = xreallocarray(c, cap, sizeof(*c));
+		}
+		c[n].uid = (uint32_t)sqlite3_column_int64(st, 0);
+		c[n].envelope = column_dup(st, 1);
+		c[n].body = column_dup(st, 2);
+		c[n].bodystructure = column_dup(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		mailbox_cache_free(&c, n);
+		*error_r = sqlite3_errmsg(mb->db);
+		return -1;
+	}
+	*c_r = c;
+	*n_r = n;
+	return 0;
+}
+
+void
+mailbox_cache_free(struct mailbox_cache **c, size_t n)
+{
+	size_t i;
+
+	if (c == NULL || *c == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free((*c)[i].envelope);
+		free((*c)[i].body);
+		free((*c)[i].bodystructure);
+	}
+	free(*c);
+	*c = NULL;
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int col, const char *t)
+{
+	if (t != NULL)
+		sqlite3_bind_text(st, col, t, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+int
+mailbox_cache_put(struct mailbox *mb, const struct mailbox_cache *c,
+    size_t n, const char **error_r)
+{
+	sqlite3_stmt *st;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	if (db_exec(mb, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if ((st = db_prep(mb, "UPDATE messages SET "
+	    "envelope = coalesce(?, envelope), body = coalesce(?, body), "
+	    "bodystructure = coalesce(?, bodystructure) "
+	    "WHERE folder = ? AND uid = ?", error_r)) == NULL) {
+		db_rollback(mb);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		bind_text_or_null(st, 1, c[i].envelope);
+		bind_text_or_null(st, 2, c[i].body);
+		bind_text_or_null(st, 3, c[i].bodystructure);
+		sqlite3_bind_text(st, 4, mb->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, c[i].uid);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			*error_r = sqlite3_errmsg(mb->db);
+			sqlite3_finalize(st);
+			db_rollback(mb);
+			return -1;
+		}
+		if (sqlite3_reset(st) != SQLITE_OK) {
+			*error_r = sqlite3_errmsg(mb->db);
+			sqlite3_finalize(st);
+			db_rollback(mb);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	if (db_exec(mb, "COMMIT", error_r) < 0) {
+		db_rollback(mb);
+		return -1;
+	}
+	return 0;
 }
 
 /* The current cur/ name of base (renamed by a flag change), into dst. */

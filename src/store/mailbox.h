@@ -6,8 +6,10 @@
  * and per message its UID (RFC 3501 2.3.1.1: ascending, never reused
  * while UIDVALIDITY stays), the Maildir base name (before ":2,"), the
  * current file name in cur/, RFC822.SIZE (octets with CRLF line ends),
- * the internal date, the flags of the ":2," suffix, IMAP keywords and a
- * MODSEQ; and the UIDs expunged with the MODSEQ of the expunge (RFC 7162
+ * the internal date, the flags of the ":2," suffix, IMAP keywords, a
+ * MODSEQ and the cached IMAP ENVELOPE, BODY and BODYSTRUCTURE strings
+ * (mailbox_cache_get/put; filled by the first FETCH that parses the
+ * file, since Maildir files never change); and the UIDs expunged with the MODSEQ of the expunge (RFC 7162
  * QRESYNC; kept for the life of the UIDVALIDITY).
  *
  * mailbox_sync() makes the index match the directory: new/ files move to
@@ -109,6 +111,25 @@ void mailbox_msgs_free(struct mailbox_msg **msgs, size_t n);
  * another client since) the cur/ file with the same base name. Returns
  * an fd, or -1 with errno (ENOENT: the message is gone). */
 int mailbox_msg_open(struct mailbox *mb, const struct mailbox_msg *msg);
+/* The cached FETCH strings of one message (see mailbox_cache_get). */
+struct mailbox_cache {
+	uint32_t	 uid;
+	char		*envelope;	/* NULL: not cached yet */
+	char		*body;
+	char		*bodystructure;
+};
+
+/* The cached ENVELOPE, BODY and BODYSTRUCTURE strings of the messages
+ * with lo <= UID <= hi, in UID order, into a new array (free with
+ * mailbox_cache_free); one query. Returns 0, or -1 with *error_r. */
+int mailbox_cache_get(struct mailbox *mb, uint32_t lo, uint32_t hi,
+    struct mailbox_cache **c_r, size_t *n_r, const char **error_r);
+void mailbox_cache_free(struct mailbox_cache **c, size_t n);
+/* Store the strings of c[0..n) (NULL members: unchanged) in one
+ * transaction; UIDs no longer in the index are ignored. Returns 0, or
+ * -1 with *error_r (nothing stored). */
+int mailbox_cache_put(struct mailbox *mb, const struct mailbox_cache *c,
+    size_t n, const char **error_r);
 /* Remove messages by UID: unlink the files, delete the rows, bump
  * HIGHESTMODSEQ. UIDs not in the index are ignored. Returns the number
  * removed, or -1 with *error_r. */

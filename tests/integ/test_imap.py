@@ -303,6 +303,15 @@ def test_select_fetch_body_envelope_bodystructure(make_server):
 	    b"".join(x if isinstance(x, bytes) else b"".join(x) for x in data)
 	assert EXPECT_ENVELOPE in line, line
 	assert EXPECT_BODYSTRUCTURE in line, line
+	# again, now answered from the index's cached strings: same octets
+	for _ in range(2):
+		again = ok(m.fetch("2", "(ENVELOPE BODYSTRUCTURE BODY)"))
+		again = again[0] if isinstance(again[0], bytes) else \
+		    b"".join(x if isinstance(x, bytes) else b"".join(x)
+		    for x in again)
+		assert EXPECT_ENVELOPE in again, again
+		assert EXPECT_BODYSTRUCTURE in again, again
+		assert b" BODY ((" in again, again
 	data = ok(m.fetch("2", "(BODY.PEEK[1] BODY.PEEK[2.MIME] "
 	    "BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT]<0.8>)"))
 	parts = fetch_parts(data)

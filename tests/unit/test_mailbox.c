@@ -430,6 +430,153 @@ test_concurrent_syncs_never_share_uids(void **state)
 	mailbox_close(&mb);
 }
 
+static void
+test_cache_columns(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb;
+	struct mailbox_cache *c = NULL, pc[3];
+	size_t n = 0;
+	const char *err = NULL;
+
+	put(f, "new", "1.Qa.h", "Subject: a\r\n\r\na\r\n");
+	put(f, "new", "2.Qb.h", "Subject: b\r\n\r\nb\r\n");
+	put(f, "new", "3.Qc.h", "Subject: c\r\n\r\nc\r\n");
+	mb = open_sync(f);
+	assert_int_equal(mailbox_cache_get(mb, 1, UINT32_MAX, &c, &n, &err),
+	    0);
+	assert_int_equal(n, 3);
+	assert_int_equal(c[0].uid, 1);
+	assert_int_equal(c[2].uid, 3);
+	assert_null(c[1].envelope);
+	assert_null(c[1].body);
+	assert_null(c[1].bodystructure);
+	mailbox_cache_free(&c, n);
+	assert_null(c);
+
+	memset(pc, 0, sizeof(pc));
+	pc[0].uid = 2;
+	pc[0].envelope = (char *)"(NIL \"b\")";
+	pc[0].body = (char *)"(\"TEXT\")";
+	pc[0].bodystructure = (char *)"(\"TEXT\" \"PLAIN\")";
+	pc[1].uid = 3;
+	pc[1].envelope = (char *)"(NIL \"c\")";
+	pc[2].uid = 99;		/* not in the index: ignored */
+	pc[2].envelope = (char *)"x";
+	assert_int_equal(mailbox_cache_put(mb, pc, 3, &err), 0);
+	/* NULL members leave what is stored alone. */
+	memset(pc, 0, sizeof(pc));
+	pc[0].uid = 2;
+	assert_int_equal(mailbox_cache_put(mb, pc, 1, &err), 0);
+
+	assert_int_equal(mailbox_cache_get(mb, 2, 3, &c, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].uid, 2);
+	assert_string_equal(c[0].envelope, "(NIL \"b\")");
+	assert_string_equal(c[0].body, "(\"TEXT\")");
+	assert_string_equal(c[0].bodystructure, "(\"TEXT\" \"PLAIN\")");
+	assert_int_equal(c[1].uid, 3);
+	assert_string_equal(c[1].envelope, "(NIL \"c\")");
+	assert_null(c[1].body);
+	assert_null(c[1].bodystructure);
+	mailbox_cache_free(&c, n);
+
+	/* An expunged message takes its strings with it. */
+	{
+		uint32_t uid = 2;
+
+		assert_int_equal(mailbox_expunge(mb, &uid, 1, &err), 1);
+	}
+	assert_int_equal(mailbox_cache_get(mb, 1, 3, &c, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].uid, 1);
+	assert_int_equal(c[1].uid, 3);
+	mailbox_cache_free(&c, n);
+	mailbox_close(&mb);
+}
+
+static int
+user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+	    &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A version 2 index (no cached strings) is upgraded in place: same
+ * UIDVALIDITY, UIDs and keywords; a version 1 one too. */
+static void
+test_schema_upgrade(void **state)
+{
+	static const char *const downgrade[] = {
+		"ALTER TABLE messages DROP COLUMN envelope;"
+		"ALTER TABLE messages DROP COLUMN body;"
+		"ALTER TABLE messages DROP COLUMN bodystructure;"
+		"UPDATE messages SET keywords = 'kept' WHERE uid = 1;"
+		"PRAGMA user_version = 2;",
+		"ALTER TABLE messages DROP COLUMN envelope;"
+		"ALTER TABLE messages DROP COLUMN body;"
+		"ALTER TABLE messages DROP COLUMN bodystructure;"
+		"ALTER TABLE messages DROP COLUMN keywords;"
+		"DROP TABLE expunged;"
+		"PRAGMA user_version = 1;",
+	};
+	struct fx *f = *state;
+	struct mailbox *mb;
+	struct mailbox_status a, b;
+	struct mailbox_msg *m = NULL;
+	struct mailbox_cache *c = NULL, one;
+	size_t n = 0, v;
+	const char *err = NULL;
+	char p[600];
+	sqlite3 *db;
+
+	put(f, "new", "1.Qa.h", "a\r\n");
+	put(f, "new", "2.Qb.h", "b\r\n");
+	mb = open_sync(f);
+	assert_int_equal(mailbox_status(mb, &a, &err), 0);
+	mailbox_close(&mb);
+	snprintf(p, sizeof(p), "%s/" MAILBOX_INDEX_NAME, f->md);
+	assert_int_equal(user_version(p), 3);
+	for (v = 0; v < 2; v++) {
+		assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, downgrade[v], NULL, NULL,
+		    NULL), SQLITE_OK);
+		sqlite3_close(db);
+		assert_int_equal(user_version(p), 2 - (int)v);
+		mb = open_sync(f);
+		assert_int_equal(user_version(p), 3);
+		assert_int_equal(mailbox_status(mb, &b, &err), 0);
+		assert_int_equal(b.uidvalidity, a.uidvalidity);
+		assert_int_equal(b.uidnext, 3);
+		list(mb, &m, &n);
+		assert_int_equal(n, 2);
+		assert_int_equal(m[0].uid, 1);
+		assert_string_equal(m[0].keywords, v == 0 ? "kept" : "");
+		mailbox_msgs_free(&m, n);
+		memset(&one, 0, sizeof(one));
+		one.uid = 1;
+		one.envelope = (char *)"(NIL)";
+		assert_int_equal(mailbox_cache_put(mb, &one, 1, &err), 0);
+		assert_int_equal(mailbox_cache_get(mb, 1, 2, &c, &n, &err),
+		    0);
+		assert_int_equal(n, 2);
+		assert_string_equal(c[0].envelope, "(NIL)");
+		assert_null(c[1].envelope);
+		mailbox_cache_free(&c, n);
+		mailbox_close(&mb);
+	}
+}
+
 int
 main(void)
 {
@@ -454,6 +601,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_syncs_never_share_uids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_columns, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_schema_upgrade, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
