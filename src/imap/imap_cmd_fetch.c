@@ -7,8 +7,10 @@
  * made CRLF, parsed by the MIME parser and
  * answered from offsets into that copy. ENVELOPE, BODY and BODYSTRUCTURE
  * come from the mailbox index (one query per FETCH_CACHE_BATCH
- * messages); a message without them is parsed once and its strings are
- * stored, so a FETCH of index items only opens no file. Output is produced message by
+ * messages; a sync stores ENVELOPE); a message missing a requested one
+ * is parsed once and all three are stored, so a FETCH of index items
+ * only (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE UID MODSEQ) opens no
+ * file. Output is produced message by
  * message; once IMAP_FETCH_CHUNK octets are queued the session waits for
  * the connection to drain before the next message (reads stop
  * meanwhile), so a slow reader of a large FETCH costs one message of
@@ -53,6 +55,9 @@ struct imap_fetch_state {
 	size_t			 pos;
 	bool			 need_data;
 	bool			 need_cache;	/* ENVELOPE, BODY, BODYSTRUCTURE */
+	bool			 want_envelope;
+	bool			 want_body;
+	bool			 want_bodystructure;
 	bool			 sets_seen;
 };
 
@@ -449,8 +454,10 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 
 	if (fs->need_cache) {
 		ce = fetch_cache_find(s, fc, idx);
-		miss = ce == NULL || ce->envelope == NULL ||
-		    ce->body == NULL || ce->bodystructure == NULL;
+		miss = ce == NULL ||
+		    (fs->want_envelope && ce->envelope == NULL) ||
+		    (fs->want_body && ce->body == NULL) ||
+		    (fs->want_bodystructure && ce->bodystructure == NULL);
 		if (miss)
 			need_data = true;
 	}
@@ -788,9 +795,13 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 			fs->need_data = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
+			fs->want_envelope = fs->need_cache = true;
+			break;
 		case IMAP_FETCH_BODYSTRUCTURE:
+			fs->want_bodystructure = fs->need_cache = true;
+			break;
 		case IMAP_FETCH_BODY:
-			fs->need_cache = true;
+			fs->want_body = fs->need_cache = true;
 			break;
 		case IMAP_FETCH_RFC822_HEADER:
 			fs->need_data = true;

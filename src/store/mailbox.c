@@ -8,8 +8,10 @@
  *            keywords: IMAP keywords separated by single spaces (kept in
  *            the index only: a rebuilt index loses them).
  *            envelope, body, bodystructure: the IMAP ENVELOPE, BODY and
- *            BODYSTRUCTURE strings, NULL until the first FETCH that
- *            parses the file stores them (Maildir files never change).
+ *            BODYSTRUCTURE strings (Maildir files never change). A sync
+ *            fills envelope from the header it reads anyway; the others
+ *            (and an envelope it could not make) stay NULL until the
+ *            first FETCH that parses the file stores them.
  *   expunged(folder, uid, modseq, PRIMARY KEY (folder, uid)): the MODSEQ
  *            of each expunge, for QRESYNC VANISHED (RFC 7162 3.2.10).
  *   meta(key PRIMARY KEY, value): "last_uidvalidity", so a rebuilt folder
@@ -33,12 +35,17 @@
 
 #include <sqlite3.h>
 
+#include "buf.h"
+#include "mime.h"
 #include "util.h"
 #include "xalloc.h"
 
 #define MAILBOX_SCHEMA 3
 #define MAILBOX_PATH_MAX 4096
 #define MAILBOX_READ_CHUNK 65536
+/* A header longer than this gets its ENVELOPE at the first FETCH. */
+#define MAILBOX_HEADER_MAX (256 * 1024)
+#define MAILBOX_ENVELOPE_MAX (1024 * 1024)
 #define MAILBOX_OPEN_TRIES 500		/* x MAILBOX_OPEN_WAIT_MS */
 #define MAILBOX_OPEN_WAIT_MS 10
 
@@ -525,17 +532,61 @@ scan_cur(struct mailbox *mb, struct entry **e_r, size_t *n_r,
 	return 0;
 }
 
+/* The IMAP ENVELOPE of a message header (raw octets up to and with the
+ * empty line), as FETCH makes it from the whole file with CRLF line
+ * ends; NULL when it cannot be stored as text. */
+static char *
+header_envelope(const struct buf *hdr)
+{
+	struct mime_message *mm;
+	struct buf crlf, env;
+	char *t = NULL;
+	size_t i, start = 0;
+
+	buf_init(&crlf, 0);
+	buf_init(&env, MAILBOX_ENVELOPE_MAX);
+	for (i = 0; i < hdr->len; i++) {
+		if (hdr->data[i] != '\n' || (i > 0 && hdr->data[i - 1] == '\r'))
+			continue;
+		if (buf_append(&crlf, hdr->data + start, i - start) < 0 ||
+		    buf_append(&crlf, "\r\n", 2) < 0)
+			goto out;
+		start = i + 1;
+	}
+	if (buf_append(&crlf, hdr->data + start, hdr->len - start) < 0)
+		goto out;
+	mm = mime_parse(crlf.data != NULL ? crlf.data : (const uint8_t *)"",
+	    crlf.len);
+	if (mime_envelope(mm, mm->root, &env) == 0 && env.len > 0 &&
+	    memchr(env.data, '\0', env.len) == NULL) {
+		t = xmalloc(env.len + 1);
+		memcpy(t, env.data, env.len);
+		t[env.len] = '\0';
+	}
+	mime_message_free(&mm);
+out:
+	buf_deinit(&crlf);
+	buf_deinit(&env);
+	return t;
+}
+
 /* RFC822.SIZE of a file: its octets with every bare LF counted as CRLF,
- * and its modification time. Returns 0, 1 when the file vanished, -1. */
+ * and its modification time; its header (through the empty line, or the
+ * whole file without one) into hdr, which is left empty when the header
+ * is longer than MAILBOX_HEADER_MAX. Returns 0, 1 when the file vanished,
+ * -1. */
 static int
-measure(const char *path, uint64_t *size_r, time_t *mtime_r)
+measure(const char *path, uint64_t *size_r, time_t *mtime_r,
+    struct buf *hdr)
 {
 	uint8_t buf[MAILBOX_READ_CHUNK];
 	uint64_t size = 0;
-	bool prev_cr = false;
+	bool prev_cr = false, in_hdr = true, bol = true, hdr_long = false;
 	struct stat sb;
 	ssize_t r;
 	int fd;
+
+	buf_reset(hdr);
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -552,6 +603,22 @@ measure(const char *path, uint64_t *size_r, time_t *mtime_r)
 			continue;
 		if (r <= 0)
 			break;
+		if (in_hdr) {
+			/* The header ends at an empty line (LF or CRLF). */
+			for (i = 0; i < r && in_hdr; i++) {
+				if (buf[i] == '\n') {
+					if (bol)
+						in_hdr = false;
+					bol = true;
+				} else if (buf[i] != '\r' || !bol) {
+					bol = false;
+				}
+			}
+			if (buf_append(hdr, buf, (size_t)i) < 0) {
+				in_hdr = false;
+				hdr_long = true;
+			}
+		}
 		for (i = 0; i < r; i++) {
 			if (buf[i] == '\n' && !prev_cr)
 				size++;
@@ -562,6 +629,8 @@ measure(const char *path, uint64_t *size_r, time_t *mtime_r)
 	close(fd);
 	if (r < 0)
 		return -1;
+	if (hdr_long)
+		buf_reset(hdr);
 	*size_r = size;
 	*mtime_r = sb.st_mtime;
 	return 0;
@@ -704,9 +773,11 @@ sync_locked(struct mailbox *mb, const char **error_r)
 	size_t ne = 0, nr = 0, nfresh = 0, i, j;
 	sqlite3_stmt *ins = NULL, *upd = NULL, *del = NULL, *fol = NULL;
 	sqlite3_stmt *gone = NULL;
+	struct buf hdr;
 	bool rebuild = false, changed = false;
 	int ret = -1;
 
+	buf_init(&hdr, MAILBOX_HEADER_MAX);
 	if (move_new(mb, error_r) < 0 || scan_cur(mb, &e, &ne, error_r) < 0 ||
 	    folder_get(mb, &f, error_r) < 0 ||
 	    load_rows(mb, &r, &nr, error_r) < 0)
@@ -754,8 +825,8 @@ sync_locked(struct mailbox *mb, const char **error_r)
 	del = db_prep(mb, "DELETE FROM messages WHERE folder = ? AND "
 	    "uid = ?", error_r);
 	ins = db_prep(mb, "INSERT INTO messages (folder, uid, base, file, "
-	    "size, idate, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	    error_r);
+	    "size, idate, flags, modseq, envelope) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error_r);
 	gone = db_prep(mb, "INSERT OR REPLACE INTO expunged (folder, uid, "
 	    "modseq) VALUES (?, ?, ?)", error_r);
 	if (upd == NULL || del == NULL || ins == NULL || gone == NULL)
@@ -817,6 +888,7 @@ sync_locked(struct mailbox *mb, const char **error_r)
 		char path[MAILBOX_PATH_MAX];
 		uint64_t size = 0;
 		time_t mtime = 0;
+		char *env = NULL;
 		int m;
 
 		if (f.uidnext == UINT32_MAX) {
@@ -826,7 +898,7 @@ sync_locked(struct mailbox *mb, const char **error_r)
 		if (path_join(path, sizeof(path), mb->dir, "cur",
 		    fresh[i]->name) < 0)
 			continue;
-		m = measure(path, &size, &mtime);
+		m = measure(path, &size, &mtime, &hdr);
 		if (m == 1)
 			continue;	/* vanished meanwhile */
 		if (m < 0) {
@@ -843,6 +915,13 @@ sync_locked(struct mailbox *mb, const char **error_r)
 		    (fresh[i]->t > 0 ? fresh[i]->t : 0)));
 		sqlite3_bind_int(ins, 7, (int)fresh[i]->flags);
 		sqlite3_bind_int64(ins, 8, (sqlite3_int64)++f.hms);
+		if (hdr.len > 0)
+			env = header_envelope(&hdr);
+		if (env != NULL)
+			sqlite3_bind_text(ins, 9, env, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(ins, 9);
+		free(env);
 		if (step_done(mb, ins, error_r) < 0)
 			goto out;
 		f.uidnext++;
@@ -863,6 +942,7 @@ sync_locked(struct mailbox *mb, const char **error_r)
 	}
 	ret = 0;
 out:
+	buf_deinit(&hdr);
 	sqlite3_finalize(ins);
 	sqlite3_finalize(upd);
 	sqlite3_finalize(del);

@@ -8,8 +8,9 @@
  * current file name in cur/, RFC822.SIZE (octets with CRLF line ends),
  * the internal date, the flags of the ":2," suffix, IMAP keywords, a
  * MODSEQ and the cached IMAP ENVELOPE, BODY and BODYSTRUCTURE strings
- * (mailbox_cache_get/put; filled by the first FETCH that parses the
- * file, since Maildir files never change); and the UIDs expunged with the MODSEQ of the expunge (RFC 7162
+ * (mailbox_cache_get/put; Maildir files never change: a sync stores the
+ * ENVELOPE of each new file from the header it reads to count the size,
+ * the first FETCH that parses the file the rest); and the UIDs expunged with the MODSEQ of the expunge (RFC 7162
  * QRESYNC; kept for the life of the UIDVALIDITY).
  *
  * mailbox_sync() makes the index match the directory: new/ files move to

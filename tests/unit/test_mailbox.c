@@ -442,13 +442,19 @@ test_cache_columns(void **state)
 	put(f, "new", "1.Qa.h", "Subject: a\r\n\r\na\r\n");
 	put(f, "new", "2.Qb.h", "Subject: b\r\n\r\nb\r\n");
 	put(f, "new", "3.Qc.h", "Subject: c\r\n\r\nc\r\n");
+	put(f, "new", "4.Qd.h", "Subject: d\n");
 	mb = open_sync(f);
 	assert_int_equal(mailbox_cache_get(mb, 1, UINT32_MAX, &c, &n, &err),
 	    0);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(c[0].uid, 1);
 	assert_int_equal(c[2].uid, 3);
-	assert_null(c[1].envelope);
+	/* A sync fills ENVELOPE from the header (bare LF made CRLF). */
+	assert_non_null(c[1].envelope);
+	assert_string_equal(c[1].envelope,
+	    "(NIL \"b\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+	assert_string_equal(c[3].envelope,
+	    "(NIL \"d\" NIL NIL NIL NIL NIL NIL NIL NIL)");
 	assert_null(c[1].body);
 	assert_null(c[1].bodystructure);
 	mailbox_cache_free(&c, n);
@@ -490,6 +496,7 @@ test_cache_columns(void **state)
 	assert_int_equal(mailbox_cache_get(mb, 1, 3, &c, &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(c[0].uid, 1);
+	assert_non_null(c[0].envelope);
 	assert_int_equal(c[1].uid, 3);
 	mailbox_cache_free(&c, n);
 	mailbox_close(&mb);
