@@ -4,8 +4,10 @@
  * BINARY.PEEK and BINARY.SIZE (RFC 3516), RFC822, RFC822.HEADER,
  * RFC822.TEXT, UID and MODSEQ; CHANGEDSINCE and VANISHED (RFC 7162).
  * Message files are read whole (bounded by IMAP_MSG_MAX) with line ends
- * made CRLF, parsed by the MIME parser and
- * answered from offsets into that copy. ENVELOPE, BODY and BODYSTRUCTURE
+ * made CRLF in place, parsed by the MIME parser when an item needs more
+ * than the whole message (BODY[], BINARY[] and RFC822 do not), and
+ * answered from offsets into that copy; literals of FETCH_LITERAL_DIRECT
+ * octets and more go from it to the connection without another copy. ENVELOPE, BODY and BODYSTRUCTURE
  * come from the mailbox index (one query per FETCH_CACHE_BATCH
  * messages; a sync stores ENVELOPE); a message missing a requested one
  * is parsed once and all three are stored, so a FETCH of index items
@@ -32,6 +34,7 @@
 
 #define FETCH_ITEM_MAX	(64u * 1024 * 1024)	/* one message's items */
 #define FETCH_CACHE_BATCH	512	/* messages per index query */
+#define FETCH_LITERAL_DIRECT	4096	/* larger literals skip the copy */
 
 /* A window of cached strings read from the index, and the strings
  * computed for messages that had none, waiting to be stored. */
@@ -54,6 +57,7 @@ struct imap_fetch_state {
 	size_t			 n;	/* messages when it started */
 	size_t			 pos;
 	bool			 need_data;
+	bool			 need_mime;	/* more than the whole message */
 	bool			 need_cache;	/* ENVELOPE, BODY, BODYSTRUCTURE */
 	bool			 want_envelope;
 	bool			 want_body;
@@ -77,7 +81,8 @@ imap_msg_load(struct imap_session *s, const struct mailbox_msg *m,
 {
 	struct stat st;
 	uint8_t *raw;
-	size_t got = 0, i, lfs = 0;
+	const uint8_t *q;
+	size_t got = 0, i, j, lfs = 0;
 	ssize_t n;
 	int fd;
 
@@ -100,34 +105,29 @@ imap_msg_load(struct imap_session *s, const struct mailbox_msg *m,
 		got += (size_t)n;
 	}
 	close(fd);
-	for (i = 0; i < got; i++)
-		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+	for (q = raw; (q = memchr(q, '\n', got - (size_t)(q - raw))) != NULL;
+	    q++)
+		if (q == raw || q[-1] != '\r')
 			lfs++;
-	out->max = got + lfs + 1;
-	if (lfs == 0) {
-		if (buf_append(out, raw, got) < 0) {
-			free(raw);
-			return -1;
-		}
-	} else {
-		size_t start = 0;
+	if (lfs > 0) {
+		/* Every bare LF becomes CRLF, in place from the back: j - i
+		 * stays the number of bare LFs before i, so writes never
+		 * reach octets not yet read. */
+		raw = xreallocarray(raw, got + lfs + 1, 1);
+		for (i = got, j = got + lfs; i > 0;) {
+			uint8_t c = raw[--i];
 
-		for (i = 0; i < got; i++) {
-			if (raw[i] != '\n' || (i > 0 && raw[i - 1] == '\r'))
-				continue;
-			if (buf_append(out, raw + start, i - start) < 0 ||
-			    buf_append(out, "\r\n", 2) < 0) {
-				free(raw);
-				return -1;
-			}
-			start = i + 1;
-		}
-		if (buf_append(out, raw + start, got - start) < 0) {
-			free(raw);
-			return -1;
+			raw[--j] = c;
+			if (c == '\n' && (i == 0 || raw[i - 1] != '\r'))
+				raw[--j] = '\r';
 		}
 	}
-	free(raw);
+	/* The block becomes out's storage: no second copy. */
+	buf_deinit(out);
+	out->data = raw;
+	out->len = got + lfs;
+	out->cap = got + lfs + 1;
+	out->max = got + lfs + 1;
 	return 0;
 }
 
@@ -333,12 +333,19 @@ binary_data(const struct mime_message *mm, const struct imap_section *sec,
 	return 0;
 }
 
+/* A literal: large ones go to the connection from where they are, after
+ * what out holds so far, instead of through out. */
 static void
-literal_out(struct buf *out, const uint8_t *p,
-    size_t len)
+literal_out(struct conn *c, struct buf *out, const uint8_t *p, size_t len)
 {
 	(void)buf_printf(out, "{%zu}\r\n", len);
-	(void)buf_append(out, p, len);
+	if (len < FETCH_LITERAL_DIRECT) {
+		(void)buf_append(out, p, len);
+		return;
+	}
+	conn_write(c, out->data, out->len);
+	buf_reset(out);
+	conn_write(c, p, len);
 }
 
 static void
@@ -445,13 +452,15 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 {
 	struct imap_fetch_state *fs = s->fetch;
 	struct mailbox_msg *m = &s->msgs[idx];
-	struct mime_message *mm = NULL;
+	struct mime_message *mm = NULL, whole;
+	const struct mime_message *v = &whole;	/* what items read */
 	const struct mailbox_cache *ce = NULL;
 	struct buf env, body, bs;
 	bool flags_sent = false, first = true, uid_sent = false;
 	bool need_data = fs->need_data, computed = false, miss = false;
 	size_t i;
 
+	memset(&whole, 0, sizeof(whole));
 	if (fs->need_cache) {
 		ce = fetch_cache_find(s, fc, idx);
 		miss = ce == NULL ||
@@ -463,9 +472,17 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 	}
 	if (need_data && imap_msg_load(s, m, msg) < 0)
 		return -1;
-	if (need_data)
+	if (need_data && (fs->need_mime || miss)) {
 		mm = mime_parse(msg->data != NULL ? msg->data :
 		    (const uint8_t *)"", msg->len);
+	} else if (need_data) {
+		/* BODY[], BINARY[] and RFC822 need the octets only. */
+		whole.data = msg->data != NULL ? msg->data :
+		    (const uint8_t *)"";
+		whole.len = msg->len;
+	}
+	if (mm != NULL)
+		v = mm;
 	buf_init(&env, FETCH_ITEM_MAX);
 	buf_init(&body, FETCH_ITEM_MAX);
 	buf_init(&bs, FETCH_ITEM_MAX);
@@ -566,23 +583,23 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		case IMAP_FETCH_RFC822:
 			SEP();
 			(void)buf_append_str(out, "RFC822 ");
-			literal_out(out, mm->data, mm->len);
+			literal_out(s->conn, out, v->data, v->len);
 			break;
 		case IMAP_FETCH_RFC822_HEADER:
 			SEP();
 			(void)buf_append_str(out, "RFC822.HEADER ");
-			literal_out(out, mm->data + mm->root->hdr_off,
-			    mm->root->hdr_len);
+			literal_out(s->conn, out, v->data + v->root->hdr_off,
+			    v->root->hdr_len);
 			break;
 		case IMAP_FETCH_RFC822_TEXT:
 			SEP();
 			(void)buf_append_str(out, "RFC822.TEXT ");
-			literal_out(out, mm->data + mm->root->body_off,
-			    mm->root->body_len);
+			literal_out(s->conn, out, v->data + v->root->body_off,
+			    v->root->body_len);
 			break;
 		case IMAP_FETCH_BODY_SECTION:
 			SEP();
-			section_data(mm, &it->section, tmp, &p, &len);
+			section_data(v, &it->section, tmp, &p, &len);
 			(void)buf_append_str(out, "BODY[");
 			(void)section_append(&it->section, out);
 			(void)buf_append(out, "]", 1);
@@ -599,12 +616,12 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 				}
 			}
 			(void)buf_append(out, " ", 1);
-			literal_out(out, p, len);
+			literal_out(s->conn, out, p, len);
 			break;
 		case IMAP_FETCH_BINARY:
 		case IMAP_FETCH_BINARY_SIZE:
 			SEP();
-			if (binary_data(mm, &it->section, tmp, &p, &len) < 0) {
+			if (binary_data(v, &it->section, tmp, &p, &len) < 0) {
 				fs->unknown_cte = true;
 				(void)buf_printf(out, "%s[", it->att ==
 				    IMAP_FETCH_BINARY ? "BINARY" :
@@ -638,7 +655,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 			/* RFC 3516 4.2: literal8 when there are NULs. */
 			if (len > 0 && memchr(p, '\0', len) != NULL)
 				(void)buf_append(out, "~", 1);
-			literal_out(out, p, len);
+			literal_out(s->conn, out, p, len);
 			break;
 		default:
 			break;
@@ -783,6 +800,8 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 				imap_bad(s, "BINARY takes part numbers only");
 				return;
 			}
+			if (it->section.nparts > 0)
+				fs->need_mime = true;
 			if (it->att == IMAP_FETCH_BINARY && !it->peek)
 				fs->sets_seen = true;
 			fs->need_data = true;
@@ -793,6 +812,11 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 			if (!it->peek)
 				fs->sets_seen = true;
 			fs->need_data = true;
+			if (it->att == IMAP_FETCH_RFC822_TEXT ||
+			    (it->att == IMAP_FETCH_BODY_SECTION &&
+			    (it->section.nparts > 0 ||
+			    it->section.text != IMAP_SECTION_ALL)))
+				fs->need_mime = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
 			fs->want_envelope = fs->need_cache = true;
@@ -804,7 +828,7 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 			fs->want_body = fs->need_cache = true;
 			break;
 		case IMAP_FETCH_RFC822_HEADER:
-			fs->need_data = true;
+			fs->need_data = fs->need_mime = true;
 			break;
 		default:
 			break;

@@ -601,3 +601,29 @@ def test_enable_imap4rev2(make_server):
 	assert lines == ['* LIST (\\HasNoChildren) "/" "Grüße"'.encode()], \
 	    lines
 	r.close()
+
+
+def test_fetch_whole_message_line_ends(make_server):
+	"""BODY[], BINARY[], RFC822 and partials of files with bare LF,
+	mixed and odd line ends: every bare LF is sent as CRLF."""
+	cases = [b"\nSubject: x\n\nbody\n", b"Subject: y\r\n\r\nmixed\nline\r\nend",
+	    b"\n\n\n", b"\r\n\n\r\r\n\n", b"Subject: z\n\n" + b"a\n" * 5000,
+	    b"no line end at all", b"Subject: big\r\n\r\n" + b"x" * 9000 + b"\n"]
+	srv = imap_server(make_server)
+	deliver(srv, make_message("a"))
+	cur = srv.maildir() / "cur"
+	for i, c in enumerate(cases):
+		# older than the delivered message: UIDs 1..len(cases)
+		(cur / f"{1700000000 + i}.M1P1Q{i}.test:2,").write_bytes(c)
+	m = login(srv)
+	ok(m.select("INBOX"))
+	for i, c in enumerate(cases):
+		e = re.sub(rb"(?<!\r)\n", b"\r\n", c)
+		p = fetch_parts(ok(m.uid("FETCH", str(i + 1), "(RFC822.SIZE "
+		    "BODY.PEEK[] BODY.PEEK[]<3.5000> BINARY.PEEK[] RFC822)")))
+		assert b"RFC822.SIZE %d " % len(e) in p[0][0]
+		assert p[0][1] == e
+		assert p[1][1] == e[3:5003]
+		assert p[2][1] == e
+		assert p[3][1] == e
+	m.logout()
