@@ -110,15 +110,21 @@ imap_msg_load(struct imap_session *s, const struct mailbox_msg *m,
 		if (q == raw || q[-1] != '\r')
 			lfs++;
 	if (lfs > 0) {
-		/* Every bare LF becomes CRLF, in place from the back: j - i
-		 * stays the number of bare LFs before i, so writes never
-		 * reach octets not yet read. */
+		/* Every bare LF becomes CRLF, in place from the back, a line
+		 * at a time: j - i stays the number of bare LFs before i, so
+		 * writes never reach octets not yet moved. */
 		raw = xreallocarray(raw, got + lfs + 1, 1);
-		for (i = got, j = got + lfs; i > 0;) {
-			uint8_t c = raw[--i];
+		for (i = got, j = got + lfs; j > i;) {
+			size_t p;
 
-			raw[--j] = c;
-			if (c == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			q = memrchr(raw, '\n', i);
+			if (q == NULL)
+				break;		/* cannot happen: j > i */
+			p = (size_t)(q - raw);
+			j -= i - p;
+			memmove(raw + j, raw + p, i - p);
+			i = p;
+			if (p == 0 || raw[p - 1] != '\r')
 				raw[--j] = '\r';
 		}
 	}

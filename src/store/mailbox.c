@@ -582,6 +582,7 @@ measure(const char *path, uint64_t *size_r, time_t *mtime_r,
 	uint8_t buf[MAILBOX_READ_CHUNK];
 	uint64_t size = 0;
 	bool prev_cr = false, in_hdr = true, bol = true, hdr_long = false;
+	const uint8_t *q;
 	struct stat sb;
 	ssize_t r;
 	int fd;
@@ -619,11 +620,11 @@ measure(const char *path, uint64_t *size_r, time_t *mtime_r,
 				hdr_long = true;
 			}
 		}
-		for (i = 0; i < r; i++) {
-			if (buf[i] == '\n' && !prev_cr)
+		for (q = buf; (q = memchr(q, '\n', (size_t)r -
+		    (size_t)(q - buf))) != NULL; q++)
+			if (q == buf ? !prev_cr : q[-1] != '\r')
 				size++;
-			prev_cr = buf[i] == '\r';
-		}
+		prev_cr = buf[r - 1] == '\r';
 		size += (uint64_t)r;
 	}
 	close(fd);

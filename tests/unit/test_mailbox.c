@@ -162,6 +162,34 @@ test_new_moves_to_cur_and_size_counts_crlf(void **state)
 	mailbox_close(&mb);
 }
 
+/* Line ends across the 64 KiB read chunks: a CRLF split between two
+ * chunks is one CRLF, a bare LF opening a chunk counts two. */
+static void
+test_size_across_read_chunks(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb;
+	struct mailbox_msg *m;
+	size_t n;
+	char *big = malloc(65536 + 3);
+
+	assert_non_null(big);
+	memset(big, 'a', 65535);
+	memcpy(big + 65535, "\r\nz", 4);	/* CR ends the first chunk */
+	put(f, "new", "1700000000.Q1.h", big);
+	memset(big, 'a', 65536);
+	memcpy(big + 65536, "\nz", 3);	/* bare LF opens the second */
+	put(f, "new", "1700000001.Q2.h", big);
+	free(big);
+	mb = open_sync(f);
+	list(mb, &m, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(m[0].size, 65538);
+	assert_int_equal(m[1].size, 65539);
+	mailbox_msgs_free(&m, n);
+	mailbox_close(&mb);
+}
+
 static void
 test_vanished_files_drop_rows(void **state)
 {
@@ -608,6 +636,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_syncs_never_share_uids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_across_read_chunks,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_columns, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_schema_upgrade, setup,
