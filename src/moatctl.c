@@ -26,6 +26,7 @@
 #include "maildir.h"
 #include "moatctl_dkim.h"
 #include "moatctl_dmarc.h"
+#include "moatctl_log.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
 #include "passwd.h"
@@ -603,6 +604,7 @@ struct ctl_subprogram {
 
 static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "queue", moatctl_queue },
+	{ "log", moatctl_log },
 	{ "spf", moatctl_spf },
 	{ "dkim", moatctl_dkim },
 	{ "dmarc", moatctl_dmarc },

@@ -60,6 +60,7 @@ struct store_reject {
 };
 int store_reject_log(struct store *st, const struct store_reject *rej);
 
+
 /* Administration (moatctl). Names are stored in lower case. Each returns
  * 0, or -1 with *error_r ("no such domain", "account exists", ...). */
 int store_domain_add(struct store *st, const char *domain,
@@ -67,6 +68,11 @@ int store_domain_add(struct store *st, const char *domain,
 int store_domain_del(struct store *st, const char *domain,
     const char **error_r);	/* refuses while accounts/aliases exist */
 typedef void store_row_cb(void *ctx, const char *const *cols, int ncols);
+/* The rejected-session log, newest first: rows of time (ISO 8601),
+ * service, ip, session, helo, mail_from, rcpt_to, code, reason; since a
+ * unix time, for one ip or all (NULL), at most limit rows. 0 or -1. */
+int store_reject_list(struct store *st, time_t since, const char *ip,
+    unsigned limit, store_row_cb *cb, void *ctx);
 int store_domain_list(struct store *st, store_row_cb *cb, void *ctx);
 
 /* hash: a crypt(3) string (yescrypt), made by passwd_hash(); scram: the

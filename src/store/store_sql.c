@@ -173,6 +173,7 @@ enum stmt_id {
 	ST_DKIM_LIST,
 	ST_DMARC_ADD,
 	ST_DMARC_LIST,
+	ST_REJECT_LIST,
 	ST_COUNT
 };
 
@@ -194,6 +195,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "INSERT INTO rejected (time, session, service, ip, helo,"
 	    " mail_from, rcpt_to, code, reason)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	/* ?1 since (unix time), ?2 ip or NULL, ?3 limit; newest first */
+	[ST_REJECT_LIST] =
+	    "SELECT " ISO_TIME("time") ", service, ip, session, helo,"
+	    " mail_from, rcpt_to, code, reason FROM rejected"
+	    " WHERE time >= ?1 AND (?2 IS NULL OR ip = ?2)"
+	    " ORDER BY id DESC LIMIT ?3",
 	[ST_DOMAIN_ADD] =
 	    "INSERT INTO domains (name, created) VALUES (?1, ?2)",
 	[ST_DOMAIN_USERS] =
@@ -406,7 +413,7 @@ stmt_int(sqlite3_stmt *s, int col, int64_t *v_r)
 static int
 stmt_rows(struct store *st, sqlite3_stmt *s, store_row_cb *cb, void *ctx)
 {
-	const char *cols[8];
+	const char *cols[12];
 	int rc, i, n;
 
 	n = sqlite3_column_count(s);
@@ -1941,6 +1948,22 @@ store_dmarc_report_list(struct store *st, const char *policy_domain,
 	if (bind_text(s, 1, policy_domain) < 0 ||
 	    bind_int(s, 2, (int64_t)since) < 0) {
 		(void)store_dberr(st, "dmarc report list");
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_rows(st, s, cb, ctx);
+}
+
+int
+store_reject_list(struct store *st, time_t since, const char *ip,
+    unsigned limit, store_row_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s = stmt_get(st, ST_REJECT_LIST);
+
+	if (bind_int(s, 1, (int64_t)since) < 0 ||
+	    bind_text(s, 2, ip) < 0 ||	/* NULL binds NULL: every ip */
+	    bind_int(s, 3, (int64_t)limit) < 0) {
+		(void)store_dberr(st, "rejected log");
 		stmt_done(s);
 		return -1;
 	}

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from conftest import DEMO, DEMO_PW, MOATCTL, RawSMTP, make_message
+from conftest import DEMO, DEMO_PW, MOATCTL, OUTSIDE, RawSMTP, make_message
 
 with warnings.catch_warnings():
 	warnings.simplefilter("ignore", DeprecationWarning)
@@ -200,3 +200,30 @@ def test_moatctl_help(moat_binaries):
 	    timeout=20)
 	assert r.returncode != 0
 	assert "domain" in (r.stderr + r.stdout)
+
+
+def test_log_rejected_lists_refusals(moat_server):
+	"""moatctl log rejected: every refusal is a row (newest first), and
+	--ip / --limit / --since filter them."""
+	srv = moat_server
+	with RawSMTP(srv.smtp_port, source=OUTSIDE) as c:
+		c.greeting()
+		c.ehlo()
+		c.expect("MAIL FROM:<a@client.example.org>", 250)
+		c.expect("RCPT TO:<nobody@example.test>", 550)
+		c.expect("RCPT TO:<user@other.example>", 554)
+	rows = [ln.split("\t") for ln in
+	    srv.ctl("log", "rejected").stdout.splitlines()]
+	assert len(rows) == 2
+	# time, service, ip, session, helo, from, rcpt, code, reason
+	assert rows[0][1] == "smtp" and rows[0][2] == OUTSIDE
+	assert rows[0][6] == "user@other.example" and rows[0][7] == "554"
+	assert rows[1][6] == "nobody@example.test" and rows[1][7] == "550"
+	assert rows[0][3] == rows[1][3]		# one session id
+	assert srv.ctl("log", "rejected", "--ip", "127.0.0.9").stdout == ""
+	assert len(srv.ctl("log", "rejected", "--limit", "1").stdout
+	    .splitlines()) == 1
+	assert len(srv.ctl("log", "rejected", "--since", "1h").stdout
+	    .splitlines()) == 2
+	r = srv.ctl("log", "rejected", "--since", "soon", check=False)
+	assert r.returncode == 2 and "--since" in r.stderr
