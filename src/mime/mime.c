@@ -320,6 +320,19 @@ parse_multipart(struct parse_ctx *ctx, struct mime_part *part,
 		part->flags |= MIME_PART_NO_END;
 }
 
+/* Make p (and anything under it) an empty part at off. */
+static void
+empty_at(struct mime_part *p, size_t off)
+{
+	struct mime_part *c;
+
+	p->hdr_off = p->body_off = off;
+	p->hdr_len = p->body_len = 0;
+	p->hdr_vsize = p->body_vsize = p->body_lines = 0;
+	for (c = p->children; c != NULL; c = c->next)
+		empty_at(c, off);
+}
+
 /* Parse the part starting at pos; *st is where its content stopped. */
 static void
 parse_part(struct parse_ctx *ctx, struct mime_part *part, size_t pos,
@@ -374,12 +387,13 @@ sizes:
 		part->hdr_len = end - part->hdr_off;
 	}
 	part->body_len = end - part->body_off;
-	if ((child = part->children) != NULL && child->hdr_off > end) {
-		/* an empty encapsulated message */
-		child->hdr_off = child->body_off = end;
-		child->hdr_len = child->body_len = 0;
-		child->hdr_vsize = child->body_vsize = child->body_lines = 0;
-	}
+	/* A child that starts after the end (an empty encapsulated message,
+	 * or an empty last part whose delimiter line is followed at once by
+	 * an outer boundary, the line break going to that boundary) is an
+	 * empty part at the end, so every part stays inside its parent. */
+	for (child = part->children; child != NULL; child = child->next)
+		if (child->hdr_off > end)
+			empty_at(child, end);
 	part->hdr_vsize = vsize(ctx, part->hdr_off, part->hdr_len, NULL);
 	part->body_vsize = vsize(ctx, part->body_off, part->body_len,
 	    &part->body_lines);
