@@ -95,6 +95,10 @@ def test_kill_9_everything_loses_no_acknowledged_message(moat_server):
 	assert killed.is_set(), \
 	    f"only {len(acked)} acks, kill point {kill_after}; {failed[:5]}"
 	srv.kill_all()		# reap the master, sweep any stragglers
+	# A child inside fsync(2) is in uninterruptible sleep: SIGKILL takes
+	# effect when the call returns, so give the kernel a moment.
+	wait_until(lambda: not [p for p in victims if pid_alive(p)], 5,
+	    interval=0.05)
 	assert not [p for p in victims if pid_alive(p)], "survivors after kill -9"
 	with lock:
 		acked_at_kill = set(acked)
