@@ -7,7 +7,7 @@
  * Pure: no I/O. The protocol layer feeds the client's lines exactly as
  * they appear on the wire (base64 text without CRLF; "*" cancels, "=" as
  * an initial response is the empty response, RFC 4954 4 / RFC 5034 4)
- * and sends back the base64 challenge it gets ("334 <c>", "+ <c>").
+ * and sends back the base64 challenge it receives ("334 <c>", "+ <c>").
  * Credentials come through a caller-supplied lookup callback, so tests
  * run on a fake. A struct sasl_session serves one AUTH command.
  *

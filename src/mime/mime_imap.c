@@ -1,6 +1,6 @@
 /* mime_imap: IMAP BODY / BODYSTRUCTURE and ENVELOPE (RFC 3501 7.4.2,
  * RFC 9051 7.5.2) from a parsed message, in the form Dovecot produces:
- * a text part without a charset parameter gets ("charset" "us-ascii"), a
+ * a text part without a charset parameter is given ("charset" "us-ascii"), a
  * multipart without parts gets one empty text/plain part, sizes count
  * bare LFs as CRLF. */
 #include <stdio.h>
