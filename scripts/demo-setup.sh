@@ -22,9 +22,17 @@ log_level = info
 smtp = 127.0.0.1:2525
 submission = 127.0.0.1:2587
 submissions = 127.0.0.1:2465
+imap = 127.0.0.1:2143
+imaps = 127.0.0.1:2993
+pop3 = 127.0.0.1:2110
+pop3s = 127.0.0.1:2995
 
 [tls]
 # empty: a self-signed certificate is made under data_dir/tls
+
+[auth]
+# Demo only: allow logins without TLS from this machine.
+cleartext_loopback = yes
 
 [limits]
 message_size = 25M
@@ -55,6 +63,8 @@ cat <<EOT
     /usr/bin/python3 -c 'import smtplib; s = smtplib.SMTP("127.0.0.1", 2525); s.sendmail("you@example.org", ["demo@example.test"], "Subject: hi\r\n\r\nhello\r\n")'
   Read it:
     ls $var/data/mail/example.test/demo/Maildir/new/
+    /usr/bin/python3 -c 'import imaplib; i = imaplib.IMAP4("127.0.0.1", 2143); i.login("demo@example.test", "$password"); i.select(); print(i.fetch("1:*", "(BODY[HEADER.FIELDS (SUBJECT)])"))'
+    (IMAP 2143 / 2993 TLS, POP3 2110 / 2995 TLS, user demo@example.test)
   Administer: build/moatctl -c $conf --help      Stop: Ctrl-C
 
 EOT
