@@ -28,69 +28,15 @@
 
 #include "imap_session_private.h"
 
-#define AUTH_DELAY_STEP_MS 1000		/* per failure in the session */
-#define AUTH_DELAY_MAX_MS 5000
 #define AUTH_MECH_MAX 32
 #define PLAIN_MAX (SASL_USER_MAX + SASL_PASS_MAX + 2)
 #define CAPS_MAX 1024
 
-struct auth_job {
-	uv_work_t		 work;
-	struct imap_session	*s;
-	char			*line;		/* NULL: sasl_start */
-	size_t			 len;
-	char			 mech[AUTH_MECH_MAX];
-	char			*initial;
-	struct sasl_reply	 reply;
-	char			 challenge[SASL_RESPONSE_MAX + 1];
-	char			 user[SASL_USER_MAX + 1];
-};
-
-static __thread struct store *auth_store;
-
-static enum sasl_lookup_result
-auth_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
-    char *scram, size_t scramlen)
-{
-	struct imap_session *s = ctx;
-	enum store_auth_result r;
-	const char *error = NULL;
-
-	/* Runs in a pool thread: each thread has its own connection. */
-	if (auth_store == NULL &&
-	    store_open(s->srv->cfg->data_dir, &auth_store, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	/* The account's imap=on|off setting. */
-	if (store_auth_lookup(auth_store, user, "imap", hash, hashlen,
-	    scram, scramlen, &r, &error) < 0)
-		return SASL_LOOKUP_TEMPFAIL;
-	switch (r) {
-	case STORE_AUTH_OK:
-		return SASL_LOOKUP_OK;
-	case STORE_AUTH_DISABLED:
-		return SASL_LOOKUP_DISABLED;
-	default:
-		return SASL_LOOKUP_NO_USER;
-	}
-}
-
-static bool
-is_loopback(const char *ip)
-{
-	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
-}
-
 static unsigned
 auth_flags(const struct imap_session *s)
 {
-	unsigned f = 0;
-
-	if (imap_is_tls(s))
-		f |= SASL_F_TLS;
-	else if (s->srv->cfg->auth_cleartext_loopback && s->conn != NULL &&
-	    is_loopback(s->conn->peer_ip))
-		f |= SASL_F_PLAINTEXT_OK;
-	return f;
+	return s->conn == NULL ? 0 : auth_sasl_flags(s->srv->cfg,
+	    imap_is_tls(s), s->conn->peer_ip);
 }
 
 bool
@@ -235,50 +181,13 @@ imap_cmd_starttls(struct imap_session *s, struct imap_command *c)
 
 /* ---- SASL in the pool ---------------------------------------------------- */
 
+/* The session reads nothing while a SASL step runs in the pool. */
 static void
-auth_work(uv_work_t *w)
+auth_wait(struct imap_session *s)
 {
-	struct auth_job *j = w->data;
-	struct imap_session *s = j->s;
-
-	if (j->line == NULL)
-		sasl_start(s->sasl, j->mech, j->initial, &j->reply);
-	else
-		sasl_step(s->sasl, j->line, j->len, &j->reply);
-	if (j->reply.status == SASL_CONTINUE && j->reply.challenge != NULL)
-		moat_strlcpy(j->challenge, j->reply.challenge,
-		    sizeof(j->challenge));
-	if (j->reply.user != NULL)
-		moat_strlcpy(j->user, j->reply.user, sizeof(j->user));
-}
-
-static void
-job_free(struct auth_job *j)
-{
-	if (j->line != NULL) {
-		explicit_bzero(j->line, j->len);
-		free(j->line);
-	}
-	if (j->initial != NULL) {
-		explicit_bzero(j->initial, strlen(j->initial));
-		free(j->initial);
-	}
-	explicit_bzero(j, sizeof(*j));
-	free(j);
-}
-
-static void auth_done(uv_work_t *w, int status);
-
-static void
-auth_submit(struct imap_session *s, struct auth_job *j)
-{
-	j->s = s;
-	j->work.data = j;
 	s->busy = true;
 	conn_pause(s->conn);
 	uv_timer_stop(&s->timer);
-	if (uv_queue_work(s->srv->loop, &j->work, auth_work, auth_done) != 0)
-		fatalx("uv_queue_work failed");
 }
 
 static void
@@ -349,27 +258,21 @@ login_ok(struct imap_session *s, const char *user)
 }
 
 static void
-auth_done(uv_work_t *w, int status)
+auth_done(struct auth_step *j, int status)
 {
-	struct auth_job *j = w->data;
-	struct imap_session *s = j->s;
+	struct imap_session *s = j->ctx;
 	const char *result, *code;
 	enum sasl_fail fail;
 
-	if (status < 0) {
-		j->reply.status = SASL_FAIL;
-		j->reply.fail = SASL_FAIL_TEMP;
-	}
+	(void)status;
 	if (s->conn_gone) {
 		sasl_free(&s->sasl);
-		job_free(j);
 		imap_session_gone(s);
 		return;
 	}
 	switch (j->reply.status) {
 	case SASL_CONTINUE:
 		conn_printf(s->conn, "+ %s\r\n", j->challenge);
-		job_free(j);
 		/* The command's input was dropped when the exchange began;
 		 * response lines follow. */
 		imap_cmd_finish(s);
@@ -377,7 +280,6 @@ auth_done(uv_work_t *w, int status)
 	case SASL_OK:
 		sasl_free(&s->sasl);
 		login_ok(s, j->user);
-		job_free(j);
 		imap_cmd_finish(s);
 		return;
 	case SASL_FAIL:
@@ -389,7 +291,6 @@ auth_done(uv_work_t *w, int status)
 	imap_enter_state(s, IMAP_STATE_NOT_AUTH);
 	fail = j->reply.fail;
 	sasl_fail_imap(fail, &result, &code);
-	job_free(j);
 	switch (fail) {
 	case SASL_FAIL_ENCRYPT:
 		imap_tagged(s, result, code, "Cleartext authentication is not "
@@ -416,17 +317,11 @@ auth_done(uv_work_t *w, int status)
 		break;
 	}
 	imap_count_error(s);
-	if (fail == SASL_FAIL_CREDENTIALS || fail == SASL_FAIL_AUTHZ ||
-	    fail == SASL_FAIL_CBIND || fail == SASL_FAIL_DISABLED) {
-		unsigned delay;
-
-		s->auth_failures++;
-		delay = s->auth_failures * AUTH_DELAY_STEP_MS;
-		if (delay > AUTH_DELAY_MAX_MS)
-			delay = AUTH_DELAY_MAX_MS;
+	if (auth_fail_is_guess(fail)) {
 		/* The answer is queued but not flushed: the client waits,
 		 * and the session reads nothing meanwhile. */
-		uv_timer_start(&s->aux_timer, auth_delay_done, delay, 0);
+		uv_timer_start(&s->aux_timer, auth_delay_done,
+		    auth_failure_delay_ms(++s->auth_failures), 0);
 		return;
 	}
 	imap_cmd_finish(s);
@@ -437,8 +332,10 @@ sasl_begin(struct imap_session *s)
 {
 	struct sasl_params p = { .flags = auth_flags(s) };
 
-	s->sasl_lookup.lookup = auth_lookup;
-	s->sasl_lookup.ctx = s;
+	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.service = "imap";	/* the imap=on|off setting */
+	s->sasl_lookup.lookup = auth_store_lookup;
+	s->sasl_lookup.ctx = &s->auth_service;
 	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
 	if (imap_is_tls(s) &&
 	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
@@ -453,7 +350,6 @@ imap_cmd_login(struct imap_session *s, struct imap_command *c)
 	struct imap_parse_error err;
 	struct imap_login lo;
 	uint8_t plain[PLAIN_MAX];
-	struct auth_job *j;
 	size_t n = 0;
 	char *b64;
 
@@ -495,11 +391,13 @@ imap_cmd_login(struct imap_session *s, struct imap_command *c)
 	if (lo.password.len > 0)
 		explicit_bzero((void *)(uintptr_t)lo.password.p,
 		    lo.password.len);
-	j = xcalloc(1, sizeof(*j));
-	moat_strlcpy(j->mech, "PLAIN", sizeof(j->mech));
-	j->initial = b64;
 	sasl_begin(s);
-	auth_submit(s, j);
+	if (auth_run_start(s->srv->loop, s->sasl, "PLAIN", 5, b64,
+	    strlen(b64), auth_done, s) < 0)
+		fatalx("imap: PLAIN is a valid mechanism name");
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+	auth_wait(s);
 }
 
 void
@@ -507,7 +405,6 @@ imap_cmd_authenticate(struct imap_session *s, struct imap_command *c)
 {
 	struct imap_parse_error err;
 	struct imap_authenticate au;
-	struct auth_job *j;
 
 	if (imap_parse_authenticate(c, &au, &err) < 0) {
 		imap_parse_failed(s, &err);
@@ -518,25 +415,21 @@ imap_cmd_authenticate(struct imap_session *s, struct imap_command *c)
 		imap_bad(s, "Bad mechanism or initial response");
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	memcpy(j->mech, au.mech.p, au.mech.len);
-	j->mech[au.mech.len] = '\0';
-	if (au.has_ir)
-		j->initial = au.ir.len == 0 ? xstrdup("=") :
-		    xstrndup((const char *)au.ir.p, au.ir.len);
 	sasl_begin(s);
 	imap_enter_state(s, IMAP_STATE_SASL);
-	auth_submit(s, j);
+	/* SASL-IR: an empty initial response is sent as "=". */
+	if (auth_run_start(s->srv->loop, s->sasl, (const char *)au.mech.p,
+	    au.mech.len, !au.has_ir ? NULL : au.ir.len == 0 ? "=" :
+	    (const char *)au.ir.p, !au.has_ir ? 0 : au.ir.len == 0 ? 1 :
+	    au.ir.len, auth_done, s) < 0)
+		fatalx("imap: mechanism length checked above");
+	auth_wait(s);
 }
 
 void
 imap_sasl_line(struct imap_session *s, const char *line, size_t len)
 {
-	struct auth_job *j = xcalloc(1, sizeof(*j));
-
-	j->line = xmemdup(line, len + 1);
-	j->line[len] = '\0';
-	j->len = len;
 	s->cmd_consumed = 0;
-	auth_submit(s, j);
+	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	auth_wait(s);
 }

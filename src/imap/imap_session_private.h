@@ -22,6 +22,7 @@
 #include "imap_parser.h"
 #include "imap_session.h"
 #include "mailbox.h"
+#include "auth_run.h"
 #include "sasl.h"
 
 #define IMAP_TAG_MAX		128	/* octets of a tag we answer */
@@ -78,6 +79,7 @@ struct imap_session {
 	char			 user[SASL_USER_MAX + 1];
 	struct sasl_session	*sasl;
 	struct sasl_lookup	 sasl_lookup;
+	struct auth_service	 auth_service;
 	struct sasl_cbind	 sasl_cbind;
 	char			 maildir[IMAP_PATH_MAX];
 
