@@ -59,28 +59,42 @@ _live_servers = []	# servers started during the current test
 # Small utilities
 # --------------------------------------------------------------------------
 
-def free_port(host="127.0.0.1"):
-	"""A currently free TCP port on host (bind port 0 and ask)."""
-	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-	with socket.socket(fam, socket.SOCK_STREAM) as s:
-		s.bind((host, 0))
-		return s.getsockname()[1]
+# Every port handed out in this pytest process. A server created with
+# start=False holds no socket for its ports until it starts, so without
+# this record the next free_ports() call may hand the same port to another
+# server (seen in CI: A's submission listener took the port B was to get).
+_handed_out = set()
 
 
 def free_ports(n, host="127.0.0.1"):
-	"""n distinct free ports: all sockets are held open until every port
-	is chosen, so the kernel cannot hand out the same port twice."""
+	"""n distinct free ports never handed out before in this run: all
+	sockets are held open until every port is chosen, so the kernel cannot
+	hand out the same port twice within the call."""
 	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 	socks = []
+	ports = []
 	try:
-		for _ in range(n):
+		for _ in range(n + 64):
+			if len(ports) == n:
+				break
 			s = socket.socket(fam, socket.SOCK_STREAM)
 			socks.append(s)
 			s.bind((host, 0))
-		return [s.getsockname()[1] for s in socks]
+			port = s.getsockname()[1]
+			if port not in _handed_out:
+				ports.append(port)
+		if len(ports) != n:
+			raise RuntimeError(f"no {n} unused ports on {host}")
+		_handed_out.update(ports)
+		return ports
 	finally:
 		for s in socks:
 			s.close()
+
+
+def free_port(host="127.0.0.1"):
+	"""A currently free TCP port on host, never handed out before."""
+	return free_ports(1, host)[0]
 
 
 def wait_until(pred, timeout, interval=0.05, what="condition"):
