@@ -26,6 +26,8 @@
 #include "maildir.h"
 #include "moatctl_dkim.h"
 #include "moatctl_dmarc.h"
+#include "moatctl_screen.h"
+#include "moatctl_ban.h"
 #include "moatctl_log.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
@@ -608,6 +610,8 @@ static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "spf", moatctl_spf },
 	{ "dkim", moatctl_dkim },
 	{ "dmarc", moatctl_dmarc },
+	{ "screen", moatctl_screen },
+	{ "ban", moatctl_ban },
 };
 
 static const struct ctl_subprogram *

@@ -5,6 +5,7 @@
  * validation of addresses before they are stored, and alias expansion.
  * A struct store is used by one thread at a time. */
 #include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +136,58 @@ static const char *const store_migrations[] = {
 	");"
 	"CREATE INDEX dmarc_reports_domain ON dmarc_reports"
 	" (policy_domain, time);",
+	/* 5 -> 6: screening and account security (issue 5).
+	 * screen_rules: static allow/deny rules (store_screen.c); kind is
+	 * ip, host, helo, sender or rcpt; services a comma list or "*";
+	 * domain '' = global, else the local domain the rule is for; mode
+	 * enforce or shadow. rejected gains the client's rDNS name, the
+	 * rule that refused, the reference quoted in the reply and whether
+	 * the rule only ran in shadow mode; traces holds the decision
+	 * trace of a session that was refused, by reference. account_ips:
+	 * addresses an account logged in from successfully (password
+	 * spraying: known addresses stay allowed). sent_rcpts: addresses
+	 * an account has written to (first-time recipients). Accounts
+	 * gain the freeze state of hijack detection. */
+	"CREATE TABLE screen_rules ("
+	"  id        INTEGER PRIMARY KEY,"
+	"  action    TEXT NOT NULL,"
+	"  kind      TEXT NOT NULL,"
+	"  pattern   TEXT NOT NULL COLLATE NOCASE,"
+	"  services  TEXT NOT NULL DEFAULT '*',"
+	"  domain    TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+	"  mode      TEXT NOT NULL DEFAULT 'enforce',"
+	"  comment   TEXT,"
+	"  created   INTEGER NOT NULL,"
+	"  UNIQUE (action, kind, pattern, services, domain)"
+	");"
+	"ALTER TABLE rejected ADD COLUMN rdns TEXT;"
+	"ALTER TABLE rejected ADD COLUMN rule TEXT;"
+	"ALTER TABLE rejected ADD COLUMN ref TEXT;"
+	"ALTER TABLE rejected ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX rejected_ip ON rejected (ip, time);"
+	"CREATE INDEX rejected_ref ON rejected (ref);"
+	"CREATE TABLE traces ("
+	"  ref       TEXT NOT NULL PRIMARY KEY,"
+	"  session   TEXT NOT NULL,"
+	"  time      INTEGER NOT NULL,"
+	"  trace     TEXT NOT NULL"
+	");"
+	"CREATE INDEX traces_time ON traces (time);"
+	"CREATE TABLE account_ips ("
+	"  account   TEXT NOT NULL COLLATE NOCASE,"
+	"  ip        TEXT NOT NULL,"
+	"  last      INTEGER NOT NULL,"
+	"  PRIMARY KEY (account, ip)"
+	");"
+	"CREATE TABLE sent_rcpts ("
+	"  account   TEXT NOT NULL COLLATE NOCASE,"
+	"  rcpt      TEXT NOT NULL COLLATE NOCASE,"
+	"  first     INTEGER NOT NULL,"
+	"  PRIMARY KEY (account, rcpt)"
+	");"
+	"ALTER TABLE accounts ADD COLUMN frozen_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN frozen_reason TEXT;"
+	"ALTER TABLE accounts ADD COLUMN unfreeze_token TEXT;",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -298,6 +351,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*stmt[ST_COUNT];
+	sqlite3_stmt	*ext[STORE_EXT_SLOTS];	/* store_int.h */
 	char		*data_dir;
 	char		 err[STORE_ERR_MAX];
 };
@@ -757,6 +811,8 @@ store_close(struct store **stp)
 	*stp = NULL;
 	for (i = 0; i < ST_COUNT; i++)
 		(void)sqlite3_finalize(st->stmt[i]);	/* NULL is a no-op */
+	for (i = 0; i < STORE_EXT_SLOTS; i++)
+		(void)sqlite3_finalize(st->ext[i]);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("store: close: %s", sqlite3_errmsg(st->db));
 	free(st->data_dir);
@@ -1968,4 +2024,83 @@ store_reject_list(struct store *st, time_t since, const char *ip,
 		return -1;
 	}
 	return stmt_rows(st, s, cb, ctx);
+}
+
+/*
+ * The interface of store_int.h: the store_*.c files that hold the SQL of
+ * one subject use the handle, the statement cache and the helpers above.
+ */
+
+sqlite3_stmt *
+store_ext_stmt(struct store *st, unsigned slot, const char *sql)
+{
+	if (slot >= STORE_EXT_SLOTS)
+		fatalx("store: statement slot %u out of range", slot);
+	if (st->ext[slot] == NULL && sqlite3_prepare_v3(st->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->ext[slot], NULL) != SQLITE_OK) {
+		(void)store_dberr(st, "prepare");
+		return NULL;
+	}
+	return st->ext[slot];
+}
+
+sqlite3 *
+store_sqlite(struct store *st)
+{
+	return st->db;
+}
+
+const char *
+store_db_error(struct store *st, const char *what)
+{
+	return store_dberr(st, what);
+}
+
+const char *
+store_error_text(struct store *st, const char *text)
+{
+	return store_errf(st, "%s", text);
+}
+
+void
+store_stmt_done(sqlite3_stmt *s)
+{
+	stmt_done(s);
+}
+
+int
+store_bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+	return bind_text(s, idx, v);
+}
+
+int
+store_bind_int(sqlite3_stmt *s, int idx, int64_t v)
+{
+	return bind_int(s, idx, v);
+}
+
+int
+store_stmt_exec(sqlite3_stmt *s)
+{
+	return stmt_exec(s);
+}
+
+int
+store_stmt_rows(struct store *st, sqlite3_stmt *s, store_row_cb *cb,
+    void *ctx)
+{
+	return stmt_rows(st, s, cb, ctx);
+}
+
+int
+store_tx(struct store *st, const char *verb)
+{
+	const char *what;
+
+	if (db_exec(st->db, verb, &what) < 0) {
+		(void)store_dberr(st, verb);
+		return -1;
+	}
+	return 0;
 }

@@ -1,0 +1,3 @@
+/* dnsbl: placeholder, being written. */
+#include "dnsbl.h"
+typedef int dnsbl_placeholder;

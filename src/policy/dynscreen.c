@@ -1,0 +1,3 @@
+/* dynscreen: placeholder, being written. */
+#include "dynscreen.h"
+typedef int dynscreen_placeholder;

@@ -1,0 +1,3 @@
+/* store_screen: placeholder, being written. */
+#include "store_int.h"
+typedef int store_screen_placeholder;
