@@ -10,8 +10,6 @@
 #include "util.h"
 #include "xalloc.h"
 
-static __thread struct store *auth_store;
-
 enum sasl_lookup_result
 auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
     char *scram, size_t scramlen)
@@ -19,10 +17,10 @@ auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
 	const struct auth_service *as = ctx;
 	enum store_auth_result r;
 	const char *error = NULL;
+	struct store *auth_store;
 
-	/* Runs in a pool thread: each thread opens its own connection. */
-	if (auth_store == NULL &&
-	    store_open(as->data_dir, &auth_store, &error) < 0)
+	/* Runs in a pool thread: each thread has its own connection. */
+	if ((auth_store = store_thread(as->data_dir, &error)) == NULL)
 		return SASL_LOOKUP_TEMPFAIL;
 	if (store_auth_lookup(auth_store, user, as->service, hash, hashlen,
 	    scram, scramlen, &r, &error) < 0)

@@ -14,7 +14,7 @@
 
 enum key_type { KEY_STR, KEY_UINT, KEY_SIZE, KEY_DURATION, KEY_LISTEN,
 	KEY_LOGLEVEL, KEY_HOSTNAME, KEY_BOOL, KEY_CIDRS, KEY_RESOLVERS,
-	KEY_DURATION_MS, KEY_TLS_POLICY };
+	KEY_DURATION_MS, KEY_TLS_POLICY, KEY_RATE, KEY_RATES, KEY_MODE };
 
 struct key_def {
 	const char	*section;
@@ -32,6 +32,15 @@ struct key_def {
 #define NUM(sec, key, type, field, lo, hi)                             \
 	{ sec, key, type, offsetof(struct config, field),              \
 	  sizeof(((struct config *)0)->field), lo, hi, 0 }
+/* KEY_RATES: the count of entries is the unsigned right after the
+ * array (min/max hold its offset). */
+#define RATES(sec, key, field, nfield)                                 \
+	{ sec, key, KEY_RATES, offsetof(struct config, field),         \
+	  sizeof(((struct config *)0)->field),                         \
+	  offsetof(struct config, nfield), 0, 0 }
+#define DYN(key, idx)                                                  \
+	NUM("dynamic", key, KEY_RATE, dyn[idx], 0, 0),                 \
+	NUM("dynamic", key "_mode", KEY_MODE, dyn_mode[idx], 0, 0)
 #define LISTEN(key, svc)                                               \
 	{ "listen", key, KEY_LISTEN, 0, 0, 0, 0, svc }
 
@@ -99,6 +108,45 @@ static const struct key_def keys[] = {
 	    messages_per_connection, 1, 10000),
 	{ "delivery", "tls", KEY_TLS_POLICY, 0, 0, 0, 0, 0 },
 	NUM("delivery", "port", KEY_UINT, smtp_port, 1, 65535),
+	NUM("screen", "fcrdns", KEY_BOOL, fcrdns, 0, 1),
+	STR("screen", "dnsbl", dnsbl),
+	NUM("screen", "dnsbl_reject", KEY_UINT, dnsbl_reject, 0, 1000),
+	NUM("screen", "dnsbl_mode", KEY_MODE, dnsbl_mode, 0, 0),
+	NUM("screen", "dnsbl_loopback", KEY_BOOL, dnsbl_loopback, 0, 1),
+	DYN("unknown_rcpt", DYNCFG_UNKNOWN_RCPT),
+	DYN("auth_fail", DYNCFG_AUTH_FAIL),
+	DYN("connections", DYNCFG_CONNECT),
+	DYN("protocol_errors", DYNCFG_PROTO_ERROR),
+	DYN("relay_attempts", DYNCFG_RELAY),
+	NUM("dynamic", "ban_time", KEY_DURATION, ban_time, 1, 365 * 86400),
+	NUM("dynamic", "ban_max", KEY_DURATION, ban_max, 1, 365 * 86400),
+	NUM("dynamic", "aggregate_v4", KEY_UINT, aggregate_v4, 8, 32),
+	NUM("dynamic", "aggregate_v6", KEY_UINT, aggregate_v6, 16, 128),
+	STR("dynamic", "nat_exempt", nat_exempt),
+	STR("dynamic", "honeypots", honeypots),
+	NUM("dynamic", "spray", KEY_RATE, spray, 0, 0),
+	NUM("dynamic", "spray_block", KEY_DURATION, spray_block, 1,
+	    30 * 86400),
+	NUM("dynamic", "spray_mode", KEY_MODE, spray_mode, 0, 0),
+	NUM("dynamic", "notify_failures", KEY_UINT, notify_failures, 0,
+	    1000000),
+	NUM("dynamic", "notify_interval", KEY_DURATION, notify_interval, 1,
+	    7 * 86400),
+	NUM("dynamic", "table_size", KEY_UINT, screen_table, 1024, 1 << 24),
+	RATES("hijack", "messages", hj_messages, nhj_messages),
+	RATES("hijack", "local_messages", hj_local_messages,
+	    nhj_local_messages),
+	RATES("hijack", "recipients", hj_recipients, nhj_recipients),
+	NUM("hijack", "first_time_recipients", KEY_RATE, hj_first_rcpts, 0,
+	    0),
+	NUM("hijack", "login_ips", KEY_RATE, hj_login_ips, 0, 0),
+	STR("hijack", "admins", hj_admins),
+	STR("hijack", "exempt", hj_exempt),
+	NUM("hijack", "frozen_mail_access", KEY_BOOL, hj_frozen_mail_access,
+	    0, 1),
+	NUM("hijack", "mode", KEY_MODE, hj_mode, 0, 0),
+	NUM("log", "rejected_retention", KEY_DURATION, rejected_retention,
+	    3600, 3650 * 86400),
 };
 
 static const char *service_names[SERVICE_COUNT] = {
@@ -169,6 +217,97 @@ config_defaults(struct config *cfg)
 	cfg->messages_per_connection = 100;
 	cfg->smtp_port = 25;
 	cfg->tls_policy_default = TLS_POLICY_MAY;
+	cfg->dnsbl_reject = 0;
+	/* Dynamic screening: the thresholds of the issue that asked for
+	 * it (and of MDaemon's defaults): a dictionary attack or a
+	 * password guesser is out within a minute, a user who mistypes a
+	 * few times is not. */
+	cfg->dyn[DYNCFG_UNKNOWN_RCPT] = (struct config_rate){ 100, 60 };
+	cfg->dyn[DYNCFG_AUTH_FAIL] = (struct config_rate){ 20, 60 };
+	cfg->dyn[DYNCFG_CONNECT] = (struct config_rate){ 0, 60 };
+	cfg->dyn[DYNCFG_PROTO_ERROR] = (struct config_rate){ 50, 60 };
+	cfg->dyn[DYNCFG_RELAY] = (struct config_rate){ 20, 60 };
+	cfg->ban_time = 600;
+	cfg->ban_max = 86400;
+	cfg->aggregate_v4 = 32;
+	cfg->aggregate_v6 = 64;		/* one subscriber's usual network */
+	cfg->spray = (struct config_rate){ 10, 600 };
+	cfg->spray_block = 1800;
+	cfg->notify_failures = 10;
+	cfg->notify_interval = 3600;
+	cfg->screen_table = 262144;
+	cfg->hj_messages[0] = (struct config_rate){ 1000, 60 };
+	cfg->hj_messages[1] = (struct config_rate){ 5000, 3600 };
+	cfg->hj_messages[2] = (struct config_rate){ 20000, 86400 };
+	cfg->nhj_messages = 3;
+	cfg->hj_local_messages[0] = (struct config_rate){ 5000, 60 };
+	cfg->nhj_local_messages = 1;
+	cfg->hj_recipients[0] = (struct config_rate){ 2000, 60 };
+	cfg->hj_recipients[1] = (struct config_rate){ 10000, 3600 };
+	cfg->nhj_recipients = 2;
+	cfg->hj_first_rcpts = (struct config_rate){ 200, 86400 };
+	cfg->hj_login_ips = (struct config_rate){ 10, 3600 };
+	cfg->hj_frozen_mail_access = true;
+	cfg->rejected_retention = 30 * 86400;
+}
+
+/* "LIMIT/WINDOW": 100/1m, 0/1m (off). */
+static int
+parse_rate(const char *v, struct config_rate *r, const char **error_r)
+{
+	const char *slash = strchr(v, '/');
+	char num[24];
+	uint64_t limit, window;
+	size_t l;
+
+	while (*v == ' ')
+		v++;
+	if (slash == NULL || (l = (size_t)(slash - v)) == 0 ||
+	    l >= sizeof(num)) {
+		*error_r = "expected LIMIT/WINDOW, like 100/1m";
+		return -1;
+	}
+	memcpy(num, v, l);
+	while (l > 0 && num[l - 1] == ' ')
+		l--;
+	num[l] = '\0';
+	if (parse_u64(num, 0, 100000000, &limit, error_r) < 0 ||
+	    parse_duration(slash + 1, 1, 366 * 86400, &window, error_r) < 0)
+		return -1;
+	r->limit = (unsigned)limit;
+	r->window = (unsigned)window;
+	return 0;
+}
+
+/* Comma-separated rates, at most CONFIG_MAX_RATES. */
+static int
+parse_rates(const char *v, struct config_rate *out, unsigned *n_r,
+    const char **error_r)
+{
+	char item[64];
+	const char *p = v, *comma;
+	size_t l;
+
+	*n_r = 0;
+	while (*p != '\0') {
+		comma = strchr(p, ',');
+		l = comma ? (size_t)(comma - p) : strlen(p);
+		if (l >= sizeof(item)) {
+			*error_r = "rate too long";
+			return -1;
+		}
+		memcpy(item, p, l);
+		item[l] = '\0';
+		if (*n_r == CONFIG_MAX_RATES) {
+			*error_r = "at most 3 rates";
+			return -1;
+		}
+		if (parse_rate(item, &out[*n_r], error_r) < 0)
+			return -1;
+		(*n_r)++;
+		p = comma ? comma + 1 : p + l;
+	}
+	return 0;
 }
 
 static const struct transport_route *
@@ -532,6 +671,22 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
 			return -1;
 		}
 		return 0;
+	case KEY_RATE:
+		return parse_rate(value, (struct config_rate *)(void *)slot,
+		    error_r);
+	case KEY_RATES:
+		return parse_rates(value, (struct config_rate *)(void *)slot,
+		    (unsigned *)(void *)((char *)cfg + k->min), error_r);
+	case KEY_MODE:
+		if (strcmp(value, "enforce") == 0)
+			*(enum config_mode *)(void *)slot = MODE_ENFORCE;
+		else if (strcmp(value, "shadow") == 0)
+			*(enum config_mode *)(void *)slot = MODE_SHADOW;
+		else {
+			*error_r = "expected enforce or shadow";
+			return -1;
+		}
+		return 0;
 	case KEY_BOOL: {
 		bool b;
 
@@ -675,6 +830,11 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
 		snprintf(err, errlen, "%s: [tls] cert and key must be set "
 		    "together", path);
+		return -1;
+	}
+	if (cfg->ban_time > cfg->ban_max) {
+		snprintf(err, errlen, "%s: [dynamic] ban_time exceeds ban_max",
+		    path);
 		return -1;
 	}
 	if (cfg->retry_min > cfg->retry_max) {

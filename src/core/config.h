@@ -45,6 +45,28 @@ struct transport_route {
 	char	 password[256];
 };
 
+/* A threshold "LIMIT/WINDOW" ("100/1m"): more than limit events within
+ * window seconds trips it; limit 0 turns it off. */
+struct config_rate {
+	unsigned	 limit;
+	unsigned	 window;	/* seconds */
+};
+#define CONFIG_MAX_RATES 3	/* "1000/1m, 5000/1h, 20000/1d" */
+
+/* What a screening or hijack rule does when it trips: act, or only log
+ * what it would have done (shadow mode, to try a threshold first). */
+enum config_mode { MODE_ENFORCE = 0, MODE_SHADOW };
+
+/* The dynamic-screening counters per client address. */
+enum config_dyn {
+	DYNCFG_UNKNOWN_RCPT = 0,	/* RCPT to a local nobody */
+	DYNCFG_AUTH_FAIL,		/* failed logins, every service */
+	DYNCFG_CONNECT,			/* connections */
+	DYNCFG_PROTO_ERROR,		/* syntax errors, bad sequence */
+	DYNCFG_RELAY,			/* relay attempts refused */
+	DYNCFG_COUNT
+};
+
 struct tls_policy_route {
 	char		 domain[256];	/* "*" = default */
 	enum tls_policy	 policy;
@@ -127,6 +149,47 @@ struct config {
 	struct tls_policy_route tls_policies[CONFIG_MAX_ROUTES];
 	unsigned ntls_policies;
 	enum tls_policy tls_policy_default;
+
+	/* [screen]: static rules live in the database (moatctl screen) */
+	bool	 fcrdns;		/* host rules need forward-confirmed
+					   rDNS */
+	char	 dnsbl[2048];		/* zone list, dnsbl_parse() syntax */
+	int	 dnsbl_reject;		/* refuse at this score; 0: never */
+	enum config_mode dnsbl_mode;
+	bool	 dnsbl_loopback;	/* tests: look up 127.0.0.0/8 too */
+
+	/* [dynamic] */
+	struct config_rate dyn[DYNCFG_COUNT];
+	enum config_mode dyn_mode[DYNCFG_COUNT];
+	unsigned ban_time;		/* seconds, first offence */
+	unsigned ban_max;		/* seconds, cap for repeat offenders */
+	unsigned aggregate_v4;		/* count per /N network */
+	unsigned aggregate_v6;
+	char	 nat_exempt[1024];	/* "domain=cidr, ..." */
+	char	 honeypots[1024];	/* login names that ban at once */
+	struct config_rate spray;	/* distinct failing IPs per account */
+	unsigned spray_block;		/* seconds */
+	enum config_mode spray_mode;
+	unsigned notify_failures;	/* per account, then mail postmaster */
+	unsigned notify_interval;	/* seconds between mails per topic */
+	unsigned screen_table;		/* addresses tracked at once */
+
+	/* [hijack]: per authenticated account */
+	struct config_rate hj_messages[CONFIG_MAX_RATES];
+	unsigned nhj_messages;
+	struct config_rate hj_local_messages[CONFIG_MAX_RATES];
+	unsigned nhj_local_messages;
+	struct config_rate hj_recipients[CONFIG_MAX_RATES];
+	unsigned nhj_recipients;
+	struct config_rate hj_first_rcpts;	/* never written to before */
+	struct config_rate hj_login_ips;	/* distinct client addresses */
+	char	 hj_admins[1024];	/* notified; may unfreeze */
+	char	 hj_exempt[1024];	/* bulk senders never frozen */
+	bool	 hj_frozen_mail_access;	/* IMAP/POP3 for a frozen account */
+	enum config_mode hj_mode;
+
+	/* [log] */
+	unsigned rejected_retention;	/* seconds */
 };
 
 /* Fill in every default (hostname from gethostname()). */

@@ -31,6 +31,7 @@
 #include "util.h"
 #include "xalloc.h"
 #include "smtp_session_private.h"
+#include "reject_log.h"
 
 static const char *const state_names[SMTP_STATE_COUNT] = {
 	"tls-wait", "init", "ready", "mail", "rcpt", "data", "bdat",
@@ -77,7 +78,8 @@ smtp_is_tls(const struct smtp_session *s)
 	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
 }
 
-/* Record a rejection in the rejected-session log. */
+/* Record a rejection in the rejected-session log (written from the
+ * thread pool), with the session's trace under its reference. */
 void
 smtp_log_reject(struct smtp_session *s, int code, const char *text)
 {
@@ -90,40 +92,75 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 		.mail_from = s->state >= SMTP_STATE_MAIL ? s->from : NULL,
 		.rcpt_to = s->last_rcpt[0] ? s->last_rcpt : NULL,
 		.code = code,
+		.rule = s->reject_rule,
 		.reason = text,
+		.ref = s->ref,
+		.shadow = s->reject_shadow,
 	};
 
+	s->reject_rule = NULL;
+	s->reject_shadow = false;
+	if (rej.rule != NULL)
+		reject_log_line(&rej);
 	/* Bounded per session: a client sending 10,000 refused RCPTs must
 	 * not turn into 10,000 database writes. */
 	if (++s->nrejects > SMTP_REJECT_LOG_MAX)
 		return;
-	if (s->srv->store != NULL && store_reject_log(s->srv->store, &rej) < 0)
-		log_warnx("smtp session=%s event=reject-log-failed", s->id);
+	trace_add(&s->trace, "reply", "%d %s%s%s", code, text,
+	    rej.rule ? " rule=" : "", rej.rule ? rej.rule : "");
+	reject_log_submit(s->srv->loop, s->srv->cfg->data_dir, &rej,
+	    &s->trace);
+}
+
+static void smtp_reply_v(struct smtp_session *s, int code, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void
+smtp_reply_v(struct smtp_session *s, int code, const char *fmt, va_list ap)
+{
+	char text[SMTP_REPLY_MAX];
+	int n;
+
+	n = vsnprintf(text, sizeof(text) - 8 - TRACE_REF_LEN - 8, fmt, ap);
+	if (n < 0)
+		text[0] = '\0';
+	if (s->conn == NULL || s->conn_gone)
+		return;
+	if (code >= 400) {
+		/* The reference a sender can quote to the postmaster. */
+		size_t l = strlen(text);
+
+		(void)snprintf(text + l, sizeof(text) - l, " [ref %s]",
+		    s->ref);
+	}
+	conn_printf(s->conn, "%d %s\r\n", code, text);
+	log_info("smtp session=%s reply=%d text=\"%s\"", s->id, code, text);
+	if (code >= 400)
+		smtp_log_reject(s, code, text);
 }
 
 /* Queue one reply line. text starts with the enhanced status code. */
 void
 smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-void
-smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
 {
-	char text[SMTP_REPLY_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text) - 8, fmt, ap);
+	smtp_reply_v(s, code, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		text[0] = '\0';
-	if (s->conn == NULL || s->conn_gone)
-		return;
-	conn_printf(s->conn, "%d %s\r\n", code, text);
-	log_info("smtp session=%s reply=%d text=\"%s\"", s->id, code, text);
-	if (code >= 400)
-		smtp_log_reject(s, code, text);
+}
+
+void
+smtp_refuse(struct smtp_session *s, const char *rule, int code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	s->reject_rule = rule;
+	va_start(ap, fmt);
+	smtp_reply_v(s, code, fmt, ap);
+	va_end(ap);
+	s->reject_rule = NULL;
 }
 
 static void smtp_on_timeout(uv_timer_t *t);
@@ -584,6 +621,7 @@ smtp_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	srv->nsessions--;
 	sasl_free(&s->sasl);
+	trace_free(&s->trace);
 	uv_close((uv_handle_t *)&s->timer, smtp_timer_closed);
 	uv_close((uv_handle_t *)&s->auth_timer, smtp_timer_closed);
 	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
@@ -630,6 +668,7 @@ smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
 	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
+	trace_ref(s->id, s->ref);
 	s->conn = conn_accept(listener, &smtp_conn_ops, s, SMTP_IN_MAX);
 	if (s->conn == NULL) {
 		free(s);

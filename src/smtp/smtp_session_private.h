@@ -28,6 +28,7 @@ struct arc_result;
 #include "smtp_parser.h"
 #include "smtp_session.h"
 #include "store.h"
+#include "trace.h"
 
 #define SMTP_IN_MAX (1024 * 1024)	/* buffered input, incl pipelining */
 #define SMTP_HELO_MAX 255
@@ -82,6 +83,13 @@ struct smtp_session {
 	unsigned		 nerrors;
 	unsigned		 nmessages;
 	unsigned		 nrejects;
+	/* screening: the decision trace, the reference quoted in refusals,
+	 * and the rule behind the next refusal (set just before the reply,
+	 * cleared once it is logged) */
+	struct trace		 trace;
+	char			 ref[TRACE_REF_LEN + 1];
+	const char		*reject_rule;
+	bool			 reject_shadow;
 
 	/* transaction */
 	struct smtp_mail_args	 mail;
@@ -126,6 +134,10 @@ bool smtp_is_tls(const struct smtp_session *s);
 void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void smtp_log_reject(struct smtp_session *s, int code, const char *text);
+/* A refusal by a named rule: the reply (with the session's reference)
+ * and a rejected-log row naming rule. */
+void smtp_refuse(struct smtp_session *s, const char *rule, int code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void smtp_timer_arm(struct smtp_session *s);
 void smtp_close(struct smtp_session *s);
 /* Count a client error; past the limit, 421 and close. */

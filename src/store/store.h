@@ -18,6 +18,9 @@ struct store;
 int store_open(const char *data_dir, struct store **st_r,
     const char **error_r);
 void store_close(struct store **st);
+/* The calling thread's own store (libuv pool threads), opened on first
+ * use and kept for the thread's life. NULL with *error_r on failure. */
+struct store *store_thread(const char *data_dir, const char **error_r);
 
 /* Recipient check at RCPT time. local and domain as received (domain is
  * already lower case); matching is case-insensitive on both. */
@@ -45,20 +48,33 @@ typedef void store_target_cb(void *ctx, const char *local,
 int store_resolve(struct store *st, const char *local, const char *domain,
     store_target_cb *cb, void *ctx);
 
-/* Append a rejection to the rejected-session log. Any string may be NULL.
- * Returns 0 or -1. */
+/* The rejected-session log (store_reject.c): one row per refused
+ * connection, command or message. Any string may be NULL; strings are
+ * cut at STORE_REJECT_FIELD_MAX bytes. */
+#define STORE_REJECT_FIELD_MAX	512
 struct store_reject {
 	time_t		 time;
 	const char	*session;	/* session id, hex */
 	const char	*service;	/* "smtp", "submission", ... */
 	const char	*ip;
+	const char	*rdns;		/* the client's verified name */
 	const char	*helo;
 	const char	*mail_from;
 	const char	*rcpt_to;
-	int		 code;		/* reply code sent */
+	int		 code;		/* reply code sent (0: none) */
+	const char	*rule;		/* "ban", "deny ip 192.0.2.0/24 #4" */
 	const char	*reason;	/* reply text sent */
+	const char	*ref;		/* the reference in the reply */
+	bool		 shadow;	/* logged only: the rule is in shadow
+					   mode, nothing was refused */
 };
 int store_reject_log(struct store *st, const struct store_reject *rej);
+/* The decision trace of the session behind ref (replaced when the
+ * session is refused again). 0 or -1. */
+int store_trace_put(struct store *st, const char *ref, const char *session,
+    time_t when, const char *trace);
+/* Delete log rows and traces older than before: 0 or -1. */
+int store_reject_prune(struct store *st, time_t before);
 
 
 /* Administration (moatctl). Names are stored in lower case. Each returns
@@ -69,10 +85,23 @@ int store_domain_del(struct store *st, const char *domain,
     const char **error_r);	/* refuses while accounts/aliases exist */
 typedef void store_row_cb(void *ctx, const char *const *cols, int ncols);
 /* The rejected-session log, newest first: rows of time (ISO 8601),
- * service, ip, session, helo, mail_from, rcpt_to, code, reason; since a
- * unix time, for one ip or all (NULL), at most limit rows. 0 or -1. */
-int store_reject_list(struct store *st, time_t since, const char *ip,
-    unsigned limit, store_row_cb *cb, void *ctx);
+ * service, ip, rdns, session, helo, mail_from, rcpt_to, code, rule,
+ * reason, ref, shadow ("shadow" or ""); filtered by since (unix time),
+ * ip and rule (a substring of the rule; NULL: all), at most limit rows.
+ * 0 or -1. */
+struct store_reject_query {
+	time_t		 since;
+	const char	*ip;
+	const char	*rule;
+	unsigned	 limit;
+};
+int store_reject_list(struct store *st, const struct store_reject_query *q,
+    store_row_cb *cb, void *ctx);
+/* What is kept under ref: first a row ("trace", time, session, trace
+ * text), then the log rows of that session as store_reject_list gives
+ * them. *found_r tells whether there was anything. 0 or -1. */
+int store_reject_show(struct store *st, const char *ref, store_row_cb *cb,
+    void *ctx, bool *found_r);
 int store_domain_list(struct store *st, store_row_cb *cb, void *ctx);
 
 /* hash: a crypt(3) string (yescrypt), made by passwd_hash(); scram: the

@@ -6,6 +6,7 @@
 #ifndef MOAT_STORE_INT_H
 #define MOAT_STORE_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -36,6 +37,8 @@ void store_stmt_done(sqlite3_stmt *s);
 /* Bind a string (NULL binds SQL NULL) or an integer: 0 or -1. */
 int store_bind_text(sqlite3_stmt *s, int idx, const char *v);
 int store_bind_int(sqlite3_stmt *s, int idx, int64_t v);
+/* Bind at most max bytes of v. */
+int store_bind_textn(sqlite3_stmt *s, int idx, const char *v, size_t max);
 /* Step a statement returning no rows: 0, or the SQLite error code with
  * the statement not yet reset. */
 int store_stmt_exec(sqlite3_stmt *s);

@@ -27,7 +27,6 @@
 #define STORE_DOMAIN_MAX	255	/* RFC 5321 4.5.3.1.2 */
 #define STORE_LABEL_MAX		63	/* RFC 1035 2.3.4 */
 #define STORE_ADDR_MAX		(STORE_LOCAL_MAX + 1 + STORE_DOMAIN_MAX)
-#define STORE_REJECT_FIELD_MAX	512	/* bytes kept per rejected-log field */
 #define STORE_ERR_MAX		512
 #define STORE_SECRET_MAX	1024	/* password hash, SCRAM credential */
 #define STORE_SCRAM_PREFIX	"SCRAM-SHA-256$"
@@ -199,7 +198,6 @@ enum stmt_id {
 	ST_DOMAIN_EXISTS,
 	ST_ACCOUNT_EXISTS,
 	ST_ALIAS_TARGETS,
-	ST_REJECT_INSERT,
 	ST_DOMAIN_ADD,
 	ST_DOMAIN_USERS,
 	ST_DOMAIN_DEL,
@@ -226,7 +224,6 @@ enum stmt_id {
 	ST_DKIM_LIST,
 	ST_DMARC_ADD,
 	ST_DMARC_LIST,
-	ST_REJECT_LIST,
 	ST_COUNT
 };
 
@@ -244,16 +241,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ALIAS_TARGETS] =
 	    "SELECT target FROM aliases WHERE domain = ?2 AND local = ?1"
 	    " ORDER BY target",
-	[ST_REJECT_INSERT] =
-	    "INSERT INTO rejected (time, session, service, ip, helo,"
-	    " mail_from, rcpt_to, code, reason)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	/* ?1 since (unix time), ?2 ip or NULL, ?3 limit; newest first */
-	[ST_REJECT_LIST] =
-	    "SELECT " ISO_TIME("time") ", service, ip, session, helo,"
-	    " mail_from, rcpt_to, code, reason FROM rejected"
-	    " WHERE time >= ?1 AND (?2 IS NULL OR ip = ?2)"
-	    " ORDER BY id DESC LIMIT ?3",
 	[ST_DOMAIN_ADD] =
 	    "INSERT INTO domains (name, created) VALUES (?1, ?2)",
 	[ST_DOMAIN_USERS] =
@@ -467,7 +454,7 @@ stmt_int(sqlite3_stmt *s, int col, int64_t *v_r)
 static int
 stmt_rows(struct store *st, sqlite3_stmt *s, store_row_cb *cb, void *ctx)
 {
-	const char *cols[12];
+	const char *cols[16];
 	int rc, i, n;
 
 	n = sqlite3_column_count(s);
@@ -800,6 +787,17 @@ fail:
 	return -1;
 }
 
+struct store *
+store_thread(const char *data_dir, const char **error_r)
+{
+	static __thread struct store *thread_store;
+
+	if (thread_store == NULL &&
+	    store_open(data_dir, &thread_store, error_r) < 0)
+		return NULL;
+	return thread_store;
+}
+
 void
 store_close(struct store **stp)
 {
@@ -1064,31 +1062,6 @@ store_resolve(struct store *st, const char *local, const char *domain,
 	list_free(&r.seen, &r.nseen);
 	list_free(&r.done, &r.ndone);
 	return ret;
-}
-
-int
-store_reject_log(struct store *st, const struct store_reject *rej)
-{
-	sqlite3_stmt *s = stmt_get(st, ST_REJECT_INSERT);
-	const char *v[] = { rej->session, rej->service, rej->ip, rej->helo,
-	    rej->mail_from, rej->rcpt_to };
-	size_t i;
-
-	if (bind_int(s, 1, (int64_t)rej->time) < 0)
-		goto fail;
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (bind_textn(s, (int)i + 2, v[i],
-		    STORE_REJECT_FIELD_MAX) < 0)
-			goto fail;
-	if (bind_int(s, 8, rej->code) < 0 ||
-	    bind_textn(s, 9, rej->reason, STORE_REJECT_FIELD_MAX) < 0 ||
-	    stmt_exec(s) != 0)
-		goto fail;
-	return 0;
-fail:
-	(void)store_dberr(st, "rejected log");
-	stmt_done(s);
-	return -1;
 }
 
 /*
@@ -2010,22 +1983,6 @@ store_dmarc_report_list(struct store *st, const char *policy_domain,
 	return stmt_rows(st, s, cb, ctx);
 }
 
-int
-store_reject_list(struct store *st, time_t since, const char *ip,
-    unsigned limit, store_row_cb *cb, void *ctx)
-{
-	sqlite3_stmt *s = stmt_get(st, ST_REJECT_LIST);
-
-	if (bind_int(s, 1, (int64_t)since) < 0 ||
-	    bind_text(s, 2, ip) < 0 ||	/* NULL binds NULL: every ip */
-	    bind_int(s, 3, (int64_t)limit) < 0) {
-		(void)store_dberr(st, "rejected log");
-		stmt_done(s);
-		return -1;
-	}
-	return stmt_rows(st, s, cb, ctx);
-}
-
 /*
  * The interface of store_int.h: the store_*.c files that hold the SQL of
  * one subject use the handle, the statement cache and the helpers above.
@@ -2072,6 +2029,12 @@ int
 store_bind_text(sqlite3_stmt *s, int idx, const char *v)
 {
 	return bind_text(s, idx, v);
+}
+
+int
+store_bind_textn(sqlite3_stmt *s, int idx, const char *v, size_t max)
+{
+	return bind_textn(s, idx, v, max);
 }
 
 int

@@ -1,12 +1,14 @@
 """moatctl: domains, accounts, aliases, queue; errors exit non-zero with a
 message on stderr; changes are seen by a running daemon."""
+import re
 import sqlite3
 import smtplib
 import warnings
 
 import pytest
 
-from conftest import DEMO, DEMO_PW, MOATCTL, OUTSIDE, RawSMTP, make_message
+from conftest import (DEMO, DEMO_PW, MOATCTL, OUTSIDE, RawSMTP,
+    make_message, wait_until)
 
 with warnings.catch_warnings():
 	warnings.simplefilter("ignore", DeprecationWarning)
@@ -212,14 +214,23 @@ def test_log_rejected_lists_refusals(moat_server):
 		c.expect("MAIL FROM:<a@client.example.org>", 250)
 		c.expect("RCPT TO:<nobody@example.test>", 550)
 		c.expect("RCPT TO:<user@other.example>", 554)
-	rows = [ln.split("\t") for ln in
-	    srv.ctl("log", "rejected").stdout.splitlines()]
-	assert len(rows) == 2
-	# time, service, ip, session, helo, from, rcpt, code, reason
-	assert rows[0][1] == "smtp" and rows[0][2] == OUTSIDE
-	assert rows[0][6] == "user@other.example" and rows[0][7] == "554"
-	assert rows[1][6] == "nobody@example.test" and rows[1][7] == "550"
-	assert rows[0][3] == rows[1][3]		# one session id
+	# Rows are written from the thread pool, just after the reply.
+	def rows():
+		return [ln.split("\t") for ln in
+		    srv.ctl("log", "rejected").stdout.splitlines()]
+	got = wait_until(lambda: len(rows()) == 2 and rows(), 5)
+	assert got, rows()
+	# time, service, ip, rdns, session, helo, from, rcpt, code, rule,
+	# reason, ref, shadow
+	assert got[0][1] == "smtp" and got[0][2] == OUTSIDE
+	assert got[0][7] == "user@other.example" and got[0][8] == "554"
+	assert got[1][7] == "nobody@example.test" and got[1][8] == "550"
+	assert got[0][4] == got[1][4]		# one session id
+	# The reference in the reply is the one stored.
+	ref = got[0][11]
+	assert re.fullmatch(r"[0-9A-Z]{8}", ref), got[0]
+	assert f"[ref {ref}]" in got[0][10], got[0]
+	assert got[0][12] == "" and got[1][11] == ref
 	assert srv.ctl("log", "rejected", "--ip", "127.0.0.9").stdout == ""
 	assert len(srv.ctl("log", "rejected", "--limit", "1").stdout
 	    .splitlines()) == 1
