@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynscreen.h"
 #include "log.h"
 #include "net.h"
 #include "proc.h"
@@ -55,6 +56,11 @@ static struct worker_listener listeners[SERVICE_COUNT * CONFIG_MAX_LISTEN];
 static size_t nlisteners;
 static struct proc_user run_user;
 static pid_t master_pid;
+/* Dynamic screening state shared with every child (mapped before the
+ * forks); the master only expires old entries and syncs it. */
+static struct dynscreen *live_dyn;
+
+#define MASTER_EXPIRE_EVERY	10	/* seconds between dyn_expire runs */
 
 static void
 child_exec(enum child_role role, unsigned index)
@@ -70,8 +76,8 @@ child_exec(enum child_role role, unsigned index)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	proc_drop(&run_user);
 	if (role == CHILD_WORKER) {
-		code = worker_main(live_cfg, live_ssl, listeners, nlisteners,
-		    index);
+		code = worker_main(live_cfg, live_ssl, live_dyn, listeners,
+		    nlisteners, index);
 	} else {
 		size_t i;
 
@@ -320,13 +326,30 @@ prepare_dirs(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* <data_dir>/screen.map: bans and counters survive restarts there. */
+static void
+open_screen_map(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	const char *error = NULL;
+	unsigned acct = cfg->screen_table / 16;
+
+	snprintf(path, sizeof(path), "%s/screen.map", cfg->data_dir);
+	if (dyn_open(path, cfg->screen_table, acct < 1024 ? 1024 : acct, true,
+	    &live_dyn, &error) < 0)
+		fatalx("%s: %s", path, error);
+	if (run_user.drop && dyn_chown(live_dyn, run_user.uid,
+	    run_user.gid) < 0)
+		fatal("%s: chown", path);
+}
+
 int
 master_run(const char *config_path, struct config *cfg)
 {
 	char err[1024];
 	sigset_t set;
 	bool shutting_down = false, runner_wanted = false;
-	time_t kill_at = 0;
+	time_t kill_at = 0, expire_at = 0;
 	size_t i;
 	unsigned s;
 
@@ -340,6 +363,7 @@ master_run(const char *config_path, struct config *cfg)
 	if (prepare_dirs(cfg, err, sizeof(err)) < 0)
 		fatalx("data_dir: %s", err);
 	clean_queue_tmp(cfg->data_dir);
+	open_screen_map(cfg);
 	live_ssl = tls_server_ctx_new(cfg, &run_user, err, sizeof(err));
 	if (live_ssl == NULL)
 		fatalx("tls: %s", err);
@@ -406,7 +430,14 @@ master_run(const char *config_path, struct config *cfg)
 			continue;
 		}
 		restart_due();
+		if (time(NULL) >= expire_at) {
+			(void)dyn_expire(live_dyn, time(NULL));
+			expire_at = time(NULL) + MASTER_EXPIRE_EVERY;
+		}
 	}
+	if (dyn_sync(live_dyn) < 0)
+		log_warn("event=screen-map-sync-failed");
+	dyn_close(&live_dyn);
 	log_info("event=exit");
 	return 0;
 }

@@ -4,6 +4,8 @@
  * compiled set exactly as a worker would (screen_rules.h). Every
  * change asks running workers to reload. */
 #include "moatctl_screen.h"
+#include "moatctl_ban.h"
+#include "dynscreen.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,14 +38,17 @@ usage(void)
 	return 2;
 }
 
-/* Tell running workers that the rules changed. Wired to dynscreen by
- * the main session (bump the rules generation in <data_dir>/screen.map
- * through dyn_open/dyn_rules_bump); until then workers pick changes up
- * when they next load the rules. */
+/* Tell running workers that the rules changed: they watch the rules
+ * generation in screen.map and reload within a second. */
 static void
 screen_rules_changed(const struct config *cfg)
 {
-	(void)cfg;
+	struct dynscreen *d = moatctl_screen_map(cfg);
+
+	if (d == NULL)
+		return;		/* not running yet: loaded at start */
+	dyn_rules_bump(d);
+	dyn_close(&d);
 }
 
 static int

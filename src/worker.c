@@ -23,6 +23,7 @@
 #include "imap_session.h"
 #include "dns_config.h"
 #include "log.h"
+#include "screen.h"
 #include "pop3_session.h"
 #include "queue_commit.h"
 #include "smtp_session.h"
@@ -160,7 +161,8 @@ on_hup(uv_signal_t *h, int signum)
 
 int
 worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
-    const struct worker_listener *ls, size_t nls, unsigned index)
+    struct dynscreen *dyn, const struct worker_listener *ls, size_t nls,
+    unsigned index)
 {
 	struct smtp_server srv;
 	struct pop3_server psrv;
@@ -180,6 +182,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
+	srv.screen = screen_new(loop, cfg, dyn);
 	{
 		char err[256];
 
@@ -193,6 +196,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	psrv.cfg = cfg;
 	psrv.ssl_ctx = ssl_ctx;
 	psrv.store = srv.store;
+	psrv.screen = srv.screen;
 	psrv.data = &srv;
 	pop3_srv = &psrv;
 	memset(&isrv, 0, sizeof(isrv));
@@ -200,6 +204,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	isrv.cfg = cfg;
 	isrv.ssl_ctx = ssl_ctx;
 	isrv.store = srv.store;
+	isrv.screen = srv.screen;
 	isrv.data = &srv;
 	imap_srv = &isrv;
 
@@ -232,6 +237,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	 * answer only if still connected, but the files must be complete. */
 	while (queue_commit_pending(srv.commit) > 0)
 		uv_run(loop, UV_RUN_ONCE);
+	screen_free(&srv.screen);
 	store_close(&srv.store);
 	log_info("event=worker-exit");
 	return 0;

@@ -13,8 +13,12 @@ struct worker_listener {
 	enum listen_service	service;
 };
 
-/* Runs the worker's event loop until drained; returns the exit code. */
+struct dynscreen;
+
+/* Runs the worker's event loop until drained; returns the exit code.
+ * dyn: the shared screening state the master mapped. */
 int worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
-    const struct worker_listener *ls, size_t nls, unsigned index);
+    struct dynscreen *dyn, const struct worker_listener *ls, size_t nls,
+    unsigned index);
 
 #endif

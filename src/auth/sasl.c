@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "log.h"
 #include "passwd.h"
 #include "scram.h"
 #include "util.h"
@@ -112,7 +114,45 @@ fail(struct sasl_session *s, struct sasl_reply *r, enum sasl_fail f,
 	r->user = s->user[0] != '\0' ? s->user : NULL;
 	r->fail = f;
 	r->reason = reason;
+	r->fingerprint = 0;
 	return SASL_FAIL;
+}
+
+static uint8_t fp_key[32];
+static bool fp_key_set;
+
+void
+sasl_fingerprint_init(void)
+{
+	if (RAND_bytes(fp_key, sizeof(fp_key)) != 1)
+		fatalx("sasl: no random bytes for the fingerprint key");
+	fp_key_set = true;
+}
+
+/* HMAC-SHA256(key, user NUL password), first 8 bytes; never 0. */
+static uint64_t
+attempt_fingerprint(const char *user, const char *password)
+{
+	uint8_t md[EVP_MAX_MD_SIZE], *buf;
+	size_t ul = strlen(user), pl = strlen(password);
+	unsigned mdlen = 0;
+	uint64_t v = 0;
+
+	if (!fp_key_set)
+		sasl_fingerprint_init();
+	buf = xmalloc(ul + 1 + pl);
+	memcpy(buf, user, ul + 1);
+	memcpy(buf + ul + 1, password, pl);
+	if (HMAC(EVP_sha256(), fp_key, sizeof(fp_key), buf, ul + 1 + pl, md,
+	    &mdlen) == NULL || mdlen < sizeof(v))
+		mdlen = 0;
+	explicit_bzero(buf, ul + 1 + pl);
+	free(buf);
+	if (mdlen == 0)
+		return 0;
+	memcpy(&v, md, sizeof(v));
+	explicit_bzero(md, sizeof(md));
+	return v != 0 ? v : 1;
 }
 
 static enum sasl_status
@@ -279,6 +319,7 @@ check_password(struct sasl_session *s, const char *password,
 	if (lr != SASL_LOOKUP_OK && lr != SASL_LOOKUP_DISABLED) {
 		(void)passwd_verify(password, SASL_DUMMY_HASH);
 		st = fail(s, r, SASL_FAIL_CREDENTIALS, "no such user");
+		r->fingerprint = attempt_fingerprint(s->user, password);
 		goto out;
 	}
 	if (hash[0] != '\0')
@@ -293,8 +334,10 @@ check_password(struct sasl_session *s, const char *password,
 		explicit_bzero(&mine, sizeof(mine));
 	} else
 		(void)passwd_verify(password, SASL_DUMMY_HASH);
-	if (!good)
+	if (!good) {
 		st = fail(s, r, SASL_FAIL_CREDENTIALS, "wrong password");
+		r->fingerprint = attempt_fingerprint(s->user, password);
+	}
 	else if (lr == SASL_LOOKUP_DISABLED)
 		st = fail(s, r, SASL_FAIL_DISABLED,
 		    "service disabled for account");

@@ -102,7 +102,16 @@ struct sasl_reply {
 	const char		*user;
 	enum sasl_fail		 fail;
 	const char		*reason;	/* FAIL: log text, no secrets */
+	/* FAIL of PLAIN/LOGIN: a keyed hash of user and password (0 when
+	 * unknown), so that dynamic screening counts a client retrying
+	 * the same stale password once. Not reversible without the key. */
+	uint64_t		 fingerprint;
 };
+
+/* The key of reply fingerprints: set once in the master before it forks,
+ * so every worker computes the same fingerprint for the same attempt.
+ * Without it, a per-process random key is used. */
+void sasl_fingerprint_init(void);
 
 struct sasl_session;
 

@@ -235,7 +235,7 @@ config_defaults(struct config *cfg)
 	cfg->spray_block = 1800;
 	cfg->notify_failures = 10;
 	cfg->notify_interval = 3600;
-	cfg->screen_table = 262144;
+	cfg->screen_table = 131072;
 	cfg->hj_messages[0] = (struct config_rate){ 1000, 60 };
 	cfg->hj_messages[1] = (struct config_rate){ 5000, 3600 };
 	cfg->hj_messages[2] = (struct config_rate){ 20000, 86400 };

@@ -223,7 +223,14 @@ login_ok(struct imap_session *s, const char *user)
 	char local[SASL_USER_MAX + 1], caps[CAPS_MAX], esc[LOG_ESC_MAX];
 	uint64_t appendlimit = s->srv->cfg->message_size;
 
-	auth_event(s->srv->store, "imap", s->conn->peer_ip, user, true, NULL);
+	{
+		struct auth_attempt a = { .service = "imap",
+		    .ip = s->conn->peer_ip, .user = user, .ok = true };
+		char text[8];
+
+		(void)auth_event_logged(s->srv->screen, s->srv->store, &a,
+		    s->id, text, sizeof(text));
+	}
 	log_escape(esc, sizeof(esc), user, strlen(user));
 	if (sessions_of(s, user) >= IMAP_SESSIONS_PER_USER) {
 		log_info("imap session=%s event=too-many-sessions user=\"%s\"",
@@ -263,6 +270,8 @@ auth_done(struct auth_step *j, int status)
 	struct imap_session *s = j->ctx;
 	const char *result, *code;
 	enum sasl_fail fail;
+	char bantext[320];
+	bool banned;
 
 	(void)status;
 	if (s->conn_gone) {
@@ -285,8 +294,16 @@ auth_done(struct auth_step *j, int status)
 	case SASL_FAIL:
 		break;
 	}
-	auth_event(s->srv->store, "imap", s->conn->peer_ip,
-	    j->user[0] ? j->user : NULL, false, sasl_fail_name(j->reply.fail));
+	{
+		struct auth_attempt a = { .service = "imap",
+		    .ip = s->conn->peer_ip,
+		    .user = j->user[0] ? j->user : NULL, .ok = false,
+		    .reason = sasl_fail_name(j->reply.fail),
+		    .fingerprint = j->reply.fingerprint };
+
+		banned = auth_event_logged(s->srv->screen, s->srv->store, &a,
+		    s->id, bantext, sizeof(bantext));
+	}
 	sasl_free(&s->sasl);
 	imap_enter_state(s, IMAP_STATE_NOT_AUTH);
 	fail = j->reply.fail;
@@ -315,6 +332,12 @@ auth_done(struct auth_step *j, int status)
 		 * answer (the log says why). */
 		imap_tagged(s, result, code, "Authentication failed");
 		break;
+	}
+	if (banned) {
+		/* The attempt that crossed the threshold ends it here. */
+		conn_printf(s->conn, "* BYE [UNAVAILABLE] %s\r\n", bantext);
+		imap_close(s);
+		return;
 	}
 	imap_count_error(s);
 	if (auth_fail_is_guess(fail)) {

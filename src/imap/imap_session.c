@@ -38,6 +38,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "screen.h"
 #include "tls.h"
 #include "util.h"
 #include "xalloc.h"
@@ -738,6 +739,7 @@ imap_session_accept(struct imap_server *srv, uv_stream_t *listener,
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	uint64_t rnd;
+	char text[320];
 
 	s->srv = srv;
 	s->service = service;
@@ -773,6 +775,16 @@ imap_session_accept(struct imap_server *srv, uv_stream_t *listener,
 		log_info("imap session=%s event=too-many-sessions", s->id);
 		conn_printf(s->conn, "* BYE [UNAVAILABLE] Too many "
 		    "connections, try again later\r\n");
+		imap_enter_state(s, IMAP_STATE_LOGOUT);
+		conn_close(s->conn);
+		return;
+	}
+	if (screen_session_refused(srv->screen, service, s->id,
+	    s->conn->peer_ip, text, sizeof(text))) {
+		/* No plaintext BYE into a TLS handshake on imaps. */
+		if (service != SERVICE_IMAPS)
+			conn_printf(s->conn, "* BYE [UNAVAILABLE] %s\r\n",
+			    text);
 		imap_enter_state(s, IMAP_STATE_LOGOUT);
 		conn_close(s->conn);
 		return;

@@ -156,7 +156,14 @@ login_ok(struct pop3_session *s, const char *user)
 	char local[SASL_USER_MAX + 1];
 
 	moat_strlcpy(s->auth_user, user, sizeof(s->auth_user));
-	auth_event(s->srv->store, "pop3", s->conn->peer_ip, user, true, NULL);
+	{
+		struct auth_attempt a = { .service = "pop3",
+		    .ip = s->conn->peer_ip, .user = user, .ok = true };
+		char text[8];
+
+		(void)auth_event_logged(s->srv->screen, s->srv->store, &a,
+		    s->id, text, sizeof(text));
+	}
 	if (at == NULL || (size_t)(at - user) >= sizeof(local) ||
 	    (memcpy(local, user, (size_t)(at - user)),
 	    local[at - user] = '\0',
@@ -274,6 +281,8 @@ auth_done(struct auth_step *st, int status)
 {
 	struct pop3_session *s = st->ctx;
 	enum sasl_fail fail = st->reply.fail;
+	char bantext[320];
+	bool banned;
 
 	(void)status;
 	if (s->conn_gone) {
@@ -302,11 +311,26 @@ auth_done(struct auth_step *st, int status)
 	case SASL_FAIL:
 		break;
 	}
-	auth_event(s->srv->store, "pop3", s->conn->peer_ip,
-	    st->user[0] ? st->user : NULL, false, sasl_fail_name(fail));
+	{
+		struct auth_attempt a = { .service = "pop3",
+		    .ip = s->conn->peer_ip,
+		    .user = st->user[0] ? st->user : NULL, .ok = false,
+		    .reason = sasl_fail_name(fail),
+		    .fingerprint = st->reply.fingerprint };
+
+		banned = auth_event_logged(s->srv->screen, s->srv->store, &a,
+		    s->id, bantext, sizeof(bantext));
+	}
 	sasl_free(&s->sasl);
 	pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
 	auth_fail_reply(s, fail);
+	if (banned) {
+		/* The attempt that crossed the threshold ends it here. */
+		conn_printf(s->conn, "-ERR [SYS/PERM] %s\r\n", bantext);
+		s->busy = false;
+		pop3_close(s);
+		return;
+	}
 	if (auth_fail_is_guess(fail)) {
 		/* The answer waits; the session reads nothing meanwhile. */
 		uv_timer_start(&s->auth_timer, auth_delay_done,

@@ -27,6 +27,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "screen.h"
 #include "mailbox.h"
 #include "smtp_parser.h"
 #include "tls.h"
@@ -507,6 +508,7 @@ pop3_session_accept(struct pop3_server *srv, uv_stream_t *listener,
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	uint64_t rnd;
+	char text[320];
 
 	s->srv = srv;
 	s->service = service;
@@ -537,6 +539,14 @@ pop3_session_accept(struct pop3_server *srv, uv_stream_t *listener,
 	if (srv->nsessions > srv->cfg->sessions || srv->draining) {
 		conn_printf(s->conn, "-ERR [SYS/TEMP] Too many connections, "
 		    "try again later\r\n");
+		pop3_enter_state(s, POP3_STATE_CLOSED);
+		conn_close(s->conn);
+		return;
+	}
+	if (screen_session_refused(srv->screen, service, s->id,
+	    s->conn->peer_ip, text, sizeof(text))) {
+		if (service != SERVICE_POP3S)
+			conn_printf(s->conn, "-ERR [SYS/PERM] %s\r\n", text);
 		pop3_enter_state(s, POP3_STATE_CLOSED);
 		conn_close(s->conn);
 		return;

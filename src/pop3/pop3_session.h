@@ -13,6 +13,7 @@
 #include "config.h"
 
 struct store;
+struct screen;
 
 /* What every POP3 session of a worker shares. */
 struct pop3_server {
@@ -20,6 +21,7 @@ struct pop3_server {
 	const struct config	*cfg;
 	SSL_CTX			*ssl_ctx;
 	struct store		*store;
+	struct screen		*screen;	/* screening (screen.h) */
 	unsigned		 nsessions;
 	bool			 draining;
 	/* Called when the last session ends while draining. */

@@ -15,6 +15,7 @@
 #include "auth_run.h"
 #include "cidr.h"
 #include "log.h"
+#include "screen.h"
 #include "sasl.h"
 #include "util.h"
 #include "xalloc.h"
@@ -82,7 +83,8 @@ auth_done(struct auth_step *st, int status)
 	struct smtp_session *s = st->ctx;
 	enum sasl_fail fail = st->reply.fail;
 	const char *enh, *text, *error;
-	bool on = true;
+	struct screen_refusal r;
+	bool on = true, banned;
 	int code;
 
 	(void)status;
@@ -107,8 +109,17 @@ auth_done(struct auth_step *st, int status)
 		if (store_account_get_setting(s->srv->store, s->auth_user,
 		    "relay", &on, &error) == 0)
 			s->auth_relay = on;
-		auth_event(s->srv->store, config_service_name(s->service),
-		    s->conn->peer_ip, s->auth_user, true, NULL);
+		{
+			struct auth_attempt a = {
+				.service = config_service_name(s->service),
+				.ip = s->conn->peer_ip,
+				.user = s->auth_user,
+				.ok = true,
+			};
+
+			(void)auth_event(s->srv->screen, s->srv->store, &a,
+			    &s->trace, &r);
+		}
 		auth_end(s);
 		smtp_reply(s, 235, "2.7.0 Authentication successful");
 		s->auth_busy = false;
@@ -119,11 +130,30 @@ auth_done(struct auth_step *st, int status)
 		break;
 	}
 	sasl_fail_smtp(fail, &code, &enh, &text);
-	auth_event(s->srv->store, config_service_name(s->service),
-	    s->conn->peer_ip, st->user[0] ? st->user : NULL, false,
-	    sasl_fail_name(fail));
+	{
+		struct auth_attempt a = {
+			.service = config_service_name(s->service),
+			.ip = s->conn->peer_ip,
+			.user = st->user[0] ? st->user : NULL,
+			.ok = false,
+			.reason = sasl_fail_name(fail),
+			.fingerprint = st->reply.fingerprint,
+		};
+
+		memset(&r, 0, sizeof(r));
+		banned = auth_event(s->srv->screen, s->srv->store, &a,
+		    &s->trace, &r);
+	}
 	auth_end(s);
 	smtp_reply(s, code, "%s %s", enh, text);
+	if (banned) {
+		/* The attempt that crossed the threshold ends it here. */
+		smtp_refuse(s, r.rule, 421, "4.7.0 %s %s",
+		    s->srv->cfg->hostname, r.text);
+		s->auth_busy = false;
+		smtp_close(s);
+		return;
+	}
 	if (auth_fail_is_guess(fail)) {
 		/* The answer waits; the session reads nothing meanwhile. */
 		uv_timer_start(&s->auth_timer, auth_delay_done,

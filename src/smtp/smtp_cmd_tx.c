@@ -123,6 +123,8 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 		smtp_count_error(s);
 		return;
 	}
+	if (smtp_screen_sender(s))
+		return;
 	smtp_enter_state(s, SMTP_STATE_MAIL);
 	smtp_authn_mail(s);
 	smtp_reply(s, 250, "2.1.0 Ok");
@@ -202,9 +204,13 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 		    "again later");
 		return;
 	}
+	if (smtp_screen_rcpt(s, addr, res == STORE_RCPT_NOT_LOCAL ? NULL :
+	    r.to.domain))
+		return;
 	if (res == STORE_RCPT_NOT_LOCAL && !smtp_may_relay(s)) {
 		smtp_reply(s, 554, "5.7.1 <%.256s>: Relay access denied", addr);
-		smtp_count_error(s);
+		if (!smtp_screen_event(s, DYNCFG_RELAY))
+			smtp_count_error(s);
 		return;
 	}
 	if (res == STORE_RCPT_NOT_LOCAL && r.postmaster) {
@@ -215,7 +221,8 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	if (res == STORE_RCPT_NO_SUCH_USER) {
 		smtp_reply(s, 550, "5.1.1 <%.256s>: Recipient address "
 		    "rejected: User unknown", addr);
-		smtp_count_error(s);
+		if (!smtp_screen_event(s, DYNCFG_UNKNOWN_RCPT))
+			smtp_count_error(s);
 		return;
 	}
 	if (s->nrcpts >= cfg->recipients) {

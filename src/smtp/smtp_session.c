@@ -223,7 +223,7 @@ smtp_tx_reset(struct smtp_session *s)
 		smtp_enter_state(s, SMTP_STATE_READY);
 }
 
-static void
+void
 smtp_greet(struct smtp_session *s)
 {
 	conn_printf(s->conn, "220 %s ESMTP moat\r\n", s->srv->cfg->hostname);
@@ -265,6 +265,10 @@ smtp_helo_common(struct smtp_session *s, const char *args, size_t len,
 	smtp_tx_reset(s);
 	memcpy(s->helo, args, len);
 	s->helo[len] = '\0';
+	if (smtp_screen_helo(s)) {
+		s->helo[0] = '\0';
+		return;
+	}
 	s->esmtp = esmtp;
 	smtp_enter_state(s, SMTP_STATE_READY);
 	if (!esmtp) {
@@ -442,7 +446,8 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 			continue;
 		if ((d->states & (1u << s->state)) == 0) {
 			smtp_reply(s, 503, "%s", bad_sequence_text(s, cmd.cmd));
-			smtp_count_error(s);
+			if (!smtp_screen_event(s, DYNCFG_PROTO_ERROR))
+				smtp_count_error(s);
 			return;
 		}
 		d->handler(s, cmd.args, cmd.argslen);
@@ -456,7 +461,8 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 		    s->id, esc);
 	}
 	smtp_reply(s, 500, "5.5.1 Error: command not recognized");
-	smtp_count_error(s);
+	if (!smtp_screen_event(s, DYNCFG_PROTO_ERROR))
+		smtp_count_error(s);
 }
 
 /* ---- message end and queueing ---------------------------------------- */
@@ -639,6 +645,7 @@ smtp_on_close(struct conn *c)
 	s->conn = NULL;
 	if (s->committing || s->auth_busy)
 		return;		/* freed when that step ends */
+	smtp_screen_abort(s);
 	smtp_free(s);
 }
 
@@ -695,8 +702,11 @@ smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 		conn_close(s->conn);
 		return;
 	}
+	/* Nothing is read while the greeting is held (state TLS_WAIT). */
+	smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
+	if (!smtp_screen_connect(s))
+		return;
 	if (service == SERVICE_SUBMISSIONS) {
-		smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
 		if (srv->ssl_ctx == NULL ||
 		    conn_start_tls(s->conn, srv->ssl_ctx) < 0) {
 			smtp_close(s);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 struct store;
+struct screen;
 struct queue_commit;
 
 /* What every session of a worker shares. */
@@ -22,6 +23,7 @@ struct smtp_server {
 	const struct config	*cfg;
 	SSL_CTX			*ssl_ctx;
 	struct store		*store;
+	struct screen		*screen;	/* screening (screen.h) */
 	struct queue_commit	*commit;
 	struct dns		*dns;		/* NULL: no DNS checks */
 	unsigned		 nsessions;

@@ -18,6 +18,8 @@
 #include "auth_run.h"
 
 struct spf_check;
+struct dns_query;
+struct screen_dnsbl;
 struct dkim_verify;
 struct dmarc_check;
 struct dmarc_result;
@@ -90,6 +92,12 @@ struct smtp_session {
 	char			 ref[TRACE_REF_LEN + 1];
 	const char		*reject_rule;
 	bool			 reject_shadow;
+	bool			 screen_allowed;	/* an allow rule */
+	bool			 screening;	/* greeting held */
+	bool			 dnsbl_done;
+	struct dns_query	*rdns_q;
+	struct screen_dnsbl	*dnsbl_q;
+	char			 rdns[256];	/* client's PTR name */
 
 	/* transaction */
 	struct smtp_mail_args	 mail;
@@ -166,6 +174,18 @@ bool smtp_authn_ready(struct smtp_session *s);
 int smtp_authn_finish(struct smtp_session *s);
 /* smtp_cmd_tx.c: queue the message once the results are in. */
 void smtp_authn_continue(struct smtp_session *s);
+
+/* smtp_screen.c. connect: true to greet now; false when refused
+ * (closed) or when the greeting waits for DNS. The others: true when the
+ * client was refused (reply sent; event: the session is closed). */
+bool smtp_screen_connect(struct smtp_session *s);
+void smtp_screen_abort(struct smtp_session *s);
+bool smtp_screen_event(struct smtp_session *s, enum config_dyn what);
+bool smtp_screen_helo(struct smtp_session *s);
+bool smtp_screen_sender(struct smtp_session *s);
+bool smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
+    const char *local_domain);
+void smtp_greet(struct smtp_session *s);
 
 /* smtp_cmd_auth.c */
 void cmd_auth(struct smtp_session *s, const char *args, size_t len);

@@ -396,6 +396,11 @@ DEFAULT_CONFIG = {
 		"spf": "no",
 		"dkim_verify": "no",
 	},
+	# A small screening map: a few MB per test server, not the
+	# production default.
+	"dynamic": {
+		"table_size": "4096",
+	},
 }
 
 
