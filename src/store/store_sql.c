@@ -370,7 +370,8 @@ store_errf(struct store *st, const char *fmt, ...)
 static const char *
 store_dberr(struct store *st, const char *what)
 {
-	log_warnx("store: %s: %s", what, sqlite3_errmsg(st->db));
+	log_warnx("store: %s: %s (code %d)", what, sqlite3_errmsg(st->db),
+	    sqlite3_extended_errcode(st->db));
 	return store_errf(st, "database error (%s): %s", what,
 	    sqlite3_errmsg(st->db));
 }
@@ -745,14 +746,19 @@ store_open(const char *data_dir, struct store **st_r, const char **error_r)
 		return -1;
 	}
 	/* Create it ourselves so that it (and the -wal and -shm files,
-	 * which SQLite gives the same mode) holds hashes at 0600. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	 * which SQLite gives the same mode) holds hashes at 0600. Only
+	 * when it is missing: closing any descriptor of the file would drop
+	 * the POSIX locks the other connections of this process hold on
+	 * it (pool threads each have one), and SQLite then reads pages a
+	 * checkpoint has moved away. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0 && errno != EEXIST) {
 		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
 		*error_r = err;
 		return -1;
 	}
-	if (close(fd) < 0) {
+	if (fd >= 0 && close(fd) < 0) {
 		snprintf(err, sizeof(err), "%s: close: %s", path,
 		    strerror(errno));
 		*error_r = err;
