@@ -81,6 +81,7 @@ fuzz: test-deps
 bench: all user
 	@scripts/deps.sh bench
 	bench/smtp/run.sh
+	bench/screen/run.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
