@@ -28,6 +28,7 @@
 #include "moatctl_dmarc.h"
 #include "moatctl_screen.h"
 #include "moatctl_ban.h"
+#include "moatctl_freeze.h"
 #include "moatctl_log.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
@@ -66,6 +67,8 @@ static int cmd_account_list(struct ctl *, int, char **);
 static int cmd_account_passwd(struct ctl *, int, char **);
 static int cmd_account_set(struct ctl *, int, char **);
 static int cmd_account_show(struct ctl *, int, char **);
+static int cmd_account_freeze(struct ctl *, int, char **);
+static int cmd_account_unfreeze(struct ctl *, int, char **);
 static int cmd_alias_add(struct ctl *, int, char **);
 static int cmd_alias_del(struct ctl *, int, char **);
 static int cmd_alias_list(struct ctl *, int, char **);
@@ -84,8 +87,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    cmd_account_add },
 	{ "account", "del", 1, 1, "ADDRESS",
 	    "delete an account (its Maildir is kept)", cmd_account_del },
-	{ "account", "list", 0, 1, "[DOMAIN]",
-	    "list accounts: address, created", cmd_account_list },
+	{ "account", "list", 0, 1, "[DOMAIN | --frozen]",
+	    "list accounts: address, created; --frozen: the frozen ones "
+	    "(address, since, reason)", cmd_account_list },
+	{ "account", "freeze", 1, 2, "ADDRESS [REASON]",
+	    "freeze an account as hijacked: it cannot send, its queued "
+	    "mail is held", cmd_account_freeze },
+	{ "account", "unfreeze", 1, 2, "ADDRESS [--release]",
+	    "lift a freeze; --release also sends its held messages",
+	    cmd_account_unfreeze },
 	{ "account", "passwd", 1, 1, "ADDRESS",
 	    "set an account's password; password on stdin",
 	    cmd_account_passwd },
@@ -430,8 +440,22 @@ cmd_account_del(struct ctl *c, int argc, char **argv)
 }
 
 static int
+cmd_account_freeze(struct ctl *c, int argc, char **argv)
+{
+	return moatctl_account_freeze(&c->cfg, c->st, argc, argv);
+}
+
+static int
+cmd_account_unfreeze(struct ctl *c, int argc, char **argv)
+{
+	return moatctl_account_unfreeze(&c->cfg, c->st, argc, argv);
+}
+
+static int
 cmd_account_list(struct ctl *c, int argc, char **argv)
 {
+	if (argc > 0 && strcmp(argv[0], "--frozen") == 0)
+		return moatctl_account_frozen_list(c->st);
 	if (store_account_list(c->st, argc > 0 ? argv[0] : NULL, print_row,
 	    NULL) < 0)
 		return fail("account list", "database error");

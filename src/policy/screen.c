@@ -152,26 +152,14 @@ struct reload_job {
 	char			 error[256];
 };
 
-static bool
-rules_have_host(const struct screen_rules *set)
-{
-	struct screen_verdict v;
-
-	/* Cheap probe: no host rule at all matches nothing, and the
-	 * count of rules is small when a scan would matter. */
-	if (set == NULL || screen_rules_count(set) == 0)
-		return false;
-	(void)v;
-	return true;
-}
-
 static void
 install_rules(struct screen *sc, struct screen_rules *rules, uint64_t gen)
 {
 	screen_rules_free(&sc->rules);
 	sc->rules = rules;
 	sc->generation = gen;
-	sc->has_host_rules = rules_have_host(rules);
+	sc->has_host_rules = screen_rules_count_kind(rules,
+	    SCREEN_KIND_HOST) > 0;
 	log_info("screen event=rules-loaded rules=%zu generation=%llu",
 	    rules ? screen_rules_count(rules) : 0, (unsigned long long)gen);
 }

@@ -336,6 +336,17 @@ screen_rules_count(const struct screen_rules *set)
 	return set != NULL ? set->nrules : 0;
 }
 
+size_t
+screen_rules_count_kind(const struct screen_rules *set, enum screen_kind kind)
+{
+	size_t i, n = 0;
+
+	for (i = 0; set != NULL && i < set->nrules; i++)
+		if (set->rules[i].kind == kind)
+			n++;
+	return n;
+}
+
 static bool
 has_wild(const char *s)
 {

@@ -61,6 +61,9 @@ int screen_rules_add(struct screen_rules *set, enum screen_action action,
     const char *domain, bool shadow, int64_t id, const char **error_r);
 void screen_rules_free(struct screen_rules **set);
 size_t screen_rules_count(const struct screen_rules *set);
+/* Rules of one kind (a scan: once per load, not per match). */
+size_t screen_rules_count_kind(const struct screen_rules *set,
+    enum screen_kind kind);
 
 /* Compile every rule of the table into a new set. A stored rule the
  * matcher refuses is logged and left out. 0 with *out, or -1 with

@@ -121,6 +121,14 @@ auth_done(struct auth_step *st, int status)
 			    &s->trace, &r);
 		}
 		auth_end(s);
+		if (smtp_hijack_auth_ok(s)) {
+			s->authenticated = false;
+			s->auth_user[0] = '\0';
+			s->auth_busy = false;
+			conn_flush(s->conn);
+			smtp_session_resume(s);
+			return;
+		}
 		smtp_reply(s, 235, "2.7.0 Authentication successful");
 		s->auth_busy = false;
 		conn_flush(s->conn);

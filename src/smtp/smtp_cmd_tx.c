@@ -123,7 +123,7 @@ cmd_mail(struct smtp_session *s, const char *args, size_t len)
 		smtp_count_error(s);
 		return;
 	}
-	if (smtp_screen_sender(s))
+	if (smtp_screen_sender(s) || smtp_hijack_mail(s))
 		return;
 	smtp_enter_state(s, SMTP_STATE_MAIL);
 	smtp_authn_mail(s);
@@ -373,6 +373,7 @@ smtp_commit_done(void *ctx, int err)
 		    "nrcpt=%zu size=%zu", s->id, s->qid, s->from, s->nrcpts,
 		    s->msg.len);
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", s->qid);
+		smtp_hijack_queued(s);
 	}
 	smtp_tx_reset(s);
 	smtp_enter_state(s, SMTP_STATE_READY);
@@ -438,7 +439,7 @@ smtp_authn_continue(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;		/* the client is gone: it got no 250 */
 	}
-	if (smtp_authn_finish(s) < 0) {
+	if (smtp_authn_finish(s) < 0 || smtp_hijack_data_end(s)) {
 		smtp_tx_reset(s);
 		smtp_enter_state(s, SMTP_STATE_READY);
 		smtp_session_resume(s);
@@ -464,6 +465,7 @@ smtp_message_queue(struct smtp_session *s)
 	env.helo = helo;
 	env.service = (char *)config_service_name(s->service);
 	env.session = s->id;
+	env.auth = s->authenticated ? s->auth_user : NULL;
 	env.smtputf8 = s->mail.smtputf8;
 	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
 	env.junk = s->quarantine;

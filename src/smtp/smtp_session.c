@@ -495,6 +495,13 @@ smtp_process(struct smtp_session *s)
 {
 	struct conn *c = s->conn;
 
+	/* A step finished inside the loop (a refusal at the end of DATA
+	 * with nothing to wait for) resumes the session from within it;
+	 * the outer loop goes on once the input it is on is consumed. */
+	if (s->processing)
+		return;
+	s->processing = true;
+
 	while (!s->conn_gone && !c->closing && !c->paused &&
 	    s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS_WAIT &&
 	    s->state != SMTP_STATE_QUEUEING) {
@@ -564,6 +571,7 @@ smtp_process(struct smtp_session *s)
 		smtp_reply(s, 500, "5.5.2 Error: too much pipelined input");
 		smtp_close(s);
 	}
+	s->processing = false;
 	if (!s->conn_gone)
 		conn_flush(c);
 }

@@ -66,6 +66,7 @@ struct smtp_session {
 	bool			 committing;
 	bool			 quit;
 	bool			 discard_line;	/* skip to LF after overflow */
+	bool			 processing;	/* inside smtp_process */
 	size_t			 progress;	/* DATA octets since timer */
 
 	char			 helo[SMTP_HELO_MAX + 1];
@@ -186,6 +187,12 @@ bool smtp_screen_sender(struct smtp_session *s);
 bool smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
     const char *local_domain);
 void smtp_greet(struct smtp_session *s);
+
+/* smtp_hijack.c: true when refused (reply sent). */
+bool smtp_hijack_mail(struct smtp_session *s);
+bool smtp_hijack_auth_ok(struct smtp_session *s);
+bool smtp_hijack_data_end(struct smtp_session *s);
+void smtp_hijack_queued(struct smtp_session *s);
 
 /* smtp_cmd_auth.c */
 void cmd_auth(struct smtp_session *s, const char *args, size_t len);

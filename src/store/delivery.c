@@ -24,6 +24,7 @@
 #include "queue.h"
 #include "quota.h"
 #include "store.h"
+#include "store_security.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -69,6 +70,8 @@ struct djob {
 	struct delivery_outcome	 out;
 };
 
+
+/* The pool thread's store (store_thread), set at the start of a job. */
 static __thread struct store *thread_store;
 
 struct target {
@@ -467,10 +470,10 @@ local_work(uv_work_t *w)
 	struct djob *j = w->data;
 	const struct config *cfg = j->dc->cfg;
 	const char *error = NULL;
+	bool frozen = false;
 	size_t i;
 
-	if (thread_store == NULL &&
-	    store_open(cfg->data_dir, &thread_store, &error) < 0) {
+	if ((thread_store = store_thread(cfg->data_dir, &error)) == NULL) {
 		snprintf(j->out.error, sizeof(j->out.error), "database: %s",
 		    error);
 		return;
@@ -499,6 +502,16 @@ local_work(uv_work_t *w)
 		queue_envelope_free(&j->env);
 		buf_deinit(&j->data);
 		return;
+	}
+	if (!j->st.held && j->env.auth != NULL &&
+	    store_account_frozen(thread_store, j->env.auth, &frozen, NULL,
+	    0) == 0 && frozen) {
+		/* Hijack detection froze the sender: nothing it queued
+		 * leaves until an admin releases it. */
+		if (queue_state_hold(cfg->data_dir, j->id, true) == 0)
+			j->st.held = true;
+		log_info("event=held id=%s reason=\"account %s frozen\"",
+		    j->id, j->env.auth);
 	}
 	if (j->st.held) {
 		/* Not an attempt: the admin holds it (moatctl queue). */

@@ -1,12 +1,14 @@
 /* queue: queue file format, ids, atomic write, per-recipient state. */
 #include "queue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -77,6 +79,7 @@ queue_envelope_format(const struct queue_envelope *env, struct buf *out)
 	    fmt_str(out, "helo", env->helo) < 0 ||
 	    fmt_str(out, "service", env->service) < 0 ||
 	    fmt_str(out, "session", env->session) < 0 ||
+	    (env->auth != NULL && fmt_str(out, "auth", env->auth) < 0) ||
 	    buf_printf(out, "smtputf8 %d\n8bit %d\njunk %d\n",
 	    env->smtputf8 ? 1 : 0, env->eightbit ? 1 : 0,
 	    env->junk ? 1 : 0) < 0)
@@ -100,6 +103,7 @@ queue_envelope_free(struct queue_envelope *env)
 	free(env->helo);
 	free(env->service);
 	free(env->session);
+	free(env->auth);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -167,6 +171,8 @@ queue_envelope_parse(const uint8_t *data, size_t len,
 			env->service = xstrdup(val);
 		} else if (strcmp(line, "session") == 0 && !env->session) {
 			env->session = xstrdup(val);
+		} else if (strcmp(line, "auth") == 0 && !env->auth) {
+			env->auth = xstrdup(val);
 		} else if (strcmp(line, "smtputf8") == 0) {
 			env->smtputf8 = strcmp(val, "1") == 0;
 		} else if (strcmp(line, "8bit") == 0) {
@@ -443,4 +449,66 @@ queue_flush_request(const char *data_dir)
 	if (fd < 0)
 		return -1;
 	return close(fd);
+}
+
+int
+queue_envelope_peek(const char *data_dir, const char *id,
+    struct queue_envelope *env)
+{
+	char path[4096];
+	const char *error;
+	uint8_t *buf;
+	size_t got = 0, off;
+	ssize_t n;
+	int fd, r;
+
+	if (!queue_id_valid(id) || snprintf(path, sizeof(path),
+	    "%s/queue/msg/%s", data_dir, id) >= (int)sizeof(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	buf = xmalloc(QUEUE_ENVELOPE_PEEK);
+	while (got < QUEUE_ENVELOPE_PEEK) {
+		n = read(fd, buf + got, QUEUE_ENVELOPE_PEEK - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	r = queue_envelope_parse(buf, got, env, &off, &error);
+	free(buf);
+	if (r < 0)
+		errno = EINVAL;
+	return r;
+}
+
+int
+queue_release_auth(const char *data_dir, const char *account)
+{
+	struct queue_envelope env;
+	struct dirent *de;
+	char dir[4096];
+	DIR *d;
+	int n = 0;
+
+	if (queue_dirs_path(data_dir, "msg", dir, sizeof(dir)) < 0 ||
+	    (d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name) ||
+		    queue_envelope_peek(data_dir, de->d_name, &env) < 0)
+			continue;
+		if (env.auth != NULL && strcasecmp(env.auth, account) == 0 &&
+		    queue_state_hold(data_dir, de->d_name, false) == 0)
+			n++;
+		queue_envelope_free(&env);
+	}
+	closedir(d);
+	if (n > 0 && queue_flush_request(data_dir) < 0)
+		return -1;
+	return n;
 }

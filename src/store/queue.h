@@ -27,6 +27,7 @@ struct queue_envelope {
 	char	*helo;
 	char	*service;
 	char	*session;
+	char	*auth;		/* the SMTP AUTH identity, NULL: none */
 	bool	 smtputf8;
 	bool	 eightbit;
 	bool	 junk;		/* deliver locally to the Junk folder */
@@ -84,6 +85,15 @@ int queue_state_defer(const char *data_dir, const char *id,
     unsigned attempts, time_t next_try, const char *reason);
 /* Hold a message (no delivery attempts) or release it. */
 int queue_state_hold(const char *data_dir, const char *id, bool hold);
+/* Release every held message submitted by account (envelope "auth"),
+ * then ask the runner to retry: the held queue of an unfrozen account.
+ * Returns the number released, or -1. */
+int queue_release_auth(const char *data_dir, const char *account);
+/* The envelope of a queued message without reading its body (at most
+ * QUEUE_ENVELOPE_PEEK bytes). 0 or -1; queue_envelope_free after. */
+#define QUEUE_ENVELOPE_PEEK (256 * 1024)
+int queue_envelope_peek(const char *data_dir, const char *id,
+    struct queue_envelope *env);
 /* Record that the delay DSN was sent. */
 int queue_state_warned(const char *data_dir, const char *id);
 /* Make every deferred message due now (moatctl queue flush). */
