@@ -4,11 +4,36 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "dynscreen.h"
 #include "store.h"
+#include "store_security.h"
 #include "util.h"
 #include "xalloc.h"
+
+/* An account blocked for password spraying, asked from an address it
+ * never logged in from: refused like a disabled service (the password is
+ * still checked first, so the answer tells a guesser nothing). */
+static bool
+spray_blocked(struct store *st, const struct auth_service *as,
+    const char *user)
+{
+	struct dyn_ban b;
+	bool known = false;
+
+	if (as->dyn == NULL || as->ip[0] == '\0' ||
+	    !dyn_acct_blocked(as->dyn, user, time(NULL), &b) ||
+	    strncmp(b.reason, "password spraying", 17) != 0)
+		return false;
+	if (store_account_ip_known(st, user, as->ip, &known) < 0 || known)
+		return false;
+	log_info("auth service=%s ip=%s event=spray-blocked note=\"account "
+	    "blocked for password spraying; address not known\"",
+	    as->service, as->ip);
+	return true;
+}
 
 enum sasl_lookup_result
 auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
@@ -25,6 +50,8 @@ auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
 	if (store_auth_lookup(auth_store, user, as->service, hash, hashlen,
 	    scram, scramlen, &r, &error) < 0)
 		return SASL_LOOKUP_TEMPFAIL;
+	if (r != STORE_AUTH_NO_USER && spray_blocked(auth_store, as, user))
+		return SASL_LOOKUP_DISABLED;
 	switch (r) {
 	case STORE_AUTH_OK:
 		return SASL_LOOKUP_OK;
@@ -67,6 +94,21 @@ auth_failure_delay_ms(unsigned failures)
 	    AUTH_DELAY_MAX_MS : d;
 }
 
+/* Remember the address of a successful login (password spraying spares
+ * known addresses). */
+static void
+record_login_ip(const struct auth_service *as, const char *user)
+{
+	struct store *st;
+	const char *error = NULL;
+
+	if (as == NULL || as->ip[0] == '\0' || user[0] == '\0')
+		return;
+	if ((st = store_thread(as->data_dir, &error)) == NULL ||
+	    store_account_ip_record(st, user, as->ip, time(NULL)) < 0)
+		log_warnx("auth ip=%s event=login-ip-record-failed", as->ip);
+}
+
 static void
 step_work(uv_work_t *w)
 {
@@ -82,6 +124,8 @@ step_work(uv_work_t *w)
 		    sizeof(st->challenge));
 	if (st->reply.user != NULL)
 		moat_strlcpy(st->user, st->reply.user, sizeof(st->user));
+	if (st->reply.status == SASL_OK)
+		record_login_ip(sasl_lookup_ctx(st->sasl), st->user);
 	if (st->line != NULL) {
 		explicit_bzero(st->line, st->len);
 		free(st->line);

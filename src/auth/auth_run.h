@@ -17,9 +17,17 @@
 #include "sasl.h"
 
 /* The lookup context of a session: stable for the session's lifetime. */
+struct dynscreen;
+
 struct auth_service {
 	const char	*data_dir;
 	const char	*service;	/* account setting: smtp, imap, pop3 */
+	/* Password spraying: an account dynamic screening blocked may log
+	 * in only from addresses it logged in from before (recorded on
+	 * every success). NULL dyn: no such check. */
+	char		 ip[64];	/* a copy: the job may outlive
+					   the connection */
+	struct dynscreen *dyn;
 };
 
 /* A struct sasl_lookup callback; ctx is a struct auth_service. */

@@ -118,6 +118,12 @@ fail(struct sasl_session *s, struct sasl_reply *r, enum sasl_fail f,
 	return SASL_FAIL;
 }
 
+void *
+sasl_lookup_ctx(const struct sasl_session *s)
+{
+	return s->lookup.ctx;
+}
+
 static uint8_t fp_key[32];
 static bool fp_key_set;
 

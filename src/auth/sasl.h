@@ -123,6 +123,8 @@ int sasl_mechanisms(const struct sasl_params *p, char *out, size_t outlen);
 
 /* A session for one AUTH command; p is copied. */
 struct sasl_session *sasl_new(const struct sasl_params *p);
+/* The ctx of the session's struct sasl_lookup. */
+void *sasl_lookup_ctx(const struct sasl_session *s);
 /* Wipes and frees; NULL-safe, sets *s = NULL. */
 void sasl_free(struct sasl_session **s);
 

@@ -13,6 +13,7 @@
 #include "cidr.h"
 #include "dynscreen.h"
 #include "log.h"
+#include "notify.h"
 #include "queue.h"
 #include "store.h"
 #include "store_security.h"
@@ -241,47 +242,6 @@ job_free(uv_work_t *w, int status)
 	free(j);
 }
 
-struct admin_list {
-	char	*to[ADMINS_MAX];
-	size_t	 n;
-};
-
-static bool
-add_admin(void *ctx, const char *item)
-{
-	struct admin_list *l = ctx;
-
-	if (l->n < ADMINS_MAX && strchr(item, '@') != NULL)
-		l->to[l->n++] = xstrdup(item);
-	return false;
-}
-
-static void
-admins_of(const struct config *cfg, const char *account,
-    struct admin_list *l)
-{
-	char pm[ADDR_MAX + 1];
-	const char *at = strrchr(account, '@');
-
-	l->n = 0;
-	if (cfg->hj_admins[0] != '\0') {
-		(void)each_item(cfg->hj_admins, add_admin, l);
-		return;
-	}
-	snprintf(pm, sizeof(pm), "postmaster@%s", at ? at + 1 : "localhost");
-	l->to[l->n++] = xstrdup(pm);
-}
-
-static void
-admins_free(struct admin_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->to[i]);
-	l->n = 0;
-}
-
 /* Only printable ASCII from client data goes into our message. */
 static void
 clean(char *s)
@@ -291,71 +251,38 @@ clean(char *s)
 			*s = '?';
 }
 
-/* The admins' notification, queued like a DSN (null sender). */
+/* The admins' notification, with the token that unfreezes. */
 static int
 notify(const struct hijack_job *j)
 {
-	struct queue_envelope env;
-	struct admin_list admins;
-	struct buf eb, mb;
-	char date[64], dir[4096], subject[256];
-	struct tm tm;
-	time_t now = time(NULL);
+	char to[1024], subject[256], last[256];
+	struct buf body;
 	size_t i;
 	int r = -1;
 
-	admins_of(j->cfg, j->account, &admins);
-	if (admins.n == 0)
-		return -1;
-	memset(&env, 0, sizeof(env));
-	queue_id_new(env.id);
-	env.time = now;
-	env.from = "";
-	env.rcpts = admins.to;
-	env.nrcpts = admins.n;
-	env.client_ip = "127.0.0.1";
-	env.helo = (char *)j->cfg->hostname;
-	env.service = "hijack";
-	env.session = j->session;
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		date[0] = '\0';
-	snprintf(subject, sizeof(subject), "%s", j->subject ? j->subject :
+	notify_admins(j->cfg, j->account, to, sizeof(to));
+	snprintf(subject, sizeof(subject), "Account %s frozen [unfreeze %s]",
+	    j->account, j->token);
+	snprintf(last, sizeof(last), "%s", j->subject ? j->subject :
 	    "(none)");
-	clean(subject);
-	buf_init(&eb, QUEUE_ENVELOPE_MAX);
-	buf_init(&mb, 0);
-	if (queue_envelope_format(&env, &eb) < 0)
-		goto out;
-	if (buf_printf(&mb, "From: moat security <MAILER-DAEMON@%s>\r\n"
-	    "To: %s\r\n"
-	    "Subject: Account %s frozen [unfreeze %s]\r\n"
-	    "Date: %s\r\n"
-	    "Message-ID: <%s.hijack@%s>\r\n"
-	    "Auto-Submitted: auto-generated\r\n"
-	    "MIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n"
-	    "\r\n"
-	    "moat froze the account %s: it looks hijacked.\r\n"
-	    "\r\n"
-	    "Reason:   %s\r\n"
-	    "Client:   %s\r\n"
-	    "Session:  %s\r\n"
+	clean(last);
+	buf_init(&body, NOTIFY_BODY_MAX);
+	if (buf_printf(&body, "moat froze the account %s: it looks "
+	    "hijacked.\r\n\r\n"
+	    "Reason:   %s\r\nClient:   %s\r\nSession:  %s\r\n"
 	    "Subject of the last message: %s\r\n"
-	    "Recipients of the last message (%zu):\r\n",
-	    j->cfg->hostname, admins.to[0], j->account, j->token, date, env.id,
-	    j->cfg->hostname, j->account, j->reason, j->ip, j->session, subject,
-	    j->nrcpts) < 0)
+	    "Recipients of the last message (%zu):\r\n", j->account,
+	    j->reason, j->ip, j->session, last, j->nrcpts) < 0)
 		goto out;
 	for (i = 0; i < j->nrcpts && i < HIJACK_SAMPLE_MAX; i++) {
 		char rc[ADDR_MAX + 1];
 
 		snprintf(rc, sizeof(rc), "%s", j->rcpts[i]);
 		clean(rc);
-		if (buf_printf(&mb, "  %s\r\n", rc) < 0)
+		if (buf_printf(&body, "  %s\r\n", rc) < 0)
 			goto out;
 	}
-	if (buf_printf(&mb, "\r\n"
+	if (buf_printf(&body, "\r\n"
 	    "Mail to the account is still delivered and its owner can still "
 	    "read it.\r\nIt cannot send; its messages still queued are "
 	    "held.\r\n\r\n"
@@ -363,19 +290,12 @@ notify(const struct hijack_job *j)
 	    "(authenticated)\r\nkeeping the subject line; write RELEASE in "
 	    "the subject to also send the held\r\nmessages. Or run:\r\n"
 	    "  moatctl account unfreeze %s [--release]\r\n",
-	    j->account) < 0)
+	    j->account) < 0 || buf_append(&body, "", 1) < 0)
 		goto out;
-	if (queue_write(j->cfg->data_dir, env.id, &eb, &mb) < 0 ||
-	    queue_dirs_path(j->cfg->data_dir, "msg", dir, sizeof(dir)) < 0 ||
-	    fsync_dir(dir) < 0)
-		goto out;
-	log_info("hijack event=notified account=%s id=%s admins=%zu",
-	    j->account, env.id, admins.n);
-	r = 0;
+	r = notify_send(j->cfg, to, j->session, subject,
+	    (const char *)body.data);
 out:
-	buf_deinit(&eb);
-	buf_deinit(&mb);
-	admins_free(&admins);
+	buf_deinit(&body);
 	return r;
 }
 

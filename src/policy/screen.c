@@ -12,6 +12,7 @@
 #include "dnsbl.h"
 #include "dynscreen.h"
 #include "log.h"
+#include "notify.h"
 #include "reject_log.h"
 #include "store.h"
 #include "xalloc.h"
@@ -482,6 +483,17 @@ screen_rcpt(struct screen *sc, enum listen_service service, const char *rcpt,
 
 /* ---- dynamic screening --------------------------------------------- */
 
+/* Tell the admins (rate-limited per topic). */
+static void
+tell_admins(struct screen *sc, const char *account, const char *topic,
+    const char *subject, const char *body)
+{
+	char to[1024];
+
+	notify_admins(sc->cfg, account, to, sizeof(to));
+	notify_async(sc->loop, sc->cfg, sc->dyn, topic, to, subject, body);
+}
+
 static enum screen_result
 ban_now(struct screen *sc, const struct dyn_ip *key, const char *ip,
     const char *reason, unsigned count, bool shadow, struct trace *t,
@@ -501,10 +513,24 @@ ban_now(struct screen *sc, const struct dyn_ip *key, const char *ip,
 	if (placed == 1) {
 		char keytext[DYN_IP_TEXT_MAX];
 
+		char topic[80], subject[200], body[512];
+
 		log_info("screen event=%s ip=%s key=%s reason=\"%s\" "
 		    "until=%lld offences=%u", shadow ? "shadow-ban" : "ban",
 		    ip, dyn_ip_format(key, keytext, sizeof(keytext)), reason,
 		    (long long)ban.until, ban.offences);
+		if (!shadow) {
+			snprintf(topic, sizeof(topic), "ban %s", keytext);
+			snprintf(subject, sizeof(subject), "moat: %s banned "
+			    "(%s)", keytext, reason);
+			snprintf(body, sizeof(body), "moat banned %s on "
+			    "every service for %lld minutes.\r\nReason: "
+			    "%s\r\nEarlier bans in the last day: %u\r\n\r\n"
+			    "To lift it: moatctl ban del %s\r\n", keytext,
+			    (long long)(ban.until - now + 59) / 60, reason,
+			    ban.offences, ip);
+			tell_admins(sc, NULL, topic, subject, body);
+		}
 	} else if (shadow)
 		return SCREEN_PASS;	/* logged when it was placed */
 	trace_add(t, "ban", "%s %s: %s", ip, shadow ? "would be banned" :
@@ -538,6 +564,44 @@ screen_event(struct screen *sc, const char *ip, enum config_dyn what,
 	    rate->window);
 	return ban_now(sc, &key, ip, reason, n,
 	    sc->cfg->dyn_mode[what] == MODE_SHADOW, t, r);
+}
+
+static void
+account_blocked(struct screen *sc, const char *user, unsigned n,
+    const struct dyn_ban *ban)
+{
+	char topic[400], subject[400], body[800];
+	bool shadow = sc->cfg->spray_mode == MODE_SHADOW;
+
+	log_info("screen event=%s account=%s reason=\"failed logins from %u "
+	    "addresses\" until=%lld", shadow ? "shadow-block" :
+	    "account-block", user, n, (long long)ban->until);
+	if (shadow)
+		return;
+	snprintf(topic, sizeof(topic), "block %s", user);
+	snprintf(subject, sizeof(subject), "moat: logins to %s blocked "
+	    "(password spraying)", user);
+	snprintf(body, sizeof(body), "Failed logins for %s came from %u "
+	    "addresses.\r\nUntil %lld (unix time) it may log in only from "
+	    "addresses it used before.\r\n\r\nTo lift it: moatctl ban "
+	    "del-account %s\r\n", user, n, (long long)ban->until, user);
+	tell_admins(sc, user, topic, subject, body);
+}
+
+static void
+account_failing(struct screen *sc, const char *user, const char *ip,
+    unsigned n)
+{
+	char topic[400], subject[400], body[800];
+
+	snprintf(topic, sizeof(topic), "failures %s", user);
+	snprintf(subject, sizeof(subject), "moat: %u failed logins for %s",
+	    n, user);
+	snprintf(body, sizeof(body), "%u failed logins for %s within %us; "
+	    "the last from %s.\r\nIf this is not its owner mistyping, the "
+	    "password is being guessed.\r\n", n, user,
+	    sc->cfg->dyn[DYNCFG_AUTH_FAIL].window, ip);
+	tell_admins(sc, user, topic, subject, body);
 }
 
 enum screen_result
@@ -583,17 +647,14 @@ screen_login(struct screen *sc, const char *service, const char *ip,
 			if (dyn_acct_block(sc->dyn, user, "password spraying",
 			    n, sc->cfg->spray_block, sc->cfg->spray_block,
 			    sc->cfg->spray_mode == MODE_SHADOW, now, &ban) == 1)
-				log_info("screen event=%s account=%s "
-				    "reason=\"failed logins from %u "
-				    "addresses\" until=%lld",
-				    sc->cfg->spray_mode == MODE_SHADOW ?
-				    "shadow-block" : "account-block", user, n,
-				    (long long)ban.until);
+				account_blocked(sc, user, n, &ban);
 		}
 	}
-	if (user != NULL)
-		(void)dyn_acct_add(sc->dyn, user, DYN_ACCT_AUTH_FAIL, 1,
-		    sc->cfg->dyn[DYNCFG_AUTH_FAIL].window, fingerprint, now);
+	if (user != NULL && (n = dyn_acct_add(sc->dyn, user,
+	    DYN_ACCT_AUTH_FAIL, 1, sc->cfg->dyn[DYNCFG_AUTH_FAIL].window,
+	    fingerprint, now)) >= sc->cfg->notify_failures &&
+	    sc->cfg->notify_failures > 0)
+		account_failing(sc, user, ip, n);
 	if (nat_exempt(sc, ip, user)) {
 		trace_add(t, "login", "%s from %s: nat_exempt, not counted "
 		    "against the address", user, ip);

@@ -22,6 +22,7 @@
 #include "auth_events.h"
 #include "auth_run.h"
 #include "log.h"
+#include "screen.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "sasl.h"
@@ -352,6 +353,10 @@ sasl_begin(struct pop3_session *s)
 
 	s->auth_service.data_dir = s->srv->cfg->data_dir;
 	s->auth_service.service = "pop3";	/* the pop3=on|off setting */
+	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
+	    sizeof(s->auth_service.ip));
+	s->auth_service.dyn = s->srv->screen != NULL ?
+	    screen_dyn(s->srv->screen) : NULL;
 	s->sasl_lookup.lookup = auth_store_lookup;
 	s->sasl_lookup.ctx = &s->auth_service;
 	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));

@@ -206,6 +206,10 @@ cmd_auth(struct smtp_session *s, const char *args, size_t len)
 	mlen = sp ? (size_t)(sp - args) : len;
 	s->auth_service.data_dir = s->srv->cfg->data_dir;
 	s->auth_service.service = "smtp";	/* the smtp=on|off setting */
+	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
+	    sizeof(s->auth_service.ip));
+	s->auth_service.dyn = s->srv->screen != NULL ?
+	    screen_dyn(s->srv->screen) : NULL;
 	s->sasl_lookup.lookup = auth_store_lookup;
 	s->sasl_lookup.ctx = &s->auth_service;
 	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));

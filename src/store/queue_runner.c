@@ -29,12 +29,14 @@
 #include "outbound.h"
 #include "queue.h"
 #include "smtp_client.h"
+#include "store.h"
 #include "util.h"
 #include "xalloc.h"
 
 #define RUNNER_BUCKETS 4096
 #define RUNNER_RESCAN_MS (60 * 1000)
 #define RUNNER_TICK_MS 1000
+#define RUNNER_PRUNE_EVERY 3600	/* seconds between rejected-log prunes */
 #define RUNNER_TARGETS_MAX 10000	/* distinct mailboxes per message */
 #define RUNNER_LOCAL_MAX 256
 
@@ -295,11 +297,51 @@ on_tick(uv_timer_t *t)
 	dispatch();
 }
 
+/* [log] rejected_retention: old rejected-log rows and traces go, from
+ * a pool thread, at most once an hour. */
+static uv_work_t prune_work;
+static bool prune_running;
+static time_t prune_last;
+
+static void
+prune_run(uv_work_t *w)
+{
+	struct store *st;
+	const char *error = NULL;
+
+	(void)w;
+	if ((st = store_thread(cfg->data_dir, &error)) == NULL ||
+	    store_reject_prune(st, time(NULL) -
+	    (time_t)cfg->rejected_retention) < 0)
+		log_warnx("event=reject-prune-failed");
+}
+
+static void
+prune_done(uv_work_t *w, int status)
+{
+	(void)w;
+	(void)status;
+	prune_running = false;
+}
+
+static void
+prune_maybe(void)
+{
+	time_t now = time(NULL);
+
+	if (prune_running || now - prune_last < RUNNER_PRUNE_EVERY)
+		return;
+	prune_last = now;
+	if (uv_queue_work(loop, &prune_work, prune_run, prune_done) == 0)
+		prune_running = true;
+}
+
 static void
 on_rescan(uv_timer_t *t)
 {
 	(void)t;
 	scan_queue(true);
+	prune_maybe();
 }
 
 static void
@@ -407,6 +449,7 @@ queue_runner_main(const struct config *config)
 	uv_signal_start(&sig_term, on_term, SIGTERM);
 	uv_signal_start(&sig_int, on_term, SIGINT);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
+	prune_maybe();
 	log_info("event=runner-ready");
 	uv_run(loop, UV_RUN_DEFAULT);
 	log_info("event=runner-exit");
