@@ -59,6 +59,9 @@ moatctl_account_freeze(const struct config *cfg, struct store *st, int argc,
 		dyn_close(&d);
 	}
 	printf("%s %s\n", argv[0], was ? "was already frozen" : "frozen");
+	if (!was)
+		printf("held %d queued message(s)\n",
+		    queue_hold_auth(cfg->data_dir, argv[0], true));
 	return 0;
 }
 
@@ -87,7 +90,7 @@ moatctl_account_unfreeze(const struct config *cfg, struct store *st,
 	}
 	printf("%s unfrozen\n", argv[0]);
 	if (release) {
-		if ((n = queue_release_auth(cfg->data_dir, argv[0])) < 0) {
+		if ((n = queue_hold_auth(cfg->data_dir, argv[0], false)) < 0) {
 			fprintf(stderr, "moatctl: account unfreeze: cannot "
 			    "release the held queue\n");
 			return 1;

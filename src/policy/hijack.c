@@ -324,7 +324,8 @@ freeze_now(struct hijack_job *j)
 	if (was)
 		return;
 	log_info("hijack event=frozen account=%s ip=%s reason=\"%s\" "
-	    "session=%s", j->account, j->ip, j->reason, j->session);
+	    "session=%s held=%d", j->account, j->ip, j->reason, j->session,
+	    queue_hold_auth(j->cfg->data_dir, j->account, true));
 	snprintf(topic, sizeof(topic), "freeze %s", j->account);
 	if (j->dyn != NULL && !dyn_notify_allow(j->dyn, topic,
 	    j->cfg->notify_interval, now)) {
@@ -464,7 +465,7 @@ unfreeze_work(uv_work_t *w)
 	if (j->dyn != NULL)
 		(void)dyn_acct_unblock(j->dyn, account, time(NULL));
 	if (j->subject != NULL && strcasestr(j->subject, "release") != NULL &&
-	    queue_release_auth(j->cfg->data_dir, account) < 0)
+	    queue_hold_auth(j->cfg->data_dir, account, false) < 0)
 		log_warn("hijack account=%s event=release-failed", account);
 	log_info("hijack event=unfrozen account=%s by=%s session=%s%s",
 	    account, j->who, j->session, j->subject &&

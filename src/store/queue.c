@@ -487,7 +487,7 @@ queue_envelope_peek(const char *data_dir, const char *id,
 }
 
 int
-queue_release_auth(const char *data_dir, const char *account)
+queue_hold_auth(const char *data_dir, const char *account, bool hold)
 {
 	struct queue_envelope env;
 	struct dirent *de;
@@ -503,12 +503,12 @@ queue_release_auth(const char *data_dir, const char *account)
 		    queue_envelope_peek(data_dir, de->d_name, &env) < 0)
 			continue;
 		if (env.auth != NULL && strcasecmp(env.auth, account) == 0 &&
-		    queue_state_hold(data_dir, de->d_name, false) == 0)
+		    queue_state_hold(data_dir, de->d_name, hold) == 0)
 			n++;
 		queue_envelope_free(&env);
 	}
 	closedir(d);
-	if (n > 0 && queue_flush_request(data_dir) < 0)
+	if (!hold && n > 0 && queue_flush_request(data_dir) < 0)
 		return -1;
 	return n;
 }

@@ -85,10 +85,10 @@ int queue_state_defer(const char *data_dir, const char *id,
     unsigned attempts, time_t next_try, const char *reason);
 /* Hold a message (no delivery attempts) or release it. */
 int queue_state_hold(const char *data_dir, const char *id, bool hold);
-/* Release every held message submitted by account (envelope "auth"),
- * then ask the runner to retry: the held queue of an unfrozen account.
- * Returns the number released, or -1. */
-int queue_release_auth(const char *data_dir, const char *account);
+/* Hold (or release, and then ask the runner to retry) every message
+ * submitted by account (envelope "auth"): the queue of a frozen
+ * account. Returns the number changed, or -1. */
+int queue_hold_auth(const char *data_dir, const char *account, bool hold);
 /* The envelope of a queued message without reading its body (at most
  * QUEUE_ENVELOPE_PEEK bytes). 0 or -1; queue_envelope_free after. */
 #define QUEUE_ENVELOPE_PEEK (256 * 1024)
