@@ -52,6 +52,15 @@ auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
 		return SASL_LOOKUP_TEMPFAIL;
 	if (r != STORE_AUTH_NO_USER && spray_blocked(auth_store, as, user))
 		return SASL_LOOKUP_DISABLED;
+	if (r != STORE_AUTH_NO_USER && as->refuse_frozen) {
+		bool frozen = false;
+
+		if (store_account_frozen(auth_store, user, &frozen, NULL,
+		    0) < 0)
+			return SASL_LOOKUP_TEMPFAIL;
+		if (frozen)
+			return SASL_LOOKUP_DISABLED;
+	}
 	switch (r) {
 	case STORE_AUTH_OK:
 		return SASL_LOOKUP_OK;

@@ -28,6 +28,9 @@ struct auth_service {
 	char		 ip[64];	/* a copy: the job may outlive
 					   the connection */
 	struct dynscreen *dyn;
+	/* [hijack] frozen_mail_access = no: a frozen account may not log
+	 * in to read mail either. */
+	bool		 refuse_frozen;
 };
 
 /* A struct sasl_lookup callback; ctx is a struct auth_service. */

@@ -362,6 +362,7 @@ sasl_begin(struct imap_session *s)
 	    sizeof(s->auth_service.ip));
 	s->auth_service.dyn = s->srv->screen != NULL ?
 	    screen_dyn(s->srv->screen) : NULL;
+	s->auth_service.refuse_frozen = !s->srv->cfg->hj_frozen_mail_access;
 	s->sasl_lookup.lookup = auth_store_lookup;
 	s->sasl_lookup.ctx = &s->auth_service;
 	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
