@@ -470,14 +470,33 @@ screen_sender(struct screen *sc, enum listen_service service,
 }
 
 enum screen_result
-screen_rcpt(struct screen *sc, enum listen_service service, const char *rcpt,
-    const char *domain, struct trace *t, struct screen_refusal *r)
+screen_rcpt(struct screen *sc, enum listen_service service,
+    const struct screen_client *cl, const char *rcpt, const char *domain,
+    struct trace *t, struct screen_refusal *r)
 {
-	struct screen_verdict v;
+	enum screen_service svc = screen_service_of(service);
+	struct screen_verdict v, w;
 
-	(void)screen_match_rcpt(sc->rules, screen_service_of(service), domain,
-	    rcpt, &v);
-	return verdict_result(&v, "rcpt-rule", rcpt, "recipient refused", t,
+	(void)screen_match_rcpt(sc->rules, svc, domain, rcpt, &v);
+	if (domain != NULL) {
+		/* The domain's own rules about the client. */
+		(void)screen_match_ip(sc->rules, svc, domain, cl->ip, &w);
+		screen_verdict_merge(&v, &w);
+		if (cl->rdns != NULL && cl->rdns[0] != '\0') {
+			(void)screen_match_host(sc->rules, svc, domain,
+			    cl->rdns, &w);
+			screen_verdict_merge(&v, &w);
+		}
+		if (cl->helo != NULL && cl->helo[0] != '\0') {
+			(void)screen_match_helo(sc->rules, svc, domain,
+			    cl->helo, &w);
+			screen_verdict_merge(&v, &w);
+		}
+		(void)screen_match_sender(sc->rules, svc, domain,
+		    cl->sender ? cl->sender : "", &w);
+		screen_verdict_merge(&v, &w);
+	}
+	return verdict_result(&v, "rcpt-rules", rcpt, "recipient refused", t,
 	    r);
 }
 

@@ -64,11 +64,20 @@ enum screen_result screen_helo(struct screen *sc, enum listen_service svc,
     const char *helo, struct trace *t, struct screen_refusal *r);
 enum screen_result screen_sender(struct screen *sc, enum listen_service svc,
     const char *sender, struct trace *t, struct screen_refusal *r);
-/* domain: the recipient's domain when it is local (domain rules), else
- * NULL. */
+/* What RCPT knows of the client, for the rules of a local domain. */
+struct screen_client {
+	const char	*ip;
+	const char	*rdns;		/* "" or NULL: unknown */
+	const char	*helo;
+	const char	*sender;
+};
+/* domain: the recipient's domain when it is local, else NULL. For a
+ * local domain the client is checked again against the rules of that
+ * domain (ip, host, helo, sender) together with the global ones (allow
+ * still beats deny), then the recipient rules. */
 enum screen_result screen_rcpt(struct screen *sc, enum listen_service svc,
-    const char *rcpt, const char *domain, struct trace *t,
-    struct screen_refusal *r);
+    const struct screen_client *cl, const char *rcpt, const char *domain,
+    struct trace *t, struct screen_refusal *r);
 
 /* Count an event of ip. fingerprint: non-zero to count a repeat of the
  * same event (same user and password) once. Returns SCREEN_REFUSE when

@@ -262,6 +262,16 @@ smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
 	if (s->srv->screen == NULL)
 		return false;
 	memset(&r, 0, sizeof(r));
-	return rule_refusal(s, screen_rcpt(s->srv->screen, s->service, rcpt,
-	    local_domain, &s->trace, &r), &r, "recipient");
+	{
+		struct screen_client cl = {
+			.ip = s->conn->peer_ip,
+			.rdns = s->rdns,
+			.helo = s->helo,
+			.sender = s->from,
+		};
+
+		return rule_refusal(s, screen_rcpt(s->srv->screen, s->service,
+		    &cl, rcpt, local_domain, &s->trace, &r), &r,
+		    "recipient");
+	}
 }
