@@ -22,6 +22,7 @@
 
 #include "dynscreen.h"
 #include "log.h"
+#include "sasl.h"
 #include "net.h"
 #include "proc.h"
 #include "queue.h"
@@ -364,6 +365,9 @@ master_run(const char *config_path, struct config *cfg)
 		fatalx("data_dir: %s", err);
 	clean_queue_tmp(cfg->data_dir);
 	open_screen_map(cfg);
+	/* One key for every worker: a retried stale password is the same
+	 * fingerprint whichever worker sees it. */
+	sasl_fingerprint_init();
 	live_ssl = tls_server_ctx_new(cfg, &run_user, err, sizeof(err));
 	if (live_ssl == NULL)
 		fatalx("tls: %s", err);

@@ -1016,6 +1016,13 @@ ub_setup(struct ub_ctx *ub, const struct dns_config *cfg, char *err,
 		if ((rc = ub_ctx_set_fwd(ub, fwd)) != 0)
 			goto fail;
 	}
+	/* With resolvers of its own, the loopback reverse zone is theirs
+	 * too: host rules and forward-confirmed rDNS for clients on
+	 * 127.0.0.0/8 (tests, local relays) need the real PTR, not
+	 * unbound's built-in "localhost". */
+	if (cfg->nforwarders > 0 && (rc = ub_ctx_set_option(ub,
+	    "local-zone:", "127.in-addr.arpa. transparent")) != 0)
+		goto fail;
 	if (cfg->nforwarders == 0) {
 		if ((rc = ub_ctx_resolvconf(ub, NULL)) != 0) {
 			snprintf(err, errlen, "/etc/resolv.conf: %s",

@@ -39,7 +39,7 @@ auth_event(struct screen *sc, struct store *st, const struct auth_attempt *a,
 	if (sc == NULL)
 		return false;
 	return screen_login(sc, a->service, a->ip, user, a->ok,
-	    a->fingerprint, t, r) == SCREEN_REFUSE && !r->shadow;
+	    a->fingerprint, t, r) == SCREEN_REFUSE;
 }
 bool
 auth_event_logged(struct screen *sc, struct store *st,
@@ -54,11 +54,12 @@ auth_event_logged(struct screen *sc, struct store *st,
 	memset(&r, 0, sizeof(r));
 	banned = auth_event(sc, st, a, &t, &r);
 	if (banned) {
+		/* A shadow ban is only logged. */
 		screen_log_refusal(sc, a->service, session, a->ip, a->user,
 		    0, &r, &t);
 		trace_ref(session, ref);
 		snprintf(text, textlen, "%s [ref %s]", r.text, ref);
 	}
 	trace_free(&t);
-	return banned;
+	return banned && !r.shadow;
 }

@@ -23,9 +23,9 @@ struct auth_attempt {
 	uint64_t	 fingerprint;	/* sasl_reply.fingerprint */
 };
 
-/* Returns true when the client is banned now (r says why): the caller
- * answers the attempt as usual, then ends the session. sc, t may be
- * NULL. */
+/* Returns true when the attempt made screening refuse the client (r
+ * says why): unless r->shadow (then only log it), the caller answers
+ * the attempt as usual, then ends the session. sc, t may be NULL. */
 bool auth_event(struct screen *sc, struct store *st,
     const struct auth_attempt *a, struct trace *t,
     struct screen_refusal *r);

@@ -23,7 +23,7 @@
 #include "xalloc.h"
 
 #define DYN_MAGIC		"MOATDYN\0"
-#define DYN_VERSION		1
+#define DYN_VERSION		2
 #define DYN_PAGE		4096u
 #define DYN_GROUP		16u	/* slots per group: 64 bytes of tags */
 #define DYN_STRIPES		256u
@@ -120,6 +120,12 @@ struct dyn_header {
 	uint64_t	 seed[2];
 	uint64_t	 created;
 	uint64_t	 rules_generation;	/* __atomic only */
+	/* Prefix lengths that ever carried an IP ban, one bit each (v4:
+	 * bits 0..32 of ban_plen4; v6: 0..128 over ban_plen6), so that a
+	 * lookup tries only those lengths. __atomic only; never cleared
+	 * (a stale bit costs one lookup). */
+	uint64_t	 ban_plen4;
+	uint64_t	 ban_plen6[3];
 	struct win	 notify_hour;
 	uint32_t	 notify_last[DYN_NOTIFY_SLOTS];
 	union lockpad	 notify_lock;
@@ -1500,6 +1506,35 @@ dyn_acct_distinct_ip(struct dynscreen *d, const char *account,
 	return count;
 }
 
+static void
+note_ban_prefix(struct dynscreen *d, const struct dyn_ip *ip)
+{
+	if (ip->family == AF_INET && ip->prefix <= 32)
+		(void)__atomic_fetch_or(&d->hdr->ban_plen4,
+		    UINT64_C(1) << ip->prefix, __ATOMIC_RELEASE);
+	else if (ip->family == AF_INET6 && ip->prefix <= 128)
+		(void)__atomic_fetch_or(&d->hdr->ban_plen6[ip->prefix / 64],
+		    UINT64_C(1) << (ip->prefix % 64), __ATOMIC_RELEASE);
+}
+
+unsigned
+dyn_ban_prefixes(struct dynscreen *d, int family, uint8_t *out,
+    unsigned max)
+{
+	unsigned n = 0, p, top = family == AF_INET ? 32 : 128;
+	uint64_t w;
+
+	for (p = top + 1; p-- > 0 && n < max;) {
+		w = family == AF_INET ?
+		    __atomic_load_n(&d->hdr->ban_plen4, __ATOMIC_ACQUIRE) :
+		    __atomic_load_n(&d->hdr->ban_plen6[p / 64],
+		    __ATOMIC_ACQUIRE);
+		if (w & (UINT64_C(1) << (p % 64)))
+			out[n++] = (uint8_t)p;
+	}
+	return n;
+}
+
 int
 dyn_ip_ban(struct dynscreen *d, const struct dyn_ip *ip, const char *reason,
     unsigned count, unsigned base_s, unsigned max_s, bool shadow,
@@ -1507,6 +1542,7 @@ dyn_ip_ban(struct dynscreen *d, const struct dyn_ip *ip, const char *reason,
 {
 	struct key k;
 
+	note_ban_prefix(d, ip);
 	if (key_ip(d, ip, &k) < 0) {
 		if (out != NULL)
 			memset(out, 0, sizeof(*out));
@@ -1522,6 +1558,7 @@ dyn_ip_ban_until(struct dynscreen *d, const struct dyn_ip *ip, time_t until,
 {
 	struct key k;
 
+	note_ban_prefix(d, ip);
 	if (key_ip(d, ip, &k) < 0)
 		return -1;
 	return tab_ban_until(&d->ip, &k, until, reason, now);

@@ -217,6 +217,12 @@ bool dyn_ip_unban(struct dynscreen *d, const struct dyn_ip *k, time_t now);
  * (two cache lines); only a key with a ban mark takes the stripe lock. */
 bool dyn_ip_banned(struct dynscreen *d, const struct dyn_ip *k, time_t now,
     struct dyn_ban *out);
+/* The prefix lengths of family (AF_INET, AF_INET6) that have carried an
+ * IP ban, longest first, into out[0..max): a connect check looks the
+ * client up at each (an admin may ban a /26 while counting is per /32).
+ * Lock-free; returns how many. */
+unsigned dyn_ban_prefixes(struct dynscreen *d, int family, uint8_t *out,
+    unsigned max);
 
 /* Account blocks (password spraying); the same shapes and returns as the
  * IP functions above. An account freeze is not here: it is in SQL. */

@@ -3,6 +3,7 @@
 #include "screen.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -414,15 +415,32 @@ screen_connect(struct screen *sc, enum listen_service service,
 		    "no bans", ip);
 		return SCREEN_PASS;
 	}
-	if (sc->dyn != NULL && dyn_ip_key(ip, sc->cfg->aggregate_v4,
-	    sc->cfg->aggregate_v6, &key) == 0) {
-		memset(&ban, 0, sizeof(ban));
-		if (dyn_ip_banned(sc->dyn, &key, now, &ban)) {
-			ban_refusal(r, ip, &ban, now);
-			trace_add(t, "ban", "%s banned: %s", ip, ban.reason);
-			return SCREEN_REFUSE;
+	if (sc->dyn != NULL && dyn_ip_key(ip, 32, 128, &key) == 0) {
+		uint8_t plens[129];
+		unsigned n, i;
+		bool shadow = false;
+
+		/* Bans at every prefix length that has any: the counting
+		 * one ([dynamic] aggregate_*) and an admin's networks. */
+		n = dyn_ban_prefixes(sc->dyn, key.family, plens,
+		    sizeof(plens));
+		for (i = 0; i < n; i++) {
+			struct dyn_ip net;
+
+			if (dyn_ip_key(ip, key.family == AF_INET ? plens[i] :
+			    32, key.family == AF_INET6 ? plens[i] : 128,
+			    &net) < 0)
+				continue;
+			memset(&ban, 0, sizeof(ban));
+			if (dyn_ip_banned(sc->dyn, &net, now, &ban)) {
+				ban_refusal(r, ip, &ban, now);
+				trace_add(t, "ban", "%s banned (/%u): %s", ip,
+				    (unsigned)plens[i], ban.reason);
+				return SCREEN_REFUSE;
+			}
+			shadow = shadow || ban.shadow;
 		}
-		trace_add(t, "ban", "%s not banned%s", ip, ban.shadow ?
+		trace_add(t, "ban", "%s not banned%s", ip, shadow ?
 		    " (a shadow ban is recorded)" : "");
 	}
 	res = verdict_result(&v, "ip-rule", ip, "access denied", t, r);
@@ -767,8 +785,8 @@ screen_dnsbl_start(struct screen *sc, struct dns *dns, const char *ip,
 {
 	struct screen_dnsbl *d;
 
-	if (!sc->dnsbl_on || dns == NULL || (screen_trusted(sc, ip) &&
-	    !sc->cfg->dnsbl_loopback) || ip_allowed(sc, SCREEN_SVC_SMTP, ip))
+	if (!sc->dnsbl_on || dns == NULL || screen_trusted(sc, ip) ||
+	    ip_allowed(sc, SCREEN_SVC_SMTP, ip))
 		return NULL;
 	d = xcalloc(1, sizeof(*d));
 	d->sc = sc;

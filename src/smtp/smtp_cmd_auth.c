@@ -154,7 +154,11 @@ auth_done(struct auth_step *st, int status)
 	}
 	auth_end(s);
 	smtp_reply(s, code, "%s %s", enh, text);
-	if (banned) {
+	if (banned && r.shadow) {
+		s->reject_shadow = true;
+		s->reject_rule = r.rule;
+		smtp_log_reject(s, 421, r.text);
+	} else if (banned) {
 		/* The attempt that crossed the threshold ends it here. */
 		smtp_refuse(s, r.rule, 421, "4.7.0 %s %s",
 		    s->srv->cfg->hostname, r.text);

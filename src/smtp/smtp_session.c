@@ -88,6 +88,7 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 		.session = s->id,
 		.service = config_service_name(s->service),
 		.ip = s->conn ? s->conn->peer_ip : NULL,
+		.rdns = s->rdns[0] ? s->rdns : NULL,
 		.helo = s->helo[0] ? s->helo : NULL,
 		.mail_from = s->state >= SMTP_STATE_MAIL ? s->from : NULL,
 		.rcpt_to = s->last_rcpt[0] ? s->last_rcpt : NULL,
