@@ -29,6 +29,9 @@
 #include "moatctl_screen.h"
 #include "moatctl_ban.h"
 #include "moatctl_freeze.h"
+#include "moatctl_spam.h"
+#include "moatctl_av.h"
+#include "moatctl_archive.h"
 #include "moatctl_log.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
@@ -636,6 +639,9 @@ static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "dmarc", moatctl_dmarc },
 	{ "screen", moatctl_screen },
 	{ "ban", moatctl_ban },
+	{ "spam", moatctl_spam },
+	{ "av", moatctl_av },
+	{ "archive", moatctl_archive },
 };
 
 static const struct ctl_subprogram *

@@ -1,0 +1,3 @@
+/* bayes: placeholder, being written. */
+#include "bayes.h"
+typedef int bayes_placeholder;

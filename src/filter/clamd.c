@@ -1,0 +1,3 @@
+/* clamd: placeholder, being written. */
+#include "clamd.h"
+typedef int clamd_placeholder;

@@ -1,0 +1,3 @@
+/* tokenize: placeholder, being written. */
+#include "tokenize.h"
+typedef int tokenize_placeholder;

@@ -1,0 +1,10 @@
+/* moatctl_archive: placeholder, being written. */
+#ifndef MOAT_MOATCTL_ARCHIVE_H
+#define MOAT_MOATCTL_ARCHIVE_H
+
+#include "config.h"
+
+/* argv[0] is "archive". Returns the process exit code. */
+int moatctl_archive(const struct config *cfg, int argc, char **argv);
+
+#endif

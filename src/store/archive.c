@@ -1,0 +1,3 @@
+/* archive: placeholder, being written. */
+#include "archive.h"
+typedef int archive_placeholder;
