@@ -187,6 +187,39 @@ static const char *const store_migrations[] = {
 	"ALTER TABLE accounts ADD COLUMN frozen_at INTEGER;"
 	"ALTER TABLE accounts ADD COLUMN frozen_reason TEXT;"
 	"ALTER TABLE accounts ADD COLUMN unfreeze_token TEXT;",
+	/* 6 -> 7: the Bayesian spam filter (store_spam.c). scope '' is
+	 * the global counts, else a user address in lower case. A token
+	 * row counts the messages of each class it appeared in; gen is
+	 * the scope's generation when the row last changed, so a process
+	 * that caches the table reads only the rows newer than its copy.
+	 * spam_totals: messages learned per scope, the generation, and an
+	 * epoch that changes when the scope is forgotten (caches reload).
+	 * spam_learned: a digest of each learned message and its class,
+	 * so learning twice is a no-op and a reclassified message (moved
+	 * out of Junk) is unlearned first. */
+	"CREATE TABLE spam_tokens ("
+	"  scope     TEXT NOT NULL,"
+	"  token     BLOB NOT NULL,"
+	"  spam      INTEGER NOT NULL DEFAULT 0,"
+	"  ham       INTEGER NOT NULL DEFAULT 0,"
+	"  gen       INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (scope, token)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX spam_tokens_gen ON spam_tokens (scope, gen);"
+	"CREATE TABLE spam_totals ("
+	"  scope     TEXT NOT NULL PRIMARY KEY,"
+	"  nspam     INTEGER NOT NULL DEFAULT 0,"
+	"  nham      INTEGER NOT NULL DEFAULT 0,"
+	"  gen       INTEGER NOT NULL DEFAULT 0,"
+	"  epoch     INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE spam_learned ("
+	"  scope     TEXT NOT NULL,"
+	"  digest    BLOB NOT NULL,"
+	"  class     INTEGER NOT NULL,"
+	"  time      INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, digest)"
+	") WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
