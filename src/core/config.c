@@ -147,6 +147,21 @@ static const struct key_def keys[] = {
 	NUM("hijack", "mode", KEY_MODE, hj_mode, 0, 0),
 	NUM("log", "rejected_retention", KEY_DURATION, rejected_retention,
 	    3600, 3650 * 86400),
+	STR("antivirus", "clamd", clamd),
+	NUM("antivirus", "timeout", KEY_DURATION_MS, av_timeout, 100,
+	    600000),
+	NUM("antivirus", "fail_open", KEY_BOOL, av_fail_open, 0, 1),
+	NUM("antivirus", "quarantine", KEY_BOOL, av_quarantine_in, 0, 1),
+	NUM("antivirus", "max_size", KEY_SIZE, av_max_size, 1024,
+	    (uint64_t)4 << 30),
+	NUM("spam", "enabled", KEY_BOOL, spam, 0, 1),
+	NUM("spam", "junk_score", KEY_UINT, spam_junk, 1, 100),
+	NUM("spam", "reject_score", KEY_UINT, spam_reject, 0, 100),
+	NUM("spam", "learn_spam", KEY_UINT, spam_learn_spam, 1, 100),
+	NUM("spam", "learn_ham", KEY_UINT, spam_learn_ham, 0, 99),
+	STR("archive", "domains", archive_domains),
+	NUM("archive", "include_spam", KEY_BOOL, archive_spam, 0, 1),
+	NUM("archive", "retention", KEY_UINT, archive_days, 0, 36500),
 };
 
 static const char *service_names[SERVICE_COUNT] = {
@@ -249,6 +264,15 @@ config_defaults(struct config *cfg)
 	cfg->hj_login_ips = (struct config_rate){ 10, 3600 };
 	cfg->hj_frozen_mail_access = true;
 	cfg->rejected_retention = 30 * 86400;
+	cfg->av_timeout = 30000;
+	cfg->av_max_size = 100 * 1024 * 1024;	/* clamd's StreamMaxLength */
+	cfg->spam = true;
+	cfg->spam_junk = 90;
+	cfg->spam_reject = 0;		/* never refuse on the score alone */
+	cfg->spam_learn_spam = 99;
+	cfg->spam_learn_ham = 1;
+	cfg->archive_spam = true;
+	cfg->archive_days = 0;
 }
 
 /* "LIMIT/WINDOW": 100/1m, 0/1m (off). */

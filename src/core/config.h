@@ -190,6 +190,27 @@ struct config {
 
 	/* [log] */
 	unsigned rejected_retention;	/* seconds */
+
+	/* [antivirus]: clamd, spoken to over INSTREAM */
+	char	 clamd[CONFIG_PATH_MAX];	/* unix:/path, tcp:HOST:PORT;
+						   empty: off */
+	unsigned av_timeout;			/* milliseconds per scan */
+	bool	 av_fail_open;			/* clamd down: accept */
+	bool	 av_quarantine_in;		/* virus inbound: quarantine
+						   instead of refusing */
+	uint64_t av_max_size;			/* bytes sent to clamd */
+
+	/* [spam] */
+	bool	 spam;				/* score inbound mail */
+	unsigned spam_junk;			/* percent: file into Junk */
+	unsigned spam_reject;			/* percent: refuse; 0 never */
+	unsigned spam_learn_spam;		/* auto-learn at/above */
+	unsigned spam_learn_ham;		/* auto-learn at/below */
+
+	/* [archive] */
+	char	 archive_domains[1024];		/* "*", a list, or empty */
+	bool	 archive_spam;
+	unsigned archive_days;			/* 0: keep forever */
 };
 
 /* Fill in every default (hostname from gethostname()). */
