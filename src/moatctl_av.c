@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,18 @@
 #define AV_PING_TIMEOUT_MS 5000u
 #define AV_DEFAULT_ADDRESS "unix:/run/clamav/clamd.ctl"
 
-/* TODO(main): [antivirus] clamd; until the key exists, the environment
- * (MOAT_CLAMD) or Debian's socket. */
+/* MOAT_CLAMD first (tests, or a one-off check of another clamd), then
+ * [antivirus] clamd; when that is empty (scanning off in moatd), Debian's
+ * socket, so the command still answers. */
 const char *
 moatctl_av_address(const struct config *cfg)
 {
 	const char *env = getenv("MOAT_CLAMD");
 
-	(void)cfg;
 	if (env != NULL && env[0] != '\0')
 		return env;
+	if (cfg != NULL && cfg->clamd[0] != '\0')
+		return cfg->clamd;
 	return AV_DEFAULT_ADDRESS;
 }
 
@@ -109,7 +112,7 @@ read_file(const char *path, size_t max, uint8_t **data_r, size_t *len_r,
 }
 
 static int
-av_scan(const char *addr, int argc, char **argv)
+av_scan(const struct config *cfg, const char *addr, int argc, char **argv)
 {
 	struct clamd_limits lim;
 	struct clamd_result r;
@@ -119,6 +122,10 @@ av_scan(const char *addr, int argc, char **argv)
 	int i, ret = AV_EXIT_CLEAN;
 
 	clamd_limits_default(&lim);
+	if (cfg->av_timeout > 0)
+		lim.timeout_ms = cfg->av_timeout;
+	if (cfg->av_max_size > 0 && cfg->av_max_size <= SIZE_MAX)
+		lim.stream_max = (size_t)cfg->av_max_size;
 	for (i = 0; i < argc; i++) {
 		if (read_file(argv[i], lim.stream_max, &data, &len, err,
 		    sizeof(err)) < 0) {
@@ -171,7 +178,7 @@ moatctl_av(const struct config *cfg, int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	if (strcmp(argv[1], "scan") == 0 && argc >= 3)
-		ret = av_scan(addr, argc - 2, argv + 2);
+		ret = av_scan(cfg, addr, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "ping") == 0 && argc == 2)
 		ret = av_ping(addr);
 	else
