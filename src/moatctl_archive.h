@@ -1,4 +1,5 @@
-/* moatctl_archive: placeholder, being written. */
+/* moatctl_archive: "moatctl archive verify|search|export|expire", the
+ * admin side of the mail archive (src/store/archive.h). */
 #ifndef MOAT_MOATCTL_ARCHIVE_H
 #define MOAT_MOATCTL_ARCHIVE_H
 
