@@ -398,6 +398,9 @@ master_run(const char *config_path, struct config *cfg)
 
 	log_info("event=start hostname=%s data_dir=%s workers=%u user=%s",
 	    cfg->hostname, cfg->data_dir, cfg->workers, cfg->user);
+	if (cfg->clamd[0] == '\0')
+		log_warnx("event=antivirus-off note=\"[antivirus] clamd is not "
+		    "set: mail is not scanned for viruses\"");
 	spawn_generation(true);
 
 	for (;;) {

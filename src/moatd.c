@@ -1,13 +1,17 @@
 /* moatd: the mail server daemon's entry point: arguments, config, and
  * either --check or the master process (master.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clamd.h"
 #include "config.h"
+#include "dnsbl.h"
 #include "log.h"
 #include "master.h"
 #include "proc.h"
+#include "xalloc.h"
 
 #define MOATD_DEFAULT_CONFIG "/etc/moat/moatd.conf"
 
@@ -18,6 +22,33 @@ usage(FILE *f)
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  --check   validate the configuration and exit\n",
 	    MOATD_DEFAULT_CONFIG);
+}
+
+/* Values whose syntax belongs to a module, not to the config parser:
+ * checked once here, so a typo stops the start instead of a worker
+ * logging it for every message. */
+static int
+check_values(const struct config *cfg, char *err, size_t errlen)
+{
+	struct dnsbl_config *dc;
+	struct clamd_addr ca;
+	const char *error = NULL;
+	int r = 0;
+
+	if (cfg->dnsbl[0] != '\0') {
+		dc = xcalloc(1, sizeof(*dc));
+		if (dnsbl_parse(cfg->dnsbl, dc, &error) < 0) {
+			snprintf(err, errlen, "[screen] dnsbl: %s", error);
+			r = -1;
+		}
+		free(dc);
+	}
+	if (r == 0 && cfg->clamd[0] != '\0' &&
+	    clamd_addr_parse(cfg->clamd, &ca, &error) < 0) {
+		snprintf(err, errlen, "[antivirus] clamd: %s", error);
+		r = -1;
+	}
+	return r;
 }
 
 int
@@ -46,6 +77,10 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (config_load(&cfg, path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "moatd: %s\n", err);
+		return 1;
+	}
+	if (check_values(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "moatd: %s: %s\n", path, err);
 		return 1;
 	}
 	if (check) {

@@ -382,7 +382,6 @@ smtp_commit_done(void *ctx, int err)
 	conn_resume(s->conn);
 }
 
-static void smtp_message_queue(struct smtp_session *s);
 
 static void
 smtp_message_end(struct smtp_session *s)
@@ -445,10 +444,11 @@ smtp_authn_continue(struct smtp_session *s)
 		smtp_session_resume(s);
 		return;
 	}
-	smtp_message_queue(s);
+	if (smtp_filter_start(s))
+		smtp_message_queue(s);	/* else after the scan */
 }
 
-static void
+void
 smtp_message_queue(struct smtp_session *s)
 {
 	struct queue_envelope env;

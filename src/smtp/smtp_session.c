@@ -655,6 +655,7 @@ smtp_on_close(struct conn *c)
 	if (s->committing || s->auth_busy)
 		return;		/* freed when that step ends */
 	smtp_screen_abort(s);
+	smtp_filter_abort(s);
 	smtp_free(s);
 }
 

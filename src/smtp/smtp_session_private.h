@@ -20,6 +20,7 @@
 struct spf_check;
 struct dns_query;
 struct screen_dnsbl;
+struct clamd_scan;
 struct dkim_verify;
 struct dmarc_check;
 struct dmarc_result;
@@ -98,6 +99,7 @@ struct smtp_session {
 	bool			 dnsbl_done;
 	struct dns_query	*rdns_q;
 	struct screen_dnsbl	*dnsbl_q;
+	struct clamd_scan	*clamd_q;	/* antivirus running */
 	char			 rdns[256];	/* client's PTR name */
 
 	/* transaction */
@@ -187,6 +189,13 @@ bool smtp_screen_sender(struct smtp_session *s);
 bool smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
     const char *local_domain);
 void smtp_greet(struct smtp_session *s);
+
+/* smtp_filter.c: the antivirus scan before queueing. true: go on now;
+ * false: smtp_message_queue() (or a refusal) comes after the scan. */
+bool smtp_filter_start(struct smtp_session *s);
+void smtp_filter_abort(struct smtp_session *s);
+/* smtp_cmd_tx.c: write the accepted message to the queue. */
+void smtp_message_queue(struct smtp_session *s);
 
 /* smtp_hijack.c: true when refused (reply sent). */
 bool smtp_hijack_mail(struct smtp_session *s);
