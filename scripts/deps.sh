@@ -9,7 +9,8 @@ libunbound-dev libpsl-dev publicsuffix
 libinih-dev libcrypt-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail mutt
-procps python3-dnslib python3-yaml python3-dkim python3-authres"
+procps python3-dnslib python3-yaml python3-dkim python3-authres
+clamav-daemon"
 bench_pkgs="postfix dovecot-imapd"
 
 want="$build_pkgs"
