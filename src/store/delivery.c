@@ -23,6 +23,7 @@
 #include "outbound.h"
 #include "queue.h"
 #include "quota.h"
+#include "archive_queue.h"
 #include "store.h"
 #include "store_security.h"
 #include "util.h"
@@ -524,6 +525,10 @@ local_work(uv_work_t *w)
 		return;
 	}
 	j->loaded = true;
+	/* Archived before the first delivery, once per domain; a retry
+	 * finds it there already. */
+	archive_message(cfg, thread_store, &j->env, j->data.data + j->off,
+	    j->data.len - j->off);
 	j->rs = xcalloc(j->env.nrcpts ? j->env.nrcpts : 1, sizeof(*j->rs));
 	for (i = 0; i < j->env.nrcpts; i++)
 		if (j->st.status[i] == QUEUE_RCPT_PENDING)

@@ -232,8 +232,8 @@ queue_write(const char *data_dir, const char *id, const struct buf *env,
 	return 0;
 }
 
-static int
-read_file(const char *path, size_t max, struct buf *data_r)
+int
+queue_read_file(const char *path, size_t max, struct buf *data_r)
 {
 	char chunk[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -279,7 +279,7 @@ queue_read(const char *data_dir, const char *id, size_t max,
 		errno = EINVAL;
 		return -1;
 	}
-	return read_file(path, max, data_r);
+	return queue_read_file(path, max, data_r);
 }
 
 bool
@@ -389,7 +389,7 @@ queue_state_load(const char *data_dir, const char *id, size_t nrcpts,
 	st->nrcpts = nrcpts;
 	st->status = xcalloc(nrcpts ? nrcpts : 1, 1);
 	snprintf(path, sizeof(path), "%s/queue/state/%s", data_dir, id);
-	if (read_file(path, QUEUE_STATE_MAX, &data) < 0)
+	if (queue_read_file(path, QUEUE_STATE_MAX, &data) < 0)
 		return errno == ENOENT ? 0 : -1;
 	while (pos < data.len) {
 		uint8_t *nl = memchr(data.data + pos, '\n', data.len - pos);

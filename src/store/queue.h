@@ -55,6 +55,9 @@ void queue_envelope_free(struct queue_envelope *env);
  * fsync queue/msg before acknowledging. Returns 0 or -1 (errno set). */
 int queue_write(const char *data_dir, const char *id, const struct buf *env,
     const struct buf *msg);
+/* Read the whole file at path into data_r (at most max bytes, else
+ * EFBIG). Returns 0 or -1 with errno. */
+int queue_read_file(const char *path, size_t max, struct buf *data_r);
 /* Read a whole queue file (bounded by max). Returns 0 or -1. */
 int queue_read(const char *data_dir, const char *id, size_t max,
     struct buf *data_r);

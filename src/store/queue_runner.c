@@ -23,6 +23,7 @@
 
 #include <uv.h>
 
+#include "archive_queue.h"
 #include "delivery.h"
 #include "dns_config.h"
 #include "log.h"
@@ -297,8 +298,9 @@ on_tick(uv_timer_t *t)
 	dispatch();
 }
 
-/* [log] rejected_retention: old rejected-log rows and traces go, from
- * a pool thread, at most once an hour. */
+/* Housekeeping from a pool thread, at most once an hour: rejected-log
+ * rows and traces past [log] rejected_retention, archive copies that
+ * failed to be written, archive days past [archive] retention. */
 static uv_work_t prune_work;
 static bool prune_running;
 static time_t prune_last;
@@ -314,6 +316,7 @@ prune_run(uv_work_t *w)
 	    store_reject_prune(st, time(NULL) -
 	    (time_t)cfg->rejected_retention) < 0)
 		log_warnx("event=reject-prune-failed");
+	archive_maintain(cfg);
 }
 
 static void
