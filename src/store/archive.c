@@ -366,6 +366,29 @@ read_file(const char *path, size_t max, struct buf *out)
 	return r;
 }
 
+/* SHA-256 of two buffers back to back: a stored file as written. */
+static int
+sha256_hex2(const void *a, size_t alen, const void *b, size_t blen,
+    char hex[ARCHIVE_HASH_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int r = -1;
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, a, alen) == 1 &&
+	    EVP_DigestUpdate(ctx, b, blen) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
+		hex_encode(md, mdlen, hex);
+		r = 0;
+	}
+	EVP_MD_CTX_free(ctx);
+	if (r < 0)
+		errno = ENOMEM;
+	return r;
+}
+
 /* SHA-256 of a file, streamed. */
 static int
 file_hash(int fd, char hex[ARCHIVE_HASH_HEX + 1])
@@ -752,7 +775,7 @@ archive_put(const char *data_dir, const char *domain,
 	char tmp[ARCHIVE_PATH_MAX], dst[ARCHIVE_PATH_MAX];
 	char idx[ARCHIVE_PATH_MAX];
 	char day[ARCHIVE_DAY_LEN + 1], month[8];
-	char seed[ARCHIVE_HASH_HEX + 1];
+	char seed[ARCHIVE_HASH_HEX + 1], written[ARCHIVE_HASH_HEX + 1];
 	struct archive_entry e;
 	struct stat sb;
 	struct buf envb;
@@ -809,14 +832,19 @@ archive_put(const char *data_dir, const char *domain,
 			tmp[0] = '\0';
 			goto fail;
 		}
+		/* Hashed from memory: no read back under the lock. */
+		if (sha256_hex2(envb.data, envb.len, msg, len, written) < 0) {
+			*error_r = "cannot hash the archive copy";
+			goto fail;
+		}
 	} else {
 		tmp[0] = '\0';
 	}
+	make_entry(direction, env, msg, len, when, &e);
 	if (flock(fd, LOCK_EX) < 0) {
 		*error_r = "cannot lock the index";
 		goto fail;
 	}
-	make_entry(direction, env, msg, len, when, &e);
 	if (index_tail(fd, seed, e.prev_hash) < 0) {
 		*error_r = "cannot read the index";
 		goto fail;
@@ -836,6 +864,11 @@ archive_put(const char *data_dir, const char *domain,
 			*error_r = "cannot sync the archive day";
 			goto fail;
 		}
+		/* The copy on disk is what the line must vouch for. */
+		if (path_hash(dst, written) < 0) {
+			*error_r = "cannot hash the archive copy";
+			goto fail;
+		}
 	} else {
 		if (tmp[0] == '\0') {
 			/* Removed since the first stat: start over. */
@@ -853,10 +886,7 @@ archive_put(const char *data_dir, const char *domain,
 			goto fail;
 		}
 	}
-	if (path_hash(dst, e.file_hash) < 0) {
-		*error_r = "cannot hash the archive copy";
-		goto fail;
-	}
+	memcpy(e.file_hash, written, sizeof(e.file_hash));
 	if (index_append(fd, &e) < 0) {
 		*error_r = "cannot append to the index";
 		goto fail;
@@ -1208,7 +1238,8 @@ verify_day(void *ctx, const struct day_ref *d)
 	if (fp != NULL)
 		fclose(fp);
 	fp = NULL;
-	qsort(ids, nids, sizeof(*ids), cmp_id);
+	if (nids > 1)
+		qsort(ids, nids, sizeof(*ids), cmp_id);
 	for (i = 1; (size_t)i < nids; i++)
 		if (strcmp(ids[i - 1], ids[i]) == 0) {
 			if (pathf(path, sizeof(path), "%s/%s", d->path,
