@@ -10,7 +10,7 @@ libinih-dev libcrypt-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail mutt
 procps python3-dnslib python3-yaml python3-dkim python3-authres
-clamav-daemon"
+clamav-daemon clamav"
 bench_pkgs="postfix dovecot-imapd"
 
 want="$build_pkgs"
