@@ -11,7 +11,7 @@ test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail mutt
 procps python3-dnslib python3-yaml python3-dkim python3-authres
 clamav-daemon clamav"
-bench_pkgs="postfix dovecot-imapd"
+bench_pkgs="postfix dovecot-imapd bogofilter"
 
 want="$build_pkgs"
 case "${1:-build}" in
