@@ -28,7 +28,6 @@
 
 /* BUILD: store_spam.c is compiled here until the top-level meson.build
  * lists it in store_lib; drop this line when it does. */
-#include "store_spam.c"
 
 #define BAYES_TABLE_MIN		1024	/* initial slots of a scope table */
 #define BAYES_COUNT_MAX		UINT32_MAX
@@ -671,7 +670,7 @@ train(struct bayes *b, const uint8_t *msg, size_t len, enum bayes_class cls,
 	}
 	if (digest(b->tok, d) < 0)
 		return -1;
-	if (store_tx(b->st, "BEGIN IMMEDIATE") < 0)
+	if (store_spam_tx(b->st, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	if (user != NULL) {
 		if ((r = db_train(b, name, d, cls, unlearn)) < 0)
@@ -683,12 +682,12 @@ train(struct bayes *b, const uint8_t *msg, size_t len, enum bayes_class cls,
 			goto fail;
 		changed |= r == 0;
 	}
-	if (store_tx(b->st, "COMMIT") < 0)
+	if (store_spam_tx(b->st, "COMMIT") < 0)
 		goto fail;
 	/* The copies catch up at the next score (the generation moved). */
 	return changed ? 0 : 1;
 fail:
-	(void)store_tx(b->st, "ROLLBACK");
+	(void)store_spam_tx(b->st, "ROLLBACK");
 	return -1;
 }
 

@@ -284,3 +284,9 @@ store_spam_stats(struct store *st, store_row_cb *cb, void *ctx)
 		return -1;
 	return store_stmt_rows(st, s, cb, ctx);
 }
+
+int
+store_spam_tx(struct store *st, const char *verb)
+{
+	return store_tx(st, verb);
+}

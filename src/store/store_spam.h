@@ -58,6 +58,9 @@ int store_spam_token_add(struct store *st, const char *scope,
 
 /* Delete everything of scope: 0 or -1. */
 int store_spam_forget(struct store *st, const char *scope);
+/* One message's learning is one transaction: "BEGIN IMMEDIATE",
+ * "COMMIT" or "ROLLBACK". 0 or -1. */
+int store_spam_tx(struct store *st, const char *verb);
 
 /* One line per scope for "moatctl spam stats": scope, nspam, nham,
  * number of token rows (as strings, in this order), global first. */
