@@ -652,7 +652,7 @@ smtp_on_close(struct conn *c)
 	    s->quit ? "" : " reason=peer-or-error", s->ncommands);
 	s->conn_gone = true;
 	s->conn = NULL;
-	if (s->committing || s->auth_busy)
+	if (s->committing || s->auth_busy || s->filtering)
 		return;		/* freed when that step ends */
 	smtp_screen_abort(s);
 	smtp_filter_abort(s);

@@ -100,6 +100,7 @@ struct smtp_session {
 	struct dns_query	*rdns_q;
 	struct screen_dnsbl	*dnsbl_q;
 	struct clamd_scan	*clamd_q;	/* antivirus running */
+	bool			 filtering;	/* spam scoring in the pool */
 	char			 rdns[256];	/* client's PTR name */
 
 	/* transaction */
@@ -190,8 +191,9 @@ bool smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
     const char *local_domain);
 void smtp_greet(struct smtp_session *s);
 
-/* smtp_filter.c: the antivirus scan before queueing. true: go on now;
- * false: smtp_message_queue() (or a refusal) comes after the scan. */
+/* smtp_filter.c: antivirus and spam scoring before queueing. Always
+ * false: smtp_message_queue() (or a refusal) comes when they are done.
+ * (The bool is kept for a filter chain that may finish at once.) */
 bool smtp_filter_start(struct smtp_session *s);
 void smtp_filter_abort(struct smtp_session *s);
 /* smtp_cmd_tx.c: write the accepted message to the queue. */
