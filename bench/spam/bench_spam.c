@@ -10,7 +10,7 @@
  * Output: "score FOLD LABEL SCORE PATH" per scored message and
  * "time FOLD MESSAGES CPU_SECONDS WALL_SECONDS" per timed block. The
  * environment may override the parameters: BAYES_S, BAYES_X,
- * BAYES_MIN_DEV, BAYES_MAX_TOKENS. */
+ * BAYES_MIN_DEV, BAYES_MAX_TOKENS, BAYES_MIN_COUNT, BAYES_MIN_LEARNED. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +110,10 @@ params(struct bayes_params *p)
 		p->min_dev = strtod(v, NULL);
 	if ((v = getenv("BAYES_MAX_TOKENS")) != NULL)
 		p->max_tokens = (unsigned)strtoul(v, NULL, 10);
+	if ((v = getenv("BAYES_MIN_COUNT")) != NULL)
+		p->min_count = (unsigned)strtoul(v, NULL, 10);
+	if ((v = getenv("BAYES_MIN_LEARNED")) != NULL)
+		p->min_learned = (unsigned)strtoul(v, NULL, 10);
 }
 
 static void
@@ -162,7 +166,7 @@ cv(void)
 		    now(CLOCK_MONOTONIC) - w0);
 		for (i = 0; i < nmsgs; i++)
 			if (msgs[i].fold == k)
-				printf("score\t%d\t%s\t%.6f\t%s\n", k,
+				printf("score\t%d\t%s\t%.9f\t%s\n", k,
 				    msgs[i].spam ? "spam" : "ham", sc[i],
 				    msgs[i].path);
 		bayes_free(&b);
@@ -186,7 +190,7 @@ online(void)
 		s = score(b, &msgs[i]);
 		cpu += now(CLOCK_THREAD_CPUTIME_ID) - c0;
 		wall += now(CLOCK_MONOTONIC) - w0;
-		printf("score\t0\t%s\t%.6f\t%s\n", msgs[i].spam ? "spam" :
+		printf("score\t0\t%s\t%.9f\t%s\n", msgs[i].spam ? "spam" :
 		    "ham", s, msgs[i].path);
 		learn(b, &msgs[i]);
 	}

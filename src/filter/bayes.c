@@ -10,7 +10,10 @@
  * extreme, are combined: H = C2(-2 sum ln f, 2n), S = C2(-2 sum ln(1-f),
  * 2n) with C2 the chi-square survival function, and the score is
  * (1 + H - S) / 2 (SpamBayes' form): near 1 when the spam hypothesis
- * explains the clues, near 0 for ham, 0.5 when both or neither do. */
+ * explains the clues, near 0 for ham, 0.5 when both or neither do.
+ * H and S are computed as logarithms, so that when strong clues point
+ * both ways and both underflow, the messages are still ordered (by
+ * ln H against ln S) instead of all scoring exactly 0.5. */
 #include "bayes.h"
 
 #include <math.h>		/* frexp, ldexp: in libc */
@@ -26,11 +29,10 @@
 #include "tokenize.h"
 #include "xalloc.h"
 
-/* BUILD: store_spam.c is compiled here until the top-level meson.build
- * lists it in store_lib; drop this line when it does. */
-
 #define BAYES_TABLE_MIN		1024	/* initial slots of a scope table */
 #define BAYES_COUNT_MAX		UINT32_MAX
+/* Below this, both chi-square tails count as saturated (see combine()). */
+#define BAYES_SATURATED		1e-3
 
 /* A token's counts in one scope, keyed by tokenize_hash() of the token:
  * 64 bits make a collision in a table of millions of tokens unlikely
@@ -79,6 +81,8 @@ bayes_params_default(struct bayes_params *p)
 	p->ham_cutoff = 0.20;
 	p->spam_cutoff = 0.50;
 	p->user_min = 200;
+	p->min_learned = 10;
+	p->min_count = 1;
 }
 
 const char *
@@ -385,25 +389,46 @@ babs(double x)
 	return x < 0.0 ? -x : x;
 }
 
-/* Chi-square survival function for even degrees of freedom v = 2k:
- * P(X >= x2) = e^-m sum_{i<k} m^i / i!, m = x2 / 2. Summed in log space
- * so that a large m does not underflow before the terms grow. */
+/* ln of the chi-square survival function for even degrees of freedom
+ * v = 2k: P(X >= x2) = e^-m sum_{i<k} m^i / i!, m = x2 / 2. In log
+ * space throughout (log-sum-exp over the terms), so that a probability
+ * far below the smallest double still has a finite, ordered logarithm:
+ * two messages that both reject a hypothesis beyond 1e-308 still say
+ * which one rejects it more. */
 static double
-chi2q(double x2, unsigned k)
+lnchi2q(double x2, unsigned k)
 {
-	double m = x2 / 2.0, sum = 0.0, lt, lm;
+	double m = x2 / 2.0, lm, lt, top, sum;
+	double lts[BAYES_CLUES_MAX];
 	unsigned i;
 
-	if (m <= 0.0)
-		return 1.0;
+	if (m <= 0.0 || k == 0)
+		return 0.0;
 	lm = bln(m);
-	/* term i: ln(e^-m m^i / i!) = lt_{i-1} + ln m - ln i */
-	for (i = 0, lt = -m; i < k; i++) {
+	/* term i: ln(m^i / i!) = lt_{i-1} + ln m - ln i */
+	for (i = 0, lt = 0.0, top = 0.0; i < k; i++) {
 		if (i > 0)
 			lt += lm - bln((double)i);
-		sum += bexp(lt);
+		lts[i] = lt;
+		if (lt > top)
+			top = lt;
 	}
-	return sum > 1.0 ? 1.0 : sum;
+	for (i = 0, sum = 0.0; i < k; i++)
+		sum += bexp(lts[i] - top);
+	lt = -m + top + bln(sum);
+	return lt > 0.0 ? 0.0 : lt;
+}
+
+/* The score of a message nothing is known about (untrained filter, no
+ * clues): the middle of the unsure band, below spam_cutoff, so that
+ * neither ignorance nor the first messages of a new filter file mail as
+ * spam. */
+static double
+unsure_score(const struct bayes_params *p)
+{
+	if (p->ham_cutoff < p->spam_cutoff)
+		return (p->ham_cutoff + p->spam_cutoff) / 2.0;
+	return p->spam_cutoff / 2.0;
 }
 
 static int
@@ -431,7 +456,8 @@ static void
 combine(struct bayes *b, const struct scope *user, struct bayes_result *r)
 {
 	const struct bayes_params *p = &b->p;
-	double ns, nh, bs, bh, pw, f, n, lnf = 0.0, ln1f = 0.0, hs, ss;
+	double ns, nh, bs, bh, pw, f, n, lnf = 0.0, ln1f = 0.0;
+	double lqh, lqs, qh, qs;
 	const struct entry *e;
 	struct bayes_clue *c;
 	size_t i, cnt;
@@ -445,9 +471,10 @@ combine(struct bayes *b, const struct scope *user, struct bayes_result *r)
 	}
 	b->nclues = 0;
 	r->ntokens = tokenize_count(b->tok);
-	if (ns < 1.0 || nh < 1.0) {
+	if (ns < (double)p->min_learned || nh < (double)p->min_learned ||
+	    ns < 1.0 || nh < 1.0) {
 		r->untrained = true;
-		r->score = 0.5;
+		r->score = unsure_score(p);
 		return;
 	}
 	for (i = 0; i < r->ntokens; i++) {
@@ -461,7 +488,7 @@ combine(struct bayes *b, const struct scope *user, struct bayes_result *r)
 			s += e->spam;
 			h += e->ham;
 		}
-		if (s + h == 0)
+		if (s + h == 0 || s + h < p->min_count)
 			continue;
 		bs = (double)s / ns;
 		bh = (double)h / nh;
@@ -481,8 +508,9 @@ combine(struct bayes *b, const struct scope *user, struct bayes_result *r)
 		b->nclues = p->max_tokens;
 	}
 	cnt = b->nclues;
+	r->nclues = cnt;
 	if (cnt == 0) {
-		r->score = 0.5;
+		r->score = unsure_score(p);
 		return;
 	}
 	for (i = 0; i < cnt; i++) {
@@ -490,14 +518,25 @@ combine(struct bayes *b, const struct scope *user, struct bayes_result *r)
 		lnf += bln(b->clues[i].f);
 		ln1f += bln(1.0 - b->clues[i].f);
 	}
-	hs = 1.0 - chi2q(-2.0 * lnf, (unsigned)cnt);
-	ss = 1.0 - chi2q(-2.0 * ln1f, (unsigned)cnt);
-	r->score = (1.0 + ss - hs) / 2.0;
+	/* qh small: the clues are too hammy for chance; qs: too spammy. */
+	lqh = lnchi2q(-2.0 * lnf, (unsigned)cnt);
+	lqs = lnchi2q(-2.0 * ln1f, (unsigned)cnt);
+	qh = bexp(lqh);
+	qs = bexp(lqs);
+	if (qh >= BAYES_SATURATED || qs >= BAYES_SATURATED)
+		r->score = (1.0 + qh - qs) / 2.0;
+	else {
+		/* Both hypotheses rejected (strong clues both ways): 1 + qh -
+		 * qs is 1 to the last digit. The one rejected less wins, by
+		 * how much less in the logarithms, inside the band that the
+		 * plain form gives such pairs, 0.5 +- BAYES_SATURATED / 2. */
+		r->score = 0.5 + BAYES_SATURATED / 2.0 * (lqh - lqs) /
+		    (babs(lqh) + babs(lqs));
+	}
 	if (r->score < 0.0)
 		r->score = 0.0;
 	if (r->score > 1.0)
 		r->score = 1.0;
-	r->nclues = cnt;
 }
 
 int
@@ -523,7 +562,7 @@ bayes_score(struct bayes *b, const uint8_t *msg, size_t len,
 	tokenize_message(b->tok, msg, len);
 	combine(b, us, r);
 	r->user = us != NULL;
-	r->verdict = r->untrained ? BAYES_VERDICT_UNSURE :
+	r->verdict = r->untrained || r->nclues == 0 ? BAYES_VERDICT_UNSURE :
 	    bayes_verdict(&b->p, r->score);
 	return 0;
 }

@@ -68,6 +68,11 @@ struct bayes_params {
 	double		spam_cutoff;	/* score >= spam_cutoff: spam */
 	unsigned	user_min;	/* messages a user must have taught
 					   before the user's counts are used */
+	unsigned	min_learned;	/* spam and ham messages each (scopes
+					   summed) before scores mean anything;
+					   below: untrained */
+	unsigned	min_count;	/* messages a token must have been seen
+					   in to count */
 };
 
 void bayes_params_default(struct bayes_params *p);
@@ -76,13 +81,16 @@ const char *bayes_verdict_name(enum bayes_verdict v);
 enum bayes_verdict bayes_verdict(const struct bayes_params *p, double score);
 
 struct bayes_result {
-	double			score;	/* 0: ham .. 1: spam; 0.5 untrained */
+	double			score;	/* 0: ham .. 1: spam; untrained or
+					   no clues: the middle of the unsure
+					   band, below spam_cutoff */
 	enum bayes_verdict	verdict;
 	size_t			ntokens;	/* tokens of the message */
 	size_t			nclues;		/* tokens combined */
 	bool			user;		/* the user's counts were used */
-	bool			untrained;	/* no spam or no ham learned yet:
-						   score 0.5, verdict unsure */
+	bool			untrained;	/* fewer than min_learned spam
+						   or ham learned: verdict
+						   unsure */
 };
 
 /* A token that counted, most significant first (bayes_clues()). */

@@ -1,7 +1,9 @@
 /* test_bayes: scoring after learning (in memory and through the store),
  * the untrained state, relearning as the other class, unlearn, user
- * scopes used only from user_min messages, forget, and the cache
- * catching up with learning done through another handle. */
+ * scopes used only from user_min messages, forget, the cache
+ * catching up with learning done through another handle, a new filter
+ * never calling anything spam, and messages with strong clues both ways
+ * still ordered (not all 0.5). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -69,11 +71,15 @@ static const char *hamq = "Subject: project meeting\n\nthe agenda of "
 static void
 test_memory(void **state)
 {
-	struct bayes *b = bayes_new(NULL, NULL);
+	struct bayes_params p;
+	struct bayes *b;
 	struct bayes_result r;
 	const struct bayes_clue *c;
 
 	(void)state;
+	bayes_params_default(&p);
+	p.min_learned = 1;
+	b = bayes_new(NULL, &p);
 	assert_int_equal(bayes_score(b, (const uint8_t *)spamq,
 	    strlen(spamq), NULL, &r), 0);
 	assert_true(r.untrained);
@@ -111,6 +117,7 @@ test_store(void **state)
 	assert_int_equal(store_open(dir, &st, &err), 0);
 	bayes_params_default(&p);
 	p.user_min = 4;
+	p.min_learned = 1;
 	b = bayes_new(st, &p);
 	b2 = bayes_new(st, &p);
 	assert_int_equal(learn_all(b, NULL, 0), 0);
@@ -167,6 +174,115 @@ test_verdicts(void **state)
 	    "unsure");
 }
 
+/* A message of the words "<stem>0" .. "<stem>(n-1)" after a Subject. */
+static const char *
+words_msg(char *out, size_t size, const char *s1, int n1, const char *s2,
+    int n2)
+{
+	size_t len;
+	int i;
+
+	len = (size_t)snprintf(out, size, "Subject: note\n\n");
+	for (i = 0; i < n1 && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%03d ", s1, i);
+	for (i = 0; i < n2 && len < size; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%03d ", s2, i);
+	assert_true(len < size);
+	return out;
+}
+
+static void
+test_untrained(void **state)
+{
+	struct bayes_params p;
+	struct bayes *b;
+	struct bayes_result r;
+	char m[4096];
+	unsigned i;
+
+	(void)state;
+	bayes_params_default(&p);
+	assert_true(p.min_learned >= 1);
+	b = bayes_new(NULL, &p);
+	/* Nothing learned: not spam, whatever the cutoffs are used for. */
+	assert_int_equal(bayes_score(b, (const uint8_t *)spamq,
+	    strlen(spamq), NULL, &r), 0);
+	assert_true(r.untrained);
+	assert_true(r.score < p.spam_cutoff);
+	assert_int_equal(r.verdict, BAYES_VERDICT_UNSURE);
+	/* Below min_learned of either class it stays untrained. */
+	for (i = 0; i + 1 < p.min_learned; i++) {
+		(void)snprintf(m, sizeof(m), "Subject: offer %u\n\ncheap "
+		    "viagra pills %u\n", i, i);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_SPAM, NULL, 0), 0);
+		(void)snprintf(m, sizeof(m), "Subject: meeting %u\n\nthe "
+		    "project agenda %u\n", i, i);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_HAM, NULL, 0), 0);
+	}
+	assert_int_equal(bayes_score(b, (const uint8_t *)spamq,
+	    strlen(spamq), NULL, &r), 0);
+	assert_true(r.untrained);
+	assert_true(r.score < p.spam_cutoff);
+	/* One more of each: trained, and the spam is spam. */
+	assert_int_equal(learn_all(b, NULL, 0), 0);
+	assert_int_equal(bayes_score(b, (const uint8_t *)spamq,
+	    strlen(spamq), NULL, &r), 0);
+	assert_false(r.untrained);
+	assert_int_equal(r.verdict, BAYES_VERDICT_SPAM);
+	/* A message without a single known token is not spam either. */
+	(void)snprintf(m, sizeof(m), "\n\nzzqx1 zzqx2 zzqx3\n");
+	assert_int_equal(bayes_score(b, (const uint8_t *)m, strlen(m), NULL,
+	    &r), 0);
+	assert_true(r.score < p.spam_cutoff);
+	bayes_free(&b);
+}
+
+/* Many clues of certainty both ways: both chi-square tails underflow,
+ * and the side with more of them still wins, by a margin that grows
+ * with the imbalance. */
+static void
+test_saturated(void **state)
+{
+	struct bayes_params p;
+	struct bayes *b;
+	struct bayes_result r;
+	char m[8192];
+	double sc[5];
+	int i, k;
+
+	(void)state;
+	bayes_params_default(&p);
+	p.min_learned = 1;
+	p.max_tokens = 200;
+	b = bayes_new(NULL, &p);
+	for (i = 0; i < 3; i++) {
+		words_msg(m, sizeof(m), "spamw", 80, "", 0);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_SPAM, NULL, 0), 0);
+		words_msg(m, sizeof(m), "hamw", 80, "", 0);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_HAM, NULL, 0), 0);
+	}
+	/* 70/50, 65/55, 60/60, 55/65, 50/70 spam/ham words. */
+	for (k = 0; k < 5; k++) {
+		words_msg(m, sizeof(m), "spamw", 70 - 5 * k, "hamw",
+		    50 + 5 * k);
+		assert_int_equal(bayes_score(b, (const uint8_t *)m, strlen(m),
+		    NULL, &r), 0);
+		assert_true(r.nclues >= 100);
+		sc[k] = r.score;
+	}
+	assert_true(sc[0] > sc[1] && sc[1] > sc[2] && sc[2] > sc[3] &&
+	    sc[3] > sc[4]);
+	assert_true(sc[1] >= p.spam_cutoff);
+	assert_true(sc[3] < p.spam_cutoff);
+	/* Conflicting evidence is not certainty: the unsure band. */
+	assert_true(sc[0] < 0.9 && sc[4] > 0.1);
+	bayes_free(&b);
+}
+
 int
 main(void)
 {
@@ -174,6 +290,8 @@ main(void)
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_untrained),
+		cmocka_unit_test(test_saturated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
