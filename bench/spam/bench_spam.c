@@ -10,7 +10,8 @@
  * Output: "score FOLD LABEL SCORE PATH" per scored message and
  * "time FOLD MESSAGES CPU_SECONDS WALL_SECONDS" per timed block. The
  * environment may override the parameters: BAYES_S, BAYES_X,
- * BAYES_MIN_DEV, BAYES_MAX_TOKENS, BAYES_MIN_COUNT, BAYES_MIN_LEARNED. */
+ * BAYES_MIN_DEV, BAYES_MAX_TOKENS, BAYES_MIN_COUNT, BAYES_MIN_LEARNED,
+ * BAYES_CONFLICT_RATIO. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,8 @@ params(struct bayes_params *p)
 		p->max_tokens = (unsigned)strtoul(v, NULL, 10);
 	if ((v = getenv("BAYES_MIN_COUNT")) != NULL)
 		p->min_count = (unsigned)strtoul(v, NULL, 10);
+	if ((v = getenv("BAYES_CONFLICT_RATIO")) != NULL)
+		p->conflict_ratio = strtod(v, NULL);
 	if ((v = getenv("BAYES_MIN_LEARNED")) != NULL)
 		p->min_learned = (unsigned)strtoul(v, NULL, 10);
 }

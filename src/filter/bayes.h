@@ -73,6 +73,10 @@ struct bayes_params {
 					   below: untrained */
 	unsigned	min_count;	/* messages a token must have been seen
 					   in to count */
+	double		conflict_ratio;	/* strong clues both ways: the ham
+					   side must be this many times
+					   stronger (in orders of magnitude)
+					   to score below 0.5 */
 };
 
 void bayes_params_default(struct bayes_params *p);

@@ -256,6 +256,7 @@ test_saturated(void **state)
 	bayes_params_default(&p);
 	p.min_learned = 1;
 	p.max_tokens = 200;
+	p.conflict_ratio = 1.0;		/* the two sides weigh the same */
 	b = bayes_new(NULL, &p);
 	for (i = 0; i < 3; i++) {
 		words_msg(m, sizeof(m), "spamw", 80, "", 0);
@@ -280,6 +281,24 @@ test_saturated(void **state)
 	assert_true(sc[3] < p.spam_cutoff);
 	/* Conflicting evidence is not certainty: the unsure band. */
 	assert_true(sc[0] < 0.9 && sc[4] > 0.1);
+	bayes_free(&b);
+	/* With the default ratio an even conflict leans to spam. */
+	bayes_params_default(&p);
+	p.min_learned = 1;
+	p.max_tokens = 200;
+	b = bayes_new(NULL, &p);
+	for (i = 0; i < 3; i++) {
+		words_msg(m, sizeof(m), "spamw", 80, "", 0);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_SPAM, NULL, 0), 0);
+		words_msg(m, sizeof(m), "hamw", 80, "", 0);
+		assert_int_equal(bayes_learn(b, (const uint8_t *)m, strlen(m),
+		    BAYES_HAM, NULL, 0), 0);
+	}
+	words_msg(m, sizeof(m), "spamw", 60, "hamw", 60);
+	assert_int_equal(bayes_score(b, (const uint8_t *)m, strlen(m), NULL,
+	    &r), 0);
+	assert_true(r.score >= p.spam_cutoff && r.score < 0.9);
 	bayes_free(&b);
 }
 
