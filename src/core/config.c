@@ -151,7 +151,6 @@ static const struct key_def keys[] = {
 	NUM("antivirus", "timeout", KEY_DURATION_MS, av_timeout, 100,
 	    600000),
 	NUM("antivirus", "fail_open", KEY_BOOL, av_fail_open, 0, 1),
-	NUM("antivirus", "quarantine", KEY_BOOL, av_quarantine_in, 0, 1),
 	NUM("antivirus", "max_size", KEY_SIZE, av_max_size, 1024,
 	    (uint64_t)4 << 30),
 	NUM("spam", "enabled", KEY_BOOL, spam, 0, 1),

@@ -196,8 +196,6 @@ struct config {
 						   empty: off */
 	unsigned av_timeout;			/* milliseconds per scan */
 	bool	 av_fail_open;			/* clamd down: accept */
-	bool	 av_quarantine_in;		/* virus inbound: quarantine
-						   instead of refusing */
 	uint64_t av_max_size;			/* bytes sent to clamd */
 
 	/* [spam] */
