@@ -224,3 +224,42 @@ mkdir_p(const char *path, unsigned mode)
 	}
 	return 0;
 }
+
+bool
+conf_list_each(const char *list,
+    bool (*cb)(void *ctx, const char *item, size_t len), void *ctx)
+{
+	size_t len;
+
+	while (*list != '\0') {
+		list += strspn(list, ", \t");
+		len = strcspn(list, ", \t");
+		if (len > 0 && cb(ctx, list, len))
+			return true;
+		list += len;
+	}
+	return false;
+}
+
+struct conf_list_has_ctx {
+	const char	*name;
+	size_t		 len;
+	bool		 star;
+};
+
+static bool
+conf_list_has_item(void *ctx, const char *item, size_t len)
+{
+	const struct conf_list_has_ctx *c = ctx;
+
+	return (c->star && len == 1 && item[0] == '*') ||
+	    (len == c->len && ascii_nieq(item, c->name, len));
+}
+
+bool
+conf_list_has(const char *list, const char *name, bool star)
+{
+	struct conf_list_has_ctx c = { name, strlen(name), star };
+
+	return conf_list_each(list, conf_list_has_item, &c);
+}

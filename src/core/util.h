@@ -33,4 +33,12 @@ int fsync_dir(const char *path);
 /* mkdir -p with the given mode; existing directories are fine. */
 int mkdir_p(const char *path, unsigned mode);
 
+/* Lists in config values: items separated by commas, spaces or tabs
+ * ("a, b,c"). conf_list_each calls cb with each item (not NUL-terminated)
+ * until cb returns true, and returns that. conf_list_has: is name an item
+ * (ASCII case-insensitive)? With star, an item "*" matches any name. */
+bool conf_list_each(const char *list,
+    bool (*cb)(void *ctx, const char *item, size_t len), void *ctx);
+bool conf_list_has(const char *list, const char *name, bool star);
+
 #endif

@@ -43,41 +43,6 @@ is_local_ip(const char *ip)
 	return false;
 }
 
-/* Walk a comma list: cb(ctx, item) for each trimmed item; stops when cb
- * returns true, and returns that. */
-static bool
-each_item(const char *list, bool (*cb)(void *, const char *), void *ctx)
-{
-	char item[ADDR_MAX + 1];
-	const char *p = list, *comma;
-	size_t l;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		comma = strchr(p, ',');
-		l = comma ? (size_t)(comma - p) : strlen(p);
-		while (l > 0 && p[l - 1] == ' ')
-			l--;
-		if (l > 0 && l < sizeof(item)) {
-			memcpy(item, p, l);
-			item[l] = '\0';
-			if (cb(ctx, item))
-				return true;
-		}
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
-	return false;
-}
-
-static bool
-same_addr(void *ctx, const char *item)
-{
-	return strcasecmp(ctx, item) == 0;
-}
-
 bool
 hijack_is_admin(const struct config *cfg, const char *account,
     const char *for_domain)
@@ -85,7 +50,7 @@ hijack_is_admin(const struct config *cfg, const char *account,
 	char pm[ADDR_MAX + 1];
 
 	if (cfg->hj_admins[0] != '\0')
-		return each_item(cfg->hj_admins, same_addr, (void *)account);
+		return conf_list_has(cfg->hj_admins, account, false);
 	if (for_domain == NULL) {
 		const char *at = strrchr(account, '@');
 
@@ -99,7 +64,7 @@ bool
 hijack_exempt(const struct config *cfg, const char *account)
 {
 	return hijack_is_admin(cfg, account, NULL) ||
-	    each_item(cfg->hj_exempt, same_addr, (void *)account);
+	    conf_list_has(cfg->hj_exempt, account, false);
 }
 
 bool

@@ -33,27 +33,29 @@ notify_admins(const struct config *cfg, const char *account, char *to_r,
 	snprintf(to_r, len, "postmaster@%s", dot ? dot + 1 : cfg->hostname);
 }
 
-/* Split a comma list into owned addresses (those with an '@'). */
+struct split_ctx {
+	char	**out;
+	size_t	 n, max;
+};
+
+/* Keep an address (one with an '@'). */
+static bool
+split_one(void *ctx, const char *item, size_t len)
+{
+	struct split_ctx *c = ctx;
+
+	if (len <= ADDR_MAX && memchr(item, '@', len) != NULL)
+		c->out[c->n++] = xstrndup(item, len);
+	return c->n == c->max;
+}
+
 static size_t
 split_to(const char *list, char **out, size_t max)
 {
-	const char *p = list, *comma;
-	size_t n = 0, l;
+	struct split_ctx c = { out, 0, max };
 
-	while (*p != '\0' && n < max) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		comma = strchr(p, ',');
-		l = comma ? (size_t)(comma - p) : strlen(p);
-		while (l > 0 && p[l - 1] == ' ')
-			l--;
-		if (l > 0 && l <= ADDR_MAX && memchr(p, '@', l) != NULL)
-			out[n++] = xstrndup(p, l);
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
-	return n;
+	(void)conf_list_each(list, split_one, &c);
+	return c.n;
 }
 
 int

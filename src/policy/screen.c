@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "reject_log.h"
 #include "store.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define SCREEN_RELOAD_MS	1000	/* rule changes apply within this */
@@ -53,61 +54,33 @@ static const char *const metric_names[DYNCFG_COUNT] = {
 /* "domain=cidr, domain=cidr": failed logins of the domain's users from
  * that network (an office behind one NAT address) never count toward a
  * ban of the address. */
-static void
-parse_nat(struct screen *sc, const char *spec)
-{
-	char item[512];
-	const char *p = spec, *comma, *eq;
-	size_t l;
-
-	while (*p != '\0' && sc->nnat < SCREEN_NAT_MAX) {
-		comma = strchr(p, ',');
-		l = comma ? (size_t)(comma - p) : strlen(p);
-		if (l < sizeof(item)) {
-			char *s = item, *e;
-
-			memcpy(item, p, l);
-			item[l] = '\0';
-			while (*s == ' ')
-				s++;
-			for (e = s + strlen(s); e > s && e[-1] == ' '; e--)
-				e[-1] = '\0';
-			eq = strchr(s, '=');
-			if (eq != NULL && (size_t)(eq - s) <
-			    sizeof(sc->nat[0].domain) &&
-			    cidr_parse(eq + 1, &sc->nat[sc->nnat].net) == 0) {
-				memcpy(sc->nat[sc->nnat].domain, s,
-				    (size_t)(eq - s));
-				sc->nat[sc->nnat].domain[eq - s] = '\0';
-				sc->nnat++;
-			} else
-				log_warnx("screen: [dynamic] nat_exempt: "
-				    "ignoring '%s' (want domain=network)", s);
-		}
-		p = comma ? comma + 1 : p + l;
-	}
-}
-
-/* Is name (a login name or its local part) in the comma list? */
 static bool
-in_list(const char *list, const char *name)
+add_nat(void *ctx, const char *item, size_t len)
 {
-	const char *p = list, *comma;
-	size_t l, nl = strlen(name);
+	struct screen *sc = ctx;
+	struct nat_exempt *n = &sc->nat[sc->nnat];
+	const char *eq = memchr(item, '=', len);
+	char net[64];
+	size_t dl = eq ? (size_t)(eq - item) : 0;
 
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		comma = strchr(p, ',');
-		l = comma ? (size_t)(comma - p) : strlen(p);
-		while (l > 0 && p[l - 1] == ' ')
-			l--;
-		if (l > 0 && l == nl && strncasecmp(p, name, l) == 0)
-			return true;
-		if (comma == NULL)
-			break;
-		p = comma + 1;
+	if (sc->nnat == SCREEN_NAT_MAX)
+		return true;
+	if (eq == NULL || dl == 0 || dl >= sizeof(n->domain) ||
+	    len - dl - 1 >= sizeof(net)) {
+		log_warnx("screen: [dynamic] nat_exempt: ignoring '%.*s' "
+		    "(want domain=network)", (int)len, item);
+		return false;
 	}
+	memcpy(net, eq + 1, len - dl - 1);
+	net[len - dl - 1] = '\0';
+	if (cidr_parse(net, &n->net) < 0) {
+		log_warnx("screen: [dynamic] nat_exempt: '%s' is not a "
+		    "network", net);
+		return false;
+	}
+	memcpy(n->domain, item, dl);
+	n->domain[dl] = '\0';
+	sc->nnat++;
 	return false;
 }
 
@@ -119,14 +92,14 @@ is_honeypot(const struct screen *sc, const char *user)
 
 	if (user == NULL || sc->cfg->honeypots[0] == '\0')
 		return false;
-	if (in_list(sc->cfg->honeypots, user))
+	if (conf_list_has(sc->cfg->honeypots, user, false))
 		return true;
 	at = strchr(user, '@');
 	if (at == NULL || (size_t)(at - user) >= sizeof(local))
 		return false;
 	memcpy(local, user, (size_t)(at - user));
 	local[at - user] = '\0';
-	return in_list(sc->cfg->honeypots, local);
+	return conf_list_has(sc->cfg->honeypots, local, false);
 }
 
 static bool
@@ -236,7 +209,7 @@ screen_new(uv_loop_t *loop, const struct config *cfg, struct dynscreen *dyn)
 	sc->loop = loop;
 	sc->cfg = cfg;
 	sc->dyn = dyn;
-	parse_nat(sc, cfg->nat_exempt);
+	(void)conf_list_each(cfg->nat_exempt, add_nat, sc);
 	if (cfg->dnsbl[0] != '\0') {
 		if (dnsbl_parse(cfg->dnsbl, &sc->dnsbl, &error) < 0)
 			log_warnx("screen: [screen] dnsbl: %s; not used",

@@ -333,24 +333,6 @@ smtp_authn_data_end(struct smtp_session *s)
 	return true;
 }
 
-static bool
-domain_in_list(const char *list, const char *domain)
-{
-	size_t dlen = strlen(domain);
-
-	while (*list != '\0') {
-		size_t len;
-
-		while (*list == ' ' || *list == ',' || *list == '\t')
-			list++;
-		len = strcspn(list, ", \t");
-		if (len == dlen && ascii_nieq(list, domain, len))
-			return true;
-		list += len;
-	}
-	return false;
-}
-
 /* The verdict once every result is in. Returns 0 to accept (headers
  * written), or -1 after a refusal reply. */
 int
@@ -374,7 +356,7 @@ smtp_authn_finish(struct smtp_session *s)
 			    "error=\"%s\"", s->id, error ? error : "");
 	}
 	if (d != NULL && d->status == DMARC_FAIL &&
-	    !domain_in_list(cfg->dmarc_exempt, d->from_domain)) {
+	    !conf_list_has(cfg->dmarc_exempt, d->from_domain, false)) {
 		if (d->disposition == DMARC_DISP_REJECT) {
 			smtp_reply(s, 550, "5.7.1 Message rejected: DMARC "
 			    "policy of %.200s", d->from_domain);

@@ -24,19 +24,7 @@
 static bool
 domain_archived(const struct config *cfg, const char *domain)
 {
-	const char *p = cfg->archive_domains;
-	size_t dl = strlen(domain), l;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		l = strcspn(p, ", ");
-		if ((l == 1 && *p == '*') || (l == dl && l > 0 &&
-		    strncasecmp(p, domain, l) == 0))
-			return true;
-		p += l;
-	}
-	return false;
+	return conf_list_has(cfg->archive_domains, domain, true);
 }
 
 static bool

@@ -440,10 +440,38 @@ test_log_escape_bounds(void **state)
 	assert_memory_equal(dst + strlen(dst) - 3, "...", 3);
 }
 
+static bool
+count_item(void *ctx, const char *item, size_t len)
+{
+	(void)item;
+	(void)len;
+	(*(int *)ctx)++;
+	return false;
+}
+
+static void
+test_conf_list(void **state)
+{
+	int n = 0;
+
+	(void)state;
+	assert_true(conf_list_has("a@x.example, B@Y.example,c", "b@y.EXAMPLE",
+	    false));
+	assert_true(conf_list_has("a,\tc ", "c", false));
+	assert_false(conf_list_has("ab, c", "a", false));
+	assert_false(conf_list_has("", "a", false));
+	assert_false(conf_list_has("x, y", "anything", false));
+	assert_true(conf_list_has("x, *", "anything", true));
+	assert_false(conf_list_has("x, *", "anything", false));
+	(void)conf_list_each(" , a,,b ,", count_item, &n);
+	assert_int_equal(n, 2);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conf_list),
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_strlcpy_strlcat),
