@@ -21,10 +21,9 @@
 #include <uv.h>
 
 #include "dns.h"
+#include "dns_fixture.h"
 #include "util.h"
 
-#define PYTHON "/usr/bin/python3"
-#define GUARD_MS 10000		/* no single test step may take longer */
 #define QUERY_TIMEOUT_MS 500
 #define DESC_MAX 2048
 #define ASK_PTR_OF_IP 0		/* ask(): dns_query_ptr() on an IP */
@@ -62,16 +61,8 @@ static const char zone_text[] =
     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
     ".ip6.arpa. PTR mx1.zone.example.\n";
 
-struct server {
-	pid_t	 pid;
-	int	 port;
-};
-
 struct fixture {
-	char		 dir[64];
-	char		 zone[96];
-	char		 script[512];
-	struct server	 srv;
+	struct dns_fixture	 dns;
 };
 
 /* One query's outcome, copied out of the callback. */
@@ -89,102 +80,13 @@ struct outcome {
 	char		 desc[DESC_MAX];	/* the data, one line */
 };
 
-static void
-find_script(char *buf, size_t len)
-{
-	const char *env = getenv("MOAT_DNSSERVER");
-	char here[512];
-	char *slash;
-
-	if (env != NULL && env[0] != '\0') {
-		assert_true(moat_strlcpy(buf, env, len) < len);
-		return;
-	}
-	/* __FILE__ is tests/unit/test_dns.c, maybe relative to the build
-	 * directory the test runs in. */
-	assert_true(moat_strlcpy(here, __FILE__, sizeof(here)) <
-	    sizeof(here));
-	slash = strrchr(here, '/');
-	if (slash == NULL)
-		moat_strlcpy(here, ".", sizeof(here));
-	else
-		*slash = '\0';
-	assert_true(snprintf(buf, len, "%s/../dns/dnsserver.py", here) <
-	    (int)len);
-}
-
-/* Start dnsserver.py on a free port and wait for "ready PORT". */
-static void
-server_start(struct fixture *f, struct server *s)
-{
-	char line[64];
-	int pfd[2];
-	size_t n = 0;
-	ssize_t r;
-	uint64_t port;
-	const char *error;
-
-	assert_int_equal(pipe(pfd), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		if (dup2(pfd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl(PYTHON, PYTHON, f->script, "--port", "0", "--zone",
-		    f->zone, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (n + 1 < sizeof(line)) {
-		r = read(pfd[0], line + n, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(pfd[0]);
-	if (strncmp(line, "ready ", 6) != 0)
-		fail_msg("dnsserver did not start (%s): got \"%s\"",
-		    f->script, line);
-	assert_int_equal(parse_u64(line + 6, 1, 65535, &port, &error), 0);
-	s->port = (int)port;
-}
-
-static void
-server_stop(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	assert_int_equal(kill(s->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-	s->pid = 0;
-}
-
 static int
 group_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	FILE *fp;
 
 	assert_non_null(f);
-	find_script(f->script, sizeof(f->script));
-	if (access(f->script, R_OK) != 0)
-		fail_msg("no %s: set MOAT_DNSSERVER to tests/dns/dnsserver.py",
-		    f->script);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-dns-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->zone, sizeof(f->zone), "%s/test.zone", f->dir);
-	fp = fopen(f->zone, "w");
-	assert_non_null(fp);
-	assert_int_equal(fputs(zone_text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-	server_start(f, &f->srv);
+	dns_fixture_start(&f->dns, zone_text);
 	*state = f;
 	return 0;
 }
@@ -194,56 +96,12 @@ group_teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	server_stop(&f->srv);
-	assert_int_equal(unlink(f->zone), 0);
-	assert_int_equal(rmdir(f->dir), 0);
+	dns_fixture_stop(&f->dns);
 	free(f);
 	return 0;
 }
 
 /* ---- loop helpers ----------------------------------------------------- */
-
-static void
-on_guard(uv_timer_t *t)
-{
-	bool *expired = t->data;
-
-	*expired = true;
-	uv_stop(t->loop);
-}
-
-/* Run the loop until *done or GUARD_MS pass (a failure). */
-static void
-run_until(uv_loop_t *loop, const bool *done)
-{
-	uv_timer_t guard;
-	bool expired = false;
-
-	assert_int_equal(uv_timer_init(loop, &guard), 0);
-	guard.data = &expired;
-	assert_int_equal(uv_timer_start(&guard, on_guard, GUARD_MS, 0), 0);
-	while (!*done && !expired)
-		uv_run(loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&guard, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-	assert_false(expired);
-}
-
-/* Run for ms milliseconds. */
-static void
-run_for(uv_loop_t *loop, unsigned ms)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	assert_int_equal(uv_timer_init(loop, &t), 0);
-	t.data = &expired;
-	assert_int_equal(uv_timer_start(&t, on_guard, ms, 0), 0);
-	while (!expired)
-		uv_run(loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-}
 
 static struct dns *
 make_dns_cache(uv_loop_t *loop, int port, unsigned timeout_ms,
@@ -328,7 +186,7 @@ static void
 ask(struct fixture *f, const char *name, uint16_t qtype, struct outcome *o)
 {
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port, 2000);
+	struct dns *dns = make_dns(&loop, f->dns.port, 2000);
 
 	memset(o, 0, sizeof(*o));
 	if (qtype == ASK_PTR_OF_IP)
@@ -336,7 +194,7 @@ ask(struct fixture *f, const char *name, uint16_t qtype, struct outcome *o)
 	else
 		(void)dns_query(dns, name, qtype, on_result, o);
 	o->returned = true;
-	run_until(&loop, &o->called);
+	loop_run_until(&loop, &o->called);
 	assert_false(o->early);
 	assert_int_equal(o->ncalls, 1);
 	assert_int_equal(dns_pending(dns), 0);
@@ -525,12 +383,12 @@ test_timeout_is_tempfail_in_time(void **state)
 	struct fixture *f = *state;
 	struct outcome o = { 0 };
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port, QUERY_TIMEOUT_MS);
+	struct dns *dns = make_dns(&loop, f->dns.port, QUERY_TIMEOUT_MS);
 	uint64_t t0 = uv_hrtime(), ms;
 
 	(void)dns_query_a(dns, "slow.zone.example", on_result, &o);
 	o.returned = true;
-	run_until(&loop, &o.called);
+	loop_run_until(&loop, &o.called);
 	ms = (uv_hrtime() - t0) / 1000000;
 	assert_int_equal(o.status, DNS_TEMPFAIL);
 	assert_string_equal(o.why, "timeout");
@@ -538,7 +396,7 @@ test_timeout_is_tempfail_in_time(void **state)
 	assert_true(ms < QUERY_TIMEOUT_MS + 400);
 	/* The late answer (there is none) or unbound's own failure must not
 	 * call back again. */
-	run_for(&loop, 300);
+	loop_run_for(&loop, 300);
 	assert_int_equal(o.ncalls, 1);
 	end_dns(&loop, &dns);
 }
@@ -546,24 +404,24 @@ test_timeout_is_tempfail_in_time(void **state)
 static void
 test_cache_answers_without_server(void **state)
 {
-	struct fixture *f = *state;
-	struct server own = { 0 };
+	struct dns_fixture own = { 0 };
 	struct outcome o = { 0 }, neg = { 0 };
 	uv_loop_t loop;
 	struct dns *dns;
 	uint64_t hits, misses;
 
-	server_start(f, &own);
+	(void)state;
+	dns_fixture_start(&own, zone_text);
 	dns = make_dns(&loop, own.port, QUERY_TIMEOUT_MS);
 	(void)dns_query_mx(dns, "zone.example", on_result, &o);
 	(void)dns_query_a(dns, "nope.zone.example", on_result, &neg);
 	o.returned = neg.returned = true;
-	run_until(&loop, &o.called);
-	run_until(&loop, &neg.called);
+	loop_run_until(&loop, &o.called);
+	loop_run_until(&loop, &neg.called);
 	assert_int_equal(o.status, DNS_OK);
 	assert_false(o.from_cache);
 	assert_int_equal(neg.status, DNS_NXDOMAIN);
-	server_stop(&own);
+	dns_fixture_stop(&own);
 
 	/* Same questions, the server gone: the cache answers, later. */
 	memset(&o, 0, sizeof(o));
@@ -573,8 +431,8 @@ test_cache_answers_without_server(void **state)
 	assert_false(o.called);
 	assert_false(neg.called);
 	o.returned = neg.returned = true;
-	run_until(&loop, &o.called);
-	run_until(&loop, &neg.called);
+	loop_run_until(&loop, &o.called);
+	loop_run_until(&loop, &neg.called);
 	assert_int_equal(o.status, DNS_OK);
 	assert_true(o.from_cache);
 	assert_mx_list(o.desc);
@@ -590,7 +448,7 @@ test_cache_answers_without_server(void **state)
 	memset(&o, 0, sizeof(o));
 	(void)dns_query_a(dns, "mx1.zone.example", on_result, &o);
 	o.returned = true;
-	run_until(&loop, &o.called);
+	loop_run_until(&loop, &o.called);
 	assert_int_equal(o.status, DNS_TEMPFAIL);
 	end_dns(&loop, &dns);
 }
@@ -603,7 +461,7 @@ ask_on(uv_loop_t *loop, struct dns *dns, const char *name,
 	memset(o, 0, sizeof(*o));
 	(void)dns_query_a(dns, name, on_result, o);
 	o->returned = true;
-	run_until(loop, &o->called);
+	loop_run_until(loop, &o->called);
 	assert_int_equal(o->status, DNS_OK);
 }
 
@@ -613,14 +471,14 @@ test_cache_honours_ttl_and_bound(void **state)
 	struct fixture *f = *state;
 	struct outcome o;
 	uv_loop_t loop;
-	struct dns *dns = make_dns_cache(&loop, f->srv.port, 2000, 2);
+	struct dns *dns = make_dns_cache(&loop, f->dns.port, 2000, 2);
 
 	/* TTL 1: gone from the cache after a second. */
 	ask_on(&loop, dns, "short.zone.example", &o);
 	assert_int_equal(o.ttl, 1);
 	ask_on(&loop, dns, "short.zone.example", &o);
 	assert_true(o.from_cache);
-	run_for(&loop, 1100);
+	loop_run_for(&loop, 1100);
 	ask_on(&loop, dns, "short.zone.example", &o);
 	assert_false(o.from_cache);
 
@@ -646,13 +504,13 @@ test_cancel_means_no_callback(void **state)
 	struct outcome o[4] = { 0 }, warm = { 0 }, after = { 0 };
 	struct dns_query *q[4];
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port, QUERY_TIMEOUT_MS);
+	struct dns *dns = make_dns(&loop, f->dns.port, QUERY_TIMEOUT_MS);
 	size_t i;
 
 	/* Warm the cache so that one cancelled query is a cache hit. */
 	(void)dns_query_a(dns, "mx1.zone.example", on_result, &warm);
 	warm.returned = true;
-	run_until(&loop, &warm.called);
+	loop_run_until(&loop, &warm.called);
 
 	q[0] = dns_query_a(dns, "slow.zone.example", on_result, &o[0]);
 	q[1] = dns_query_mx(dns, "zone.example", on_result, &o[1]);
@@ -665,14 +523,14 @@ test_cancel_means_no_callback(void **state)
 	}
 	assert_int_equal(dns_pending(dns), 0);
 	/* Past the timeout, and long enough for the real answers. */
-	run_for(&loop, QUERY_TIMEOUT_MS + 300);
+	loop_run_for(&loop, QUERY_TIMEOUT_MS + 300);
 	for (i = 0; i < 4; i++)
 		assert_false(o[i].called);
 
 	/* The resolver still works after cancellations. */
 	(void)dns_query_txt(dns, "txt.zone.example", on_result, &after);
 	after.returned = true;
-	run_until(&loop, &after.called);
+	loop_run_until(&loop, &after.called);
 	assert_int_equal(after.status, DNS_OK);
 
 	/* Outstanding at dns_free: cancelled too. */
@@ -715,14 +573,14 @@ test_free_inside_callback(void **state)
 	struct fixture *f = *state;
 	struct free_in_cb c = { 0 };
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port, QUERY_TIMEOUT_MS);
+	struct dns *dns = make_dns(&loop, f->dns.port, QUERY_TIMEOUT_MS);
 
 	c.dns = &dns;
 	(void)dns_query_a(dns, "mx1.zone.example", on_result_free, &c);
 	(void)dns_query_a(dns, "slow.zone.example", on_result_other, &c);
 	(void)dns_query_mx(dns, "zone.example", on_result_other, &c);
 	c.o.returned = true;
-	run_until(&loop, &c.o.called);
+	loop_run_until(&loop, &c.o.called);
 	assert_null(dns);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);

@@ -25,11 +25,10 @@
 #include <uv.h>
 
 #include "dns.h"
+#include "dns_fixture.h"
 #include "dnsbl.h"
 #include "util.h"
 
-#define PYTHON "/usr/bin/python3"
-#define GUARD_MS 10000		/* no single test step may take longer */
 #define QUERY_TIMEOUT_MS 500
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -61,16 +60,8 @@ static const char zone_text[] =
     "$ORIGIN broken.example.\n"
     "2.2.0.192  SERVFAIL\n";
 
-struct server {
-	pid_t	 pid;
-	int	 port;
-};
-
 struct fixture {
-	char		 dir[64];
-	char		 zone[96];
-	char		 script[512];
-	struct server	 srv;
+	struct dns_fixture	 dns;
 };
 
 /* One check's outcome, copied out of the callback. */
@@ -86,99 +77,13 @@ struct outcome {
 
 /* ---- the server ---------------------------------------------------------- */
 
-static void
-find_script(char *buf, size_t len)
-{
-	const char *env = getenv("MOAT_DNSSERVER");
-	char here[512];
-	char *slash;
-
-	if (env != NULL && env[0] != '\0') {
-		assert_true(moat_strlcpy(buf, env, len) < len);
-		return;
-	}
-	assert_true(moat_strlcpy(here, __FILE__, sizeof(here)) <
-	    sizeof(here));
-	slash = strrchr(here, '/');
-	if (slash == NULL)
-		moat_strlcpy(here, ".", sizeof(here));
-	else
-		*slash = '\0';
-	assert_true(snprintf(buf, len, "%s/../dns/dnsserver.py", here) <
-	    (int)len);
-}
-
-static void
-server_start(struct fixture *f, struct server *s)
-{
-	char line[64];
-	int pfd[2];
-	size_t n = 0;
-	ssize_t r;
-	uint64_t port;
-	const char *error;
-
-	assert_int_equal(pipe(pfd), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		if (dup2(pfd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl(PYTHON, PYTHON, f->script, "--port", "0", "--zone",
-		    f->zone, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	while (n + 1 < sizeof(line)) {
-		r = read(pfd[0], line + n, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(pfd[0]);
-	if (strncmp(line, "ready ", 6) != 0)
-		fail_msg("dnsserver did not start (%s): got \"%s\"",
-		    f->script, line);
-	assert_int_equal(parse_u64(line + 6, 1, 65535, &port, &error), 0);
-	s->port = (int)port;
-}
-
-static void
-server_stop(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	assert_int_equal(kill(s->pid, SIGTERM), 0);
-	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-	s->pid = 0;
-}
-
 static int
 group_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	FILE *fp;
 
 	assert_non_null(f);
-	find_script(f->script, sizeof(f->script));
-	if (access(f->script, R_OK) != 0)
-		fail_msg("no %s: set MOAT_DNSSERVER to tests/dns/dnsserver.py",
-		    f->script);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-dnsbl-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->zone, sizeof(f->zone), "%s/test.zone", f->dir);
-	fp = fopen(f->zone, "w");
-	assert_non_null(fp);
-	assert_int_equal(fputs(zone_text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-	server_start(f, &f->srv);
+	dns_fixture_start(&f->dns, zone_text);
 	*state = f;
 	return 0;
 }
@@ -188,54 +93,12 @@ group_teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	server_stop(&f->srv);
-	assert_int_equal(unlink(f->zone), 0);
-	assert_int_equal(rmdir(f->dir), 0);
+	dns_fixture_stop(&f->dns);
 	free(f);
 	return 0;
 }
 
 /* ---- loop helpers ------------------------------------------------------- */
-
-static void
-on_guard(uv_timer_t *t)
-{
-	bool *expired = t->data;
-
-	*expired = true;
-	uv_stop(t->loop);
-}
-
-static void
-run_until(uv_loop_t *loop, const bool *done)
-{
-	uv_timer_t guard;
-	bool expired = false;
-
-	assert_int_equal(uv_timer_init(loop, &guard), 0);
-	guard.data = &expired;
-	assert_int_equal(uv_timer_start(&guard, on_guard, GUARD_MS, 0), 0);
-	while (!*done && !expired)
-		uv_run(loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&guard, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-	assert_false(expired);
-}
-
-static void
-run_for(uv_loop_t *loop, unsigned ms)
-{
-	uv_timer_t t;
-	bool expired = false;
-
-	assert_int_equal(uv_timer_init(loop, &t), 0);
-	t.data = &expired;
-	assert_int_equal(uv_timer_start(&t, on_guard, ms, 0), 0);
-	while (!expired)
-		uv_run(loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-}
 
 static struct dns *
 make_dns(uv_loop_t *loop, int port)
@@ -292,15 +155,15 @@ check(struct fixture *f, const char *spec, bool loopback, bool txt,
 		fail_msg("dnsbl_parse \"%s\": %s", spec, err);
 	cfg.query_loopback = loopback;
 	cfg.fetch_txt = txt;
-	dns = make_dns(&loop, f->srv.port);
+	dns = make_dns(&loop, f->dns.port);
 	memset(o, 0, sizeof(*o));
 	q = dnsbl_check(&loop, dns, &cfg, ip, on_result, o);
 	assert_non_null(q);
 	o->returned = true;
-	run_until(&loop, &o->called);
+	loop_run_until(&loop, &o->called);
 	assert_false(o->early);
 	/* Nothing calls back twice, late answers included. */
-	run_for(&loop, 50);
+	loop_run_for(&loop, 50);
 	assert_int_equal(o->ncalls, 1);
 	end_dns(&loop, &dns);
 }
@@ -639,7 +502,7 @@ test_listed_and_not(void **state)
 		const char *err;
 		struct dnsbl_query *q;
 		uv_loop_t loop;
-		struct dns *dns = make_dns(&loop, f->srv.port);
+		struct dns *dns = make_dns(&loop, f->dns.port);
 
 		assert_int_equal(dnsbl_parse("bl.example:3", &cfg, &err), 0);
 		cfg.threshold = 4;
@@ -647,7 +510,7 @@ test_listed_and_not(void **state)
 		q = dnsbl_check(&loop, dns, &cfg, "192.0.2.2", on_result, &o);
 		assert_non_null(q);
 		o.returned = true;
-		run_until(&loop, &o.called);
+		loop_run_until(&loop, &o.called);
 		assert_true(o.res.zones[0].listed);
 		assert_int_equal(o.res.score, 3);
 		assert_false(o.res.listed);
@@ -809,14 +672,14 @@ test_no_lookup_from_loop(void **state)
 	const char *err;
 	struct outcome o = { 0 };
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port);
+	struct dns *dns = make_dns(&loop, f->dns.port);
 
 	/* No zones, and a skipped address: still answered from the loop. */
 	assert_int_equal(dnsbl_parse("", &cfg, &err), 0);
 	assert_non_null(dnsbl_check(&loop, dns, &cfg, "192.0.2.2", on_result,
 	    &o));
 	o.returned = true;
-	run_until(&loop, &o.called);
+	loop_run_until(&loop, &o.called);
 	assert_false(o.early);
 	assert_int_equal(o.res.score, 0);
 	assert_string_equal(o.text, "score=0");
@@ -826,7 +689,7 @@ test_no_lookup_from_loop(void **state)
 	assert_non_null(dnsbl_check(&loop, dns, &cfg, "192.168.0.1",
 	    on_result, &o));
 	o.returned = true;
-	run_until(&loop, &o.called);
+	loop_run_until(&loop, &o.called);
 	assert_false(o.early);
 	assert_string_equal(o.skipped, "private");
 	assert_int_equal(dns_pending(dns), 0);
@@ -847,7 +710,7 @@ test_cancel(void **state)
 	struct outcome o[3] = { 0 }, after = { 0 };
 	struct dnsbl_query *q[3];
 	uv_loop_t loop;
-	struct dns *dns = make_dns(&loop, f->srv.port);
+	struct dns *dns = make_dns(&loop, f->dns.port);
 	size_t i;
 
 	assert_int_equal(dnsbl_parse("bl.example, slow.example, "
@@ -865,7 +728,7 @@ test_cancel(void **state)
 	dnsbl_cancel(NULL);
 	assert_int_equal(dns_pending(dns), 0);
 	/* Past the timeout, and long enough for the real answers. */
-	run_for(&loop, QUERY_TIMEOUT_MS + 300);
+	loop_run_for(&loop, QUERY_TIMEOUT_MS + 300);
 	for (i = 0; i < NELEM(o); i++)
 		assert_false(o[i].called);
 
@@ -874,18 +737,18 @@ test_cancel(void **state)
 	assert_int_equal(dnsbl_parse("txtslow.example", &cfg, &err), 0);
 	cfg.fetch_txt = true;
 	q[0] = dnsbl_check(&loop, dns, &cfg, "192.0.2.2", on_result, &o[0]);
-	run_for(&loop, QUERY_TIMEOUT_MS / 2);
+	loop_run_for(&loop, QUERY_TIMEOUT_MS / 2);
 	assert_int_equal(dns_pending(dns), 1);
 	assert_false(o[0].called);
 	dnsbl_cancel(q[0]);
 	assert_int_equal(dns_pending(dns), 0);
-	run_for(&loop, QUERY_TIMEOUT_MS);
+	loop_run_for(&loop, QUERY_TIMEOUT_MS);
 
 	/* The resolver still works. */
 	assert_non_null(dnsbl_check(&loop, dns, &cfg, "192.0.2.3", on_result,
 	    &after));
 	after.returned = true;
-	run_until(&loop, &after.called);
+	loop_run_until(&loop, &after.called);
 	assert_false(after.res.listed);
 	assert_false(o[0].called);
 	end_dns(&loop, &dns);
