@@ -78,9 +78,9 @@ def test_sender_past_the_limit_is_frozen_and_admin_unfreezes(make_pair):
 	c.close()
 
 	# What it queued for B is held, not sent, even once B is up.
-	held = wait_until(lambda: [q for q in a.queue_list()
-	    if "held" in q], 10)
-	assert len(held) == 3, a.queue_list()
+	def held():
+		return [q for q in a.queue_list() if "held" in q]
+	assert wait_until(lambda: len(held()) == 3, 10), a.queue_list()
 	b.start()
 	a.ctl("queue", "flush")
 	time.sleep(3)
