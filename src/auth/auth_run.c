@@ -71,6 +71,21 @@ auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
 	}
 }
 
+struct sasl_session *
+auth_sasl_begin(struct auth_service *as, struct sasl_lookup *lookup,
+    struct sasl_cbind *cbind, unsigned flags, struct ssl_st *ssl)
+{
+	struct sasl_params p = { .flags = flags };
+
+	lookup->lookup = auth_store_lookup;
+	lookup->ctx = as;
+	memset(cbind, 0, sizeof(*cbind));
+	if (ssl != NULL && sasl_cbind_from_ssl(ssl, cbind) == 0)
+		p.cbind = cbind;
+	p.lookup = lookup;
+	return sasl_new(&p);
+}
+
 bool
 auth_is_loopback(const char *ip)
 {

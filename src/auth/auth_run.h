@@ -33,6 +33,14 @@ struct auth_service {
 	bool		 refuse_frozen;
 };
 
+/* One login of a session: fill as (the address is copied), point
+ * lookup at it, take the channel binding data from ssl (NULL: no TLS)
+ * into cbind, and make the SASL session with flags. as, lookup and cbind
+ * belong to the session and must outlive the SASL session. */
+struct sasl_session *auth_sasl_begin(struct auth_service *as,
+    struct sasl_lookup *lookup, struct sasl_cbind *cbind, unsigned flags,
+    struct ssl_st *ssl);
+
 /* A struct sasl_lookup callback; ctx is a struct auth_service. */
 enum sasl_lookup_result auth_store_lookup(void *ctx, const char *user,
     char *hash, size_t hashlen, char *scram, size_t scramlen);

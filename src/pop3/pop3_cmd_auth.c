@@ -349,8 +349,6 @@ auth_done(struct auth_step *st, int status)
 static void
 sasl_begin(struct pop3_session *s)
 {
-	struct sasl_params p = { .flags = auth_flags(s) };
-
 	s->auth_service.data_dir = s->srv->cfg->data_dir;
 	s->auth_service.service = "pop3";	/* the pop3=on|off setting */
 	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
@@ -358,14 +356,8 @@ sasl_begin(struct pop3_session *s)
 	s->auth_service.dyn = s->srv->screen != NULL ?
 	    screen_dyn(s->srv->screen) : NULL;
 	s->auth_service.refuse_frozen = !s->srv->cfg->hj_frozen_mail_access;
-	s->sasl_lookup.lookup = auth_store_lookup;
-	s->sasl_lookup.ctx = &s->auth_service;
-	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
-	if (pop3_is_tls(s) &&
-	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
-		p.cbind = &s->sasl_cbind;
-	p.lookup = &s->sasl_lookup;
-	s->sasl = sasl_new(&p);
+	s->sasl = auth_sasl_begin(&s->auth_service, &s->sasl_lookup,
+	    &s->sasl_cbind, auth_flags(s), pop3_is_tls(s) ? s->conn->ssl : NULL);
 }
 
 static void

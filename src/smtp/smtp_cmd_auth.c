@@ -191,7 +191,6 @@ auth_wait(struct smtp_session *s)
 void
 cmd_auth(struct smtp_session *s, const char *args, size_t len)
 {
-	struct sasl_params p = { .flags = auth_flags(s) };
 	const char *sp;
 	size_t mlen;
 
@@ -214,14 +213,8 @@ cmd_auth(struct smtp_session *s, const char *args, size_t len)
 	    sizeof(s->auth_service.ip));
 	s->auth_service.dyn = s->srv->screen != NULL ?
 	    screen_dyn(s->srv->screen) : NULL;
-	s->sasl_lookup.lookup = auth_store_lookup;
-	s->sasl_lookup.ctx = &s->auth_service;
-	memset(&s->sasl_cbind, 0, sizeof(s->sasl_cbind));
-	if (smtp_is_tls(s) &&
-	    sasl_cbind_from_ssl(s->conn->ssl, &s->sasl_cbind) == 0)
-		p.cbind = &s->sasl_cbind;
-	p.lookup = &s->sasl_lookup;
-	s->sasl = sasl_new(&p);
+	s->sasl = auth_sasl_begin(&s->auth_service, &s->sasl_lookup,
+	    &s->sasl_cbind, auth_flags(s), smtp_is_tls(s) ? s->conn->ssl : NULL);
 	if (auth_run_start(s->srv->loop, s->sasl, args, mlen, sp ? sp + 1 :
 	    NULL, sp ? len - mlen - 1 : 0, auth_done, s) < 0) {
 		sasl_free(&s->sasl);
