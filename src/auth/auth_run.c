@@ -39,7 +39,7 @@ enum sasl_lookup_result
 auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
     char *scram, size_t scramlen)
 {
-	const struct auth_service *as = ctx;
+	struct auth_service *as = ctx;
 	enum store_auth_result r;
 	const char *error = NULL;
 	struct store *auth_store;
@@ -52,13 +52,12 @@ auth_store_lookup(void *ctx, const char *user, char *hash, size_t hashlen,
 		return SASL_LOOKUP_TEMPFAIL;
 	if (r != STORE_AUTH_NO_USER && spray_blocked(auth_store, as, user))
 		return SASL_LOOKUP_DISABLED;
-	if (r != STORE_AUTH_NO_USER && as->refuse_frozen) {
-		bool frozen = false;
-
-		if (store_account_frozen(auth_store, user, &frozen, NULL,
-		    0) < 0)
+	as->frozen = false;
+	if (r != STORE_AUTH_NO_USER) {
+		if (store_account_frozen(auth_store, user, &as->frozen,
+		    as->frozen_reason, sizeof(as->frozen_reason)) < 0)
 			return SASL_LOOKUP_TEMPFAIL;
-		if (frozen)
+		if (as->frozen && as->refuse_frozen)
 			return SASL_LOOKUP_DISABLED;
 	}
 	switch (r) {

@@ -31,6 +31,11 @@ struct auth_service {
 	/* [hijack] frozen_mail_access = no: a frozen account may not log
 	 * in to read mail either. */
 	bool		 refuse_frozen;
+	/* Filled by the lookup (in the pool, read after the step): is the
+	 * account frozen by hijack detection, and why. SMTP refuses such a
+	 * login itself, with the reason. */
+	bool		 frozen;
+	char		 frozen_reason[160];
 };
 
 /* One login of a session: fill as (the address is copied), point

@@ -12,7 +12,6 @@
 #include "hijack.h"
 #include "log.h"
 #include "screen.h"
-#include "store_security.h"
 #include "smtp_session_private.h"
 
 #define SUBJECT_MAX	300
@@ -118,11 +117,14 @@ smtp_hijack_auth_ok(struct smtp_session *s)
 {
 	char reason[HIJACK_REASON_MAX];
 	struct hijack_msg m;
-	bool frozen = false;
 
+	/* The shared flag, else the database as the login's lookup read it
+	 * in the thread pool (the flag is lost with screen.map). */
+	if (s->auth_service.frozen)
+		snprintf(reason, sizeof(reason), "%s",
+		    s->auth_service.frozen_reason);
 	if (!hijack_frozen(dyn_of(s), s->auth_user, reason, sizeof(reason)) &&
-	    (store_account_frozen(s->srv->store, s->auth_user, &frozen,
-	    reason, sizeof(reason)) < 0 || !frozen)) {
+	    !s->auth_service.frozen) {
 		if (!hijack_login(s->srv->cfg, dyn_of(s), s->auth_user,
 		    s->conn->peer_ip, reason, sizeof(reason)))
 			return false;
