@@ -469,6 +469,7 @@ smtp_message_queue(struct smtp_session *s)
 	env.smtputf8 = s->mail.smtputf8;
 	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
 	env.junk = s->quarantine;
+	env.quarantine = s->hold_reason[0] != '\0' ? s->hold_reason : NULL;
 	buf_init(&s->env, QUEUE_ENVELOPE_MAX);
 	if (queue_envelope_format(&env, &s->env) < 0) {
 		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");

@@ -204,6 +204,7 @@ smtp_tx_reset(struct smtp_session *s)
 	size_t i;
 
 	smtp_authn_reset(s);
+	smtp_filter_reset(s);
 	s->quarantine = false;
 	for (i = 0; i < s->nrcpts; i++)
 		free(s->rcpts[i]);

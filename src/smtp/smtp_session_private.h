@@ -26,6 +26,7 @@ struct dmarc_check;
 struct dmarc_result;
 struct arc_verify;
 struct arc_result;
+struct content_info;
 #include "sasl.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
@@ -137,6 +138,14 @@ struct smtp_session {
 	bool			 dmarc_started;
 	bool			 quarantine;	/* deliver to Junk (DMARC) */
 	bool			 authn_waiting;
+
+	/* content filtering (smtp_filter*.c), reset per transaction */
+	unsigned		 filter_stage;	/* next stage to run */
+	struct content_info	*content;	/* MIME/attachment scan */
+	char			 virus[256];	/* signature found, "" none */
+	bool			 spam_scored;
+	double			 spam_score;	/* 0..1 when spam_scored */
+	char			 hold_reason[256];	/* quarantine, "" no */
 };
 
 void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
@@ -191,11 +200,40 @@ bool smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
     const char *local_domain);
 void smtp_greet(struct smtp_session *s);
 
-/* smtp_filter.c: antivirus and spam scoring before queueing. Always
- * false: smtp_message_queue() (or a refusal) comes when they are done.
- * (The bool is kept for a filter chain that may finish at once.) */
+/* smtp_filter.c: the content checks before queueing, a chain of stages
+ * (attachments, antivirus, outbreak, spam, content rules). Always false:
+ * smtp_message_queue() (or a refusal) comes when they are done. (The
+ * bool is kept for a chain that may finish at once.) */
 bool smtp_filter_start(struct smtp_session *s);
 void smtp_filter_abort(struct smtp_session *s);
+/* Per transaction state of the stages (from smtp_tx_reset). */
+void smtp_filter_reset(struct smtp_session *s);
+/* A stage is done: run the next one, or queue the message. */
+void smtp_filter_next(struct smtp_session *s);
+/* A stage refused the message (reply sent): the transaction is over,
+ * the session reads commands again. */
+void smtp_filter_refused(struct smtp_session *s);
+/* A stage accepted the message and dropped it (rule action discard):
+ * 250 without queueing. */
+void smtp_filter_discard(struct smtp_session *s);
+/* Thread pool work of a stage: after runs on the loop thread; it must
+ * call smtp_filter_back() first and stop when that is false (the client
+ * went away meanwhile and the session is freed). Returns false when the
+ * work could not be queued (nothing will be called back). */
+bool smtp_filter_pool(struct smtp_session *s, uv_work_t *w,
+    uv_work_cb work, uv_after_work_cb after);
+bool smtp_filter_back(struct smtp_session *s);
+/* Mail from outside: not authenticated, not from trusted networks. */
+bool smtp_filter_inbound(const struct smtp_session *s);
+/* Insert a header line (with CRLF) right after our Received: header. */
+void smtp_filter_insert_header(struct smtp_session *s, const char *line);
+/* The stages, in order, each in its own file. */
+void smtp_filter_attach(struct smtp_session *s);	/* _attach.c */
+void smtp_filter_av(struct smtp_session *s);		/* _av.c */
+void smtp_filter_av_abort(struct smtp_session *s);
+void smtp_filter_outbreak(struct smtp_session *s);	/* _outbreak.c */
+void smtp_filter_spam(struct smtp_session *s);		/* _spam.c */
+void smtp_filter_rules(struct smtp_session *s);	/* _rules.c */
 /* smtp_cmd_tx.c: write the accepted message to the queue. */
 void smtp_message_queue(struct smtp_session *s);
 

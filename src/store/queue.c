@@ -80,6 +80,10 @@ queue_envelope_format(const struct queue_envelope *env, struct buf *out)
 	    fmt_str(out, "service", env->service) < 0 ||
 	    fmt_str(out, "session", env->session) < 0 ||
 	    (env->auth != NULL && fmt_str(out, "auth", env->auth) < 0) ||
+	    (env->quarantine != NULL && fmt_str(out, "quarantine",
+	    env->quarantine) < 0) ||
+	    (env->author_dmarc != NULL && fmt_str(out, "author_dmarc",
+	    env->author_dmarc) < 0) ||
 	    buf_printf(out, "smtputf8 %d\n8bit %d\njunk %d\n",
 	    env->smtputf8 ? 1 : 0, env->eightbit ? 1 : 0,
 	    env->junk ? 1 : 0) < 0)
@@ -104,6 +108,8 @@ queue_envelope_free(struct queue_envelope *env)
 	free(env->service);
 	free(env->session);
 	free(env->auth);
+	free(env->quarantine);
+	free(env->author_dmarc);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -173,6 +179,12 @@ queue_envelope_parse(const uint8_t *data, size_t len,
 			env->session = xstrdup(val);
 		} else if (strcmp(line, "auth") == 0 && !env->auth) {
 			env->auth = xstrdup(val);
+		} else if (strcmp(line, "quarantine") == 0 &&
+		    !env->quarantine) {
+			env->quarantine = xstrdup(val);
+		} else if (strcmp(line, "author_dmarc") == 0 &&
+		    !env->author_dmarc) {
+			env->author_dmarc = xstrdup(val);
 		} else if (strcmp(line, "smtputf8") == 0) {
 			env->smtputf8 = strcmp(val, "1") == 0;
 		} else if (strcmp(line, "8bit") == 0) {

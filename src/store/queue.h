@@ -31,6 +31,9 @@ struct queue_envelope {
 	bool	 smtputf8;
 	bool	 eightbit;
 	bool	 junk;		/* deliver locally to the Junk folder */
+	char	*quarantine;	/* why it is held in quarantine, NULL: not */
+	char	*author_dmarc;	/* the From domain's DMARC p= (none,
+				   quarantine, reject), NULL: no record */
 };
 
 /* A new id: unique across processes on this host (time, pid, counter)

@@ -1,0 +1,51 @@
+/* content: one pass over a message's MIME structure with hard limits,
+ * describing every part and every file inside zip archives (name,
+ * declared and detected type, decoded size, SHA-256), for the
+ * attachment policy, the content rules and outbreak fingerprints. The
+ * limits (decoded size, nesting depth, part count) stop the walk: a
+ * message over one is never decoded further. */
+#ifndef MOAT_CONTENT_H
+#define MOAT_CONTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONTENT_NAME_MAX	256	/* a file name, UTF-8 */
+#define CONTENT_TYPE_MAX	128	/* type/subtype, lower case */
+#define CONTENT_DETECT_MAX	32	/* a detected type's name */
+
+struct content_limits {
+	uint64_t	max_decoded;	/* all parts and archive members */
+	unsigned	max_depth;	/* multipart + archive nesting */
+	unsigned	max_parts;	/* MIME parts + archive members */
+	bool		archives;	/* look inside zip files */
+};
+
+struct content_part {
+	char		name[CONTENT_NAME_MAX];	/* file name, "" none */
+	char		type[CONTENT_TYPE_MAX];	/* declared, "" inside zips */
+	char		detected[CONTENT_DETECT_MAX];	/* from the octets */
+	uint64_t	size;		/* decoded octets */
+	unsigned	depth;		/* nesting; archive members deeper */
+	bool		in_archive;
+	bool		attachment;	/* a file, not the message text */
+	uint8_t		sha256[32];
+};
+
+struct content_info {
+	struct content_part	*parts;
+	size_t			 nparts;
+	uint64_t		 decoded_total;
+	unsigned		 max_depth;
+	const char		*limit;	/* the limit that stopped the walk,
+					   NULL: none */
+};
+
+/* Walk len octets of a message (headers and body). Returns a new
+ * content_info (never NULL). */
+struct content_info *content_scan(const uint8_t *msg, size_t len,
+    const struct content_limits *lim);
+void content_info_free(struct content_info *ci);
+
+#endif
