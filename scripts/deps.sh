@@ -6,7 +6,7 @@ set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libuv1-dev libssl-dev libsqlite3-dev
 libunbound-dev libpsl-dev publicsuffix
-libinih-dev libcrypt-dev openssl"
+libinih-dev libcrypt-dev zlib1g-dev openssl"
 test_pkgs="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl clang
 libclang-rt-14-dev fetchmail mutt
 procps python3-dnslib python3-yaml python3-dkim python3-authres

@@ -32,6 +32,8 @@
 #include "moatctl_spam.h"
 #include "moatctl_av.h"
 #include "moatctl_archive.h"
+#include "moatctl_list.h"
+#include "moatctl_quarantine.h"
 #include "moatctl_log.h"
 #include "moatctl_queue.h"
 #include "moatctl_spf.h"
@@ -642,6 +644,8 @@ static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "spam", moatctl_spam },
 	{ "av", moatctl_av },
 	{ "archive", moatctl_archive },
+	{ "quarantine", moatctl_quarantine },
+	{ "list", moatctl_list },
 };
 
 static const struct ctl_subprogram *
