@@ -33,6 +33,7 @@
 #include "moatctl_av.h"
 #include "moatctl_archive.h"
 #include "moatctl_list.h"
+#include "moatctl_outbreak.h"
 #include "moatctl_quarantine.h"
 #include "moatctl_log.h"
 #include "moatctl_queue.h"
@@ -646,6 +647,7 @@ static const struct ctl_subprogram ctl_subprograms[] = {
 	{ "archive", moatctl_archive },
 	{ "quarantine", moatctl_quarantine },
 	{ "list", moatctl_list },
+	{ "outbreak", moatctl_outbreak },
 };
 
 static const struct ctl_subprogram *
