@@ -14,7 +14,8 @@
 
 enum key_type { KEY_STR, KEY_UINT, KEY_SIZE, KEY_DURATION, KEY_LISTEN,
 	KEY_LOGLEVEL, KEY_HOSTNAME, KEY_BOOL, KEY_CIDRS, KEY_RESOLVERS,
-	KEY_DURATION_MS, KEY_TLS_POLICY, KEY_RATE, KEY_RATES, KEY_MODE };
+	KEY_DURATION_MS, KEY_TLS_POLICY, KEY_RATE, KEY_RATES, KEY_MODE,
+	KEY_ACTION };
 
 struct key_def {
 	const char	*section;
@@ -153,6 +154,12 @@ static const struct key_def keys[] = {
 	NUM("antivirus", "fail_open", KEY_BOOL, av_fail_open, 0, 1),
 	NUM("antivirus", "max_size", KEY_SIZE, av_max_size, 1024,
 	    (uint64_t)4 << 30),
+	NUM("antivirus", "action_inbound", KEY_ACTION, av_quarantine_in, 0, 1),
+	NUM("antivirus", "action_outbound", KEY_ACTION, av_quarantine_out, 0,
+	    1),
+	/* [quarantine] */
+	NUM("quarantine", "retention", KEY_DURATION, quarantine_retention,
+	    3600, 3650 * 86400),
 	NUM("spam", "enabled", KEY_BOOL, spam, 0, 1),
 	NUM("spam", "junk_score", KEY_UINT, spam_junk, 1, 100),
 	NUM("spam", "reject_score", KEY_UINT, spam_reject, 0, 100),
@@ -265,6 +272,9 @@ config_defaults(struct config *cfg)
 	cfg->rejected_retention = 30 * 86400;
 	cfg->av_timeout = 30000;
 	cfg->av_max_size = 100 * 1024 * 1024;	/* clamd's StreamMaxLength */
+	cfg->av_quarantine_in = false;		/* reject */
+	cfg->av_quarantine_out = false;
+	cfg->quarantine_retention = 30 * 86400;
 	cfg->spam = true;
 	cfg->spam_junk = 90;
 	cfg->spam_reject = 0;		/* never refuse on the score alone */
@@ -707,6 +717,17 @@ set_key(struct config *cfg, const struct key_def *k, const char *value,
 			*(enum config_mode *)(void *)slot = MODE_SHADOW;
 		else {
 			*error_r = "expected enforce or shadow";
+			return -1;
+		}
+		return 0;
+	case KEY_ACTION:
+		/* What a filter verdict does: refuse at DATA or hold. */
+		if (strcmp(value, "reject") == 0)
+			*(bool *)(void *)slot = false;
+		else if (strcmp(value, "quarantine") == 0)
+			*(bool *)(void *)slot = true;
+		else {
+			*error_r = "expected reject or quarantine";
 			return -1;
 		}
 		return 0;

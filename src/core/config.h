@@ -197,6 +197,12 @@ struct config {
 	unsigned av_timeout;			/* milliseconds per scan */
 	bool	 av_fail_open;			/* clamd down: accept */
 	uint64_t av_max_size;			/* bytes sent to clamd */
+	bool	 av_quarantine_in;		/* action_inbound: a virus is
+						   quarantined, not refused */
+	bool	 av_quarantine_out;		/* action_outbound */
+
+	/* [quarantine]: held messages, <data_dir>/quarantine */
+	unsigned quarantine_retention;		/* seconds, then removed */
 
 	/* [spam] */
 	bool	 spam;				/* score inbound mail */
