@@ -165,9 +165,27 @@ static const struct key_def keys[] = {
 	NUM("spam", "reject_score", KEY_UINT, spam_reject, 0, 100),
 	NUM("spam", "learn_spam", KEY_UINT, spam_learn_spam, 1, 100),
 	NUM("spam", "learn_ham", KEY_UINT, spam_learn_ham, 0, 99),
+	NUM("spam", "learn_from_moves", KEY_BOOL, spam_learn_moves, 0, 1),
+	NUM("spam", "per_user", KEY_BOOL, spam_per_user, 0, 1),
+	NUM("spam", "user_min", KEY_UINT, spam_user_min, 1, 1000000),
 	STR("archive", "domains", archive_domains),
 	NUM("archive", "include_spam", KEY_BOOL, archive_spam, 0, 1),
 	NUM("archive", "retention", KEY_UINT, archive_days, 0, 36500),
+	NUM("outbreak", "enabled", KEY_BOOL, ob_enabled, 0, 1),
+	NUM("outbreak", "sources", KEY_UINT, ob_sources, 1, 100000),
+	NUM("outbreak", "recipients", KEY_UINT, ob_recipients, 1, 100000),
+	NUM("outbreak", "window", KEY_DURATION, ob_window, 60, 7 * 86400),
+	NUM("outbreak", "action", KEY_ACTION, ob_quarantine, 0, 1),
+	STR("outbreak", "exempt", ob_exempt),
+	NUM("outbreak", "mode", KEY_MODE, ob_mode, 0, 0),
+	NUM("outbreak", "table_size", KEY_UINT, ob_table, 256, 1 << 20),
+	/* [lists] */
+	STR("lists", "web_url", list_web_url),
+	NUM("lists", "bounce_limit", KEY_UINT, list_bounce_limit, 1, 1000),
+	NUM("lists", "token_ttl", KEY_DURATION, list_token_ttl, 60,
+	    30 * 86400),
+	NUM("lists", "strip_dkim", KEY_BOOL, list_strip_dkim, 0, 1),
+	NUM("lists", "arc_seal", KEY_BOOL, list_arc_seal, 0, 1),
 };
 
 static const char *service_names[SERVICE_COUNT] = {
@@ -280,8 +298,20 @@ config_defaults(struct config *cfg)
 	cfg->spam_reject = 0;		/* never refuse on the score alone */
 	cfg->spam_learn_spam = 99;
 	cfg->spam_learn_ham = 1;
+	cfg->spam_learn_moves = true;
+	cfg->spam_per_user = true;
+	cfg->spam_user_min = 200;	/* bayes_params_default() */
 	cfg->archive_spam = true;
 	cfg->archive_days = 0;
+	cfg->ob_enabled = true;
+	cfg->ob_sources = 10;
+	cfg->ob_recipients = 50;
+	cfg->ob_window = 3600;
+	cfg->ob_table = 8192;
+	cfg->list_bounce_limit = 5;
+	cfg->list_token_ttl = 3 * 86400;
+	cfg->list_strip_dkim = true;
+	cfg->list_arc_seal = true;
 }
 
 /* "LIMIT/WINDOW": 100/1m, 0/1m (off). */

@@ -210,11 +210,35 @@ struct config {
 	unsigned spam_reject;			/* percent: refuse; 0 never */
 	unsigned spam_learn_spam;		/* auto-learn at/above */
 	unsigned spam_learn_ham;		/* auto-learn at/below */
+	bool	 spam_learn_moves;		/* IMAP moves to/from Junk
+						   teach the filter */
+	bool	 spam_per_user;			/* score with the recipient's
+						   own training */
+	unsigned spam_user_min;			/* messages a user teaches
+						   before it counts */
 
 	/* [archive] */
 	char	 archive_domains[1024];		/* "*", a list, or empty */
 	bool	 archive_spam;
 	unsigned archive_days;			/* 0: keep forever */
+
+	/* [outbreak]: fuzzy fingerprints counted across sources */
+	bool	 ob_enabled;
+	unsigned ob_sources;		/* distinct sources to trip */
+	unsigned ob_recipients;		/* distinct recipients to trip */
+	unsigned ob_window;		/* seconds */
+	bool	 ob_quarantine;		/* action: hold, not 451 */
+	char	 ob_exempt[1024];	/* senders never counted */
+	enum config_mode ob_mode;
+	unsigned ob_table;		/* fingerprints remembered */
+
+	/* [lists]: mailing lists (src/store/list_*.c) */
+	char	 list_web_url[512];	/* one-click unsubscribe base URL;
+					   empty: mailto only */
+	unsigned list_bounce_limit;	/* bounces that disable a member */
+	unsigned list_token_ttl;	/* seconds a confirmation lives */
+	bool	 list_strip_dkim;	/* remove the author's DKIM */
+	bool	 list_arc_seal;		/* ARC-seal the copies */
 };
 
 /* Fill in every default (hostname from gethostname()). */
