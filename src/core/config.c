@@ -160,6 +160,14 @@ static const struct key_def keys[] = {
 	/* [quarantine] */
 	NUM("quarantine", "retention", KEY_DURATION, quarantine_retention,
 	    3600, 3650 * 86400),
+	STR("attachments", "block_names", att_block_names),
+	STR("attachments", "block_types", att_block_types),
+	NUM("attachments", "archives", KEY_BOOL, att_archives, 0, 1),
+	NUM("attachments", "max_decoded_size", KEY_SIZE, att_max_decoded,
+	    1024, (uint64_t)4 << 30),
+	NUM("attachments", "max_nesting", KEY_UINT, att_max_nesting, 1, 30),
+	NUM("attachments", "max_parts", KEY_UINT, att_max_parts, 1, 5000),
+	STR("attachments", "action", att_action),
 	NUM("spam", "enabled", KEY_BOOL, spam, 0, 1),
 	NUM("spam", "junk_score", KEY_UINT, spam_junk, 1, 100),
 	NUM("spam", "reject_score", KEY_UINT, spam_reject, 0, 100),
@@ -293,6 +301,16 @@ config_defaults(struct config *cfg)
 	cfg->av_quarantine_in = false;		/* reject */
 	cfg->av_quarantine_out = false;
 	cfg->quarantine_retention = 30 * 86400;
+	moat_strlcpy(cfg->att_block_names, "*.exe,*.scr,*.com,*.pif,*.bat,"
+	    "*.cmd,*.vbs,*.vbe,*.js,*.jse,*.wsf,*.wsh,*.hta,*.cpl,*.msi,"
+	    "*.msp,*.jar,*.lnk,*.ps1,*.reg,*.scf", sizeof(cfg->att_block_names));
+	moat_strlcpy(cfg->att_block_types, "exe,elf,macho",
+	    sizeof(cfg->att_block_types));
+	cfg->att_archives = true;
+	cfg->att_max_decoded = 100 * 1024 * 1024;
+	cfg->att_max_nesting = 5;
+	cfg->att_max_parts = 500;
+	moat_strlcpy(cfg->att_action, "reject", sizeof(cfg->att_action));
 	cfg->spam = true;
 	cfg->spam_junk = 90;
 	cfg->spam_reject = 0;		/* never refuse on the score alone */

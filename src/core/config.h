@@ -204,6 +204,15 @@ struct config {
 	/* [quarantine]: held messages, <data_dir>/quarantine */
 	unsigned quarantine_retention;		/* seconds, then removed */
 
+	/* [attachments]: smtp_filter_attach, both directions */
+	char	 att_block_names[1024];		/* globs on file names */
+	char	 att_block_types[256];		/* detected types */
+	bool	 att_archives;			/* look inside zips */
+	uint64_t att_max_decoded;		/* decoded octets, all parts */
+	unsigned att_max_nesting;		/* MIME + archive depth */
+	unsigned att_max_parts;			/* parts + archive members */
+	char	 att_action[16];		/* reject or quarantine */
+
 	/* [spam] */
 	bool	 spam;				/* score inbound mail */
 	unsigned spam_junk;			/* percent: file into Junk */

@@ -14,6 +14,13 @@
 #define CONTENT_NAME_MAX	256	/* a file name, UTF-8 */
 #define CONTENT_TYPE_MAX	128	/* type/subtype, lower case */
 #define CONTENT_DETECT_MAX	32	/* a detected type's name */
+#define CONTENT_SNIFF_LEN	512	/* octets looked at for the type */
+#define CONTENT_ARCHIVE_MAX	(64u * 1024 * 1024)	/* a nested zip held
+				   in memory to be opened (its central
+				   directory is at the end) */
+#define CONTENT_DEFAULT_DECODED	(100u * 1024 * 1024)
+#define CONTENT_DEFAULT_DEPTH	5
+#define CONTENT_DEFAULT_PARTS	500
 
 struct content_limits {
 	uint64_t	max_decoded;	/* all parts and archive members */
@@ -41,6 +48,15 @@ struct content_info {
 	const char		*limit;	/* the limit that stopped the walk,
 					   NULL: none */
 };
+
+/* The defaults above, archives on. */
+void content_limits_default(struct content_limits *lim);
+/* The detected type of content starting with p (at most
+ * CONTENT_SNIFF_LEN octets are read): "exe", "elf", "macho", "zip",
+ * "rar", "7z", "gzip", "pdf", "ole", "script", "html", "text", "empty"
+ * or "unknown"; archive members that cannot be read are "encrypted" or
+ * "unreadable". */
+const char *content_detect(const uint8_t *p, size_t len);
 
 /* Walk len octets of a message (headers and body). Returns a new
  * content_info (never NULL). */
