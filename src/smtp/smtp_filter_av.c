@@ -1,6 +1,9 @@
 /* smtp_filter_av: the antivirus stage. The message goes to clamd
  * (INSTREAM, asynchronously, within [antivirus] timeout): a virus is
- * refused with 554 5.7.0 naming the signature; when clamd cannot answer,
+ * refused with 554 5.7.0 naming the signature, or, when [antivirus]
+ * action_inbound / action_outbound says quarantine for the message's
+ * direction, accepted, marked and held (the queue runner moves it into
+ * the quarantine instead of delivering it); when clamd cannot answer,
  * [antivirus] fail_open decides between 451 4.7.0 (the default) and
  * accepting with an X-Virus-Scan header saying it was not scanned. */
 #include <stdio.h>
@@ -15,7 +18,9 @@ scanned(const struct clamd_result *r, void *ctx)
 {
 	struct smtp_session *s = ctx;
 	const struct config *cfg = s->srv->cfg;
-	char line[CLAMD_REASON_MAX + 128], rule[CLAMD_SIGNATURE_MAX + 16];
+	/* A header line: text, a signature or reason, our host name. */
+	char line[CLAMD_REASON_MAX + CLAMD_SIGNATURE_MAX + 320];
+	char rule[CLAMD_SIGNATURE_MAX + 16];
 
 	s->clamd_q = NULL;
 	if (s->conn_gone) {
@@ -30,6 +35,19 @@ scanned(const struct clamd_result *r, void *ctx)
 		trace_add(&s->trace, "antivirus", "infected: %s",
 		    r->signature);
 		snprintf(s->virus, sizeof(s->virus), "%s", r->signature);
+		if (smtp_filter_inbound(s) ? cfg->av_quarantine_in :
+		    cfg->av_quarantine_out) {
+			/* 250 to the client, no bounce later: it waits for
+			 * the admin in the quarantine. */
+			snprintf(s->hold_reason, sizeof(s->hold_reason),
+			    "virus %s", r->signature);
+			snprintf(line, sizeof(line), "X-Virus-Scan: infected "
+			    "(%s) by %s\r\n", r->signature, cfg->hostname);
+			smtp_filter_insert_header(s, line);
+			log_info("smtp session=%s event=virus-quarantine "
+			    "signature=\"%s\"", s->id, r->signature);
+			break;
+		}
 		snprintf(rule, sizeof(rule), "virus %s", r->signature);
 		smtp_refuse(s, rule, 554, "5.7.0 Message refused: virus "
 		    "found (%s)", r->signature);

@@ -22,6 +22,7 @@
 #include "maildir.h"
 #include "outbound.h"
 #include "queue.h"
+#include "quarantine.h"
 #include "quota.h"
 #include "archive_queue.h"
 #include "store.h"
@@ -493,6 +494,20 @@ local_work(uv_work_t *w)
 		snprintf(j->out.error, sizeof(j->out.error), "corrupt queue "
 		    "file: %s", error);
 		j->out.attempts = 1000;	/* keep it for the admin */
+		buf_deinit(&j->data);
+		return;
+	}
+	if (j->env.quarantine != NULL) {
+		/* A filter held it at reception: no delivery, no bounce. */
+		if (quarantine_move(cfg->data_dir, j->id) < 0) {
+			snprintf(j->out.error, sizeof(j->out.error),
+			    "quarantine: %s", strerror(errno));
+		} else {
+			log_info("event=quarantined id=%s reason=\"%.200s\"",
+			    j->id, j->env.quarantine);
+			j->out.finished = true;
+		}
+		queue_envelope_free(&j->env);
 		buf_deinit(&j->data);
 		return;
 	}

@@ -28,6 +28,7 @@
 #include "dns_config.h"
 #include "log.h"
 #include "outbound.h"
+#include "quarantine.h"
 #include "queue.h"
 #include "smtp_client.h"
 #include "store.h"
@@ -300,7 +301,8 @@ on_tick(uv_timer_t *t)
 
 /* Housekeeping from a pool thread, at most once an hour: rejected-log
  * rows and traces past [log] rejected_retention, archive copies that
- * failed to be written, archive days past [archive] retention. */
+ * failed to be written, archive days past [archive] retention, held
+ * messages past [quarantine] retention. */
 static uv_work_t prune_work;
 static bool prune_running;
 static time_t prune_last;
@@ -317,6 +319,10 @@ prune_run(uv_work_t *w)
 	    (time_t)cfg->rejected_retention) < 0)
 		log_warnx("event=reject-prune-failed");
 	archive_maintain(cfg);
+	/* Held messages past [quarantine] retention (each one logged). */
+	if (quarantine_prune(cfg->data_dir, time(NULL) -
+	    (time_t)cfg->quarantine_retention) < 0)
+		log_warn("event=quarantine-prune-failed");
 }
 
 static void
