@@ -1,0 +1,518 @@
+/* test_content: content_scan (src/filter/content.c) and the zip reader
+ * under it. Zips are built here (stored, deflated, encrypted, nested,
+ * without a central directory, with lying sizes); the limits are shown
+ * to stop the walk: a 64 MB member of zeros under a 4 MB budget, nesting
+ * and part counts, and the type detection table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "content.h"
+#include "zip.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define OUT_MAX (256u * 1024 * 1024)
+
+struct member_spec {
+	const char	*name;
+	const uint8_t	*data;
+	size_t		 len;
+	bool		 deflate;
+	bool		 encrypted;
+	bool		 lie;		/* declare sizes of 1 */
+};
+
+static void
+put16(struct buf *b, unsigned v)
+{
+	uint8_t p[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+	assert_int_equal(buf_append(b, p, 2), 0);
+}
+
+static void
+put32(struct buf *b, uint32_t v)
+{
+	put16(b, v & 0xffff);
+	put16(b, v >> 16);
+}
+
+static void
+raw_deflate(const uint8_t *p, size_t len, struct buf *out)
+{
+	z_stream z;
+	uint8_t win[4096];
+	int r;
+
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = win;
+		z.avail_out = sizeof(win);
+		r = deflate(&z, Z_FINISH);
+		assert_true(r == Z_OK || r == Z_STREAM_END);
+		assert_int_equal(buf_append(out, win, sizeof(win) -
+		    z.avail_out), 0);
+	} while (r != Z_STREAM_END);
+	deflateEnd(&z);
+}
+
+/* A zip of the members; central is false: local headers only. */
+static void
+build_zip(const struct member_spec *m, size_t n, bool central,
+    struct buf *out)
+{
+	struct buf data, cd;
+	uint32_t offs[16], csz[16];
+	size_t i;
+
+	assert_true(n <= 16);
+	buf_init(&cd, 0);
+	for (i = 0; i < n; i++) {
+		buf_init(&data, 0);
+		if (m[i].deflate)
+			raw_deflate(m[i].data, m[i].len, &data);
+		else if (m[i].len > 0)
+			assert_int_equal(buf_append(&data, m[i].data,
+			    m[i].len), 0);
+		offs[i] = (uint32_t)out->len;
+		csz[i] = (uint32_t)data.len;
+		put32(out, 0x04034b50);
+		put16(out, 20);
+		put16(out, m[i].encrypted ? 1 : 0);
+		put16(out, m[i].deflate ? 8 : 0);
+		put32(out, 0);
+		put32(out, (uint32_t)crc32(0, m[i].data, (uInt)m[i].len));
+		put32(out, m[i].lie ? 1 : csz[i]);
+		put32(out, m[i].lie ? 1 : (uint32_t)m[i].len);
+		put16(out, (unsigned)strlen(m[i].name));
+		put16(out, 0);
+		assert_int_equal(buf_append_str(out, m[i].name), 0);
+		assert_int_equal(buf_append(out, data.data, data.len), 0);
+		buf_deinit(&data);
+	}
+	if (!central) {
+		buf_deinit(&cd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		put32(&cd, 0x02014b50);
+		put16(&cd, 20);
+		put16(&cd, 20);
+		put16(&cd, m[i].encrypted ? 1 : 0);
+		put16(&cd, m[i].deflate ? 8 : 0);
+		put32(&cd, 0);
+		put32(&cd, (uint32_t)crc32(0, m[i].data, (uInt)m[i].len));
+		put32(&cd, m[i].lie ? 1 : csz[i]);
+		put32(&cd, m[i].lie ? 1 : (uint32_t)m[i].len);
+		put16(&cd, (unsigned)strlen(m[i].name));
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put32(&cd, 0);
+		put32(&cd, offs[i]);
+		assert_int_equal(buf_append_str(&cd, m[i].name), 0);
+	}
+	i = out->len;
+	assert_int_equal(buf_append(out, cd.data, cd.len), 0);
+	put32(out, 0x06054b50);
+	put16(out, 0);
+	put16(out, 0);
+	put16(out, (unsigned)n);
+	put16(out, (unsigned)n);
+	put32(out, (uint32_t)cd.len);
+	put32(out, (uint32_t)i);
+	put16(out, 0);
+	buf_deinit(&cd);
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void
+put_base64(struct buf *out, const uint8_t *p, size_t len)
+{
+	size_t i, col = 0;
+	uint32_t v;
+
+	for (i = 0; i < len; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		assert_int_equal(buf_printf(out, "%c%c%c%c",
+		    b64chars[v >> 18 & 63], b64chars[v >> 12 & 63],
+		    i + 1 < len ? b64chars[v >> 6 & 63] : '=',
+		    i + 2 < len ? b64chars[v & 63] : '='), 0);
+		if ((col += 4) >= 76) {
+			assert_int_equal(buf_append_str(out, "\r\n"), 0);
+			col = 0;
+		}
+	}
+	assert_int_equal(buf_append_str(out, "\r\n"), 0);
+}
+
+/* A message with a text part and one base64 attachment. */
+static void
+build_message(const char *disposition, const uint8_t *p, size_t len,
+    struct buf *out)
+{
+	assert_int_equal(buf_append_str(out, "From: a@example.org\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"xx\"\r\n\r\n"
+	    "--xx\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	    "--xx\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"), 0);
+	assert_int_equal(buf_printf(out, "Content-Disposition: %s\r\n\r\n",
+	    disposition), 0);
+	put_base64(out, p, len);
+	assert_int_equal(buf_append_str(out, "--xx--\r\n"), 0);
+}
+
+static struct content_info *
+scan(const struct buf *msg, uint64_t max_decoded, unsigned depth,
+    unsigned parts)
+{
+	struct content_limits lim;
+
+	content_limits_default(&lim);
+	if (max_decoded > 0)
+		lim.max_decoded = max_decoded;
+	if (depth > 0)
+		lim.max_depth = depth;
+	if (parts > 0)
+		lim.max_parts = parts;
+	return content_scan(msg->data, msg->len, &lim);
+}
+
+static const struct content_part *
+find(const struct content_info *ci, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ci->nparts; i++)
+		if (strcmp(ci->parts[i].name, name) == 0)
+			return &ci->parts[i];
+	return NULL;
+}
+
+static void
+test_detect_table(void **state)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*want;
+	} cases[] = {
+		{ "", 0, "empty" },
+		{ "MZ\x90\x00\x03", 5, "exe" },
+		{ "MZ is a text line", 17, "text" },
+		{ "\x7f" "ELF\x02\x01", 6, "elf" },
+		{ "\xcf\xfa\xed\xfe\x07", 5, "macho" },
+		{ "\xca\xfe\xba\xbe\x00\x00\x00\x02", 8, "macho" },
+		{ "\xca\xfe\xba\xbe\x00\x00\x00\x34", 8, "unknown" },
+		{ "PK\x03\x04", 4, "zip" },
+		{ "Rar!\x1a\x07\x00", 7, "rar" },
+		{ "7z\xbc\xaf\x27\x1c", 6, "7z" },
+		{ "\x1f\x8b\x08", 3, "gzip" },
+		{ "%PDF-1.7\n", 9, "pdf" },
+		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "ole" },
+		{ "#!/bin/sh\n", 10, "script" },
+		{ "  \r\n<!DOCTYPE HTML>", 19, "html" },
+		{ "<Script>alert(1)", 16, "html" },
+		{ "plain words\r\n\tand more", 22, "text" },
+		{ "bin\x00\x01", 5, "unknown" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++)
+		assert_string_equal(content_detect((const uint8_t *)
+		    cases[i].in, cases[i].len), cases[i].want);
+}
+
+static void
+test_parts_names_hashes(void **state)
+{
+	/* SHA-256("abc"), FIPS 180-2 B.1 */
+	static const uint8_t abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41,
+		0x40, 0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3,
+		0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
+		0x15, 0xad };
+	struct content_info *ci;
+	const struct content_part *p;
+	struct buf msg;
+
+	(void)state;
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename*=utf-8''na%C3%AFve%20file.EXE",
+	    (const uint8_t *)"abc", 3, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_int_equal(ci->nparts, 2);
+	assert_string_equal(ci->parts[0].type, "text/plain");
+	assert_string_equal(ci->parts[0].detected, "text");
+	assert_false(ci->parts[0].attachment);
+	p = find(ci, "na\xc3\xafve file.EXE");
+	assert_non_null(p);
+	assert_true(p->attachment);
+	assert_false(p->in_archive);
+	assert_int_equal(p->depth, 1);
+	assert_int_equal(p->size, 3);
+	assert_string_equal(p->type, "application/octet-stream");
+	assert_memory_equal(p->sha256, abc, 32);
+	assert_int_equal(ci->decoded_total, 3 + 5);
+	content_info_free(ci);
+	buf_deinit(&msg);
+}
+
+static const uint8_t elf[] = "\x7f" "ELF\x02\x01\x01\x00 an elf binary";
+
+static void
+test_zip_members_nested_encrypted(void **state)
+{
+	static const char text[] = "just some text, repeated, repeated";
+	struct member_spec inner[] = {
+		{ "deep/run.sh", (const uint8_t *)"#!/bin/sh\necho\n", 15,
+		    true, false, false },
+	};
+	struct buf in, outer, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+
+	(void)state;
+	buf_init(&in, 0);
+	build_zip(inner, NELEM(inner), true, &in);
+	struct member_spec members[] = {
+		{ "a.txt", (const uint8_t *)text, sizeof(text) - 1, true,
+		    false, false },
+		{ "bin/tool", elf, sizeof(elf) - 1, false, false, false },
+		{ "dir/", (const uint8_t *)"", 0, false, false, false },
+		{ "secret.doc", (const uint8_t *)"xxxxxxxxxxxx", 12, false,
+		    true, false },
+		{ "inner.zip", in.data, in.len, true, false, false },
+		{ "liar.txt", (const uint8_t *)text, sizeof(text) - 1, true,
+		    false, true },
+	};
+	buf_init(&outer, 0);
+	build_zip(members, NELEM(members), true, &outer);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=\"pack.zip\"", outer.data,
+	    outer.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "pack.zip");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "zip");
+	assert_int_equal(p->depth, 1);
+	p = find(ci, "a.txt");
+	assert_non_null(p);
+	assert_true(p->in_archive);
+	assert_int_equal(p->depth, 2);
+	assert_int_equal(p->size, sizeof(text) - 1);
+	assert_string_equal(p->detected, "text");
+	assert_string_equal(p->type, "");
+	p = find(ci, "bin/tool");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "elf");
+	assert_null(find(ci, "dir/"));
+	p = find(ci, "secret.doc");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "encrypted");
+	assert_int_equal(p->size, 0);
+	p = find(ci, "inner.zip");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "zip");
+	p = find(ci, "deep/run.sh");
+	assert_non_null(p);
+	assert_int_equal(p->depth, 3);
+	assert_string_equal(p->detected, "script");
+	assert_int_equal(ci->max_depth, 3);
+	/* declared sizes of 1 are ignored: the stream is what counts */
+	p = find(ci, "liar.txt");
+	assert_non_null(p);
+	assert_int_equal(p->size, sizeof(text) - 1);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&outer);
+	buf_deinit(&in);
+}
+
+/* Local headers only (a truncated archive): members are still found. */
+static void
+test_zip_without_central_directory(void **state)
+{
+	struct member_spec members[] = {
+		{ "one.exe", (const uint8_t *)"MZ\x90\x00\x03", 5, false,
+		    false, false },
+		{ "two.txt", (const uint8_t *)"two", 3, true, false, false },
+	};
+	struct buf z, msg;
+	struct content_info *ci;
+
+	(void)state;
+	buf_init(&z, 0);
+	build_zip(members, NELEM(members), false, &z);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=x.zip", z.data, z.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_non_null(find(ci, "one.exe"));
+	assert_string_equal(find(ci, "one.exe")->detected, "exe");
+	assert_non_null(find(ci, "two.txt"));
+	assert_int_equal(find(ci, "two.txt")->size, 3);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&z);
+}
+
+/* 64 MB of zeros deflate to ~64 KB; a 4 MB budget stops the inflate
+ * there (the member reports what was read, no more). */
+static void
+test_zip_bomb_stops_at_budget(void **state)
+{
+	const size_t big = 64u * 1024 * 1024;
+	uint8_t *zeros = calloc(1, big);
+	struct buf z, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+
+	(void)state;
+	assert_non_null(zeros);
+	struct member_spec members[] = {
+		{ "zeros.bin", zeros, big, true, false, false },
+	};
+	buf_init(&z, 0);
+	build_zip(members, NELEM(members), true, &z);
+	free(zeros);
+	assert_true(z.len < 1024 * 1024);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=b.zip", z.data, z.len, &msg);
+	ci = scan(&msg, 4u * 1024 * 1024, 0, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "decoded size");
+	assert_true(ci->decoded_total <= 4u * 1024 * 1024);
+	p = find(ci, "zeros.bin");
+	assert_non_null(p);
+	assert_true(p->size < 4u * 1024 * 1024);
+	content_info_free(ci);
+	/* under a big enough budget the member is read to its end */
+	ci = scan(&msg, 128u * 1024 * 1024, 0, 0);
+	assert_null(ci->limit);
+	assert_int_equal(find(ci, "zeros.bin")->size, big);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&z);
+}
+
+static void
+test_nesting_and_parts_limits(void **state)
+{
+	struct buf z, next, msg;
+	struct content_info *ci;
+	char name[32];
+	int i;
+
+	(void)state;
+	buf_init(&z, 0);
+	struct member_spec leaf[] = {
+		{ "leaf.txt", (const uint8_t *)"leaf", 4, true, false, false },
+	};
+	build_zip(leaf, 1, true, &z);
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "level%d.zip", i);
+		struct member_spec wrap[] = {
+			{ name, z.data, z.len, true, false, false },
+		};
+		buf_init(&next, 0);
+		build_zip(wrap, 1, true, &next);
+		buf_deinit(&z);
+		z = next;
+	}
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=n.zip", z.data, z.len, &msg);
+	ci = scan(&msg, 0, 5, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "nesting");
+	assert_null(find(ci, "leaf.txt"));
+	content_info_free(ci);
+	ci = scan(&msg, 0, 10, 0);
+	assert_null(ci->limit);
+	assert_int_equal(find(ci, "leaf.txt")->depth, 8);
+	content_info_free(ci);
+	/* root, text, attachment and 7 members: 10 parts */
+	ci = scan(&msg, 0, 10, 9);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "parts");
+	content_info_free(ci);
+	ci = scan(&msg, 0, 10, 10);
+	assert_null(ci->limit);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&z);
+}
+
+static void
+test_archives_off_and_garbage(void **state)
+{
+	struct member_spec members[] = {
+		{ "x.exe", (const uint8_t *)"MZ\x90", 3, false, false, false },
+	};
+	struct content_limits lim;
+	struct content_info *ci;
+	struct buf z, msg;
+	size_t cut;
+
+	(void)state;
+	buf_init(&z, 0);
+	build_zip(members, 1, true, &z);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=z.zip", z.data, z.len, &msg);
+	content_limits_default(&lim);
+	lim.archives = false;
+	ci = content_scan(msg.data, msg.len, &lim);
+	assert_null(find(ci, "x.exe"));
+	assert_non_null(find(ci, "z.zip"));
+	content_info_free(ci);
+	/* every truncation of the zip: no crash, never a limit */
+	lim.archives = true;
+	for (cut = 0; cut < z.len; cut++) {
+		buf_reset(&msg);
+		build_message("attachment; filename=z.zip", z.data, cut,
+		    &msg);
+		ci = content_scan(msg.data, msg.len, &lim);
+		assert_null(ci->limit);
+		content_info_free(ci);
+	}
+	buf_deinit(&msg);
+	buf_deinit(&z);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detect_table),
+		cmocka_unit_test(test_parts_names_hashes),
+		cmocka_unit_test(test_zip_members_nested_encrypted),
+		cmocka_unit_test(test_zip_without_central_directory),
+		cmocka_unit_test(test_zip_bomb_stops_at_budget),
+		cmocka_unit_test(test_nesting_and_parts_limits),
+		cmocka_unit_test(test_archives_off_and_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
