@@ -122,9 +122,9 @@ quarantine_move(const char *data_dir, const char *id)
 	    quarantine_path(data_dir, id, dst, sizeof(dst)) < 0)
 		return -1;
 	/* The retention counts from the moment it is held, not from its
-	 * arrival (the file's time is what quarantine_prune looks at). */
-	if (utimensat(AT_FDCWD, src, NULL, 0) < 0)
-		return -1;
+	 * arrival (the file's time is what quarantine_prune looks at).
+	 * Should that fail, it counts from arrival: not worth a retry. */
+	(void)utimensat(AT_FDCWD, src, NULL, 0);
 	if (rename(src, dst) < 0) {
 		if (errno != EXDEV || copy_durable(src, dir, id, dst) < 0 ||
 		    unlink(src) < 0)
