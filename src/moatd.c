@@ -11,6 +11,8 @@
 #include "log.h"
 #include "master.h"
 #include "proc.h"
+#include "rules_parse.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define MOATD_DEFAULT_CONFIG "/etc/moat/moatd.conf"
@@ -47,6 +49,23 @@ check_values(const struct config *cfg, char *err, size_t errlen)
 	    clamd_addr_parse(cfg->clamd, &ca, &error) < 0) {
 		snprintf(err, errlen, "[antivirus] clamd: %s", error);
 		r = -1;
+	}
+	if (r == 0 && cfg->filter_rules[0] != '\0') {
+		/* The rule file, with file:line on an error. */
+		char rpath[CONFIG_PATH_MAX * 2 + 2], rerr[600];
+		struct rules *rs;
+
+		rpath[0] = '\0';
+		if (cfg->filter_rules[0] != '/') {
+			moat_strlcpy(rpath, cfg->data_dir, sizeof(rpath));
+			moat_strlcat(rpath, "/", sizeof(rpath));
+		}
+		moat_strlcat(rpath, cfg->filter_rules, sizeof(rpath));
+		if (rules_load(rpath, &rs, rerr, sizeof(rerr)) < 0) {
+			snprintf(err, errlen, "[filter] rules: %s", rerr);
+			r = -1;
+		} else
+			rules_free(rs);
 	}
 	return r;
 }

@@ -176,6 +176,7 @@ static const struct key_def keys[] = {
 	NUM("spam", "learn_from_moves", KEY_BOOL, spam_learn_moves, 0, 1),
 	NUM("spam", "per_user", KEY_BOOL, spam_per_user, 0, 1),
 	NUM("spam", "user_min", KEY_UINT, spam_user_min, 1, 1000000),
+	STR("filter", "rules", filter_rules),
 	STR("archive", "domains", archive_domains),
 	NUM("archive", "include_spam", KEY_BOOL, archive_spam, 0, 1),
 	NUM("archive", "retention", KEY_UINT, archive_days, 0, 36500),
@@ -319,6 +320,7 @@ config_defaults(struct config *cfg)
 	cfg->spam_learn_moves = true;
 	cfg->spam_per_user = true;
 	cfg->spam_user_min = 200;	/* bayes_params_default() */
+	cfg->filter_rules[0] = '\0';	/* [filter] rules: none */
 	cfg->archive_spam = true;
 	cfg->archive_days = 0;
 	cfg->ob_enabled = true;

@@ -226,6 +226,9 @@ struct config {
 	unsigned spam_user_min;			/* messages a user teaches
 						   before it counts */
 
+	/* [filter]: content-filter rules */
+	char	 filter_rules[CONFIG_PATH_MAX];	/* rule file; empty: none */
+
 	/* [archive] */
 	char	 archive_domains[1024];		/* "*", a list, or empty */
 	bool	 archive_spam;
