@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dynscreen.h"
+#include "outbreak.h"
 #include "log.h"
 #include "sasl.h"
 #include "net.h"
@@ -344,6 +345,24 @@ open_screen_map(const struct config *cfg)
 		fatal("%s: chown", path);
 }
 
+/* <data_dir>/outbreak.map: the outbreak fingerprints every worker
+ * counts in; mapped before forking so that workers inherit it. */
+static void
+open_outbreak_map(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	struct outbreak_table *t = NULL;
+	const char *error = NULL;
+
+	snprintf(path, sizeof(path), "%s/outbreak.map", cfg->data_dir);
+	if (outbreak_open(path, cfg->ob_table, true, &t, &error) < 0)
+		fatalx("%s: %s", path, error);
+	if (run_user.drop && outbreak_chown(t, run_user.uid,
+	    run_user.gid) < 0)
+		fatal("%s: chown", path);
+	outbreak_set_shared(t);
+}
+
 int
 master_run(const char *config_path, struct config *cfg)
 {
@@ -365,6 +384,7 @@ master_run(const char *config_path, struct config *cfg)
 		fatalx("data_dir: %s", err);
 	clean_queue_tmp(cfg->data_dir);
 	open_screen_map(cfg);
+	open_outbreak_map(cfg);
 	/* One key for every worker: a retried stale password is the same
 	 * fingerprint whichever worker sees it. */
 	sasl_fingerprint_init();
