@@ -9,9 +9,11 @@
 #include <time.h>
 
 #include "cidr.h"
+#include "dmarc.h"
 #include "log.h"
 #include "queue_commit.h"
 #include "quota.h"
+#include "store_list.h"
 #include "tls.h"
 #include "util.h"
 #include "xalloc.h"
@@ -231,6 +233,21 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	}
 	if (res == STORE_RCPT_OK) {
 		enum quota_result q = rcpt_quota(s, r.to.local, r.to.domain);
+		char why[512];
+		int lc, lr;
+
+		/* A list: may this sender post (store_list.h)? */
+		lr = store_list_rcpt_policy(s->srv->store, r.to.local,
+		    r.to.domain, s->from, s->mail.has_size ? s->mail.size : 0,
+		    &lc, why, sizeof(why));
+		if (lr != 0) {
+			if (lr < 0)
+				smtp_reply(s, 451, "4.3.0 Temporary lookup "
+				    "failure, try again later");
+			else
+				smtp_reply(s, lc, "%s", why);
+			return;
+		}
 
 		if (q == QUOTA_FULL) {
 			smtp_reply(s, 452, "4.2.2 <%.256s>: Mailbox full",
@@ -470,6 +487,12 @@ smtp_message_queue(struct smtp_session *s)
 	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;
 	env.junk = s->quarantine;
 	env.quarantine = s->hold_reason[0] != '\0' ? s->hold_reason : NULL;
+	/* The author domain's published policy, whatever our verdict: a
+	 * list rewrites From for p=quarantine/reject (list_auth). */
+	if (s->dmarc_result != NULL && s->dmarc_result->has_record &&
+	    s->dmarc_result->policy != DMARC_P_UNSET)
+		env.author_dmarc = (char *)dmarc_policy_name(
+		    s->dmarc_result->policy);
 	buf_init(&s->env, QUEUE_ENVELOPE_MAX);
 	if (queue_envelope_format(&env, &s->env) < 0) {
 		smtp_reply(s, 451, "4.3.0 Error: cannot queue message");

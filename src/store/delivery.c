@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "dkim.h"
 #include "mime.h"
+#include "list_expand.h"
 #include "log.h"
 #include "maildir.h"
 #include "outbound.h"
@@ -203,6 +204,21 @@ deliver_rcpt(struct djob *j, size_t idx)
 		rs->outcome = RC_FAILED;
 		snprintf(rs->reason, sizeof(rs->reason), "5.1.3 bad "
 		    "recipient address");
+		return;
+	}
+	/* A list address: the list makes its own copies (list_expand.h). */
+	switch (list_deliver(thread_store, cfg, env, j->data.data + j->off,
+	    j->data.len - j->off, local, domain, rs->reason,
+	    sizeof(rs->reason))) {
+	case LIST_NOT_LIST:
+		break;
+	case LIST_DONE:
+		return;
+	case LIST_TEMP:
+		rs->outcome = RC_TEMP;
+		return;
+	case LIST_FAILED:
+		rs->outcome = RC_FAILED;
 		return;
 	}
 	n = store_resolve(thread_store, local, domain, collect_target, &rc);
@@ -438,6 +454,42 @@ out:
 		dkim_signer_free(&k.signers[i]);
 }
 
+/* Does a DKIM-Signature with d=domain sit above our own Authentication-
+ * Results (added here after reception, not by the sender)? A list copy
+ * leaves list_auth signed by the list domain: it is not signed twice. */
+static bool
+signed_here(const uint8_t *msg, size_t len, const char *domain,
+    const char *host)
+{
+	struct mime_message *m = mime_parse(msg, len < DELIVERY_HEADER_SCAN ?
+	    len : DELIVERY_HEADER_SCAN);
+	size_t i, hl = strlen(host), dl = strlen(domain);
+	bool found = false;
+
+	for (i = 0; i < m->root->nheaders && !found; i++) {
+		const struct mime_header *h = &m->root->headers[i];
+		const char *v = (const char *)h->value, *end = v + h->value_len;
+
+		if (h->name_len == 22 && ascii_nieq((const char *)h->name,
+		    "Authentication-Results", 22) && h->value_len > hl &&
+		    ascii_nieq(v, host, hl) && (v[hl] == ';' || v[hl] == ' '))
+			break;
+		if (h->name_len != 14 || !ascii_nieq((const char *)h->name,
+		    "DKIM-Signature", 14))
+			continue;
+		for (; v < end && !found; v++)	/* the d= tag's value */
+			if ((v == (const char *)h->value || v[-1] == ';' ||
+			    v[-1] == ' ' || v[-1] == '\t' || v[-1] == '\n') &&
+			    v[0] == 'd' && end - v > 2 && v[1] == '=')
+				found = (size_t)(end - v - 2) >= dl &&
+				    ascii_nieq(v + 2, domain, dl) &&
+				    (v + 2 + dl == end || v[2 + dl] == ';' ||
+				    v[2 + dl] == ' ' || v[2 + dl] == '\r');
+	}
+	mime_message_free(&m);
+	return found;
+}
+
 static void
 sign_dkim(struct djob *j)
 {
@@ -448,7 +500,8 @@ sign_dkim(struct djob *j)
 	const char *error = NULL;
 
 	from_domain(msg, len, domain, sizeof(domain));
-	if (domain[0] == '\0' || store_dkim_key_list(thread_store, domain,
+	if (domain[0] == '\0' || signed_here(msg, len, domain,
+	    j->dc->cfg->hostname) || store_dkim_key_list(thread_store, domain,
 	    true, collect_key, &k) < 0 || k.n == 0)
 		return;
 	buf_init(&j->signed_msg, 0);
