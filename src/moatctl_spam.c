@@ -185,6 +185,7 @@ int
 moatctl_spam(const struct config *cfg, int argc, char **argv)
 {
 	const char *cmd, *user = NULL, *error;
+	struct bayes_params params;
 	struct store *st;
 	struct bayes *b;
 	int i = 2, rc;
@@ -213,7 +214,9 @@ moatctl_spam(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "moatctl: %s\n", error);
 		return 1;
 	}
-	b = bayes_new(st, NULL);
+	bayes_params_default(&params);
+	params.user_min = cfg->spam_user_min;	/* as the server scores */
+	b = bayes_new(st, &params);
 	if (strcmp(cmd, "train") == 0)
 		rc = spam_train(b, argc - i, argv + i, user);
 	else if (strcmp(cmd, "score") == 0)

@@ -25,6 +25,7 @@
 #include "util.h"
 #include "xalloc.h"
 
+#include "imap_junk.h"
 #include "imap_session_private.h"
 #include "imap_view.h"
 
@@ -413,6 +414,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 	uint32_t *src, *dst, uidvalidity = 0;
 	size_t i, n = 0, cnt;
 	struct buf msg, out;
+	struct imap_junk *junk;
 	int failed = 0;
 
 	if (imap_parse_copy(s->parser, c, &cp, &err) < 0) {
@@ -449,6 +451,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 	src = xcalloc(cnt, sizeof(*src));
 	dst = xcalloc(cnt, sizeof(*dst));
 	buf_init(&msg, IMAP_MSG_MAX);
+	junk = imap_junk_begin(s, folder);	/* into/out of Junk: learn */
 	for (i = 0; i < s->nmsgs && !failed; i++) {
 		char b[MAILBOX_NAME_MAX + 1];
 
@@ -462,6 +465,7 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 			failed = 1;
 			break;
 		}
+		imap_junk_add(junk, msg.data, msg.len);
 		bases[n] = xstrdup(b);
 		kws[n] = s->msgs[i].keywords;
 		src[n++] = s->msgs[i].uid;
@@ -480,6 +484,10 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 		(void)imap_numbers_append(dst, n, &out);
 		(void)buf_cstr(&out, &e);
 	}
+	if (failed)
+		imap_junk_free(&junk);
+	else
+		imap_junk_commit(&junk);	/* the pool learns; no waiting */
 	if (failed) {
 		log_warn("imap session=%s event=copy-failed", s->id);
 		imap_tagged(s, "NO", "SERVERBUG", "Copy failed");

@@ -2,14 +2,19 @@
  * authenticated, not from trusted networks) is scored by the Bayesian
  * filter in the thread pool: X-Spam-Score and X-Spam-Status headers, the
  * Junk folder at [spam] junk_score, a refusal at reject_score, and
- * auto-learning of the very sure cases. */
+ * auto-learning of the very sure cases (global only). When every
+ * recipient ends at one and the same local account, the score uses that
+ * user's own training too ([spam] per_user; bayes adds it once the user
+ * has taught user_min messages). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bayes.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 #include "xalloc.h"
 #include "smtp_session_private.h"
 
@@ -26,7 +31,62 @@ struct spam_job {
 	struct bayes_result	 r;
 	int			 status;	/* 0, or -1: not scored */
 	bool			 learned;
+	char			 user[BAYES_SCOPE_MAX + 1];	/* "": global */
 };
+
+/* What the recipients resolve to: one account, or not (mixed). */
+struct spam_rcpt {
+	char	 user[BAYES_SCOPE_MAX + 1];
+	bool	 mixed;
+};
+
+static void
+spam_target(void *ctx, const char *local, const char *domain,
+    bool is_account)
+{
+	struct spam_rcpt *t = ctx;
+	char addr[BAYES_SCOPE_MAX + 1];
+	int n;
+
+	n = snprintf(addr, sizeof(addr), "%s@%s", local, domain);
+	if (!is_account || n < 0 || (size_t)n >= sizeof(addr)) {
+		t->mixed = true;
+		return;
+	}
+	if (t->user[0] == '\0')
+		moat_strlcpy(t->user, addr, sizeof(t->user));
+	else if (strcmp(t->user, addr) != 0)
+		t->mixed = true;
+}
+
+/* The account every recipient reaches (aliases expanded) into user_r,
+ * or "" when they reach several, a remote one or none. Called with
+ * spam_lock held (spam_store). */
+static void
+spam_user(struct smtp_session *s, char *user_r, size_t userlen)
+{
+	struct spam_rcpt t;
+	char local[BAYES_SCOPE_MAX + 1];
+	const char *at;
+	size_t i;
+
+	user_r[0] = '\0';
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < s->nrcpts && !t.mixed; i++) {
+		at = strrchr(s->rcpts[i], '@');
+		if (at == NULL || (size_t)(at - s->rcpts[i]) >= sizeof(local)) {
+			t.mixed = true;
+			break;
+		}
+		memcpy(local, s->rcpts[i], (size_t)(at - s->rcpts[i]));
+		local[at - s->rcpts[i]] = '\0';
+		if (store_resolve(spam_store, local, at + 1, spam_target,
+		    &t) <= 0)
+			t.mixed = true;	/* nobody, or a database error */
+	}
+	if (!t.mixed)
+		moat_strlcpy(user_r, t.user, userlen);
+}
 
 static void
 spam_work(uv_work_t *w)
@@ -37,6 +97,7 @@ spam_work(uv_work_t *w)
 	const uint8_t *p = msg->data + j->s->received_len;
 	size_t len = msg->len - j->s->received_len;
 	const char *error = NULL;
+	struct bayes_params params;
 	double score;
 
 	j->status = -1;
@@ -46,11 +107,16 @@ spam_work(uv_work_t *w)
 			log_warnx("spam event=unavailable error=\"%s\"",
 			    error);
 			spam_broken = true;
-		} else
-			spam_filter = bayes_new(spam_store, NULL);
+		} else {
+			bayes_params_default(&params);
+			params.user_min = cfg->spam_user_min;
+			spam_filter = bayes_new(spam_store, &params);
+		}
 	}
-	if (spam_filter != NULL &&
-	    bayes_score(spam_filter, p, len, NULL, &j->r) == 0) {
+	if (spam_filter != NULL && cfg->spam_per_user)
+		spam_user(j->s, j->user, sizeof(j->user));
+	if (spam_filter != NULL && bayes_score(spam_filter, p, len,
+	    j->user[0] != '\0' ? j->user : NULL, &j->r) == 0) {
 		j->status = 0;
 		score = j->r.score * 100.0;
 		/* Auto-learn only what the filter is very sure of. */
@@ -69,7 +135,7 @@ spam_done(uv_work_t *w, int status)
 	struct spam_job *j = w->data;
 	struct smtp_session *s = j->s;
 	const struct config *cfg = s->srv->cfg;
-	char line[256];
+	char line[256], esc[2 * BAYES_SCOPE_MAX + 8];
 	unsigned pct;
 
 	if (!smtp_filter_back(s)) {
@@ -80,9 +146,11 @@ spam_done(uv_work_t *w, int status)
 		pct = (unsigned)(j->r.score * 100.0 + 0.5);
 		s->spam_scored = true;
 		s->spam_score = j->r.score;
+		log_escape(esc, sizeof(esc), j->user, strlen(j->user));
 		log_info("smtp session=%s event=spam score=%.3f verdict=%s "
-		    "clues=%zu%s", s->id, j->r.score,
-		    bayes_verdict_name(j->r.verdict), j->r.nclues,
+		    "clues=%zu user=\"%s\" personal=%s%s", s->id,
+		    j->r.score, bayes_verdict_name(j->r.verdict), j->r.nclues,
+		    j->user[0] != '\0' ? esc : "", j->r.user ? "yes" : "no",
 		    j->learned ? " learned=yes" : "");
 		trace_add(&s->trace, "spam", "score %.3f (%s), %zu clues",
 		    j->r.score, bayes_verdict_name(j->r.verdict),
