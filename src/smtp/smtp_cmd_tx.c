@@ -13,6 +13,7 @@
 #include "log.h"
 #include "queue_commit.h"
 #include "quota.h"
+#include "store_list.h"
 #include "tls.h"
 #include "util.h"
 #include "xalloc.h"
@@ -232,6 +233,21 @@ cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	}
 	if (res == STORE_RCPT_OK) {
 		enum quota_result q = rcpt_quota(s, r.to.local, r.to.domain);
+		char why[512];
+		int lc, lr;
+
+		/* A list: may this sender post (store_list.h)? */
+		lr = store_list_rcpt_policy(s->srv->store, r.to.local,
+		    r.to.domain, s->from, s->mail.has_size ? s->mail.size : 0,
+		    &lc, why, sizeof(why));
+		if (lr != 0) {
+			if (lr < 0)
+				smtp_reply(s, 451, "4.3.0 Temporary lookup "
+				    "failure, try again later");
+			else
+				smtp_reply(s, lc, "%s", why);
+			return;
+		}
 
 		if (q == QUOTA_FULL) {
 			smtp_reply(s, 452, "4.2.2 <%.256s>: Mailbox full",

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "dkim.h"
 #include "mime.h"
+#include "list_expand.h"
 #include "log.h"
 #include "maildir.h"
 #include "outbound.h"
@@ -203,6 +204,21 @@ deliver_rcpt(struct djob *j, size_t idx)
 		rs->outcome = RC_FAILED;
 		snprintf(rs->reason, sizeof(rs->reason), "5.1.3 bad "
 		    "recipient address");
+		return;
+	}
+	/* A list address: the list makes its own copies (list_expand.h). */
+	switch (list_deliver(thread_store, cfg, env, j->data.data + j->off,
+	    j->data.len - j->off, local, domain, rs->reason,
+	    sizeof(rs->reason))) {
+	case LIST_NOT_LIST:
+		break;
+	case LIST_DONE:
+		return;
+	case LIST_TEMP:
+		rs->outcome = RC_TEMP;
+		return;
+	case LIST_FAILED:
+		rs->outcome = RC_FAILED;
 		return;
 	}
 	n = store_resolve(thread_store, local, domain, collect_target, &rc);

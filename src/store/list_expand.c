@@ -1,10 +1,550 @@
-/* list_expand: (not written yet). */
+/* list_expand: a post to a list becomes one queued copy per active
+ * member. See list_expand.h.
+ *
+ * The post's recipient is done only when every copy is in queue/msg and
+ * the directory is fsync'd; a crash halfway makes the retry queue the
+ * copies again (a member may get a duplicate, nobody loses the post). */
 #include "list_expand.h"
 
-/* A placeholder symbol until the module is written. */
-int list_expand_placeholder(void);
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "list_auth.h"
+#include "list_request.h"
+#include "log.h"
+#include "mime.h"
+#include "store_list.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define LIST_HDR_LINE_MAX	2048	/* one header we write */
+#define LIST_VERP_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1: else no VERP */
+
 int
-list_expand_placeholder(void)
+list_queue_mail(const struct config *cfg, const char *from, const char *to,
+    const char *service, const struct queue_envelope *orig,
+    const uint8_t *msg, size_t len, char id_r[QUEUE_ID_LEN + 1])
 {
-	return 0;
+	struct queue_envelope env;
+	char *rcpts[1];
+	struct buf eb, mb;
+	int r, saved;
+
+	memset(&env, 0, sizeof(env));
+	queue_id_new(env.id);
+	env.time = time(NULL);
+	env.from = (char *)from;
+	rcpts[0] = (char *)to;
+	env.rcpts = rcpts;
+	env.nrcpts = 1;
+	env.client_ip = "127.0.0.1";
+	env.helo = (char *)cfg->hostname;
+	env.service = (char *)service;
+	env.session = orig != NULL && orig->session != NULL ? orig->session :
+	    "-";
+	env.eightbit = orig != NULL && orig->eightbit;
+	env.smtputf8 = orig != NULL && orig->smtputf8;
+	buf_init(&eb, QUEUE_ENVELOPE_MAX);
+	mb.data = (uint8_t *)msg;	/* read only: queue_write */
+	mb.len = mb.cap = len;
+	mb.max = 0;
+	if (queue_envelope_format(&env, &eb) < 0) {
+		buf_deinit(&eb);
+		errno = EOVERFLOW;
+		return -1;
+	}
+	r = queue_write(cfg->data_dir, env.id, &eb, &mb);
+	saved = errno;
+	buf_deinit(&eb);
+	errno = saved;
+	if (r == 0 && id_r != NULL)
+		memcpy(id_r, env.id, sizeof(env.id));
+	return r;
+}
+
+int
+list_queue_sync(const struct config *cfg)
+{
+	char dir[4096];
+
+	if (queue_dirs_path(cfg->data_dir, "msg", dir, sizeof(dir)) < 0)
+		return -1;
+	return fsync_dir(dir);
+}
+
+/* ---- the copy's header section ---------------------------------------- */
+
+/* Length of the header section of msg including its blank line (all of
+ * msg when there is none). */
+static size_t
+header_end(const uint8_t *msg, size_t len)
+{
+	size_t i;
+
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n')
+		return 2;
+	for (i = 0; i + 3 < len; i++)
+		if (msg[i] == '\r' && memcmp(msg + i, "\r\n\r\n", 4) == 0)
+			return i + 4;
+	return len;
+}
+
+static bool
+name_is(const struct mime_header *h, const char *name)
+{
+	return h->name_len == strlen(name) &&
+	    ascii_nieq((const char *)h->name, name, h->name_len);
+}
+
+/* Fields the list replaces with its own (an upstream list's included). */
+static bool
+list_field(const struct mime_header *h)
+{
+	static const char *const names[] = { "List-Id", "List-Help",
+		"List-Post", "List-Subscribe", "List-Unsubscribe",
+		"List-Unsubscribe-Post", "List-Owner", "List-Archive",
+		"Precedence" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(h, names[i]))
+			return true;
+	return false;
+}
+
+/* RFC 2919 list-id: the list address with its '@' made a '.'. */
+static void
+list_id(const struct list_info *li, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s.%s", li->local, li->domain);
+}
+
+/* Does the post carry our own List-Id (it came back: a loop)? */
+static bool
+is_looped(const struct mime_part *root, const char *id)
+{
+	const struct mime_header *h;
+	const char *p, *lt, *gt;
+	struct buf v;
+	size_t n;
+	bool r = false;
+
+	buf_init(&v, LIST_HDR_LINE_MAX);
+	for (n = 0; !r && (h = mime_header_find_nth(root, "List-Id", n)) !=
+	    NULL; n++) {
+		buf_reset(&v);
+		if (mime_header_unfold(h->value, h->value_len, &v) < 0 ||
+		    buf_cstr(&v, &p) < 0)
+			continue;
+		if ((lt = strrchr(p, '<')) != NULL &&
+		    (gt = strchr(lt, '>')) != NULL &&
+		    (size_t)(gt - lt - 1) == strlen(id) &&
+		    ascii_nieq(lt + 1, id, strlen(id)))
+			r = true;
+	}
+	buf_deinit(&v);
+	return r;
+}
+
+/* Does the (decoded) subject already hold the prefix? A reply's
+ * "Re: [x] topic" keeps one prefix. */
+static bool
+has_prefix(const struct mime_header *h, const char *prefix)
+{
+	struct buf v;
+	const char *p;
+	size_t pl = strlen(prefix), i;
+	bool r = false;
+
+	buf_init(&v, LIST_HDR_LINE_MAX * 4);
+	if (mime_header_decode(h->value, h->value_len, &v) == 0 &&
+	    buf_cstr(&v, &p) == 0)
+		for (i = 0; !r && p[i] != '\0'; i++)
+			r = ascii_nieq(p + i, prefix, pl);
+	buf_deinit(&v);
+	return r;
+}
+
+/* Percent-encode s for a URL query (RFC 3986 unreserved kept). */
+static int
+url_encode(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int r = 0;
+
+	for (; *s != '\0' && r == 0; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			r = buf_append(out, s, 1);
+		else
+			r = buf_printf(out, "%%%c%c", hex[c >> 4],
+			    hex[c & 15]);
+	}
+	return r;
+}
+
+/* The edited header section shared by every copy (without the per-member
+ * List-Unsubscribe) into out, then the body. */
+struct post {
+	const struct list_info	*li;
+	const struct config	*cfg;
+	struct buf		 head;	/* our fields, then the kept ones */
+	const uint8_t		*body;
+	size_t			 bodylen;
+};
+
+static int
+post_build(struct post *p, const struct mime_part *root, const uint8_t *msg,
+    size_t hlen)
+{
+	const struct list_info *li = p->li;
+	char id[LIST_ADDR_MAX + 2];
+	bool subject_done = false;
+	size_t i;
+	int r = 0;
+
+	list_id(li, id, sizeof(id));
+	/* RFC 2919 3: the phrase is the list's description, quoted. */
+	r |= buf_printf(&p->head, "List-Id: \"%s\" <%s>\r\n", li->name, id);
+	r |= buf_printf(&p->head, "List-Help: <mailto:%s-request@%s?subject="
+	    "help>\r\n", li->local, li->domain);
+	r |= buf_printf(&p->head, "List-Post: <mailto:%s>\r\n", li->address);
+	r |= buf_printf(&p->head, "List-Subscribe: <mailto:%s-subscribe@%s>"
+	    "\r\n", li->local, li->domain);
+	r |= buf_printf(&p->head, "List-Owner: <mailto:%s-owner@%s>\r\n",
+	    li->local, li->domain);
+	r |= buf_append_str(&p->head, "Precedence: list\r\n");
+	if (li->reply_to == LIST_REPLY_LIST)
+		r |= buf_printf(&p->head, "Reply-To: <%s>\r\n", li->address);
+	for (i = 0; i < root->nheaders && r == 0; i++) {
+		const struct mime_header *h = &root->headers[i];
+
+		if (h->off + h->len > hlen)
+			break;
+		if (list_field(h) || (li->reply_to == LIST_REPLY_LIST &&
+		    name_is(h, "Reply-To")))
+			continue;
+		if (name_is(h, "Subject") && !subject_done) {
+			subject_done = true;
+			if (li->prefix[0] != '\0' && !has_prefix(h,
+			    li->prefix)) {
+				const uint8_t *v = h->value;
+				size_t vl = h->value_len;
+
+				while (vl > 0 && (*v == ' ' || *v == '\t'))
+					v++, vl--;
+				r |= buf_printf(&p->head, "Subject: %s ",
+				    li->prefix);
+				r |= buf_append(&p->head, v, vl);
+				r |= buf_append_str(&p->head, "\r\n");
+				continue;
+			}
+		}
+		r |= buf_append(&p->head, msg + h->off, h->len);
+		/* A last field without its line break (no body). */
+		if (h->len > 0 && msg[h->off + h->len - 1] != '\n')
+			r |= buf_append_str(&p->head, "\r\n");
+	}
+	if (!subject_done && li->prefix[0] != '\0')
+		r |= buf_printf(&p->head, "Subject: %s\r\n", li->prefix);
+	return r < 0 ? -1 : 0;
+}
+
+/* One member's copy: List-Unsubscribe (with the one-click URL when
+ * [lists] web_url is set), the shared header, the blank line, the
+ * body. */
+static int
+copy_build(const struct post *p, const char *token, struct buf *out)
+{
+	const struct list_info *li = p->li;
+	int r = 0;
+
+	r |= buf_printf(out, "List-Unsubscribe: <mailto:%s-unsubscribe@%s>",
+	    li->local, li->domain);
+	if (p->cfg->list_web_url[0] != '\0' && token != NULL &&
+	    token[0] != '\0') {
+		r |= buf_printf(out, ",\r\n <%s%slist=", p->cfg->list_web_url,
+		    strchr(p->cfg->list_web_url, '?') ? "&" : "?");
+		r |= url_encode(out, li->address);
+		r |= buf_printf(out, "&token=%s>\r\n", token);
+		r |= buf_append_str(out, "List-Unsubscribe-Post: "
+		    "List-Unsubscribe=One-Click\r\n");
+	} else {
+		r |= buf_append_str(out, "\r\n");
+	}
+	r |= buf_append(out, p->head.data, p->head.len);
+	r |= buf_append_str(out, "\r\n");
+	r |= buf_append(out, p->body, p->bodylen);
+	return r < 0 ? -1 : 0;
+}
+
+/* ---- members ----------------------------------------------------------- */
+
+struct member {
+	char	*addr;
+	char	 token[LIST_TOKEN_LEN + 1];
+};
+
+struct members {
+	struct member	*v;
+	size_t		 n;
+	bool		 overflow;
+};
+
+static void
+collect_member(void *ctx, const char *const *cols, int ncols)
+{
+	struct members *m = ctx;
+
+	/* address, state, bounces, joined, token */
+	if (ncols < 5 || strcmp(cols[1], "active") != 0)
+		return;
+	if (m->n == LIST_MEMBERS_MAX) {
+		m->overflow = true;
+		return;
+	}
+	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
+	m->v[m->n].addr = xstrdup(cols[0]);
+	moat_strlcpy(m->v[m->n].token, cols[4], sizeof(m->v[0].token));
+	m->n++;
+}
+
+static void
+members_free(struct members *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->v[i].addr);
+	free(m->v);
+}
+
+/* VERP: LIST-bounces+local=domain@DOMAIN, or LIST-bounces@DOMAIN when
+ * that local part would be longer than SMTP allows. */
+static void
+verp_sender(const struct list_info *li, const char *member, char *out,
+    size_t outlen)
+{
+	const char *at = strrchr(member, '@');
+	int n = -1;
+
+	if (at != NULL)
+		n = snprintf(out, outlen, "%s-bounces+%.*s=%s@%s", li->local,
+		    (int)(at - member), member, at + 1, li->domain);
+	if (n < 0 || (size_t)n >= outlen || strlen(out) - strlen(li->domain) -
+	    1 > LIST_VERP_LOCAL_MAX)
+		snprintf(out, outlen, "%s-bounces@%s", li->local, li->domain);
+}
+
+static bool
+is_member_or_moderator(struct store *st, const struct list_info *li,
+    const char *sender, bool *dberr)
+{
+	char state[16];
+
+	*dberr = false;
+	if (sender[0] == '\0')
+		return false;
+	if (li->moderator[0] != '\0' && ascii_ieq(sender, li->moderator))
+		return true;
+	if (store_list_member_state(st, li->address, sender, state, NULL,
+	    0) < 0) {
+		*dberr = true;
+		return false;
+	}
+	return strcmp(state, "active") == 0;
+}
+
+/* ---- a post ------------------------------------------------------------ */
+
+static enum list_outcome
+expand_post(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const uint8_t *msg, size_t len, char *reason, size_t reasonlen)
+{
+	struct list_auth_params ap;
+	struct members m = { NULL, 0, false };
+	struct mime_message *mm;
+	struct post p;
+	struct buf copy;
+	char id[LIST_ADDR_MAX + 2], from[LIST_ADDR_MAX * 2 + 32];
+	char qid[QUEUE_ID_LEN + 1];
+	const char *error = NULL;
+	bool per_member = cfg->list_web_url[0] != '\0', dberr;
+	enum list_outcome out = LIST_DONE;
+	size_t hlen, i, queued = 0;
+
+	if (li->max_size > 0 && len > li->max_size) {
+		snprintf(reason, reasonlen, "5.3.4 message larger than the "
+		    "list's limit of %llu octets",
+		    (unsigned long long)li->max_size);
+		return LIST_FAILED;
+	}
+	/* Who may post is decided at RCPT; checked again here for posts
+	 * queued before a change (and for mail put in the queue by us). */
+	if (strcmp(env->service ? env->service : "", "list-approved") != 0) {
+		bool ok = is_member_or_moderator(st, li, env->from, &dberr);
+
+		if (dberr) {
+			snprintf(reason, reasonlen, "4.3.0 database lookup "
+			    "failed");
+			return LIST_TEMP;
+		}
+		if (li->post == LIST_POST_MEMBERS && !ok) {
+			snprintf(reason, reasonlen, "5.7.1 only members may "
+			    "post to %s", li->address);
+			return LIST_FAILED;
+		}
+		if (li->post == LIST_POST_MODERATED && !(li->moderator[0] &&
+		    ascii_ieq(env->from, li->moderator)))
+			return list_request_hold(st, cfg, env, li, msg, len,
+			    reason, reasonlen);
+	}
+	hlen = header_end(msg, len);
+	if (hlen > LIST_HEADERS_MAX) {
+		snprintf(reason, reasonlen, "5.6.0 header section too large "
+		    "for the list");
+		return LIST_FAILED;
+	}
+	mm = mime_parse(msg, hlen);
+	list_id(li, id, sizeof(id));
+	if (is_looped(mm->root, id)) {
+		/* Our own copy came back: drop it, once, loudly. */
+		log_warnx("event=list-loop id=%s list=%s from=<%s> note=\"post "
+		    "carries our List-Id, dropped\"", env->id, li->address,
+		    env->from);
+		mime_message_free(&mm);
+		return LIST_DONE;
+	}
+	memset(&p, 0, sizeof(p));
+	p.li = li;
+	p.cfg = cfg;
+	buf_init(&p.head, LIST_HEADERS_MAX + 8192);
+	p.body = msg + hlen;
+	p.bodylen = len - hlen;
+	if (hlen == len && (hlen < 2 || msg[hlen - 1] != '\n')) {
+		p.body = (const uint8_t *)"";
+		p.bodylen = 0;
+	}
+	if (post_build(&p, mm->root, msg, hlen) < 0) {
+		mime_message_free(&mm);
+		buf_deinit(&p.head);
+		snprintf(reason, reasonlen, "5.6.0 header section too large "
+		    "for the list");
+		return LIST_FAILED;
+	}
+	mime_message_free(&mm);
+	if (store_list_members(st, li->address, collect_member, &m) < 0) {
+		buf_deinit(&p.head);
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	if (m.overflow)
+		log_warnx("event=list-truncated id=%s list=%s max=%d", env->id,
+		    li->address, LIST_MEMBERS_MAX);
+	memset(&ap, 0, sizeof(ap));
+	ap.list_addr = li->address;
+	ap.list_name = li->name;
+	ap.list_domain = li->domain;
+	ap.author_dmarc = env->author_dmarc;
+	ap.hostname = cfg->hostname;
+	ap.strip_dkim = cfg->list_strip_dkim;
+	ap.arc_seal = cfg->list_arc_seal;
+	buf_init(&copy, 0);
+	/* Without a per-member URL every copy is the same: build and sign
+	 * it once. */
+	for (i = 0; i < m.n; i++) {
+		if (i == 0 || per_member) {
+			buf_reset(&copy);
+			if (copy_build(&p, m.v[i].token, &copy) < 0 ||
+			    list_auth_transform(st, &copy, &ap, &error) < 0) {
+				log_warnx("event=list-copy-failed id=%s "
+				    "list=%s error=\"%s\"", env->id,
+				    li->address, error ? error : "too large");
+				snprintf(reason, reasonlen, "4.3.0 list copy "
+				    "failed: %.100s", error ? error :
+				    "too large");
+				out = LIST_TEMP;
+				break;
+			}
+		}
+		verp_sender(li, m.v[i].addr, from, sizeof(from));
+		if (list_queue_mail(cfg, from, m.v[i].addr, "list", env,
+		    copy.data, copy.len, qid) < 0) {
+			snprintf(reason, reasonlen, "4.3.0 queue write failed: "
+			    "%s", strerror(errno));
+			out = LIST_TEMP;
+			break;
+		}
+		queued++;
+	}
+	if (queued > 0 && list_queue_sync(cfg) < 0 && out == LIST_DONE) {
+		snprintf(reason, reasonlen, "4.3.0 queue fsync failed: %s",
+		    strerror(errno));
+		out = LIST_TEMP;
+	}
+	if (out == LIST_DONE)
+		log_info("event=list-expanded id=%s list=%s from=<%s> "
+		    "copies=%zu", env->id, li->address, env->from, queued);
+	buf_deinit(&copy);
+	buf_deinit(&p.head);
+	members_free(&m);
+	return out;
+}
+
+/* LIST-owner@: to the moderator, else postmaster of the list's domain. */
+static enum list_outcome
+to_owner(const struct config *cfg, const struct queue_envelope *env,
+    const struct list_info *li, const uint8_t *msg, size_t len,
+    char *reason, size_t reasonlen)
+{
+	char to[LIST_ADDR_MAX + 16];
+
+	if (li->moderator[0] != '\0')
+		moat_strlcpy(to, li->moderator, sizeof(to));
+	else
+		snprintf(to, sizeof(to), "postmaster@%s", li->domain);
+	if (list_queue_mail(cfg, env->from, to, "list-owner", env, msg, len,
+	    NULL) < 0 || list_queue_sync(cfg) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
+		    strerror(errno));
+		return LIST_TEMP;
+	}
+	log_info("event=list-owner id=%s list=%s to=<%s>", env->id,
+	    li->address, to);
+	return LIST_DONE;
+}
+
+enum list_outcome
+list_deliver(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const uint8_t *msg, size_t len,
+    const char *local, const char *domain, char *reason, size_t reasonlen)
+{
+	struct list_info li;
+	enum list_role role;
+	char arg[LIST_ARG_MAX];
+
+	if (store_list_lookup(st, local, domain, &role, &li, arg,
+	    sizeof(arg)) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	switch (role) {
+	case LIST_ROLE_NONE:
+		return LIST_NOT_LIST;
+	case LIST_ROLE_POST:
+		return expand_post(st, cfg, env, &li, msg, len, reason,
+		    reasonlen);
+	case LIST_ROLE_OWNER:
+		return to_owner(cfg, env, &li, msg, len, reason, reasonlen);
+	default:
+		return list_request_handle(st, cfg, env, &li, role, arg, msg,
+		    len, reason, reasonlen);
+	}
 }

@@ -1,4 +1,49 @@
-/* list_expand: (not written yet). */
+/* list_expand: a list's side of delivery. A recipient that is a list
+ * address is handed here by deliver_rcpt (thread pool): a post to LIST@
+ * becomes one queued copy per active member, with the list headers
+ * (RFC 2369 List-Help/-Post/-Subscribe/-Unsubscribe, RFC 2919 List-Id,
+ * RFC 8058 one-click), the subject prefix, the Reply-To policy and
+ * Precedence: list, then list_auth_transform(); its envelope sender is
+ * LIST-bounces+member=domain@DOMAIN (VERP) so a bounce names the member.
+ * A post to a moderated list is held for the moderator; mail to the
+ * other list addresses goes to list_request. */
 #ifndef MOAT_LIST_EXPAND_H
 #define MOAT_LIST_EXPAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "queue.h"
+#include "store.h"
+
+#define LIST_MEMBERS_MAX	100000	/* copies of one post */
+#define LIST_HEADERS_MAX	(256 * 1024)	/* header section edited */
+
+enum list_outcome {
+	LIST_NOT_LIST = 0,	/* not a list address: deliver as usual */
+	LIST_DONE,		/* handled (copies durably queued, ...) */
+	LIST_TEMP,		/* try again later; reason says why */
+	LIST_FAILED,		/* permanent; reason has the RFC 3463 code */
+};
+
+/* Deliver msg (len octets, the queued message) to local@domain when that
+ * is a list address. Blocking: a pool thread. reason gets "5.x.x ..." or
+ * "4.x.x ..." for LIST_FAILED / LIST_TEMP. */
+enum list_outcome list_deliver(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const uint8_t *msg, size_t len,
+    const char *local, const char *domain, char *reason, size_t reasonlen);
+
+/* Write one message from `from` ("" for the null reverse-path) to `to`
+ * into queue/msg (file fsync'd; the caller fsyncs the directory with
+ * list_queue_sync before it counts on it). service names the origin in
+ * the envelope ("list", "list-approved", ...); orig (may be NULL) the
+ * envelope the mail comes from (session, 8BITMIME, SMTPUTF8). 0 or -1
+ * with errno. */
+int list_queue_mail(const struct config *cfg, const char *from,
+    const char *to, const char *service, const struct queue_envelope *orig,
+    const uint8_t *msg, size_t len, char id_r[QUEUE_ID_LEN + 1]);
+int list_queue_sync(const struct config *cfg);
+
 #endif

@@ -1,10 +1,511 @@
-/* list_request: (not written yet). */
+/* list_request: subscription by mail (double opt-in), confirmations,
+ * held posts and bounces. See list_request.h. */
 #include "list_request.h"
 
-/* A placeholder symbol until the module is written. */
-int list_request_placeholder(void);
-int
-list_request_placeholder(void)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mime.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define LIST_NOTICE_MAX		(16 * 1024)	/* a notice without a post */
+#define LIST_HELD_HEADERS	(64 * 1024)	/* of the post, in the notice */
+
+/* ---- notices ----------------------------------------------------------- */
+
+static void
+rfc5322_now(char *dst, size_t len)
 {
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(dst, len, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		dst[0] = '\0';
+}
+
+/* Queue a notice from LIST-request@ to `to`, from the null reverse-path
+ * (it can cause no bounce, hence no loop). token (may be NULL) makes
+ * Reply-To LIST-confirm+TOKEN@ so that a plain reply confirms. extra
+ * (may be NULL) is appended as a message/rfc822 part. */
+static int
+send_notice(const struct config *cfg, const struct list_info *li,
+    const char *to, const char *subject, const char *token,
+    const char *text, const uint8_t *extra, size_t extralen,
+    const struct queue_envelope *orig)
+{
+	struct buf m;
+	char date[64], qid[QUEUE_ID_LEN + 1], boundary[64];
+	int r = 0;
+
+	rfc5322_now(date, sizeof(date));
+	queue_id_new(qid);
+	snprintf(boundary, sizeof(boundary), "=_moat_list_%s", qid);
+	buf_init(&m, LIST_NOTICE_MAX + extralen);
+	r |= buf_printf(&m, "From: \"%s\" <%s-request@%s>\r\nTo: <%s>\r\n"
+	    "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s.list@%s>\r\n",
+	    li->name, li->local, li->domain, to, subject, date, qid,
+	    cfg->hostname);
+	if (token != NULL)
+		r |= buf_printf(&m, "Reply-To: <%s-confirm+%s@%s>\r\n",
+		    li->local, token, li->domain);
+	r |= buf_printf(&m, "List-Id: \"%s\" <%s.%s>\r\n"
+	    "Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\n"
+	    "MIME-Version: 1.0\r\n", li->name, li->local, li->domain);
+	if (extra == NULL) {
+		r |= buf_printf(&m, "Content-Type: text/plain; "
+		    "charset=us-ascii\r\n\r\n%s", text);
+	} else {
+		r |= buf_printf(&m, "Content-Type: multipart/mixed; "
+		    "boundary=\"%s\"\r\n\r\n--%s\r\nContent-Type: text/plain; "
+		    "charset=us-ascii\r\n\r\n%s\r\n--%s\r\nContent-Type: "
+		    "message/rfc822\r\nContent-Disposition: attachment\r\n\r\n",
+		    boundary, boundary, text, boundary);
+		r |= buf_append(&m, extra, extralen);
+		r |= buf_printf(&m, "\r\n--%s--\r\n", boundary);
+	}
+	if (r < 0 || list_queue_mail(cfg, "", to, "list-notice", orig, m.data,
+	    m.len, NULL) < 0 || list_queue_sync(cfg) < 0) {
+		buf_deinit(&m);
+		return -1;
+	}
+	buf_deinit(&m);
 	return 0;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Automatic mail (RFC 3834 2: Auto-Submitted other than "no"; bulk and
+ * list Precedence) is never answered. */
+static bool
+is_automatic(const struct mime_part *root)
+{
+	const struct mime_header *h;
+	struct buf v;
+	const char *p;
+	bool r = false;
+
+	buf_init(&v, 256);
+	if ((h = mime_header_find(root, "Auto-Submitted")) != NULL &&
+	    mime_header_unfold(h->value, h->value_len, &v) == 0 &&
+	    buf_cstr(&v, &p) == 0) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		r = !ascii_nieq(p, "no", 2);
+	}
+	buf_reset(&v);
+	if (!r && (h = mime_header_find(root, "Precedence")) != NULL &&
+	    mime_header_unfold(h->value, h->value_len, &v) == 0 &&
+	    buf_cstr(&v, &p) == 0)
+		r = strstr(p, "bulk") != NULL || strstr(p, "list") != NULL ||
+		    strstr(p, "junk") != NULL;
+	buf_deinit(&v);
+	return r;
+}
+
+static bool
+is_hex_token(const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < LIST_TOKEN_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z'));
+}
+
+enum command { CMD_NONE, CMD_SUBSCRIBE, CMD_UNSUBSCRIBE, CMD_CONFIRM,
+	CMD_HELP };
+
+/* The command in text: "confirm TOKEN" anywhere (a reply's "Re: confirm
+ * ..."), else a leading subscribe / unsubscribe / help word. */
+static enum command
+find_command(const char *text, char token[LIST_TOKEN_LEN + 1])
+{
+	const char *p;
+
+	for (p = text; (p = strstr(p, "confirm")) != NULL; p++) {
+		const char *t = p + 7;
+
+		while (*t == ' ' || *t == '\t' || *t == ':')
+			t++;
+		if (is_hex_token(t)) {
+			memcpy(token, t, LIST_TOKEN_LEN);
+			token[LIST_TOKEN_LEN] = '\0';
+			return CMD_CONFIRM;
+		}
+	}
+	p = text;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (ascii_nieq(p, "re:", 3))
+		for (p += 3; *p == ' ' || *p == '\t'; p++)
+			;
+	if (ascii_nieq(p, "unsubscribe", 11))
+		return CMD_UNSUBSCRIBE;
+	if (ascii_nieq(p, "subscribe", 9))
+		return CMD_SUBSCRIBE;
+	if (ascii_nieq(p, "help", 4))
+		return CMD_HELP;
+	return CMD_NONE;
+}
+
+/* The command of a LIST-request@ mail: in the subject, else in the first
+ * non-empty line of the body. */
+static enum command
+request_command(const struct mime_message *mm, const uint8_t *msg,
+    size_t len, char token[LIST_TOKEN_LEN + 1])
+{
+	const struct mime_header *h;
+	enum command c = CMD_NONE;
+	struct buf v;
+	const char *p;
+	char line[256];
+	size_t off, i, n;
+
+	buf_init(&v, 4096);
+	if ((h = mime_header_find(mm->root, "Subject")) != NULL &&
+	    mime_header_decode(h->value, h->value_len, &v) == 0 &&
+	    buf_cstr(&v, &p) == 0) {
+		char *lower = xstrdup(p);
+
+		ascii_lower(lower);
+		c = find_command(lower, token);
+		free(lower);
+	}
+	buf_deinit(&v);
+	if (c != CMD_NONE)
+		return c;
+	off = mm->root->body_off;
+	if (off > len)
+		return CMD_NONE;
+	/* First non-empty line of at most LIST_REQUEST_SCAN octets. */
+	for (i = off; i < len && i - off < LIST_REQUEST_SCAN; ) {
+		for (n = 0; i < len && msg[i] != '\n' && n + 1 < sizeof(line);
+		    i++)
+			if (msg[i] != '\r')
+				line[n++] = (char)msg[i];
+		line[n] = '\0';
+		while (i < len && msg[i] != '\n')
+			i++;
+		i++;
+		if (n == 0)
+			continue;
+		ascii_lower(line);
+		return find_command(line, token);
+	}
+	return CMD_NONE;
+}
+
+static void
+help_text(const struct list_info *li, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+	    "This is the mailing list %s (%s).\r\n\r\n"
+	    "To join, send any mail to %s-subscribe@%s.\r\n"
+	    "To leave, send any mail to %s-unsubscribe@%s.\r\n"
+	    "Either way you get a confirmation to reply to.\r\n"
+	    "Commands (in the subject) to %s-request@%s: subscribe,\r\n"
+	    "unsubscribe, confirm TOKEN, help.\r\n",
+	    li->address, li->name, li->local, li->domain, li->local,
+	    li->domain, li->local, li->domain);
+}
+
+/* A subscribe or unsubscribe request from the envelope sender. */
+static enum list_outcome
+ask_confirm(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    bool subscribe, char *reason, size_t reasonlen)
+{
+	char state[16], token[LIST_TOKEN_LEN + 1], subject[128];
+	char text[3072];
+	const char *who = env->from, *error = NULL;
+	bool created = false;
+
+	if (store_list_member_state(st, li->address, who, state, NULL,
+	    0) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	if (subscribe && strcmp(state, "active") == 0) {
+		log_info("event=list-subscribe id=%s list=%s addr=<%s> "
+		    "note=\"already a member\"", env->id, li->address, who);
+		return LIST_DONE;
+	}
+	if (!subscribe && (state[0] == '\0' || strcmp(state, "pending") ==
+	    0)) {
+		log_info("event=list-unsubscribe id=%s list=%s addr=<%s> "
+		    "note=\"not a member\"", env->id, li->address, who);
+		return LIST_DONE;
+	}
+	if (subscribe && state[0] == '\0' && store_list_member_put(st,
+	    li->address, who, "pending", &created, &error) < 0) {
+		/* An address we cannot store: nothing to confirm. */
+		log_info("event=list-subscribe id=%s list=%s addr=<%s> "
+		    "note=\"%s\"", env->id, li->address, who, error);
+		return LIST_DONE;
+	}
+	if (store_list_token_new(st, li->address, who, subscribe ?
+	    "subscribe" : "unsubscribe", cfg->list_token_ttl, NULL, 0, token,
+	    &error) < 0) {
+		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
+		    env->id, li->address, error);
+		snprintf(reason, reasonlen, "4.3.0 %s", error);
+		return LIST_TEMP;
+	}
+	snprintf(subject, sizeof(subject), "confirm %s", token);
+	snprintf(text, sizeof(text),
+	    "Someone (probably you) asked to %s %s the list %s.\r\n\r\n"
+	    "To confirm, reply to this message, or send a mail to\r\n"
+	    "%s-confirm+%s@%s, or to %s-request@%s with the\r\n"
+	    "subject \"confirm %s\".\r\n\r\n"
+	    "If you did not ask for this, ignore this message: nothing\r\n"
+	    "happens and the request expires in %u hours.\r\n",
+	    subscribe ? "subscribe" : "unsubscribe", who, li->address,
+	    li->local, token, li->domain, li->local, li->domain, token,
+	    cfg->list_token_ttl / 3600);
+	if (send_notice(cfg, li, who, subject, token, text, NULL, 0,
+	    env) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
+		    strerror(errno));
+		return LIST_TEMP;
+	}
+	log_info("event=list-%s-request id=%s list=%s addr=<%s>",
+	    subscribe ? "subscribe" : "unsubscribe", env->id, li->address,
+	    who);
+	return LIST_DONE;
+}
+
+int
+list_request_confirm(struct store *st, const struct config *cfg,
+    const struct list_info *li, const char *token, const char *session)
+{
+	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1], action[16];
+	char text[3072];
+	struct list_info own;
+	struct queue_envelope orig;
+	const char *error = NULL;
+	struct buf data;
+	int r;
+
+	memset(&orig, 0, sizeof(orig));
+	orig.session = (char *)(session ? session : "-");
+	buf_init(&data, LIST_HELD_MAX);
+	r = store_list_token_take(st, token, list, addr, action, &data);
+	if (r <= 0) {
+		buf_deinit(&data);
+		return r;
+	}
+	if (li != NULL && !ascii_ieq(li->address, list)) {
+		/* Spent anyway: a token is only good at its own list. */
+		buf_deinit(&data);
+		return 0;
+	}
+	if (store_list_get(st, list, &own, &error) < 0) {
+		buf_deinit(&data);
+		return -1;
+	}
+	r = 1;
+	if (strcmp(action, "subscribe") == 0) {
+		if (store_list_member_put(st, own.address, addr, "active",
+		    NULL, &error) < 0)
+			r = -1;
+		else {
+			help_text(&own, text, sizeof(text));
+			(void)send_notice(cfg, &own, addr, "Welcome", NULL,
+			    text, NULL, 0, &orig);
+		}
+	} else if (strcmp(action, "unsubscribe") == 0) {
+		if (store_list_member_del(st, own.address, addr, &error) < 0)
+			log_info("event=list-unsubscribed list=%s addr=<%s> "
+			    "note=\"%s\"", own.address, addr, error);
+		else {
+			snprintf(text, sizeof(text), "You (%s) have left the "
+			    "list %s.\r\n", addr, own.address);
+			(void)send_notice(cfg, &own, addr, "Goodbye", NULL,
+			    text, NULL, 0, &orig);
+		}
+	} else if (strcmp(action, "approve") == 0) {
+		if (list_queue_mail(cfg, addr, own.address, "list-approved",
+		    &orig, data.data, data.len, NULL) < 0 ||
+		    list_queue_sync(cfg) < 0)
+			r = -1;
+	} else {
+		r = 0;
+	}
+	if (r > 0)
+		log_info("event=list-confirmed list=%s action=%s addr=<%s>",
+		    own.address, action, addr);
+	else if (r < 0)
+		log_warnx("event=list-confirm-failed list=%s action=%s "
+		    "addr=<%s> error=\"%s\"", own.address, action, addr,
+		    error ? error : strerror(errno));
+	buf_deinit(&data);
+	return r;
+}
+
+static enum list_outcome
+confirm(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const char *token, char *reason, size_t reasonlen)
+{
+	int r = list_request_confirm(st, cfg, li, token, env->session);
+
+	if (r < 0) {
+		snprintf(reason, reasonlen, "4.3.0 confirmation failed");
+		return LIST_TEMP;
+	}
+	if (r == 0)
+		log_info("event=list-confirm id=%s list=%s from=<%s> "
+		    "note=\"unknown or expired token\"", env->id, li->address,
+		    env->from);
+	return LIST_DONE;
+}
+
+/* A DSN to LIST-bounces+local=domain@: one more bounce for the member. */
+static enum list_outcome
+bounce(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const char *arg, char *reason, size_t reasonlen)
+{
+	char member[LIST_ADDR_MAX + 1], *eq;
+	const char *error = NULL;
+	unsigned count;
+	bool disabled;
+
+	/* Only the null sender: DSNs come from it (RFC 5321 4.5.5), and
+	 * nobody else may count against a member. */
+	if (env->from[0] != '\0' || arg[0] == '\0' ||
+	    strlen(arg) >= sizeof(member)) {
+		log_info("event=list-bounce id=%s list=%s from=<%s> note=\"not "
+		    "a DSN to a member address, dropped\"", env->id,
+		    li->address, env->from);
+		return LIST_DONE;
+	}
+	moat_strlcpy(member, arg, sizeof(member));
+	if ((eq = strrchr(member, '=')) == NULL || eq == member) {
+		log_info("event=list-bounce id=%s list=%s note=\"bad VERP "
+		    "address\"", env->id, li->address);
+		return LIST_DONE;
+	}
+	*eq = '@';
+	ascii_lower(member);
+	if (store_list_bounce(st, li->address, member, cfg->list_bounce_limit,
+	    &count, &disabled, &error) < 0) {
+		if (strcmp(error, "no such member") == 0) {
+			log_info("event=list-bounce id=%s list=%s member=<%s> "
+			    "note=\"not a member\"", env->id, li->address,
+			    member);
+			return LIST_DONE;
+		}
+		snprintf(reason, reasonlen, "4.3.0 database update failed");
+		return LIST_TEMP;
+	}
+	log_info("event=list-bounce id=%s list=%s member=<%s> bounces=%u",
+	    env->id, li->address, member, count);
+	if (disabled)
+		log_warnx("event=list-member-disabled list=%s member=<%s> "
+		    "bounces=%u", li->address, member, count);
+	(void)reason;
+	(void)reasonlen;
+	return LIST_DONE;
+}
+
+enum list_outcome
+list_request_handle(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    enum list_role role, const char *arg, const uint8_t *msg, size_t len,
+    char *reason, size_t reasonlen)
+{
+	struct mime_message *mm;
+	char token[LIST_TOKEN_LEN + 1], text[3072];
+	enum command c = CMD_NONE;
+	bool automatic;
+
+	if (role == LIST_ROLE_BOUNCES)
+		return bounce(st, cfg, env, li, arg, reason, reasonlen);
+	mm = mime_parse(msg, len < LIST_HEADERS_MAX ? len : LIST_HEADERS_MAX);
+	automatic = is_automatic(mm->root);
+	if (role == LIST_ROLE_REQUEST)
+		c = request_command(mm, msg, len, token);
+	mime_message_free(&mm);
+	if (role == LIST_ROLE_CONFIRM) {
+		if (strlen(arg) != LIST_TOKEN_LEN) {
+			log_info("event=list-confirm id=%s list=%s note=\"bad "
+			    "token\"", env->id, li->address);
+			return LIST_DONE;
+		}
+		moat_strlcpy(token, arg, sizeof(token));
+		ascii_lower(token);
+		return confirm(st, cfg, env, li, token, reason, reasonlen);
+	}
+	if (role == LIST_ROLE_REQUEST && c == CMD_CONFIRM)
+		return confirm(st, cfg, env, li, token, reason, reasonlen);
+	if (env->from[0] == '\0' || automatic) {
+		log_info("event=list-request id=%s list=%s from=<%s> "
+		    "note=\"automatic mail, not answered\"", env->id,
+		    li->address, env->from);
+		return LIST_DONE;
+	}
+	if (role == LIST_ROLE_SUBSCRIBE || c == CMD_SUBSCRIBE)
+		return ask_confirm(st, cfg, env, li, true, reason, reasonlen);
+	if (role == LIST_ROLE_UNSUBSCRIBE || c == CMD_UNSUBSCRIBE)
+		return ask_confirm(st, cfg, env, li, false, reason, reasonlen);
+	help_text(li, text, sizeof(text));
+	if (send_notice(cfg, li, env->from, "Help", NULL, text, NULL, 0,
+	    env) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed");
+		return LIST_TEMP;
+	}
+	return LIST_DONE;
+}
+
+enum list_outcome
+list_request_hold(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const uint8_t *msg, size_t len, char *reason, size_t reasonlen)
+{
+	char token[LIST_TOKEN_LEN + 1], to[LIST_ADDR_MAX + 16];
+	char subject[LIST_ADDR_MAX + 96], text[3072];
+	const char *error = NULL;
+
+	if (len > LIST_HELD_MAX) {
+		snprintf(reason, reasonlen, "5.3.4 message too large to hold "
+		    "for moderation");
+		return LIST_FAILED;
+	}
+	if (store_list_token_new(st, li->address, env->from, "approve",
+	    cfg->list_token_ttl, msg, len, token, &error) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 %s", error);
+		return LIST_TEMP;
+	}
+	if (li->moderator[0] != '\0')
+		moat_strlcpy(to, li->moderator, sizeof(to));
+	else
+		snprintf(to, sizeof(to), "postmaster@%s", li->domain);
+	snprintf(subject, sizeof(subject), "confirm %s (approve a post to "
+	    "%s)", token, li->address);
+	snprintf(text, sizeof(text),
+	    "A post from <%s> to the moderated list %s is held\r\n"
+	    "(it is attached).\r\n\r\n"
+	    "To approve it, reply to this message, or send a mail to\r\n"
+	    "%s-confirm+%s@%s.\r\n"
+	    "To reject it, do nothing: it is dropped in %u hours.\r\n",
+	    env->from[0] ? env->from : "", li->address, li->local, token,
+	    li->domain, cfg->list_token_ttl / 3600);
+	if (send_notice(cfg, li, to, subject, token, text, msg, len,
+	    env) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
+		    strerror(errno));
+		return LIST_TEMP;
+	}
+	log_info("event=list-held id=%s list=%s from=<%s> moderator=<%s>",
+	    env->id, li->address, env->from, to);
+	return LIST_DONE;
 }

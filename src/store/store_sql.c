@@ -220,6 +220,47 @@ static const char *const store_migrations[] = {
 	"  time      INTEGER NOT NULL,"
 	"  PRIMARY KEY (scope, digest)"
 	") WITHOUT ROWID;",
+	/* 7 -> 8: mailing lists (store_list.c). A list is an address of a
+	 * local domain; post is members, anyone or moderated; reply_to is
+	 * list, author or none; max_size 0 is no limit. A member's state
+	 * is active, disabled (by bounces or the admin) or pending (asked
+	 * to join, not confirmed); token is its one-click unsubscribe
+	 * secret. list_tokens are single-use confirmation secrets
+	 * (subscribe, unsubscribe, approve a held post: data). */
+	"CREATE TABLE lists ("
+	"  address   TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+	"  local     TEXT NOT NULL COLLATE NOCASE,"
+	"  domain    TEXT NOT NULL COLLATE NOCASE"
+	"            REFERENCES domains (name) ON DELETE RESTRICT,"
+	"  name      TEXT NOT NULL,"
+	"  post      TEXT NOT NULL DEFAULT 'members',"
+	"  prefix    TEXT NOT NULL DEFAULT '',"
+	"  reply_to  TEXT NOT NULL DEFAULT 'list',"
+	"  max_size  INTEGER NOT NULL DEFAULT 0,"
+	"  moderator TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+	"  created   INTEGER NOT NULL,"
+	"  UNIQUE (domain, local)"
+	");"
+	"CREATE TABLE list_members ("
+	"  list      TEXT NOT NULL COLLATE NOCASE"
+	"            REFERENCES lists (address) ON DELETE CASCADE,"
+	"  address   TEXT NOT NULL COLLATE NOCASE,"
+	"  state     TEXT NOT NULL DEFAULT 'active',"
+	"  bounces   INTEGER NOT NULL DEFAULT 0,"
+	"  joined    INTEGER NOT NULL,"
+	"  token     TEXT NOT NULL,"
+	"  PRIMARY KEY (list, address)"
+	");"
+	"CREATE TABLE list_tokens ("
+	"  token     TEXT NOT NULL PRIMARY KEY,"
+	"  list      TEXT NOT NULL COLLATE NOCASE"
+	"            REFERENCES lists (address) ON DELETE CASCADE,"
+	"  address   TEXT NOT NULL COLLATE NOCASE,"
+	"  action    TEXT NOT NULL,"
+	"  expires   INTEGER NOT NULL,"
+	"  data      BLOB"
+	");"
+	"CREATE INDEX list_tokens_list ON list_tokens (list, address);",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -266,7 +307,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT EXISTS (SELECT 1 FROM domains WHERE name = ?2),"
 	    " EXISTS (SELECT 1 FROM accounts WHERE domain = ?2 AND local = ?1)"
 	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = ?1)"
-	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = '')",
+	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = '')"
+	    " OR EXISTS (SELECT 1 FROM lists WHERE domain = ?2 AND (local = ?1"
+	    "  OR (substr(?1, 1, length(local)) = local AND"
+	    "  (lower(substr(?1, length(local) + 1)) IN ('-request',"
+	    "  '-subscribe', '-unsubscribe', '-owner', '-bounces', '-confirm')"
+	    "  OR lower(substr(?1, length(local) + 1, 9)) IN ('-bounces+',"
+	    "  '-confirm+')))))",
 	[ST_DOMAIN_EXISTS] =
 	    "SELECT 1 FROM domains WHERE name = ?1",
 	[ST_ACCOUNT_EXISTS] =

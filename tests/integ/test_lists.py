@@ -1,0 +1,237 @@
+"""Mailing lists end to end over SMTP: a post reaches every member's
+Maildir with the list headers (List-Id, List-Post, List-Help,
+List-Unsubscribe with the one-click URL, Precedence), the subject prefix
+(not doubled on a reply) and Reply-To, from the VERP envelope sender;
+members-only lists refuse outsiders at RCPT, anyone-lists take them;
+subscribe and unsubscribe round trips through the confirmation mails;
+bounces to the VERP address count and disable the member at the limit;
+moderated posts are held until the moderator confirms; moatctl list."""
+import email
+import re
+import smtplib
+
+import pytest
+
+from conftest import DEMO, wait_until
+
+LIST = "team@example.test"
+CAROL = "carol@example.test"
+DAVE = "dave@example.test"
+OUTSIDER = "someone@client.example.org"
+WEB = "https://lists.example.test/unsub"
+
+
+def post(srv, sender, rcpt, subject, extra=(), body="Hello list.\r\n"):
+	hdrs = [f"From: {sender}", f"To: {rcpt}", f"Subject: {subject}",
+	    "Message-ID: <p-%s@integ.test>" % subject.replace(" ", "-"),
+	    *extra]
+	msg = ("\r\n".join(hdrs) + "\r\n\r\n" + body).encode()
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as c:
+		c.sendmail(sender, [rcpt], msg)
+
+
+def refused(srv, sender, rcpt, size=None):
+	"""The RCPT reply for rcpt from sender (code, text)."""
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as c:
+		c.ehlo("client.example.org")
+		opts = [f"SIZE={size}"] if size else []
+		code, _ = c.mail(sender, opts)
+		assert code == 250
+		return c.rcpt(rcpt)
+
+
+def parse(data):
+	return email.message_from_bytes(data)
+
+
+@pytest.fixture
+def site(make_server):
+	srv = make_server(overrides={"lists": {"web_url": WEB,
+	    "bounce_limit": "3"}})
+	for a in (CAROL, DAVE):
+		srv.add_account(a, "pw-" + a.split("@")[0] + "-1")
+	srv.ctl("list", "add", LIST, "--name", "Team talk", "--prefix",
+	    "[team]", "--reply-to", "list")
+	for m in (DEMO, CAROL):
+		srv.ctl("list", "member", "add", LIST, m)
+	return srv
+
+
+def test_post_reaches_members_with_list_headers(site):
+	post(site, CAROL, LIST, "first topic")
+	for user in (DEMO, CAROL):
+		[data] = site.wait_delivered(1, user=user)
+		m = parse(data)
+		local, domain = user.split("@")
+		assert m["Return-Path"] == \
+		    f"<team-bounces+{local}={domain}@example.test>"
+		assert m["List-Id"] == '"Team talk" <team.example.test>'
+		assert m["List-Post"] == "<mailto:team@example.test>"
+		assert m["List-Help"] == \
+		    "<mailto:team-request@example.test?subject=help>"
+		unsub = " ".join(m["List-Unsubscribe"].split())
+		assert unsub.startswith(
+		    "<mailto:team-unsubscribe@example.test>, <" + WEB +
+		    "?list=team%40example.test&token=")
+		assert m["List-Unsubscribe-Post"] == \
+		    "List-Unsubscribe=One-Click"
+		assert m["Precedence"] == "list"
+		assert m["Subject"] == "[team] first topic"
+		assert m["Reply-To"] == "<team@example.test>"
+		assert m.get_payload() == "Hello list.\r\n"
+	# Each member's one-click token is its own.
+	tokens = set()
+	for user in (DEMO, CAROL):
+		[data] = site.wait_delivered(1, user=user, settle=0)
+		tokens.add(re.search(rb"token=([0-9a-f]{32})", data).group(1))
+	assert len(tokens) == 2
+	assert site.maildir_files(DAVE) == []
+	site.wait_log(r"event=list-expanded .* list=team@example.test "
+	    r"from=<carol@example.test> copies=2")
+
+
+def test_reply_keeps_one_prefix_and_loop_is_dropped(site):
+	post(site, CAROL, LIST, "Re: [team] first topic")
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert parse(data)["Subject"] == "Re: [team] first topic"
+	# A post carrying our own List-Id came back through us: dropped.
+	post(site, CAROL, LIST, "looped",
+	    extra=["List-Id: Team <team.example.test>"])
+	assert site.wait_log(r"event=list-loop .* list=team@example.test")
+	assert len(site.maildir_files(DEMO)) == 1
+
+
+def test_members_only_refuses_outsider_anyone_accepts(site):
+	code, text = refused(site, OUTSIDER, LIST)
+	assert code == 550 and b"5.7.1" in text, (code, text)
+	code, text = refused(site, "", LIST)
+	assert code == 550, (code, text)
+	# A disabled member may not post either.
+	site.ctl("list", "member", "disable", LIST, CAROL)
+	code, _ = refused(site, CAROL, LIST)
+	assert code == 550
+	site.ctl("list", "set", LIST, "post=anyone")
+	post(site, OUTSIDER, LIST, "from outside")
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert parse(data)["Subject"] == "[team] from outside"
+	# The disabled member got nothing.
+	site.wait_log(r"event=list-expanded .* copies=1")
+	assert site.maildir_files(CAROL) == []
+
+
+def test_max_size_refused(site):
+	site.ctl("list", "set", LIST, "max_size=2K")
+	code, text = refused(site, CAROL, LIST, size=5000)
+	assert code == 552 and b"5.3.4" in text, (code, text)
+	code, _ = refused(site, CAROL, LIST, size=1000)
+	assert code == 250
+
+
+def confirmation(srv, user, n, subject_re):
+	msgs = srv.wait_delivered(n, user=user)
+	found = [parse(d) for d in msgs if re.search(subject_re,
+	    parse(d)["Subject"] or "")]
+	assert found, [parse(d)["Subject"] for d in msgs]
+	return found[-1]
+
+
+def test_subscribe_and_unsubscribe_round_trip(site):
+	# Dave asks to join: a confirmation comes, he is pending.
+	post(site, DAVE, "team-subscribe@example.test", "join")
+	m = confirmation(site, DAVE, 1, r"^confirm [0-9a-f]{32}$")
+	token = m["Subject"].split()[1]
+	assert m["Reply-To"] == f"<team-confirm+{token}@example.test>"
+	assert f"team-confirm+{token}@example.test" in m.get_payload()
+	show = site.ctl("list", "show", LIST).stdout
+	assert re.search(r"dave@example\.test\s+pending", show), show
+	# Replying to the confirmation (its Reply-To) makes him a member.
+	post(site, DAVE, m["Reply-To"].strip("<>"), "Re: " + m["Subject"])
+	wait_until(lambda: re.search(r"dave@example\.test\s+active",
+	    site.ctl("list", "show", LIST).stdout), 10)
+	confirmation(site, DAVE, 2, r"^Welcome$")
+	# The token was single use.
+	post(site, DAVE, m["Reply-To"].strip("<>"), "again")
+	site.wait_log(r"unknown or expired token")
+	post(site, CAROL, LIST, "hello dave")
+	confirmation(site, DAVE, 3, r"hello dave")
+	# Leaving: "unsubscribe" to -request, confirmed with "confirm TOKEN"
+	# in the subject to -request.
+	post(site, DAVE, "team-request@example.test", "unsubscribe")
+	m = confirmation(site, DAVE, 4, r"^confirm [0-9a-f]{32}$")
+	token = m["Subject"].split()[1]
+	post(site, DAVE, "team-request@example.test", f"confirm {token}")
+	wait_until(lambda: "dave@example.test" not in
+	    site.ctl("list", "show", LIST).stdout, 10)
+	confirmation(site, DAVE, 5, r"^Goodbye$")
+	# A wrong token does nothing.
+	post(site, DAVE, "team-confirm+" + "0" * 32 + "@example.test", "x")
+	site.wait_log(r"event=list-confirm .*unknown or expired token.*\n"
+	    r"(.*\n)*.*event=list-confirm .*unknown or expired token")
+
+
+def test_bounces_count_and_disable(site):
+	verp = "team-bounces+demo=example.test@example.test"
+	for i in range(2):
+		post(site, "", verp, f"bounce {i}")
+	site.wait_log(r"member=<demo@example.test> bounces=2")
+	assert re.search(r"demo@example\.test\s+active\s+bounces=2",
+	    site.ctl("list", "show", LIST).stdout)
+	# Not from the null sender: does not count.
+	post(site, OUTSIDER, verp, "fake bounce")
+	site.wait_log(r"not a DSN to a member address")
+	post(site, "", verp, "bounce 3")
+	site.wait_log(r"event=list-member-disabled list=team@example.test "
+	    r"member=<demo@example.test> bounces=3")
+	assert re.search(r"demo@example\.test\s+disabled\s+bounces=3",
+	    site.ctl("list", "show", LIST).stdout)
+	post(site, CAROL, LIST, "after disable")
+	site.wait_log(r"event=list-expanded .* copies=1")
+	assert site.maildir_files(DEMO) == []
+	# Re-enabled by the admin: the count is reset.
+	site.ctl("list", "member", "enable", LIST, DEMO)
+	assert re.search(r"demo@example\.test\s+active\s+bounces=0",
+	    site.ctl("list", "show", LIST).stdout)
+
+
+def test_moderated_post_held_until_approved(site):
+	site.ctl("list", "set", LIST, "post=moderated", f"moderator={DAVE}")
+	post(site, OUTSIDER, LIST, "needs approval")
+	m = confirmation(site, DAVE, 1, r"^confirm [0-9a-f]{32} ")
+	assert site.maildir_files(DEMO) == []
+	tokens = site.ctl("list", "tokens", LIST).stdout
+	assert "approve" in tokens and OUTSIDER in tokens
+	post(site, DAVE, m["Reply-To"].strip("<>"), "Re: " + m["Subject"])
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert parse(data)["Subject"] == "[team] needs approval"
+	assert "(no pending confirmations)" in \
+	    site.ctl("list", "tokens", LIST).stdout
+
+
+def test_moatctl_list_commands(site):
+	out = site.ctl("list").stdout
+	assert re.search(r"team@example\.test\s+members\s+2/2\s+Team talk",
+	    out), out
+	r = site.ctl("list", "add", LIST, check=False)
+	assert r.returncode == 1 and "list exists" in r.stderr
+	r = site.ctl("list", "add", "x@nowhere.test", check=False)
+	assert r.returncode == 1 and "not one of our domains" in r.stderr
+	r = site.ctl("list", "add", "team-request@example.test", check=False)
+	assert r.returncode == 1 and "another list" in r.stderr
+	r = site.ctl("list", "add", DEMO, check=False)
+	assert r.returncode == 1 and "account or alias" in r.stderr
+	r = site.ctl("list", "set", LIST, "post=sometimes", check=False)
+	assert r.returncode == 1 and "members, anyone or moderated" in r.stderr
+	r = site.ctl("list", "member", "add", LIST,
+	    "team-owner@example.test", check=False)
+	assert r.returncode == 1 and "list address" in r.stderr
+	site.ctl("list", "set", LIST, "reply_to", "author", "max-size", "10M")
+	show = site.ctl("list", "show", LIST).stdout
+	assert "reply_to:  author" in show and "max_size:  10485760" in show
+	site.ctl("list", "member", "del", LIST, CAROL)
+	r = site.ctl("list", "member", "del", LIST, CAROL, check=False)
+	assert r.returncode == 1 and "no such member" in r.stderr
+	site.ctl("list", "del", LIST)
+	assert "(no lists)" in site.ctl("list", "show").stdout
+	# Gone: its address is unknown again.
+	code, _ = refused(site, CAROL, LIST)
+	assert code == 550
