@@ -46,6 +46,7 @@ struct parser {
 	/* the current token */
 	enum tok_type	 type;
 	unsigned	 tline;
+	unsigned	 sline;		/* line of the last string taken */
 	char		 text[RULES_STRING_MAX + 1];
 };
 
@@ -66,6 +67,12 @@ perr(struct parser *ps, const char *fmt, ...)
 	va_end(ap);
 	snprintf(ps->err, ps->errlen, "%s:%u: %s", ps->fname, ps->tline, msg);
 }
+
+/* An error about the string just taken (the parser is past it). */
+#define perr_str(ps, ...) do {						\
+	(ps)->tline = (ps)->sline;					\
+	perr((ps), __VA_ARGS__);					\
+} while (0)
 
 static bool
 is_word_char(char c)
@@ -213,6 +220,7 @@ expect_string(struct parser *ps, const char *what)
 		return NULL;
 	}
 	s = xstrdup(ps->text);
+	ps->sline = ps->tline;
 	next(ps);
 	return s;
 }
@@ -262,7 +270,7 @@ parse_strop(struct parser *ps, struct rules_rule *r, int n)
 			char why[128];
 
 			regerror(rc, &node->re, why, sizeof(why));
-			perr(ps, "bad regular expression \"%.60s\": %s", v,
+			perr_str(ps, "bad regular expression \"%.60s\": %s", v,
 			    why);
 			return;
 		}
@@ -572,7 +580,7 @@ parse_action(struct parser *ps, struct rules_rule *r)
 		if ((a->text = expect_string(ps, "reply text")) == NULL)
 			return -1;
 		if (!valid_reply(a->code, a->text)) {
-			perr(ps, "the reply text must start with an RFC 3463 "
+			perr_str(ps, "the reply text must start with an RFC 3463 "
 			    "enhanced code of the same class (\"%d.7.1 "
 			    "...\")", a->code / 100);
 			return -1;
@@ -588,7 +596,7 @@ parse_action(struct parser *ps, struct rules_rule *r)
 		if ((a->name = expect_string(ps, "header name")) == NULL)
 			return -1;
 		if (!valid_header_name(a->name)) {
-			perr(ps, "bad header name \"%.60s\"", a->name);
+			perr_str(ps, "bad header name \"%.60s\"", a->name);
 			return -1;
 		}
 		if (a->type != RA_REMOVE_HEADER &&
@@ -599,7 +607,7 @@ parse_action(struct parser *ps, struct rules_rule *r)
 		if ((a->text = expect_string(ps, "tag")) == NULL)
 			return -1;
 		if (a->text[0] == '\0') {
-			perr(ps, "empty subject tag");
+			perr_str(ps, "empty subject tag");
 			return -1;
 		}
 		break;
@@ -615,7 +623,7 @@ parse_action(struct parser *ps, struct rules_rule *r)
 			    "address")) == NULL)
 				return -1;
 			if (!valid_addr(a->addrs[a->naddrs++])) {
-				perr(ps, "bad address \"%.60s\"",
+				perr_str(ps, "bad address \"%.60s\"",
 				    a->addrs[a->naddrs - 1]);
 				return -1;
 			}
