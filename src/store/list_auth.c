@@ -290,19 +290,24 @@ static int
 write_target(struct buf *out, const struct plan *pl)
 {
 	const struct mime_header *t = pl->target, *f = pl->from;
+	struct mime_addr *there = mime_addr_parse(t->value, t->value_len);
 	char addr[512];
+	int r = 0;
 
 	snprintf(addr, sizeof(addr), "%s@%s", pl->author->mailbox,
 	    pl->author->host);
 	if (buf_append(out, t->name, t->name_len) < 0 ||
-	    buf_append_str(out, ": ") < 0 ||
-	    buf_append(out, t->value, t->value_len) < 0)
-		return -1;
-	if (!addrs_have(t->value, t->value_len, addr) &&
+	    buf_append_str(out, ": ") < 0)
+		r = -1;
+	else if (there == NULL)		/* empty: just the author */
+		r = buf_append(out, f->value, f->value_len);
+	else if (buf_append(out, t->value, t->value_len) < 0 ||
+	    (!addrs_have(t->value, t->value_len, addr) &&
 	    (buf_append_str(out, ",\r\n ") < 0 ||
-	    buf_append(out, f->value, f->value_len) < 0))
-		return -1;
-	return buf_append_str(out, "\r\n");
+	    buf_append(out, f->value, f->value_len) < 0)))
+		r = -1;
+	mime_addr_free(&there);
+	return r < 0 ? -1 : buf_append_str(out, "\r\n");
 }
 
 /* Copy msg (header block hlen octets) into out without the author's

@@ -2,8 +2,10 @@
  * it goes out to the members (RFC 6377, RFC 7960, RFC 8617): the
  * author's DKIM signatures are removed (the list changes the message, so
  * they would fail; our Authentication-Results keeps their result), From
- * is rewritten to the list ("Name via LIST") with Reply-To the author
- * when the author's domain publishes DMARC p=quarantine or p=reject, and
+ * is rewritten to the list ("Name via LIST") with Reply-To the author (Cc
+ * when the list sets Reply-To to itself, as Mailman does) and
+ * X-Original-From when the author's domain publishes DMARC p=quarantine
+ * or p=reject, and
  * the list's own domain signs (DKIM) and seals (ARC) the copy. */
 #ifndef MOAT_LIST_AUTH_H
 #define MOAT_LIST_AUTH_H

@@ -411,6 +411,15 @@ test_reply_to(void **state)
 	free(m);
 	free(in);
 
+	in = with_from("Reply-To: \r\n"
+	    "From: Alice Author <alice@origin.example>");
+	m = transform(fx.st, in, &p);
+	v = field(m, "Reply-To", 0);
+	assert_string_equal(v, "Alice Author <alice@origin.example>");
+	free(v);
+	free(m);
+	free(in);
+
 	in = with_from("Reply-To: desk@origin.example\r\n"
 	    "From: Alice Author <alice@origin.example>");
 	m = transform(fx.st, in, &p);
