@@ -44,7 +44,9 @@ def send(srv, msg):
 
 def test_viruses_refused_clean_mail_delivered(make_server, clamd):
 	srv = make_server({"antivirus": {"clamd": clamd.address}})
-	code, line = send(srv, with_attachment("eicar", EICAR, "eicar.com"))
+	# Named .txt: a .com would be refused by name by the attachment
+	# policy before clamd sees it (tests/integ/test_attachments.py).
+	code, line = send(srv, with_attachment("eicar", EICAR, "eicar.txt"))
 	assert code == 554 and line.startswith(b"554 5.7.0 "), line
 	assert EICAR_NAME.encode() in line and b"[ref " in line, line
 	code, line = send(srv, with_attachment("custom", CUSTOM_SAMPLE,
