@@ -60,17 +60,30 @@ is_junk(const char *folder)
 	return strcmp(folder, "Junk") == 0;	/* the \Junk special use */
 }
 
-/* Moving spam out of Junk into the trash says nothing about it. */
+/* folder is name, or a folder under it (either delimiter: IMAP's "/" or
+ * the "." of Maildir++ on disk). */
 static bool
-is_trash(const char *folder)
+under(const char *folder, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(folder, name, n) == 0 && (folder[n] == '\0' ||
+	    folder[n] == '.' || folder[n] == '/');
+}
+
+/* Moving spam out of Junk into the trash, or into a folder kept under
+ * Junk, says nothing about it being ham. */
+static bool
+not_ham(const char *folder)
 {
 	static const char *const names[] = {
-		"Trash", "Deleted", "Deleted Items", "Deleted Messages",
+		"Junk", "Trash", "Deleted", "Deleted Items",
+		"Deleted Messages",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(folder, names[i]) == 0)
+		if (under(folder, names[i]))
 			return true;
 	return false;
 }
@@ -87,7 +100,7 @@ imap_junk_begin(struct imap_session *s, const char *to)
 		return NULL;
 	if (!is_junk(s->folder) && is_junk(to))
 		cls = BAYES_SPAM;
-	else if (is_junk(s->folder) && !is_junk(to) && !is_trash(to))
+	else if (is_junk(s->folder) && !not_ham(to))
 		cls = BAYES_HAM;
 	else
 		return NULL;

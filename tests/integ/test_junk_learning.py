@@ -1,6 +1,7 @@
 """Users teach the spam filter through IMAP: COPY, MOVE and UID MOVE into
 Junk learn spam in the user's scope (and globally), a MOVE out of Junk
-into INBOX turns the learning into ham, into Trash teaches nothing; the
+into INBOX turns the learning into ham, into Trash or a folder under Junk
+teaches nothing; the
 learning runs in the thread pool after the tagged OK. At SMTP, mail for
 exactly one local account is scored with that user's training once the
 user has taught [spam] user_min messages; mail for several accounts is
@@ -136,6 +137,9 @@ def test_moves_into_and_out_of_junk_learn(make_server):
 	assert typ == "OK" and int(data[0]) == 4
 	# Junk -> Trash says nothing about the message ...
 	assert c._simple_command("MOVE", "4", "Trash")[0] == "OK"
+	# ... nor does one into a folder kept under Junk ...
+	assert c.create("Junk/old")[0] == "OK"
+	assert c._simple_command("MOVE", "3", "Junk/old")[0] == "OK"
 	# ... Junk -> INBOX is a reclassification: spam becomes ham.
 	assert c._simple_command("MOVE", "1", "INBOX")[0] == "OK"
 	wait_stats(srv, DEMO, (2, 1))
