@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import (DEMO, DEMO_PW, OUTSIDE, REPO, RawSMTP, free_ports,
+from conftest import (DEFAULT_CONFIG, DEMO, DEMO_PW, OUTSIDE, REPO, RawSMTP, free_ports,
     wait_until)
 
 CORPUS = Path(REPO).parent / "shared" / "testdata" / "corpus" / "spamassassin"
@@ -38,9 +38,10 @@ def training_dir(kind, files):
 	return d
 
 
-def junk_server(make_server, spam=None):
+def junk_server(make_server, spam=None, limits=None):
 	p = free_ports(1)[0]
 	srv = make_server({
+	    "limits": dict(DEFAULT_CONFIG["limits"], **(limits or {})),
 	    "listen": {"imap": f"127.0.0.1:{p}"},
 	    "auth": {"cleartext_loopback": "yes"},
 	    # No auto-learning: the global counts change only when the test
@@ -163,6 +164,26 @@ def test_learning_off(make_server):
 	assert not wait_until(lambda: learn_lines(srv) > 0 or
 	    DEMO in stats(srv), 2)
 	assert stats(srv)["(global)"] == (TRAIN, TRAIN)
+
+
+def test_large_message_skipped(make_server):
+	srv = junk_server(make_server, limits={"message_size": "4M"})
+	big = (b"From: bulk@client.example.org\r\nTo: demo@example.test\r\n"
+	    b"Subject: huge\r\n\r\n" + b"cheap pills now " * 80000 + b"\r\n")
+	assert len(big) > 1024 * 1024
+	small = corpus("spam")[TRAIN].read_bytes()
+	c = imap(srv)
+	append(c, "INBOX", big)
+	append(c, "INBOX", small)
+	c.select("INBOX")
+	# One command, two messages: the large one is skipped, the other
+	# learned; the command succeeds either way.
+	assert c._simple_command("MOVE", "1:2", "Junk")[0] == "OK"
+	assert srv.wait_log(r'event=junk-skipped user="demo@example.test" '
+	    r"too_large=1 over_limit=0")
+	wait_stats(srv, DEMO, (1, 0))
+	assert wait_until(lambda: learn_lines(srv) == 1, 10)
+	c.logout()
 
 
 def smtp_send(srv, raw, rcpts):
