@@ -243,6 +243,52 @@ static const char *const str_ops[] = { "is", "contains", "matches", "like",
 static const enum rules_op str_op_val[] = { RO_IS, RO_CONTAINS, RO_MATCHES,
 	RO_LIKE };
 
+/* glibc's regcomp takes exponential time on stacked repetitions
+ * ("a****+", "(a*)*"): refuse a repetition right after another one (or
+ * after a group that ends in one) and more than RULES_REGEX_REPEAT_MAX
+ * of them, so that a rule file can never stall a worker. */
+#define RULES_REGEX_REPEAT_MAX	32
+
+static bool
+regex_tame(const char *re)
+{
+	unsigned n = 0;
+	bool after_rep = false;
+
+	for (; *re != '\0'; re++) {
+		if (*re == '\\' && re[1] != '\0') {
+			re++;
+			after_rep = false;
+		} else if (*re == '[') {
+			/* a bracket expression: "]" first is literal */
+			re++;
+			if (*re == '^')
+				re++;
+			if (*re == ']')
+				re++;
+			while (*re != '\0' && *re != ']')
+				re++;
+			if (*re == '\0')
+				return true;	/* regcomp reports it */
+			after_rep = false;
+		} else if (*re == '*' || *re == '+' || *re == '?' ||
+		    *re == '{') {
+			if (after_rep || ++n > RULES_REGEX_REPEAT_MAX)
+				return false;
+			if (*re == '{')
+				while (*re != '\0' && *re != '}')
+					re++;
+			if (*re == '\0')
+				return true;
+			after_rep = true;
+		} else if (*re == ')') {
+			/* "(a*)" still ends in a repetition: keep after_rep */
+		} else
+			after_rep = false;
+	}
+	return true;
+}
+
 /* strop STRING, into node n. */
 static void
 parse_strop(struct parser *ps, struct rules_rule *r, int n)
@@ -264,6 +310,12 @@ parse_strop(struct parser *ps, struct rules_rule *r, int n)
 		/* Matching is always case-insensitive: a Perl-style (?i)
 		 * that admins write out of habit is accepted and dropped. */
 		pat = strncmp(v, "(?i)", 4) == 0 ? v + 4 : v;
+		if (!regex_tame(pat)) {
+			perr_str(ps, "regular expression \"%.60s\" has stacked "
+			    "or more than %d repetitions", v,
+			    RULES_REGEX_REPEAT_MAX);
+			return;
+		}
 		rc = regcomp(&node->re, pat, REG_EXTENDED | REG_ICASE |
 		    REG_NOSUB);
 		if (rc != 0) {

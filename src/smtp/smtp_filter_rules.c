@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "rules.h"
 #include "rules_parse.h"
+#include "screen.h"
 #include "spf.h"
 #include "util.h"
 #include "xalloc.h"
@@ -201,7 +202,8 @@ rules_notify(struct smtp_session *s, const struct rules_rule *rule,
 		    s->from);
 	}
 	if (buf_cstr(&body, &text) == 0)
-		notify_async(s->srv->loop, cfg, NULL, topic, to, subject,
+		notify_async(s->srv->loop, cfg, s->srv->screen != NULL ?
+		    screen_dyn(s->srv->screen) : NULL, topic, to, subject,
 		    text);
 	buf_deinit(&body);
 }

@@ -119,6 +119,10 @@ static const struct {
 	{ "rule \"a\" if attachment colour is \"x\" then stop",
 	  "1: expected name, type or size" },
 	{ "rule \"a\" if $ then stop", "1: unexpected character 0x24" },
+	{ "rule \"a\"\nif body matches \"^a****+$\" then stop",
+	  "2: regular expression \"^a****+$\" has stacked" },
+	{ "rule \"a\" if body matches \"(x(a+)*)\" then stop",
+	  "1: regular expression" },
 	{ "rule \"a\" if", "1: expected a condition, got the end" },
 };
 
