@@ -6,7 +6,7 @@ trusted networks, one recipient each. Once the fingerprint has reached
 release all` lets matching mail through again."""
 import re
 
-from conftest import RawSMTP
+from conftest import RawSMTP, wait_until
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
     "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil",
@@ -158,3 +158,42 @@ def test_outbreak_shadow_and_trusted(make_server):
 	finally:
 		for c in conns + [trusted]:
 			c.close()
+
+
+def test_outbreak_quarantine_action(make_server):
+	"""With action = quarantine the tripping message and those after it
+	are accepted and held (the envelope's quarantine line names the key),
+	the ones before it delivered."""
+	srv = make_server({
+		"outbreak": {"sources": "3", "recipients": "6",
+		    "action": "quarantine"},
+		"limits": {"idle_timeout": "60", "commands": "1000"},
+	})
+	conns = [connect(srv, ip) for ip in SOURCES[:3]]
+	try:
+		for i in range(9):
+			code, lines = send(conns[i % 3], f"s{i}@x.example",
+			    f"q{i}@catchall.test", "n", outbreak_body(i))
+			assert code == 250, lines
+	finally:
+		for c in conns:
+			c.close()
+	assert srv.wait_log(r"event=outbreak key=t:[0-9a-f]{16} .*"
+	    r"action=quarantine tripped=yes")
+	held = srv.log_count(r"event=outbreak key=.* action=quarantine")
+	assert 3 <= held <= 4, srv.log_tail(40)
+	rx = re.compile(rb"quarantine outbreak t:[0-9a-f]{16}\n")
+
+	def envelopes():
+		found = []
+		for p in srv.data_dir.rglob("*"):
+			try:
+				if p.is_file() and rx.search(p.read_bytes()):
+					found.append(p)
+			except OSError:
+				pass
+		return found
+	assert wait_until(lambda: len(envelopes()) >= held, 5), \
+	    srv.log_tail(30)
+	# Only those before the trip reach the mailbox.
+	assert len(srv.wait_delivered(9 - held, settle=1)) == 9 - held
