@@ -739,6 +739,7 @@ dnsbl_done(const struct dnsbl_result *res, void *ctx)
 	enum screen_result out = SCREEN_PASS;
 
 	memset(&r, 0, sizeof(r));
+	r.dnsbl_score = res->score;
 	(void)dnsbl_result_format(res, text, sizeof(text));
 	trace_add(d->t, "dnsbl", "%s", text);
 	if (d->sc->cfg->dnsbl_reject > 0 && res->listed) {

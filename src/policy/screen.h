@@ -31,6 +31,8 @@ struct screen_refusal {
 	char	 rule[SCREEN_HIT_TEXT_MAX];	/* "ban auth_fail", ... */
 	char	 text[256];	/* reply text after the code */
 	bool	 shadow;	/* log it, refuse nothing */
+	int	 dnsbl_score;	/* DNSBL answers: the summed weights, also
+				   when they refuse nothing */
 };
 
 /* Results of a check. */

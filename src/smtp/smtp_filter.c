@@ -52,6 +52,11 @@ smtp_filter_next(struct smtp_session *s)
 void
 smtp_filter_refused(struct smtp_session *s)
 {
+	/* The connection was paused at the end of DATA: with no input
+	 * waiting, resuming reads nothing and would leave the reply in
+	 * the buffer. */
+	if (s->conn != NULL)
+		conn_flush(s->conn);
 	smtp_tx_reset(s);
 	smtp_enter_state(s, SMTP_STATE_READY);
 	smtp_session_resume(s);

@@ -125,10 +125,6 @@ outbreak_done(uv_work_t *w, int status)
 	}
 	smtp_refuse(s, "outbreak", 451, "4.7.1 Message deferred: suspected "
 	    "outbreak, try again later");
-	/* The connection is paused with nothing to read: without a flush
-	 * here the reply would wait for the client's next command, which
-	 * waits for the reply. */
-	conn_flush(s->conn);
 	smtp_filter_refused(s);
 }
 

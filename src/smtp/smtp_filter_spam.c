@@ -5,14 +5,19 @@
  * auto-learning of the very sure cases (global only). When every
  * recipient ends at one and the same local account, the score uses that
  * user's own training too ([spam] per_user; bayes adds it once the user
- * has taught user_min messages). */
+ * has taught user_min messages). The Bayesian probability is then moved
+ * by the spam rules (spam_rules.h: what the session learnt about the
+ * sender, header anomalies, link tricks); X-Spam-Score and the actions
+ * use the combined score, X-Spam-Status shows both parts. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bayes.h"
+#include "dmarc.h"
 #include "log.h"
+#include "spam_rules.h"
 #include "store.h"
 #include "util.h"
 #include "xalloc.h"
@@ -29,6 +34,9 @@ struct spam_job {
 	uv_work_t		 work;
 	struct smtp_session	*s;
 	struct bayes_result	 r;
+	struct spam_facts	 facts;		/* filled on the loop */
+	struct spam_rules_result rules;
+	double			 score;		/* combined */
 	int			 status;	/* 0, or -1: not scored */
 	bool			 learned;
 	char			 user[BAYES_SCOPE_MAX + 1];	/* "": global */
@@ -127,6 +135,10 @@ spam_work(uv_work_t *w)
 			    BAYES_HAM, NULL, BAYES_LEARN_GLOBAL) == 0;
 	}
 	pthread_mutex_unlock(&spam_lock);
+	if (j->status == 0) {
+		spam_rules_eval(&j->facts, p, len, &j->rules);
+		j->score = spam_rules_combine(j->r.score, j->rules.sum);
+	}
 }
 
 static void
@@ -135,7 +147,8 @@ spam_done(uv_work_t *w, int status)
 	struct spam_job *j = w->data;
 	struct smtp_session *s = j->s;
 	const struct config *cfg = s->srv->cfg;
-	char line[256], esc[2 * BAYES_SCOPE_MAX + 8];
+	char line[SPAM_RULES_FORMAT_MAX + 256], esc[2 * BAYES_SCOPE_MAX + 8];
+	char hits[SPAM_RULES_FORMAT_MAX];
 	unsigned pct;
 
 	if (!smtp_filter_back(s)) {
@@ -143,17 +156,20 @@ spam_done(uv_work_t *w, int status)
 		return;
 	}
 	if (status == 0 && j->status == 0) {
-		pct = (unsigned)(j->r.score * 100.0 + 0.5);
+		pct = (unsigned)(j->score * 100.0 + 0.5);
 		s->spam_scored = true;
-		s->spam_score = j->r.score;
+		s->spam_score = j->score;
+		spam_rules_format(&j->rules, hits, sizeof(hits));
 		log_escape(esc, sizeof(esc), j->user, strlen(j->user));
 		log_info("smtp session=%s event=spam score=%.3f verdict=%s "
-		    "clues=%zu user=\"%s\" personal=%s%s", s->id,
-		    j->r.score, bayes_verdict_name(j->r.verdict), j->r.nclues,
+		    "clues=%zu user=\"%s\" personal=%s bayes=%.3f "
+		    "rules=\"%s\"%s", s->id, j->score,
+		    bayes_verdict_name(j->r.verdict), j->r.nclues,
 		    j->user[0] != '\0' ? esc : "", j->r.user ? "yes" : "no",
-		    j->learned ? " learned=yes" : "");
-		trace_add(&s->trace, "spam", "score %.3f (%s), %zu clues",
-		    j->r.score, bayes_verdict_name(j->r.verdict),
+		    j->r.score, hits, j->learned ? " learned=yes" : "");
+		trace_add(&s->trace, "spam", "score %.3f (bayes %.3f, %s; "
+		    "rules %+.1f: %s), %zu clues", j->score, j->r.score,
+		    bayes_verdict_name(j->r.verdict), j->rules.sum, hits,
 		    j->r.nclues);
 		if (cfg->spam_reject > 0 && pct >= cfg->spam_reject) {
 			free(j);
@@ -163,10 +179,11 @@ spam_done(uv_work_t *w, int status)
 			return;
 		}
 		snprintf(line, sizeof(line), "X-Spam-Status: %s, score=%.3f "
-		    "tokens=%zu clues=%zu\r\nX-Spam-Score: %.3f\r\n",
+		    "bayes=%.3f tokens=%zu clues=%zu rules=%s\r\n"
+		    "X-Spam-Score: %.3f\r\n",
 		    pct >= cfg->spam_junk ? "Yes" : j->r.verdict ==
-		    BAYES_VERDICT_UNSURE ? "Unsure" : "No", j->r.score,
-		    j->r.ntokens, j->r.nclues, j->r.score);
+		    BAYES_VERDICT_UNSURE ? "Unsure" : "No", j->score,
+		    j->r.score, j->r.ntokens, j->r.nclues, hits, j->score);
 		smtp_filter_insert_header(s, line);
 		if (pct >= cfg->spam_junk)
 			s->quarantine = true;	/* the Junk folder */
@@ -188,6 +205,14 @@ smtp_filter_spam(struct smtp_session *s)
 	j = xcalloc(1, sizeof(*j));
 	j->work.data = j;
 	j->s = s;
+	spam_facts_init(&j->facts);
+	j->facts.dnsbl_score = s->dnsbl_score;
+	j->facts.spf = s->spf_result;
+	j->facts.rdns_missing = s->rdns_none;
+	if (s->dmarc_result != NULL) {
+		j->facts.dmarc = (int)s->dmarc_result->status;
+		j->facts.dkim = (int)s->dmarc_result->dkim;
+	}
 	if (!smtp_filter_pool(s, &j->work, spam_work, spam_done)) {
 		free(j);
 		smtp_filter_next(s);

@@ -78,6 +78,7 @@ dnsbl_answer(void *ctx, enum screen_result res,
 	struct smtp_session *s = ctx;
 
 	s->dnsbl_q = NULL;
+	s->dnsbl_score = r->dnsbl_score;
 	if (s->conn_gone) {
 		smtp_screen_abort(s);
 		smtp_free(s);
@@ -115,6 +116,10 @@ rdns_answer(const struct dns_result *res, void *ctx)
 	s->rdns_q = NULL;
 	if (res->status == DNS_OK && res->count > 0 && res->names[0][0])
 		moat_strlcpy(s->rdns, res->names[0], sizeof(s->rdns));
+	/* Only a definite answer: a timeout says nothing about the client
+	 * (the spam rules count a missing PTR name against it). */
+	s->rdns_none = res->status == DNS_NXDOMAIN ||
+	    res->status == DNS_NODATA;
 	trace_add(&s->trace, "rdns", "%s -> %s", s->conn ? s->conn->peer_ip :
 	    "-", s->rdns[0] ? s->rdns : dns_status_name(res->status));
 	if (s->rdns[0] != '\0' && s->srv->cfg->fcrdns && !s->conn_gone) {

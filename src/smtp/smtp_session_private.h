@@ -103,6 +103,8 @@ struct smtp_session {
 	struct clamd_scan	*clamd_q;	/* antivirus running */
 	bool			 filtering;	/* spam scoring in the pool */
 	char			 rdns[256];	/* client's PTR name */
+	bool			 rdns_none;	/* the PTR lookup said: none */
+	int			 dnsbl_score;	/* summed DNSBL weights */
 
 	/* transaction */
 	struct smtp_mail_args	 mail;
