@@ -167,7 +167,7 @@ static const struct key_def keys[] = {
 	    1024, (uint64_t)4 << 30),
 	NUM("attachments", "max_nesting", KEY_UINT, att_max_nesting, 1, 30),
 	NUM("attachments", "max_parts", KEY_UINT, att_max_parts, 1, 5000),
-	STR("attachments", "action", att_action),
+	NUM("attachments", "action", KEY_ACTION, att_quarantine, 0, 1),
 	NUM("spam", "enabled", KEY_BOOL, spam, 0, 1),
 	NUM("spam", "junk_score", KEY_UINT, spam_junk, 1, 100),
 	NUM("spam", "reject_score", KEY_UINT, spam_reject, 0, 100),
@@ -311,7 +311,6 @@ config_defaults(struct config *cfg)
 	cfg->att_max_decoded = 100 * 1024 * 1024;
 	cfg->att_max_nesting = 5;
 	cfg->att_max_parts = 500;
-	moat_strlcpy(cfg->att_action, "reject", sizeof(cfg->att_action));
 	cfg->spam = true;
 	cfg->spam_junk = 90;
 	cfg->spam_reject = 0;		/* never refuse on the score alone */

@@ -211,7 +211,7 @@ struct config {
 	uint64_t att_max_decoded;		/* decoded octets, all parts */
 	unsigned att_max_nesting;		/* MIME + archive depth */
 	unsigned att_max_parts;			/* parts + archive members */
-	char	 att_action[16];		/* reject or quarantine */
+	bool	 att_quarantine;		/* action: quarantine, else reject */
 
 	/* [spam] */
 	bool	 spam;				/* score inbound mail */

@@ -134,12 +134,6 @@ find_blocked(const struct config *cfg, const struct content_info *ci,
 	return NULL;
 }
 
-static bool
-quarantine(const struct config *cfg)
-{
-	return strcmp(cfg->att_action, "quarantine") == 0;
-}
-
 /* Apply the policy to s->content. true: refused (reply sent). */
 static bool
 attach_policy(struct smtp_session *s)
@@ -153,10 +147,10 @@ attach_policy(struct smtp_session *s)
 	if (ci->limit != NULL) {
 		log_info("smtp session=%s event=attachment-blocked name=- "
 		    "reason=\"limit %s\" action=%s", s->id, ci->limit,
-		    quarantine(cfg) ? "quarantine" : "reject");
+		    cfg->att_quarantine ? "quarantine" : "reject");
 		trace_add(&s->trace, "attachments", "too complex: %s limit",
 		    ci->limit);
-		if (quarantine(cfg)) {
+		if (cfg->att_quarantine) {
 			snprintf(s->hold_reason, sizeof(s->hold_reason),
 			    "message too complex (%s)", ci->limit);
 			return false;
@@ -174,10 +168,10 @@ attach_policy(struct smtp_session *s)
 	    "(unnamed)");
 	log_info("smtp session=%s event=attachment-blocked name=\"%s\" "
 	    "reason=\"%s\" action=%s", s->id, name, reason,
-	    quarantine(cfg) ? "quarantine" : "reject");
+	    cfg->att_quarantine ? "quarantine" : "reject");
 	trace_add(&s->trace, "attachments", "\"%s\" blocked: %s", name,
 	    reason);
-	if (quarantine(cfg)) {
+	if (cfg->att_quarantine) {
 		snprintf(s->hold_reason, sizeof(s->hold_reason),
 		    "attachment \"%s\" is not allowed (%s)", name, reason);
 		return false;
