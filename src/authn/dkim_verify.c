@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -25,6 +27,8 @@
 #define DKIM_SHA256_LEN		32
 #define DKIM_SIG_NAME		"DKIM-Signature"
 #define DKIM_KEY_CACHE_MAX	64	/* parsed public keys kept */
+#define DKIM_KEY_REC_MAX	4096	/* key record text kept in the cache */
+#define DKIM_RSA_E_MAX		UINT32_MAX	/* e for the BN path */
 
 /* A verification context ready for one key: OpenSSL 3 spends about as
  * much on setting one up (EVP_PKEY_CTX_new, the provider fetches, the
@@ -37,18 +41,61 @@ struct vready {
 	EVP_MD_CTX	*mctx;
 };
 
+/* An RSA public key for the direct path (rsa_verify_bn): the modulus
+ * and its Montgomery context, computed once per key. EVP_PKEY_verify
+ * redoes per call what this keeps (the BN conversions, a general
+ * exponentiation, the padding checks through the provider layers): a
+ * tenth of the verification. Read-only once made, so shared by
+ * threads; counted references under key_cache_lock. */
+struct rsa_pub {
+	BIGNUM		*n;
+	BN_MONT_CTX	*mont;
+	uint32_t	 e;		/* odd, >= 3 */
+	size_t		 k;		/* modulus octets */
+	unsigned	 refs;
+};
+
+/* What a key record says besides p= (struct dkim_key without the key):
+ * the cache keeps it next to the record text. */
+struct key_flags {
+	enum dkim_keytype type;
+	bool		 hash_sha256;
+	bool		 service_email;
+	bool		 testing;
+	bool		 strict;
+	bool		 revoked;
+};
+
+/* A key lent out of the cache (or made for it): references to the
+ * decoded key and its RSA values, and a ready context. */
+struct khandle {
+	EVP_PKEY	*pk;
+	struct rsa_pub	*rsa;
+	struct vready	 rd;
+	unsigned	 bits;
+};
+
 /* Parsed public keys by their p= octets: OpenSSL's DER decoding costs
  * several times an RSA verification, and the same few keys sign most of
  * the mail. Replaced round-robin; shared by the threads of a process.
- * Each entry also keeps one ready context, lent out whole (taken out
- * under the lock, used by one thread, given back after): a thread that
- * finds it lent makes its own. */
+ * An entry also remembers the last key record text it came from (with
+ * that record's flags), so a record seen before skips the tag parse,
+ * the base64 decode and the DER compare. Each entry keeps one ready
+ * context, lent out whole (taken out under the lock, used by one
+ * thread, given back after): a thread that finds it lent makes its
+ * own. */
 static struct {
 	uint8_t		*der;
 	size_t		 len;
 	int		 type;
 	EVP_PKEY	*pk;
+	unsigned	 bits;
+	struct rsa_pub	*rsa;
 	struct vready	 ready;
+	char		*rec;		/* NULL: none */
+	size_t		 rec_len;
+	uint64_t	 rec_hash;
+	struct key_flags flags;
 } key_cache[DKIM_KEY_CACHE_MAX];
 static size_t key_cache_next;
 static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -428,16 +475,180 @@ vready_get(struct vready *r, EVP_PKEY *pk, enum dkim_alg alg)
 	return 0;
 }
 
-/* Verify sig over the header hash with a context in r (ready or made
- * here; freed unless the check succeeded). Returns 1 valid, 0 invalid,
- * -1 error. */
-static int
-check_signature(EVP_PKEY *pk, enum dkim_alg alg, const uint8_t *hash,
-    const uint8_t *b, size_t blen, struct vready *rd)
+/*
+ * RSA verification through BN (RFC 8017 8.2.2)
+ */
+
+static void
+rsa_pub_free(struct rsa_pub *r)
 {
+	if (r == NULL)
+		return;
+	BN_MONT_CTX_free(r->mont);
+	BN_free(r->n);
+	free(r);
+}
+
+/* One BN_CTX per thread (pool threads verify in parallel), freed when
+ * the thread ends. */
+static pthread_key_t bn_ctx_key;
+static pthread_once_t bn_ctx_once = PTHREAD_ONCE_INIT;
+static bool bn_ctx_key_ok;
+
+static void
+bn_ctx_destroy(void *p)
+{
+	BN_CTX_free(p);
+}
+
+static void
+bn_ctx_key_make(void)
+{
+	bn_ctx_key_ok = pthread_key_create(&bn_ctx_key, bn_ctx_destroy) == 0;
+}
+
+/* This thread's BN_CTX, or NULL. */
+static BN_CTX *
+bn_ctx(void)
+{
+	BN_CTX *c;
+
+	if (pthread_once(&bn_ctx_once, bn_ctx_key_make) != 0 ||
+	    !bn_ctx_key_ok)
+		return NULL;
+	if ((c = pthread_getspecific(bn_ctx_key)) != NULL)
+		return c;
+	if ((c = BN_CTX_new()) == NULL)
+		return NULL;
+	if (pthread_setspecific(bn_ctx_key, c) != 0) {
+		BN_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The BN values of an RSA key with a small odd public exponent (65537
+ * in practice), or NULL: such keys go through EVP_PKEY_verify. */
+static struct rsa_pub *
+rsa_pub_new(EVP_PKEY *pk)
+{
+	struct rsa_pub *r;
+	BIGNUM *e = NULL;
+	BN_CTX *ctx;
+	BN_ULONG w;
+
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA ||
+	    (ctx = bn_ctx()) == NULL ||
+	    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		return NULL;
+	w = BN_get_word(e);
+	BN_free(e);
+	if (w < 3 || w > DKIM_RSA_E_MAX || (w & 1) == 0)
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	r->e = (uint32_t)w;
+	r->refs = 1;
+	if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &r->n) != 1 ||
+	    !BN_is_odd(r->n) || BN_num_bits(r->n) < DKIM_RSA_BITS_MIN ||
+	    (r->mont = BN_MONT_CTX_new()) == NULL ||
+	    BN_MONT_CTX_set(r->mont, r->n, ctx) != 1) {
+		rsa_pub_free(r);
+		return NULL;
+	}
+	r->k = (size_t)BN_num_bytes(r->n);
+	return r;
+}
+
+/* DER of the DigestInfo for SHA-256 (RFC 8017 9.2 note 1), before H. */
+static const uint8_t sha256_digest_info[] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+};
+
+/* RSASSA-PKCS1-v1_5 verification of b over the SHA-256 hash: s = b as
+ * an integer (b may be shorter than the modulus, as OpenSSL accepts;
+ * longer is invalid), s < n (5.2.2 step 1), m = s^e mod n by square and
+ * multiply in Montgomery form, then EM = I2OSP(m, k) is compared with
+ * the encoding of the hash (8.2.2 steps 3-4: encode and compare, so
+ * nothing but the one valid encoding passes). Returns 1 valid, 0
+ * invalid, -1 error. */
+static int
+rsa_verify_bn(const struct rsa_pub *r, const uint8_t *hash, const uint8_t *b,
+    size_t blen)
+{
+	uint8_t em[DKIM_SIG_B_MAX], want[DKIM_SIG_B_MAX];
+	const size_t tlen = sizeof(sha256_digest_info) + DKIM_SHA256_LEN;
+	BN_CTX *ctx;
+	BIGNUM *s, *sm, *acc;
+	int bit, ret = -1;
+
+	if (blen > r->k || blen > INT_MAX)
+		return 0;
+	/* k >= 128 (1024 bits): far more room than the 11 + tlen octets
+	 * the encoding needs; the bound also keeps em in its array. */
+	if (r->k > sizeof(em) || r->k < tlen + 11 ||
+	    (ctx = bn_ctx()) == NULL)
+		return -1;
+	BN_CTX_start(ctx);
+	s = BN_CTX_get(ctx);
+	sm = BN_CTX_get(ctx);
+	acc = BN_CTX_get(ctx);
+	if (acc == NULL || BN_bin2bn(b, (int)blen, s) == NULL)
+		goto out;
+	if (BN_ucmp(s, r->n) >= 0) {
+		ret = 0;
+		goto out;
+	}
+	/* Left to right over the bits of e, in Montgomery form (x R mod
+	 * n): acc starts as s R (the top bit); each lower bit squares it
+	 * and, when set, multiplies by s R. Bit 0 (e is odd) multiplies
+	 * by s itself instead: the Montgomery product of s^(e-1) R and s
+	 * is plain s^e mod n, no conversion back needed. */
+	if (BN_to_montgomery(sm, s, r->mont, ctx) != 1 ||
+	    BN_copy(acc, sm) == NULL)
+		goto out;
+	for (bit = 31; ((r->e >> bit) & 1) == 0; bit--)
+		;
+	while (--bit > 0) {
+		if (BN_mod_mul_montgomery(acc, acc, acc, r->mont, ctx) != 1)
+			goto out;
+		if (((r->e >> bit) & 1) != 0 && BN_mod_mul_montgomery(acc,
+		    acc, sm, r->mont, ctx) != 1)
+			goto out;
+	}
+	if (BN_mod_mul_montgomery(acc, acc, acc, r->mont, ctx) != 1 ||
+	    BN_mod_mul_montgomery(acc, acc, s, r->mont, ctx) != 1 ||
+	    BN_bn2binpad(acc, em, (int)r->k) != (int)r->k)
+		goto out;
+	/* EM = 0x00 || 0x01 || PS (0xff, k - tlen - 3 octets) || 0x00 ||
+	 * DigestInfo || H. */
+	want[0] = 0x00;
+	want[1] = 0x01;
+	memset(want + 2, 0xff, r->k - tlen - 3);
+	want[r->k - tlen - 1] = 0x00;
+	memcpy(want + r->k - tlen, sha256_digest_info,
+	    sizeof(sha256_digest_info));
+	memcpy(want + r->k - DKIM_SHA256_LEN, hash, DKIM_SHA256_LEN);
+	ret = memcmp(em, want, r->k) == 0 ? 1 : 0;
+out:
+	BN_CTX_end(ctx);
+	return ret;
+}
+
+/* Verify sig over the header hash with the key in kh: RSA through
+ * rsa_verify_bn when the key has its BN values, else with a context in
+ * kh->rd (ready or made here; freed unless the check succeeded).
+ * Returns 1 valid, 0 invalid, -1 error. */
+static int
+check_signature(struct khandle *kh, enum dkim_alg alg, const uint8_t *hash,
+    const uint8_t *b, size_t blen)
+{
+	struct vready *rd = &kh->rd;
 	int r;
 
-	if (vready_get(rd, pk, alg) < 0)
+	if (alg == DKIM_ALG_RSA_SHA256 && kh->rsa != NULL)
+		return rsa_verify_bn(kh->rsa, hash, b, blen);
+	if (vready_get(rd, kh->pk, alg) < 0)
 		return -1;
 	if (alg == DKIM_ALG_RSA_SHA256)
 		r = EVP_PKEY_verify(rd->pctx, b, blen, hash, DKIM_SHA256_LEN);
@@ -452,72 +663,178 @@ check_signature(EVP_PKEY *pk, enum dkim_alg alg, const uint8_t *hash,
 	return 1;
 }
 
-/* A new reference to the cached key for these octets, or NULL; with
- * the entry's ready context moved into *rd when it has one. */
-static EVP_PKEY *
-key_cache_get(int type, const uint8_t *der, size_t len, struct vready *rd)
+/*
+ * Key cache
+ */
+
+/* FNV-1a over the record text, eight octets a step (a filter before the
+ * full compare; it need not be strong). */
+static uint64_t
+rec_hash(const char *s, size_t len)
 {
-	EVP_PKEY *pk = NULL;
+	uint64_t h = 0xcbf29ce484222325ULL, w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, sizeof(w));
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	for (; len > 0; s++, len--)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Lend entry i out into kh (under the lock). Returns 0, or -1 when the
+ * key cannot be referenced. */
+static int
+key_cache_lend(size_t i, struct khandle *kh)
+{
+	if (EVP_PKEY_up_ref(key_cache[i].pk) != 1)
+		return -1;
+	kh->pk = key_cache[i].pk;
+	kh->bits = key_cache[i].bits;
+	kh->rsa = key_cache[i].rsa;
+	if (kh->rsa != NULL)
+		kh->rsa->refs++;
+	kh->rd = key_cache[i].ready;
+	key_cache[i].ready.pctx = NULL;
+	key_cache[i].ready.mctx = NULL;
+	return 0;
+}
+
+/* The key of a record text seen before: its flags in *fl and the key
+ * lent into kh. Returns 0, or -1 when not cached. */
+static int
+key_cache_get_rec(const char *rec, size_t len, uint64_t h,
+    struct key_flags *fl, struct khandle *kh)
+{
 	size_t i;
+	int r = -1;
 
 	if (pthread_mutex_lock(&key_cache_lock) != 0)
-		return NULL;
+		return -1;
+	for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
+		if (key_cache[i].rec != NULL && key_cache[i].rec_hash == h &&
+		    key_cache[i].rec_len == len &&
+		    memcmp(key_cache[i].rec, rec, len) == 0) {
+			if ((r = key_cache_lend(i, kh)) == 0)
+				*fl = key_cache[i].flags;
+			break;
+		}
+	(void)pthread_mutex_unlock(&key_cache_lock);
+	return r;
+}
+
+/* The cached key for these octets lent into kh. Returns 0, or -1 when
+ * not cached. */
+static int
+key_cache_get(int type, const uint8_t *der, size_t len, struct khandle *kh)
+{
+	size_t i;
+	int r = -1;
+
+	if (pthread_mutex_lock(&key_cache_lock) != 0)
+		return -1;
 	for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
 		if (key_cache[i].pk != NULL && key_cache[i].type == type &&
 		    key_cache[i].len == len &&
 		    memcmp(key_cache[i].der, der, len) == 0) {
-			if (EVP_PKEY_up_ref(key_cache[i].pk) == 1) {
-				pk = key_cache[i].pk;
-				*rd = key_cache[i].ready;
-				key_cache[i].ready.pctx = NULL;
-				key_cache[i].ready.mctx = NULL;
-			}
+			r = key_cache_lend(i, kh);
 			break;
 		}
 	(void)pthread_mutex_unlock(&key_cache_lock);
-	return pk;
+	return r;
 }
 
-/* Keep pk, and give the ready context in *rd (if any) to its entry when
- * that has none; what is not kept in *rd is freed. */
+/* Drop one reference to r (under the lock). */
 static void
-key_cache_put(int type, const uint8_t *der, size_t len, EVP_PKEY *pk,
-    struct vready *rd)
+rsa_pub_unref(struct rsa_pub *r)
+{
+	if (r != NULL && --r->refs == 0)
+		rsa_pub_free(r);
+}
+
+/* Keep the key in kh (a new entry unless it came from the cache), and
+ * the record text with its flags when rec is not NULL. kh keeps its
+ * references. */
+static void
+key_cache_add(int type, const uint8_t *der, size_t len, const char *rec,
+    size_t rec_len, uint64_t h, const struct key_flags *fl,
+    const struct khandle *kh)
 {
 	size_t i;
 
-	if (pthread_mutex_lock(&key_cache_lock) != 0) {
-		vready_free(rd);
+	if (pthread_mutex_lock(&key_cache_lock) != 0)
 		return;
-	}
 	for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
-		if (key_cache[i].pk == pk)
+		if (key_cache[i].pk == kh->pk)
 			goto found;	/* it came from here */
-	if (EVP_PKEY_up_ref(pk) != 1)
+	if (EVP_PKEY_up_ref(kh->pk) != 1)
 		goto out;
 	i = key_cache_next++ % DKIM_KEY_CACHE_MAX;
 	EVP_PKEY_free(key_cache[i].pk);
+	rsa_pub_unref(key_cache[i].rsa);
 	vready_free(&key_cache[i].ready);
 	free(key_cache[i].der);
+	free(key_cache[i].rec);
+	key_cache[i].rec = NULL;
 	key_cache[i].der = xmemdup(der, len);
 	key_cache[i].len = len;
 	key_cache[i].type = type;
-	key_cache[i].pk = pk;
+	key_cache[i].pk = kh->pk;
+	key_cache[i].bits = kh->bits;
+	key_cache[i].rsa = kh->rsa;
+	if (kh->rsa != NULL)
+		kh->rsa->refs++;
 found:
-	if (key_cache[i].ready.pctx == NULL &&
-	    key_cache[i].ready.mctx == NULL) {
-		key_cache[i].ready = *rd;
-		rd->pctx = NULL;
-		rd->mctx = NULL;
+	if (rec != NULL && rec_len <= DKIM_KEY_REC_MAX &&
+	    (key_cache[i].rec == NULL || key_cache[i].rec_hash != h ||
+	    key_cache[i].rec_len != rec_len ||
+	    memcmp(key_cache[i].rec, rec, rec_len) != 0)) {
+		free(key_cache[i].rec);
+		key_cache[i].rec = xmemdup(rec, rec_len);
+		key_cache[i].rec_len = rec_len;
+		key_cache[i].rec_hash = h;
+		key_cache[i].flags = *fl;
 	}
 out:
 	(void)pthread_mutex_unlock(&key_cache_lock);
-	vready_free(rd);
 }
 
-/* Decode the p= key; NULL with the result finished. */
-static EVP_PKEY *
-public_key(struct dkim_vsig *s, const struct dkim_key *key)
+/* Give kh back: its ready context to its entry when that is still
+ * cached and has none; the rest is released. NULL-safe in kh->pk. */
+static void
+key_cache_release(struct khandle *kh)
+{
+	size_t i;
+
+	if (kh->pk == NULL)
+		return;
+	if (pthread_mutex_lock(&key_cache_lock) == 0) {
+		for (i = 0; i < DKIM_KEY_CACHE_MAX; i++)
+			if (key_cache[i].pk == kh->pk) {
+				if (key_cache[i].ready.pctx == NULL &&
+				    key_cache[i].ready.mctx == NULL) {
+					key_cache[i].ready = kh->rd;
+					kh->rd.pctx = NULL;
+					kh->rd.mctx = NULL;
+				}
+				break;
+			}
+		rsa_pub_unref(kh->rsa);
+		(void)pthread_mutex_unlock(&key_cache_lock);
+	}
+	/* (A failed lock leaks kh->rsa rather than race on its count.) */
+	kh->rsa = NULL;
+	vready_free(&kh->rd);
+	EVP_PKEY_free(kh->pk);
+	kh->pk = NULL;
+}
+
+/* Decode the p= key into kh (not cached yet). Returns 0, or -1 with
+ * *error_r. */
+static int
+public_key(const struct dkim_key *key, struct khandle *kh,
+    const char **error_r)
 {
 	EVP_PKEY *pk;
 
@@ -525,17 +842,22 @@ public_key(struct dkim_vsig *s, const struct dkim_key *key)
 		if ((pk = rsa_key(key->p, key->plen)) == NULL ||
 		    EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
 			EVP_PKEY_free(pk);
-			finish(s, DKIM_PERMERROR, "bad RSA public key");
-			return NULL;
+			*error_r = "bad RSA public key";
+			return -1;
 		}
-		return pk;
+		kh->pk = pk;
+		kh->bits = (unsigned)EVP_PKEY_get_bits(pk);
+		kh->rsa = rsa_pub_new(pk);
+		return 0;
 	}
 	if (key->plen != 32 || (pk = EVP_PKEY_new_raw_public_key(
 	    EVP_PKEY_ED25519, NULL, key->p, key->plen)) == NULL) {
-		finish(s, DKIM_PERMERROR, "bad Ed25519 public key");
-		return NULL;
+		*error_r = "bad Ed25519 public key";
+		return -1;
 	}
-	return pk;
+	kh->pk = pk;
+	kh->bits = 256;
+	return 0;
 }
 
 int
@@ -543,9 +865,7 @@ dkim_key_verify(const struct dkim_key *key, enum dkim_alg alg,
     const uint8_t *hash, const uint8_t *b, size_t blen, unsigned *bits_r,
     const char **error_r)
 {
-	struct dkim_vsig tmp;
-	EVP_PKEY *pk;
-	struct vready rd = { NULL, NULL };
+	struct khandle kh = { NULL, NULL, { NULL, NULL }, 0 };
 	int r;
 
 	*bits_r = 0;
@@ -553,27 +873,90 @@ dkim_key_verify(const struct dkim_key *key, enum dkim_alg alg,
 		*error_r = "key type does not match a=";
 		return -1;
 	}
-	memset(&tmp, 0, sizeof(tmp));
-	if ((pk = key_cache_get(key->type, key->p, key->plen, &rd)) == NULL &&
-	    (pk = public_key(&tmp, key)) == NULL) {
-		*error_r = key->type == DKIM_KEY_RSA ? "bad RSA public key" :
-		    "bad Ed25519 public key";
-		return -1;
+	if (key_cache_get(key->type, key->p, key->plen, &kh) < 0) {
+		if (public_key(key, &kh, error_r) < 0)
+			return -1;
+		key_cache_add(key->type, key->p, key->plen, NULL, 0, 0, NULL,
+		    &kh);
 	}
-	*bits_r = key->type == DKIM_KEY_RSA ?
-	    (unsigned)EVP_PKEY_get_bits(pk) : 256;
+	*bits_r = kh.bits;
 	if (key->type == DKIM_KEY_RSA && *bits_r < DKIM_RSA_BITS_MIN) {
-		vready_free(&rd);
-		EVP_PKEY_free(pk);
+		key_cache_release(&kh);
 		*error_r = "key is too small (RFC 8301)";
 		return -1;
 	}
-	r = check_signature(pk, alg, hash, b, blen, &rd);
-	key_cache_put(key->type, key->p, key->plen, pk, &rd);
-	EVP_PKEY_free(pk);
+	r = check_signature(&kh, alg, hash, b, blen);
+	key_cache_release(&kh);
 	if (r < 0)
 		*error_r = "internal verify failure";
 	return r;
+}
+
+/* What the key record's flags say about signature s. Returns 0 to go
+ * on, -1 when the result is final. */
+static int
+key_flags_check(struct dkim_vsig *s, const struct key_flags *fl)
+{
+	const struct dkim_sig *sig = s->sig;
+
+	s->res.testing = fl->testing;
+	if (fl->revoked) {
+		finish(s, DKIM_PERMERROR, "key revoked");
+		return -1;
+	}
+	if (!fl->service_email) {
+		finish(s, DKIM_PERMERROR, "key not for email (s=)");
+		return -1;
+	}
+	if (!fl->hash_sha256) {
+		finish(s, DKIM_PERMERROR, "key does not allow sha256 (h=)");
+		return -1;
+	}
+	if ((fl->type == DKIM_KEY_RSA) != (sig->alg == DKIM_ALG_RSA_SHA256)) {
+		finish(s, DKIM_PERMERROR, "key type does not match a=");
+		return -1;
+	}
+	if (fl->strict && sig->auid_sub) {
+		finish(s, DKIM_PERMERROR, "i= subdomain not allowed by key "
+		    "(t=s)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse a key record not in the cache and decode its key into kh (from
+ * the cache by its octets, or new); the record goes into the cache
+ * with the key. Returns 0, or -1 with the result final. */
+static int
+key_from_record(struct dkim_vsig *s, const char *rec, size_t len,
+    uint64_t h, struct key_flags *fl, struct khandle *kh)
+{
+	struct dkim_key *key = xmalloc(sizeof(*key));
+	const char *error;
+	int ret = -1;
+
+	if (dkim_key_parse(rec, len, key, &error) < 0) {
+		finish(s, DKIM_PERMERROR, "key record: %s", error);
+		goto done;
+	}
+	fl->type = key->type;
+	fl->hash_sha256 = key->hash_sha256;
+	fl->service_email = key->service_email;
+	fl->testing = key->testing;
+	fl->strict = key->strict;
+	fl->revoked = key->revoked;
+	if (key_flags_check(s, fl) < 0)
+		goto done;
+	if (key_cache_get(key->type, key->p, key->plen, kh) < 0 &&
+	    public_key(key, kh, &error) < 0) {
+		finish(s, DKIM_PERMERROR, "%s", error);
+		goto done;
+	}
+	key_cache_add(key->type, key->p, key->plen, rec, len, h, fl, kh);
+	ret = 0;
+done:
+	free(key);
+	return ret;
 }
 
 void
@@ -582,10 +965,9 @@ dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
 {
 	struct dkim_vsig *s;
 	struct dkim_sig *sig;
-	struct dkim_key *key;
-	const char *error;
-	EVP_PKEY *pk = NULL;
-	struct vready rd = { NULL, NULL };
+	struct key_flags fl;
+	struct khandle kh = { NULL, NULL, { NULL, NULL }, 0 };
+	uint64_t h;
 	int r;
 
 	if (i >= v->nsigs || v->sigs[i].res.status != DKIM_NONE ||
@@ -593,46 +975,19 @@ dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
 		return;
 	s = &v->sigs[i];
 	sig = s->sig;
-	key = xmalloc(sizeof(*key));
-	if (dkim_key_parse(rec, len, key, &error) < 0) {
-		finish(s, DKIM_PERMERROR, "key record: %s", error);
+	h = rec_hash(rec, len);
+	if (key_cache_get_rec(rec, len, h, &fl, &kh) == 0) {
+		if (key_flags_check(s, &fl) < 0)
+			goto done;
+	} else if (key_from_record(s, rec, len, h, &fl, &kh) < 0)
 		goto done;
-	}
-	s->res.testing = key->testing;
-	if (key->revoked) {
-		finish(s, DKIM_PERMERROR, "key revoked");
-		goto done;
-	}
-	if (!key->service_email) {
-		finish(s, DKIM_PERMERROR, "key not for email (s=)");
-		goto done;
-	}
-	if (!key->hash_sha256) {
-		finish(s, DKIM_PERMERROR, "key does not allow sha256 (h=)");
-		goto done;
-	}
-	if ((key->type == DKIM_KEY_RSA) != (sig->alg == DKIM_ALG_RSA_SHA256)) {
-		finish(s, DKIM_PERMERROR, "key type does not match a=");
-		goto done;
-	}
-	if (key->strict && sig->auid_sub) {
-		finish(s, DKIM_PERMERROR, "i= subdomain not allowed by key "
-		    "(t=s)");
-		goto done;
-	}
-	if ((pk = key_cache_get(key->type, key->p, key->plen, &rd)) == NULL &&
-	    (pk = public_key(s, key)) == NULL)
-		goto done;
-	s->res.key_bits = key->type == DKIM_KEY_RSA ?
-	    (unsigned)EVP_PKEY_get_bits(pk) : 256;
-	if (key->type == DKIM_KEY_RSA &&
-	    s->res.key_bits < DKIM_RSA_BITS_MIN) {
+	s->res.key_bits = kh.bits;
+	if (fl.type == DKIM_KEY_RSA && s->res.key_bits < DKIM_RSA_BITS_MIN) {
 		finish(s, DKIM_FAIL, "%u-bit key is too small (RFC 8301)",
 		    s->res.key_bits);
 		goto done;
 	}
-	r = check_signature(pk, sig->alg, s->hhash, sig->b, sig->blen, &rd);
-	key_cache_put(key->type, key->p, key->plen, pk, &rd);
+	r = check_signature(&kh, sig->alg, s->hhash, sig->b, sig->blen);
 	if (r < 0)
 		finish(s, DKIM_TEMPERROR, "internal verify failure");
 	else if (r == 0)
@@ -641,14 +996,11 @@ dkim_verify_set_key(struct dkim_verify *v, size_t i, const char *rec,
 		finish(s, v->opts.reject_partial_body ? DKIM_POLICY :
 		    DKIM_PASS, "body length limit leaves %" PRIu64
 		    " octets unsigned%s", s->res.unsigned_octets,
-		    key->testing ? "; testing key (t=y)" : "");
+		    fl.testing ? "; testing key (t=y)" : "");
 	else
-		finish(s, DKIM_PASS, key->testing ? "testing key (t=y)" :
-		    NULL);
+		finish(s, DKIM_PASS, fl.testing ? "testing key (t=y)" : NULL);
 done:
-	vready_free(&rd);
-	EVP_PKEY_free(pk);
-	free(key);
+	key_cache_release(&kh);
 }
 
 /*
