@@ -904,3 +904,54 @@ store_list_tx(struct store *st, const char *verb)
 {
 	return store_tx(st, verb);
 }
+
+/* ---- one-click unsubscribe (src/web/web_session.c) ------------------- */
+
+/* The two last slots of this file's range, kept out of the enum above
+ * so that it can grow without touching this part. */
+#define LS_WEB_FIND	(STORE_EXT_LIST + 30)
+#define LS_WEB_REMOVE	(STORE_EXT_LIST + 31)
+_Static_assert(LS_COUNT <= 30, "store_list.c: slots 158, 159 are taken");
+
+int
+store_list_member_by_token(struct store *st, const char *list,
+    const char *token, bool remove, char address[LIST_ADDR_MAX + 1],
+    const char **error_r)
+{
+	static const char find_sql[] =
+	    "SELECT address FROM list_members WHERE list = ?1 AND token = ?2";
+	static const char remove_sql[] =
+	    "DELETE FROM list_members WHERE list = ?1 AND token = ?2"
+	    " RETURNING address";
+	sqlite3_stmt *s;
+	const char *v;
+	int rc;
+
+	address[0] = '\0';
+	s = remove ? store_ext_stmt(st, LS_WEB_REMOVE, remove_sql) :
+	    store_ext_stmt(st, LS_WEB_FIND, find_sql);
+	if (s == NULL || store_bind_text(s, 1, list) < 0 ||
+	    store_bind_text(s, 2, token) < 0) {
+		if (s != NULL)
+			store_stmt_done(s);
+		*error_r = store_db_error(st, "member by token");
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v = (const char *)sqlite3_column_text(s, 0);
+		moat_strlcpy(address, v ? v : "", LIST_ADDR_MAX + 1);
+		/* RETURNING: the delete is done only once stepped to the
+		 * end. */
+		while (rc == SQLITE_ROW)
+			rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? SQLITE_ROW : rc;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		*error_r = store_db_error(st, "member by token");
+		store_stmt_done(s);
+		return -1;
+	}
+	store_stmt_done(s);
+	return rc == SQLITE_ROW ? 1 : 0;
+}

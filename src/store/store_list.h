@@ -134,4 +134,11 @@ int store_list_rcpt_policy(struct store *st, const char *local,
     const char *domain, const char *sender, uint64_t size, int *code_r,
     char *text, size_t textlen);
 
+/* One-click unsubscribe (RFC 8058): the member of list whose unsubscribe
+ * token is token, into address; with remove, that member is also
+ * deleted. 1 found, 0 no such member, -1 with *error_r (database). */
+int store_list_member_by_token(struct store *st, const char *list,
+    const char *token, bool remove, char address[LIST_ADDR_MAX + 1],
+    const char **error_r);
+
 #endif
