@@ -1,8 +1,8 @@
 /* worker: the network-facing child process.
  *
  * SECURITY: runs as the unprivileged [server] user (the master dropped
- * root before calling worker_main). It talks to SMTP, IMAP and POP3
- * clients on the network and trusts none of their input; it reads and writes
+ * root before calling worker_main). It talks to SMTP, IMAP, POP3 and
+ * HTTPS (the one-click unsubscribe page) clients on the network and trusts none of their input; it reads and writes
  * only the SQLite database, the queue directory and the accounts'
  * Maildirs (with their mailbox indexes) under data_dir. The TLS private
  * key is in its memory (inherited SSL_CTX), as in every single-process
@@ -28,6 +28,7 @@
 #include "queue_commit.h"
 #include "smtp_session.h"
 #include "store.h"
+#include "web_session.h"
 #include "xalloc.h"
 
 #define WORKER_FLUSH_GRACE_MS 2000
@@ -38,6 +39,7 @@ struct listener {
 	struct smtp_server	*srv;
 	struct pop3_server	*pop3;
 	struct imap_server	*imap;
+	struct web_server	*web;
 };
 
 static struct listener *listeners;
@@ -69,6 +71,9 @@ on_connection(uv_stream_t *server, int status)
 	case SERVICE_IMAPS:
 		imap_session_accept(l->imap, server, l->service);
 		break;
+	case SERVICE_WEB:
+		web_session_accept(l->web, server);
+		break;
 	default:
 		break;
 	}
@@ -76,6 +81,7 @@ on_connection(uv_stream_t *server, int status)
 
 static struct pop3_server *pop3_srv;
 static struct imap_server *imap_srv;
+static struct web_server *web_srv;
 
 /* Draining ends when no protocol has a session left. */
 static void
@@ -86,6 +92,8 @@ worker_stop_loop(struct smtp_server *srv)
 	if (pop3_srv != NULL && pop3_srv->nsessions > 0)
 		return;
 	if (imap_srv != NULL && imap_srv->nsessions > 0)
+		return;
+	if (web_srv != NULL && web_srv->nsessions > 0)
 		return;
 	uv_stop(srv->loop);
 }
@@ -100,6 +108,12 @@ static void
 worker_imap_idle(struct imap_server *isrv)
 {
 	worker_stop_loop(isrv->data);
+}
+
+static void
+worker_web_idle(struct web_server *wsrv)
+{
+	worker_stop_loop(wsrv->data);
 }
 
 static void
@@ -122,6 +136,8 @@ on_drain_timeout(uv_timer_t *t)
 		pop3_server_abort_all(pop3_srv);
 	if (imap_srv != NULL)
 		imap_server_abort_all(imap_srv);
+	if (web_srv != NULL)
+		web_server_abort_all(web_srv);
 	uv_timer_start(&drain_timer, on_drain_hard, WORKER_FLUSH_GRACE_MS, 0);
 }
 
@@ -146,8 +162,10 @@ on_term(uv_signal_t *h, int signum)
 	srv->on_idle = worker_stop_loop;
 	pop3_srv->on_idle = worker_pop3_idle;
 	imap_srv->on_idle = worker_imap_idle;
+	web_srv->on_idle = worker_web_idle;
 	pop3_server_drain(pop3_srv);
 	imap_server_drain(imap_srv);
+	web_server_drain(web_srv);
 	smtp_server_drain(srv);
 }
 
@@ -167,6 +185,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	struct smtp_server srv;
 	struct pop3_server psrv;
 	struct imap_server isrv;
+	struct web_server wsrv;
 	const char *error = NULL;
 	uv_loop_t *loop = uv_default_loop();
 	char role[32];
@@ -207,6 +226,13 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	isrv.screen = srv.screen;
 	isrv.data = &srv;
 	imap_srv = &isrv;
+	memset(&wsrv, 0, sizeof(wsrv));
+	wsrv.loop = loop;
+	wsrv.cfg = cfg;
+	wsrv.ssl_ctx = ssl_ctx;
+	wsrv.screen = srv.screen;
+	wsrv.data = &srv;
+	web_srv = &wsrv;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
 	nlisteners = nls;
@@ -217,6 +243,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 		l->srv = &srv;
 		l->pop3 = &psrv;
 		l->imap = &isrv;
+		l->web = &wsrv;
 		uv_tcp_init(loop, &l->tcp);
 		l->tcp.data = l;
 		if ((r = uv_tcp_open(&l->tcp, ls[i].fd)) != 0 ||

@@ -61,6 +61,7 @@ static const struct key_def keys[] = {
 	LISTEN("imaps", SERVICE_IMAPS),
 	LISTEN("pop3", SERVICE_POP3),
 	LISTEN("pop3s", SERVICE_POP3S),
+	LISTEN("web", SERVICE_WEB),
 	STR("tls", "cert", tls_cert),
 	STR("tls", "key", tls_key),
 	STR("tls", "ciphers", tls_ciphers),
@@ -199,6 +200,7 @@ static const struct key_def keys[] = {
 
 static const char *service_names[SERVICE_COUNT] = {
 	"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s",
+	"web",
 };
 
 const char *

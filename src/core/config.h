@@ -24,6 +24,7 @@ enum listen_service {
 	SERVICE_IMAPS,
 	SERVICE_POP3,
 	SERVICE_POP3S,
+	SERVICE_WEB,		/* HTTPS, implicit TLS: one-click unsubscribe */
 	SERVICE_COUNT
 };
 

@@ -282,6 +282,8 @@ screen_service_of(enum listen_service svc)
 	case SERVICE_IMAP:
 	case SERVICE_IMAPS:
 		return SCREEN_SVC_IMAP;
+	case SERVICE_WEB:
+		return SCREEN_SVC_WEB;
 	default:
 		return SCREEN_SVC_POP3;
 	}

@@ -1,0 +1,42 @@
+/* web_session: the [listen] web service, HTTPS with implicit TLS using
+ * the server's [tls] certificate. It answers the one-click unsubscribe
+ * URL that list copies carry in List-Unsubscribe when [lists] web_url is
+ * set (RFC 8058): GET shows a page with a button and changes nothing
+ * (link scanners fetch links), POST with List-Unsubscribe=One-Click
+ * removes that member from that list. One request per connection. */
+#ifndef MOAT_WEB_SESSION_H
+#define MOAT_WEB_SESSION_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct screen;
+struct web_session;
+
+/* What every web session of a worker shares. */
+struct web_server {
+	uv_loop_t		*loop;
+	const struct config	*cfg;
+	SSL_CTX			*ssl_ctx;
+	struct screen		*screen;	/* screening (screen.h) */
+	unsigned		 nsessions;
+	bool			 draining;
+	/* Called when the last session ends while draining. */
+	void			(*on_idle)(struct web_server *srv);
+	void			*data;		/* for on_idle */
+	struct web_session	*sessions;	/* list, for drain */
+};
+
+/* Accept a connection on a web listener. */
+void web_session_accept(struct web_server *srv, uv_stream_t *listener);
+/* Sessions still waiting for a request close now; one whose store call
+ * is running answers, then closes. */
+void web_server_drain(struct web_server *srv);
+/* Drain timeout: close every session whose store call is not running. */
+void web_server_abort_all(struct web_server *srv);
+
+#endif
