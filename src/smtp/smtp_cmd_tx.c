@@ -10,6 +10,7 @@
 
 #include "cidr.h"
 #include "dmarc.h"
+#include "list_expand.h"
 #include "log.h"
 #include "queue_commit.h"
 #include "quota.h"
@@ -431,6 +432,28 @@ smtp_message_end(struct smtp_session *s)
 			else
 				smtp_reply(s, 553, "5.7.1 From: <%.200s> is "
 				    "not owned by user %s", bad, s->auth_user);
+			smtp_tx_reset(s);
+			smtp_enter_state(s, SMTP_STATE_READY);
+			return;
+		}
+	}
+	{
+		/* Members-only lists: the envelope sender or a From: author
+		 * must be a member (list_expand.h). A SQLite read, like the
+		 * RCPT lookups: no pool round trip. */
+		char why[LIST_ADDR_MAX + 128];
+		int lr = list_data_policy(s->srv->store, s->rcpts, s->nrcpts,
+		    s->from, s->msg.data, s->msg.len, why, sizeof(why));
+
+		if (lr != 0) {
+			if (lr < 0)
+				smtp_reply(s, 451, "4.3.0 Temporary lookup "
+				    "failure");
+			else
+				smtp_reply(s, 550, "%s", why);
+			log_info("smtp session=%s event=list-refused from=<%s> "
+			    "reason=\"%s\"", s->id, s->from, lr < 0 ?
+			    "database" : why);
 			smtp_tx_reset(s);
 			smtp_enter_state(s, SMTP_STATE_READY);
 			return;

@@ -342,23 +342,116 @@ verp_sender(const struct list_info *li, const char *member, char *out,
 		snprintf(out, outlen, "%s-bounces@%s", li->local, li->domain);
 }
 
-static bool
+/* 1 when addr is li's moderator or an active member, 0 not, -1 db. */
+static int
 is_member_or_moderator(struct store *st, const struct list_info *li,
-    const char *sender, bool *dberr)
+    const char *addr)
 {
 	char state[16];
 
-	*dberr = false;
-	if (sender[0] == '\0')
-		return false;
-	if (li->moderator[0] != '\0' && ascii_ieq(sender, li->moderator))
-		return true;
-	if (store_list_member_state(st, li->address, sender, state, NULL,
-	    0) < 0) {
-		*dberr = true;
-		return false;
-	}
+	if (addr[0] == '\0')
+		return 0;
+	if (li->moderator[0] != '\0' && ascii_ieq(addr, li->moderator))
+		return 1;
+	if (store_list_member_state(st, li->address, addr, state, NULL,
+	    0) < 0)
+		return -1;
 	return strcmp(state, "active") == 0;
+}
+
+/* The From: addresses of a header section (hlen octets), lower-cased;
+ * at most LIST_FROM_ADDRS_MAX. Returns how many. */
+static size_t
+from_addrs(const uint8_t *msg, size_t hlen,
+    char out[LIST_FROM_ADDRS_MAX][LIST_ADDR_MAX + 1])
+{
+	struct mime_message *mm = mime_parse(msg, hlen);
+	const struct mime_header *h;
+	struct mime_addr *al = NULL, *a;
+	size_t n = 0;
+	int w;
+
+	if ((h = mime_header_find(mm->root, "From")) != NULL)
+		al = mime_addr_parse(h->value, h->value_len);
+	for (a = al; a != NULL && n < LIST_FROM_ADDRS_MAX; a = a->next) {
+		/* Group start and end entries have no host. */
+		if (a->mailbox == NULL || a->host == NULL ||
+		    strcmp(a->host, "MISSING_DOMAIN") == 0 ||
+		    strcmp(a->mailbox, "MISSING_MAILBOX") == 0)
+			continue;
+		w = snprintf(out[n], LIST_ADDR_MAX + 1, "%s@%s", a->mailbox,
+		    a->host);
+		if (w < 0 || w > LIST_ADDR_MAX)
+			continue;
+		ascii_lower(out[n]);
+		n++;
+	}
+	mime_addr_free(&al);
+	mime_message_free(&mm);
+	return n;
+}
+
+int
+list_may_post(struct store *st, const struct list_info *li,
+    const char *sender, const uint8_t *msg, size_t len)
+{
+	char from[LIST_FROM_ADDRS_MAX][LIST_ADDR_MAX + 1];
+	size_t hlen, n, i;
+	int r;
+
+	if ((r = is_member_or_moderator(st, li, sender)) != 0)
+		return r;
+	/* A bounce is nobody's post, whatever its From: says. */
+	if (sender[0] == '\0')
+		return 0;
+	hlen = header_end(msg, len);
+	n = from_addrs(msg, hlen < LIST_HEADERS_MAX ? hlen :
+	    LIST_HEADERS_MAX, from);
+	for (i = 0; i < n; i++)
+		if ((r = is_member_or_moderator(st, li, from[i])) != 0)
+			return r;
+	return 0;
+}
+
+int
+list_data_policy(struct store *st, char *const *rcpts, size_t nrcpts,
+    const char *sender, const uint8_t *msg, size_t len, char *text,
+    size_t textlen)
+{
+	char local[65], domain[256], arg[LIST_ARG_MAX];
+	struct list_info li;
+	enum list_role role;
+	const char *at;
+	size_t i;
+	int r;
+
+	for (i = 0; i < nrcpts; i++) {
+		at = strrchr(rcpts[i], '@');
+		if (at == NULL || (size_t)(at - rcpts[i]) > 64)
+			continue;
+		/* UNSAFE: at points into rcpts[i], at most 64 octets on. */
+		memcpy(local, rcpts[i], (size_t)(at - rcpts[i]));
+		local[at - rcpts[i]] = '\0';
+		ascii_lower(local);
+		if (moat_strlcpy(domain, at + 1, sizeof(domain)) >=
+		    sizeof(domain))
+			continue;
+		ascii_lower(domain);
+		if (store_list_lookup(st, local, domain, &role, &li, arg,
+		    sizeof(arg)) < 0)
+			return -1;
+		if (role != LIST_ROLE_POST || li.post != LIST_POST_MEMBERS)
+			continue;
+		if ((r = list_may_post(st, &li, sender, msg, len)) <= 0) {
+			if (r == 0)
+				snprintf(text, textlen, "5.7.1 <%s>: Only "
+				    "members may post to this list (neither "
+				    "the sender nor From: is a member)",
+				    li.address);
+			return r < 0 ? -1 : 1;
+		}
+	}
+	return 0;
 }
 
 /* ---- a post ------------------------------------------------------------ */
@@ -376,7 +469,7 @@ expand_post(struct store *st, const struct config *cfg,
 	char id[LIST_ADDR_MAX + 2], from[LIST_ADDR_MAX * 2 + 32];
 	char qid[QUEUE_ID_LEN + 1];
 	const char *error = NULL;
-	bool per_member = cfg->list_web_url[0] != '\0', dberr;
+	bool per_member = cfg->list_web_url[0] != '\0';
 	enum list_outcome out = LIST_DONE;
 	size_t hlen, i, queued = 0;
 
@@ -386,17 +479,19 @@ expand_post(struct store *st, const struct config *cfg,
 		    (unsigned long long)li->max_size);
 		return LIST_FAILED;
 	}
-	/* Who may post is decided at RCPT; checked again here for posts
-	 * queued before a change (and for mail put in the queue by us). */
+	/* Who may post is decided at RCPT and at the end of DATA; checked
+	 * again here for posts queued before a change (and for mail put in
+	 * the queue by us). */
 	if (strcmp(env->service ? env->service : "", "list-approved") != 0) {
-		bool ok = is_member_or_moderator(st, li, env->from, &dberr);
+		int ok = li->post != LIST_POST_MEMBERS ? 1 :
+		    list_may_post(st, li, env->from, msg, len);
 
-		if (dberr) {
+		if (ok < 0) {
 			snprintf(reason, reasonlen, "4.3.0 database lookup "
 			    "failed");
 			return LIST_TEMP;
 		}
-		if (li->post == LIST_POST_MEMBERS && !ok) {
+		if (ok == 0) {
 			snprintf(reason, reasonlen, "5.7.1 only members may "
 			    "post to %s", li->address);
 			return LIST_FAILED;

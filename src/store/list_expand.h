@@ -17,9 +17,11 @@
 #include "config.h"
 #include "queue.h"
 #include "store.h"
+#include "store_list.h"
 
 #define LIST_MEMBERS_MAX	100000	/* copies of one post */
 #define LIST_HEADERS_MAX	(256 * 1024)	/* header section edited */
+#define LIST_FROM_ADDRS_MAX	8	/* From: addresses checked */
 
 enum list_outcome {
 	LIST_NOT_LIST = 0,	/* not a list address: deliver as usual */
@@ -34,6 +36,22 @@ enum list_outcome {
 enum list_outcome list_deliver(struct store *st, const struct config *cfg,
     const struct queue_envelope *env, const uint8_t *msg, size_t len,
     const char *local, const char *domain, char *reason, size_t reasonlen);
+
+/* Members-only posting (Mailman's rule): the post is a member's when the
+ * envelope sender or an address of its From: field is an active member
+ * of li or li's moderator; never for the null sender (a bounce). Reads
+ * the header section (at most LIST_HEADERS_MAX octets). 1 yes, 0 no,
+ * -1 database error. */
+int list_may_post(struct store *st, const struct list_info *li,
+    const char *sender, const uint8_t *msg, size_t len);
+
+/* End of DATA: every recipient ("local@domain") that is a members-only
+ * list must pass list_may_post. 0 all do (or no list among them), 1
+ * refused with text ("5.7.1 ...", for a 550), -1 database error. A
+ * read: cheap enough for the event loop, like the RCPT lookups. */
+int list_data_policy(struct store *st, char *const *rcpts, size_t nrcpts,
+    const char *sender, const uint8_t *msg, size_t len, char *text,
+    size_t textlen);
 
 /* Write one message from `from` ("" for the null reverse-path) to `to`
  * into queue/msg (file fsync'd; the caller fsyncs the directory with

@@ -3,6 +3,7 @@
 #include "list_request.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 
 #define LIST_NOTICE_MAX		(16 * 1024)	/* a notice without a post */
 #define LIST_HELD_HEADERS	(64 * 1024)	/* of the post, in the notice */
+#define LIST_REPLY_INTERVAL	3600	/* one reply per address and hour */
+#define LIST_REPLY_SLOTS	4096	/* addresses remembered (hashed) */
+#define LIST_REPLY_MAX_PER_HOUR	200	/* replies of the process in all */
 
 /* ---- notices ----------------------------------------------------------- */
 
@@ -80,8 +84,9 @@ send_notice(const struct config *cfg, const struct list_info *li,
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* Automatic mail (RFC 3834 2: Auto-Submitted other than "no"; bulk and
- * list Precedence) is never answered. */
+/* Automatic mail (RFC 3834 2: Auto-Submitted other than "no"; bulk, junk
+ * and list Precedence; a List-Id: another list's post) is never
+ * answered. */
 static bool
 is_automatic(const struct mime_part *root)
 {
@@ -89,6 +94,9 @@ is_automatic(const struct mime_part *root)
 	struct buf v;
 	const char *p;
 	bool r = false;
+
+	if (mime_header_find(root, "List-Id") != NULL)
+		return true;
 
 	buf_init(&v, 256);
 	if ((h = mime_header_find(root, "Auto-Submitted")) != NULL &&
@@ -101,11 +109,126 @@ is_automatic(const struct mime_part *root)
 	buf_reset(&v);
 	if (!r && (h = mime_header_find(root, "Precedence")) != NULL &&
 	    mime_header_unfold(h->value, h->value_len, &v) == 0 &&
-	    buf_cstr(&v, &p) == 0)
-		r = strstr(p, "bulk") != NULL || strstr(p, "list") != NULL ||
-		    strstr(p, "junk") != NULL;
+	    buf_cstr(&v, &p) == 0) {
+		char *lower = xstrdup(p);
+
+		ascii_lower(lower);
+		r = strstr(lower, "bulk") != NULL ||
+		    strstr(lower, "list") != NULL ||
+		    strstr(lower, "junk") != NULL;
+		free(lower);
+	}
 	buf_deinit(&v);
 	return r;
+}
+
+/* RFC 3834 2: addresses of software, not people (mailer-daemon,
+ * owner-*, *-request, *-bounces...), get no reply either. */
+static bool
+is_robot_address(const char *a)
+{
+	char local[65];
+	const char *at = strrchr(a, '@');
+	size_t n = at != NULL ? (size_t)(at - a) : strlen(a);
+
+	if (n >= sizeof(local))
+		return false;
+	memcpy(local, a, n);	/* UNSAFE: n < sizeof(local), n <= strlen */
+	local[n] = '\0';
+	ascii_lower(local);
+	return strcmp(local, "mailer-daemon") == 0 ||
+	    strncmp(local, "owner-", 6) == 0 ||
+	    (n >= 8 && strcmp(local + n - 8, "-request") == 0) ||
+	    strstr(local, "-bounces") != NULL;
+}
+
+/* One reply per address (and list) per LIST_REPLY_INTERVAL, and at most
+ * LIST_REPLY_MAX_PER_HOUR in all, for this process (the queue runner:
+ * the only one that answers list mail; a restart forgets). Addresses
+ * hash into slots: a collision may suppress a reply, never allow one
+ * more. Pool threads: one mutex. Not the shared dynscreen notify map:
+ * its hourly budget is the postmaster's alerts', which outsiders
+ * writing to a list must not be able to use up. */
+static struct {
+	pthread_mutex_t	 lock;
+	time_t		 last[LIST_REPLY_SLOTS];
+	time_t		 hour_start;
+	unsigned	 hour_count;
+} reply_gate = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint32_t
+lower_octet(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint32_t)(c - 'A' + 'a') :
+	    (uint32_t)(uint8_t)c;
+}
+
+static bool
+reply_gate_allow(const char *list, const char *addr, time_t now)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	const char *p;
+	time_t *last;
+	bool allow = false;
+
+	for (p = list; *p != '\0'; p++)
+		h = (h ^ lower_octet(*p)) * 16777619u;
+	h = (h ^ '\n') * 16777619u;
+	for (p = addr; *p != '\0'; p++)
+		h = (h ^ lower_octet(*p)) * 16777619u;
+	last = &reply_gate.last[h % LIST_REPLY_SLOTS];
+	if (pthread_mutex_lock(&reply_gate.lock) != 0)
+		return false;
+	if (now < reply_gate.hour_start ||
+	    now - reply_gate.hour_start >= 3600) {
+		reply_gate.hour_start = now;
+		reply_gate.hour_count = 0;
+	}
+	/* A clock that went back waits too: never a flood. */
+	if ((*last == 0 || (now >= *last && now - *last >=
+	    LIST_REPLY_INTERVAL)) &&
+	    reply_gate.hour_count < LIST_REPLY_MAX_PER_HOUR) {
+		*last = now;
+		reply_gate.hour_count++;
+		allow = true;
+	}
+	(void)pthread_mutex_unlock(&reply_gate.lock);
+	return allow;
+}
+
+/* Answer someone we could not serve (kind names the case in the log):
+ * never the null sender, automatic mail or a robot address, and only
+ * as reply_gate_allow lets. Best effort: the request itself is done
+ * whatever happens to the reply. */
+static void
+reply_unserved(const struct config *cfg, const struct queue_envelope *env,
+    const struct list_info *li, bool automatic, const char *kind,
+    const char *subject, const char *text)
+{
+	const char *why = NULL;
+
+	if (env->from[0] == '\0')
+		why = "null sender";
+	else if (automatic)
+		why = "automatic mail";
+	else if (is_robot_address(env->from))
+		why = "robot address";
+	else if (!reply_gate_allow(li->address, env->from, time(NULL)))
+		why = "rate limit";
+	if (why != NULL) {
+		log_info("event=list-reply id=%s list=%s to=<%s> kind=%s "
+		    "note=\"not answered: %s\"", env->id, li->address,
+		    env->from, kind, why);
+		return;
+	}
+	if (send_notice(cfg, li, env->from, subject, NULL, text, NULL, 0,
+	    env) < 0) {
+		log_warn("event=list-reply-failed id=%s list=%s to=<%s> "
+		    "kind=%s", env->id, li->address, env->from, kind);
+		return;
+	}
+	log_info("event=list-reply id=%s list=%s to=<%s> kind=%s", env->id,
+	    li->address, env->from, kind);
 }
 
 static bool
@@ -242,6 +365,11 @@ ask_confirm(struct store *st, const struct config *cfg,
 	    0)) {
 		log_info("event=list-unsubscribe id=%s list=%s addr=<%s> "
 		    "note=\"not a member\"", env->id, li->address, who);
+		snprintf(text, sizeof(text), "You (%s) asked to leave the list "
+		    "%s,\r\nbut this address is not a member of it: nothing "
+		    "was changed.\r\n", who, li->address);
+		reply_unserved(cfg, env, li, false, "not-member",
+		    "Not a member", text);
 		return LIST_DONE;
 	}
 	if (subscribe && state[0] == '\0' && store_list_member_put(st,
@@ -350,10 +478,27 @@ list_request_confirm(struct store *st, const struct config *cfg,
 	return r;
 }
 
+/* The answer to a token we do not know (never made, used, expired). */
+static void
+reply_bad_token(const struct config *cfg, const struct queue_envelope *env,
+    const struct list_info *li, bool automatic)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "The confirmation you sent to the list "
+	    "%s has a bad or\r\nexpired token (each one works once, for "
+	    "%u hours): nothing\r\nwas changed. Start again to get a new "
+	    "one; mail %s-request@%s\r\nwith the subject \"help\" for "
+	    "how.\r\n", li->address, cfg->list_token_ttl / 3600, li->local,
+	    li->domain);
+	reply_unserved(cfg, env, li, automatic, "bad-token",
+	    "Bad or expired token", text);
+}
+
 static enum list_outcome
 confirm(struct store *st, const struct config *cfg,
     const struct queue_envelope *env, const struct list_info *li,
-    const char *token, char *reason, size_t reasonlen)
+    const char *token, bool automatic, char *reason, size_t reasonlen)
 {
 	int r = list_request_confirm(st, cfg, li, token, env->session);
 
@@ -361,10 +506,12 @@ confirm(struct store *st, const struct config *cfg,
 		snprintf(reason, reasonlen, "4.3.0 confirmation failed");
 		return LIST_TEMP;
 	}
-	if (r == 0)
+	if (r == 0) {
 		log_info("event=list-confirm id=%s list=%s from=<%s> "
 		    "note=\"unknown or expired token\"", env->id, li->address,
 		    env->from);
+		reply_bad_token(cfg, env, li, automatic);
+	}
 	return LIST_DONE;
 }
 
@@ -439,14 +586,17 @@ list_request_handle(struct store *st, const struct config *cfg,
 		if (strlen(arg) != LIST_TOKEN_LEN) {
 			log_info("event=list-confirm id=%s list=%s note=\"bad "
 			    "token\"", env->id, li->address);
+			reply_bad_token(cfg, env, li, automatic);
 			return LIST_DONE;
 		}
 		moat_strlcpy(token, arg, sizeof(token));
 		ascii_lower(token);
-		return confirm(st, cfg, env, li, token, reason, reasonlen);
+		return confirm(st, cfg, env, li, token, automatic, reason,
+		    reasonlen);
 	}
 	if (role == LIST_ROLE_REQUEST && c == CMD_CONFIRM)
-		return confirm(st, cfg, env, li, token, reason, reasonlen);
+		return confirm(st, cfg, env, li, token, automatic, reason,
+		    reasonlen);
 	if (env->from[0] == '\0' || automatic) {
 		log_info("event=list-request id=%s list=%s from=<%s> "
 		    "note=\"automatic mail, not answered\"", env->id,
@@ -457,12 +607,23 @@ list_request_handle(struct store *st, const struct config *cfg,
 		return ask_confirm(st, cfg, env, li, true, reason, reasonlen);
 	if (role == LIST_ROLE_UNSUBSCRIBE || c == CMD_UNSUBSCRIBE)
 		return ask_confirm(st, cfg, env, li, false, reason, reasonlen);
-	help_text(li, text, sizeof(text));
-	if (send_notice(cfg, li, env->from, "Help", NULL, text, NULL, 0,
-	    env) < 0) {
-		snprintf(reason, reasonlen, "4.3.0 queue write failed");
-		return LIST_TEMP;
+	/* "help", or a command we do not know (or none): the help text,
+	 * within the reply limits. */
+	if (c == CMD_HELP) {
+		help_text(li, text, sizeof(text));
+		reply_unserved(cfg, env, li, automatic, "help", "Help", text);
+	} else {
+		char help[2048];
+
+		help_text(li, help, sizeof(help));
+		snprintf(text, sizeof(text), "Your mail to %s-request@%s held "
+		    "no command we know.\r\n\r\n%s", li->local, li->domain,
+		    help);
+		reply_unserved(cfg, env, li, automatic, "unknown-command",
+		    "Unknown command", text);
 	}
+	(void)reason;
+	(void)reasonlen;
 	return LIST_DONE;
 }
 

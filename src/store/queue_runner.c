@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "smtp_client.h"
 #include "store.h"
+#include "store_list.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -302,7 +303,8 @@ on_tick(uv_timer_t *t)
 /* Housekeeping from a pool thread, at most once an hour: rejected-log
  * rows and traces past [log] rejected_retention, archive copies that
  * failed to be written, archive days past [archive] retention, held
- * messages past [quarantine] retention. */
+ * messages past [quarantine] retention, expired list tokens and the
+ * pending list members they leave. */
 static uv_work_t prune_work;
 static bool prune_running;
 static time_t prune_last;
@@ -318,6 +320,16 @@ prune_run(uv_work_t *w)
 	    store_reject_prune(st, time(NULL) -
 	    (time_t)cfg->rejected_retention) < 0)
 		log_warnx("event=reject-prune-failed");
+	/* Mailing lists: expired tokens, pending members never confirmed. */
+	if (st != NULL) {
+		unsigned tokens, pending;
+
+		if (store_list_prune(st, time(NULL), &tokens, &pending) < 0)
+			log_warnx("event=list-prune-failed");
+		else if (tokens > 0 || pending > 0)
+			log_info("event=list-prune tokens=%u pending=%u",
+			    tokens, pending);
+	}
 	archive_maintain(cfg);
 	/* Held messages past [quarantine] retention (each one logged). */
 	if (quarantine_prune(cfg->data_dir, time(NULL) -

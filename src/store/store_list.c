@@ -38,6 +38,7 @@ enum {
 	LS_SET_MAX_SIZE,
 	LS_SET_MODERATOR,
 	LS_DOMAIN,
+	LS_PRUNE_PENDING,
 	LS_COUNT
 };
 
@@ -122,6 +123,14 @@ static const char *const ls_sql[LS_COUNT] = {
 	    "UPDATE lists SET moderator = ?2 WHERE address = ?1",
 	[LS_DOMAIN] =
 	    "SELECT 1 FROM domains WHERE name = ?1",
+	/* A pending member whose subscribe token is gone (expired, or
+	 * never made) will never be confirmed. */
+	[LS_PRUNE_PENDING] =
+	    "DELETE FROM list_members WHERE state = 'pending' AND"
+	    " joined <= ?1 AND NOT EXISTS (SELECT 1 FROM list_tokens t"
+	    "  WHERE t.list = list_members.list AND"
+	    "  t.address = list_members.address AND"
+	    "  t.action = 'subscribe' AND t.expires > ?1)",
 };
 
 static sqlite3_stmt *
@@ -868,7 +877,7 @@ store_list_rcpt_policy(struct store *st, const char *local,
 {
 	struct list_info li;
 	enum list_role role;
-	char arg[LIST_ARG_MAX], state[16];
+	char arg[LIST_ARG_MAX];
 
 	*code_r = 0;
 	if (store_list_lookup(st, local, domain, &role, &li, arg,
@@ -885,18 +894,47 @@ store_list_rcpt_policy(struct store *st, const char *local,
 	}
 	if (li.post != LIST_POST_MEMBERS)
 		return 0;
-	if (sender[0] != '\0' && li.moderator[0] != '\0' &&
-	    ascii_ieq(sender, li.moderator))
-		return 0;
-	if (sender[0] != '\0' && store_list_member_state(st, li.address,
-	    sender, state, NULL, 0) < 0)
-		return -1;
-	if (sender[0] != '\0' && strcmp(state, "active") == 0)
+	/* A sender that is not a member may still post as the From: author
+	 * (list_data_policy decides at the end of DATA); a bounce (null
+	 * sender) never posts. */
+	if (sender[0] != '\0')
 		return 0;
 	*code_r = 550;
 	snprintf(text, textlen, "5.7.1 <%s>: Only members may post to this "
 	    "list", li.address);
 	return 1;
+}
+
+int
+store_list_prune(struct store *st, time_t now, unsigned *tokens_r,
+    unsigned *pending_r)
+{
+	sqlite3_stmt *s;
+
+	*tokens_r = *pending_r = 0;
+	if (store_tx(st, "BEGIN IMMEDIATE") < 0) {
+		(void)store_db_error(st, "list prune");
+		return -1;
+	}
+	if ((s = stmt(st, LS_TOKEN_PRUNE)) == NULL ||
+	    store_bind_int(s, 1, (int64_t)now) < 0 ||
+	    step_simple(st, s, "list prune") < 0)
+		goto fail;
+	*tokens_r = (unsigned)sqlite3_changes(store_sqlite(st));
+	if ((s = stmt(st, LS_PRUNE_PENDING)) == NULL ||
+	    store_bind_int(s, 1, (int64_t)now) < 0 ||
+	    step_simple(st, s, "list prune") < 0)
+		goto fail;
+	*pending_r = (unsigned)sqlite3_changes(store_sqlite(st));
+	if (store_tx(st, "COMMIT") < 0)
+		goto fail;
+	return 0;
+fail:
+	if (s != NULL)
+		store_stmt_done(s);
+	(void)store_tx(st, "ROLLBACK");
+	*tokens_r = *pending_r = 0;
+	return -1;
 }
 
 int

@@ -127,12 +127,20 @@ int store_list_tokens(struct store *st, const char *list, store_row_cb *cb,
 int store_list_tx(struct store *st, const char *verb);
 
 /* RCPT policy for local@domain: 0 accept (or not a list), 1 refuse with
- * *code_r and text (550 5.7.1 a non-member posting to a members-only
+ * *code_r and text (550 5.7.1 the null sender posting to a members-only
  * list; 552 5.3.4 a SIZE over the list's max_size), -1 database error.
- * sender is the envelope sender ("" null); size the SIZE (0 none). */
+ * sender is the envelope sender ("" null); size the SIZE (0 none). Who
+ * else may post to a members-only list needs the From: field: it is
+ * decided at the end of DATA (list_data_policy in list_expand.h). */
 int store_list_rcpt_policy(struct store *st, const char *local,
     const char *domain, const char *sender, uint64_t size, int *code_r,
     char *text, size_t textlen);
+
+/* Hourly housekeeping (queue runner): delete tokens expired at now, and
+ * pending members whose subscribe token is gone (their confirmation
+ * expired). *tokens_r, *pending_r: rows deleted. 0 or -1 (logged). */
+int store_list_prune(struct store *st, time_t now, unsigned *tokens_r,
+    unsigned *pending_r);
 
 /* One-click unsubscribe (RFC 8058): the member of list whose unsubscribe
  * token is token, into address; with remove, that member is also

@@ -2,13 +2,21 @@
 Maildir with the list headers (List-Id, List-Post, List-Help,
 List-Unsubscribe with the one-click URL, Precedence), the subject prefix
 (not doubled on a reply) and Reply-To, from the VERP envelope sender;
-members-only lists refuse outsiders at RCPT, anyone-lists take them;
-subscribe and unsubscribe round trips through the confirmation mails;
-bounces to the VERP address count and disable the member at the limit;
-moderated posts are held until the moderator confirms; moatctl list."""
+members-only lists refuse the null sender at RCPT and a post whose
+envelope sender and From: are both outsiders at the end of DATA (either
+one a member is enough), anyone-lists take them; subscribe and
+unsubscribe round trips through the confirmation mails; bounces to the
+VERP address count and disable the member at the limit; moderated posts
+are held until the moderator confirms; the answers to mail that could
+not be served (unknown command, bad token, not a member) are never sent
+to automatic mail or the null sender and at most once an hour per
+address; the queue runner prunes expired tokens and the pending members
+they leave; moatctl list."""
 import email
 import re
 import smtplib
+import sqlite3
+import time
 
 import pytest
 
@@ -38,6 +46,20 @@ def refused(srv, sender, rcpt, size=None):
 		code, _ = c.mail(sender, opts)
 		assert code == 250
 		return c.rcpt(rcpt)
+
+
+def data_reply(srv, env_from, rcpt, from_hdr, subject, extra=()):
+	"""Send a post whose envelope sender and From: differ; the reply
+	to the end of DATA (code, text)."""
+	hdrs = [f"From: {from_hdr}", f"To: {rcpt}", f"Subject: {subject}",
+	    *extra]
+	msg = ("\r\n".join(hdrs) + "\r\n\r\nHello list.\r\n").encode()
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as c:
+		c.ehlo("client.example.org")
+		assert c.mail(env_from)[0] == 250
+		code, text = c.rcpt(rcpt)
+		assert code == 250, (code, text)
+		return c.data(msg)
 
 
 def parse(data):
@@ -102,14 +124,23 @@ def test_reply_keeps_one_prefix_and_loop_is_dropped(site):
 
 
 def test_members_only_refuses_outsider_anyone_accepts(site):
+	# RCPT cannot know From: yet; the end of DATA refuses.
 	code, text = refused(site, OUTSIDER, LIST)
-	assert code == 550 and b"5.7.1" in text, (code, text)
+	assert code == 250, (code, text)
+	code, text = data_reply(site, OUTSIDER, LIST, OUTSIDER, "spam")
+	assert code == 550 and b"5.7.1" in text and b"team@example.test" \
+	    in text, (code, text)
+	site.wait_log(r"event=list-refused from=<someone@client.example.org>")
+	# The null sender never posts, whatever From: says.
 	code, text = refused(site, "", LIST)
 	assert code == 550, (code, text)
 	# A disabled member may not post either.
 	site.ctl("list", "member", "disable", LIST, CAROL)
-	code, _ = refused(site, CAROL, LIST)
+	code, _ = data_reply(site, CAROL, LIST, CAROL, "disabled")
 	assert code == 550
+	assert site.log_count(r"event=list-refused") == 2
+	time.sleep(0.5)
+	assert site.maildir_files(DEMO) == []
 	site.ctl("list", "set", LIST, "post=anyone")
 	post(site, OUTSIDER, LIST, "from outside")
 	[data] = site.wait_delivered(1, user=DEMO)
@@ -117,6 +148,32 @@ def test_members_only_refuses_outsider_anyone_accepts(site):
 	# The disabled member got nothing.
 	site.wait_log(r"event=list-expanded .* copies=1")
 	assert site.maildir_files(CAROL) == []
+
+
+def test_envelope_or_from_member_may_post(site):
+	"""Mailman's rule: the envelope sender or the From: author."""
+	# A member writing through a forwarder (outside envelope sender).
+	code, text = data_reply(site, OUTSIDER, LIST,
+	    f"Carol <{CAROL.upper()}>", "via forwarder")
+	assert code == 250, (code, text)
+	# A member's envelope with someone else's From: (a resent post).
+	code, text = data_reply(site, DEMO, LIST, OUTSIDER, "resent")
+	assert code == 250, (code, text)
+	# Any of several From: addresses.
+	code, text = data_reply(site, OUTSIDER, LIST,
+	    f"x@client.example.org, {CAROL}", "two authors")
+	assert code == 250, (code, text)
+	assert wait_until(lambda: site.log_count(
+	    r"event=list-expanded .* copies=2$") == 3, 10)
+	subjects = sorted(parse(d)["Subject"]
+	    for d in site.wait_delivered(3, user=DEMO))
+	assert subjects == ["[team] resent", "[team] two authors",
+	    "[team] via forwarder"], subjects
+	# A group with no member and a non-member: refused.
+	code, _ = data_reply(site, OUTSIDER, LIST,
+	    "friends: a@client.example.org;", "group")
+	assert code == 550
+	assert site.log_count(r"event=list-expanded") == 3
 
 
 def test_max_size_refused(site):
@@ -235,3 +292,96 @@ def test_moatctl_list_commands(site):
 	# Gone: its address is unknown again.
 	code, _ = refused(site, CAROL, LIST)
 	assert code == 550
+
+
+ERIN = "erin@example.test"
+
+
+def test_unserved_replies_bounded(site):
+	site.add_account(ERIN, "pw-erin-1")
+	req = "team-request@example.test"
+	bad = "team-confirm+" + "0" * 32 + "@example.test"
+	# An unknown command gets the help, once an hour per address.
+	post(site, DAVE, req, "please add me maybe")
+	site.wait_log(r"to=<dave@example.test> kind=unknown-command$")
+	post(site, DAVE, req, "what is this")
+	post(site, DAVE, bad, "confirm")
+	site.wait_log(r"to=<dave@example.test> kind=unknown-command "
+	    r"note=\"not answered: rate limit\"")
+	site.wait_log(r"to=<dave@example.test> kind=bad-token "
+	    r"note=\"not answered: rate limit\"")
+	[data] = site.wait_delivered(1, user=DAVE)
+	m = parse(data)
+	assert m["Subject"] == "Unknown command"
+	assert m["Auto-Submitted"] == "auto-replied"
+	assert "team-subscribe@example.test" in m.get_payload()
+	# A bad token, from someone else: answered.
+	post(site, CAROL, bad, "confirm")
+	[data] = site.wait_delivered(1, user=CAROL)
+	assert parse(data)["Subject"] == "Bad or expired token"
+	# Unsubscribing a non-member: told so.
+	post(site, ERIN, "team-unsubscribe@example.test", "leave")
+	[data] = site.wait_delivered(1, user=ERIN)
+	assert parse(data)["Subject"] == "Not a member"
+	assert site.log_count(r"event=list-reply .* kind=\S+$") == 3
+
+
+@pytest.mark.parametrize("header", ["Auto-Submitted: auto-replied",
+    "Precedence: Bulk", "Precedence: junk", "List-Id: <other.lists.test>"])
+def test_unserved_automatic_mail_not_answered(site, header):
+	bad = "team-confirm+" + "1" * 32 + "@example.test"
+	post(site, DAVE, bad, "x", extra=[header])
+	site.wait_log(r"to=<dave@example.test> kind=bad-token "
+	    r"note=\"not answered: automatic mail\"")
+	post(site, CAROL, "team-request@example.test", "nonsense",
+	    extra=[header])
+	site.wait_log(r"list-request .* from=<carol@example.test> "
+	    r"note=\"automatic mail, not answered\"")
+	# From the null sender, and from a robot's address.
+	post(site, "", bad, "y")
+	site.wait_log(r"to=<> kind=bad-token note=\"not answered: null "
+	    r"sender\"")
+	site.add_account("owner-x@example.test", "pw-owner-x-1")
+	post(site, "owner-x@example.test", bad, "z")
+	site.wait_log(r"to=<owner-x@example.test> kind=bad-token "
+	    r"note=\"not answered: robot address\"")
+	time.sleep(0.5)
+	for u in (DAVE, CAROL, "owner-x@example.test"):
+		assert site.maildir_files(u) == [], u
+	assert site.log_count(r"event=list-reply .* kind=\S+$") == 0
+
+
+def test_prune_expired_tokens_and_pending(site):
+	site.stop()
+	now = int(time.time())
+	db = sqlite3.connect(str(site.data_dir / "moat.db"))
+	with db:
+		db.executemany("INSERT INTO list_members (list, address, state,"
+		    " bounces, joined, token) VALUES (?, ?, 'pending', 0, ?, ?)",
+		    [(LIST, "late@example.test", now - 7200, "a" * 32),
+		    (LIST, "soon@example.test", now - 7200, "b" * 32)])
+		db.executemany("INSERT INTO list_tokens (token, list, address,"
+		    " action, expires) VALUES (?, ?, ?, 'subscribe', ?)",
+		    [("c" * 32, LIST, "late@example.test", now - 60),
+		    ("d" * 32, LIST, "soon@example.test", now + 3600),
+		    ("e" * 32, LIST, CAROL, now - 1)])
+	db.close()
+	site.start()
+	site.wait_log(r"event=list-prune tokens=2 pending=1$")
+	show = site.ctl("list", "show", LIST).stdout
+	assert "late@example.test" not in show
+	assert re.search(r"soon@example\.test\s+pending", show), show
+	assert re.search(r"carol@example\.test\s+active", show), show
+	tokens = site.ctl("list", "tokens", LIST).stdout
+	assert "soon@example.test" in tokens and CAROL not in tokens
+	assert site.log_count(r"event=list-prune ") == 1
+
+
+def test_member_add_refuses_invalid_address(site):
+	for bad in ("no-at-sign", "a@", "@example.test", "a b@example.test",
+	    "x" * 65 + "@example.test"):
+		r = site.ctl("list", "member", "add", LIST, bad, check=False)
+		assert r.returncode == 1, bad
+		assert "invalid member address" in r.stderr, (bad, r.stderr)
+	assert "members:" in site.ctl("list", "show", LIST).stdout
+	assert site.ctl("list").stdout.count("2/2") == 1
