@@ -1,0 +1,575 @@
+/* test_store_list: the SQL of mailing lists (store_list) against a
+ * temporary data_dir: lists and their options, role addresses, members,
+ * single-use expiring tokens, bounce counting and disabling, the RCPT
+ * policy, the prune; and who may post (list_may_post, list_data_policy:
+ * envelope sender or From: author). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "list_expand.h"
+#include "store.h"
+#include "store_list.h"
+
+#define LIST "team@example.test"
+#define HASH "$y$j9T$salt$hashhashhashhashhashhashhashhashhashhashhas"
+
+#define STARTS(s, lit)	(strncmp((s), (lit), sizeof(lit) - 1) == 0)
+
+struct fixture {
+	char		 dir[64];
+	struct store	*st;
+};
+
+struct rows {
+	char	text[8192];
+	int	n;
+};
+
+static void
+rows_cb(void *ctx, const char *const *cols, int ncols)
+{
+	struct rows *r = ctx;
+	size_t len;
+	int i;
+
+	for (i = 0; i < ncols; i++) {
+		len = strlen(r->text);
+		assert_true(snprintf(r->text + len, sizeof(r->text) - len,
+		    "%s%s", cols[i] ? cols[i] : "NULL",
+		    i + 1 < ncols ? "\t" : "\n") > 0);
+	}
+	r->n++;
+}
+
+static void
+must(int rc, const char *err)
+{
+	if (rc != 0)
+		fail_msg("unexpected error: %s", err != NULL ? err : "(null)");
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct list_info li;
+	const char *err = NULL;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/moat-test-list-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	if (store_open(f->dir, &f->st, &err) < 0)
+		fail_msg("store_open: %s", err);
+	must(store_domain_add(f->st, "example.test", &err), err);
+	memset(&li, 0, sizeof(li));
+	snprintf(li.address, sizeof(li.address), "%s", LIST);
+	snprintf(li.name, sizeof(li.name), "Team talk");
+	must(store_list_add(f->st, &li, &err), err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	const char *names[] = { "moat.db", "moat.db-wal", "moat.db-shm" };
+	char path[128];
+	size_t i;
+
+	store_close(&f->st);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+		(void)unlink(path);
+	}
+	assert_int_equal(rmdir(f->dir), 0);
+	free(f);
+	return 0;
+}
+
+static const char *
+state_of(struct store *st, const char *addr)
+{
+	static char state[16];
+
+	assert_int_equal(store_list_member_state(st, LIST, addr, state, NULL,
+	    0), 0);
+	return state;
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void
+test_list_add_get_set_del(void **state)
+{
+	struct fixture *f = *state;
+	struct list_info li, got;
+	struct rows r;
+	const char *err = NULL;
+
+	must(store_list_get(f->st, LIST, &got, &err), err);
+	assert_string_equal(got.local, "team");
+	assert_string_equal(got.domain, "example.test");
+	assert_string_equal(got.name, "Team talk");
+	assert_int_equal(got.post, LIST_POST_MEMBERS);
+	assert_int_equal(got.reply_to, LIST_REPLY_LIST);
+	assert_int_equal(got.max_size, 0);
+
+	must(store_list_set(f->st, LIST, "post", "moderated", &err), err);
+	must(store_list_set(f->st, LIST, "reply_to", "author", &err), err);
+	must(store_list_set(f->st, LIST, "max_size", "2K", &err), err);
+	must(store_list_set(f->st, LIST, "prefix", "[team]", &err), err);
+	must(store_list_set(f->st, LIST, "moderator", "Mod@Example.test",
+	    &err), err);
+	must(store_list_get(f->st, LIST, &got, &err), err);
+	assert_int_equal(got.post, LIST_POST_MODERATED);
+	assert_int_equal(got.reply_to, LIST_REPLY_AUTHOR);
+	assert_int_equal(got.max_size, 2048);
+	assert_string_equal(got.prefix, "[team]");
+	assert_string_equal(got.moderator, "mod@example.test");
+	must(store_list_set(f->st, LIST, "moderator", "none", &err), err);
+	must(store_list_get(f->st, LIST, &got, &err), err);
+	assert_string_equal(got.moderator, "");
+
+	/* Bad values and keys are refused with the reason. */
+	assert_int_equal(store_list_set(f->st, LIST, "post", "sometimes",
+	    &err), -1);
+	assert_non_null(strstr(err, "members, anyone or moderated"));
+	assert_int_equal(store_list_set(f->st, LIST, "name", "a\r\nBcc: x",
+	    &err), -1);
+	assert_int_equal(store_list_set(f->st, LIST, "colour", "red", &err),
+	    -1);
+	assert_non_null(strstr(err, "unknown key"));
+	assert_int_equal(store_list_set(f->st, "nope@example.test", "post",
+	    "anyone", &err), -1);
+	assert_string_equal(err, "no such list");
+
+	/* Duplicates, foreign domains, another list's role address. */
+	memset(&li, 0, sizeof(li));
+	snprintf(li.address, sizeof(li.address), "%s", LIST);
+	assert_int_equal(store_list_add(f->st, &li, &err), -1);
+	assert_string_equal(err, "list exists");
+	snprintf(li.address, sizeof(li.address), "x@nowhere.test");
+	assert_int_equal(store_list_add(f->st, &li, &err), -1);
+	assert_non_null(strstr(err, "not one of our domains"));
+	snprintf(li.address, sizeof(li.address), "team-request@example.test");
+	assert_int_equal(store_list_add(f->st, &li, &err), -1);
+	assert_non_null(strstr(err, "another list"));
+	must(store_account_add(f->st, "carol@example.test", HASH, NULL, &err),
+	    err);
+	snprintf(li.address, sizeof(li.address), "carol@example.test");
+	assert_int_equal(store_list_add(f->st, &li, &err), -1);
+	assert_non_null(strstr(err, "account or alias"));
+	snprintf(li.address, sizeof(li.address), "Other@Example.test");
+	must(store_list_add(f->st, &li, &err), err);
+
+	memset(&r, 0, sizeof(r));
+	must(store_list_all(f->st, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.text, "other@example.test\tother\tmembers\t0\t0\n"
+	    "team@example.test\tTeam talk\tmoderated\t0\t0\n");
+
+	must(store_list_del(f->st, "other@example.test", &err), err);
+	assert_int_equal(store_list_del(f->st, "other@example.test", &err),
+	    -1);
+	assert_string_equal(err, "no such list");
+}
+
+static void
+test_list_lookup_roles(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char	*local;
+		enum list_role	 role;
+		const char	*arg;
+	} cases[] = {
+		{ "team", LIST_ROLE_POST, "" },
+		{ "team-request", LIST_ROLE_REQUEST, "" },
+		{ "TEAM-Subscribe", LIST_ROLE_SUBSCRIBE, "" },
+		{ "team-unsubscribe", LIST_ROLE_UNSUBSCRIBE, "" },
+		{ "team-owner", LIST_ROLE_OWNER, "" },
+		{ "team-bounces", LIST_ROLE_BOUNCES, "" },
+		{ "team-bounces+a=b.test", LIST_ROLE_BOUNCES, "a=b.test" },
+		{ "team-confirm+00ff", LIST_ROLE_CONFIRM, "00ff" },
+		{ "team-confirm+", LIST_ROLE_NONE, "" },
+		{ "team-request+x", LIST_ROLE_NONE, "" },
+		{ "team-other", LIST_ROLE_NONE, "" },
+		{ "tea", LIST_ROLE_NONE, "" },
+		{ "teamx", LIST_ROLE_NONE, "" },
+	};
+	struct list_info li;
+	enum list_role role;
+	char arg[LIST_ARG_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(store_list_lookup(f->st, cases[i].local,
+		    "example.test", &role, &li, arg, sizeof(arg)), 0);
+		if (role != cases[i].role)
+			fail_msg("%s: role %d, want %d", cases[i].local, role,
+			    cases[i].role);
+		if (role != LIST_ROLE_NONE) {
+			assert_string_equal(li.address, LIST);
+			assert_string_equal(arg, cases[i].arg);
+		}
+	}
+	assert_int_equal(store_list_lookup(f->st, "team", "other.test", &role,
+	    &li, arg, sizeof(arg)), 0);
+	assert_int_equal(role, LIST_ROLE_NONE);
+}
+
+/* ---- members ---------------------------------------------------------- */
+
+static void
+test_members(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = { "no-at-sign", "a@", "@example.test",
+	    ".a@example.test", "a.@example.test",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "@example.test" };
+	const char *err = NULL;
+	char st16[16], token[LIST_TOKEN_LEN + 1];
+	struct rows r;
+	bool created = false;
+	size_t i;
+
+	must(store_list_member_put(f->st, LIST, "Carol@Example.test",
+	    "active", &created, &err), err);
+	assert_true(created);
+	assert_string_equal(state_of(f->st, "carol@example.test"), "active");
+	must(store_list_member_put(f->st, LIST, "carol@example.test",
+	    "disabled", &created, &err), err);
+	assert_false(created);
+	assert_string_equal(state_of(f->st, "carol@example.test"),
+	    "disabled");
+	must(store_list_member_put(f->st, LIST, "dave@example.test",
+	    "pending", NULL, &err), err);
+	assert_int_equal(store_list_member_state(f->st, LIST,
+	    "dave@example.test", st16, token, sizeof(token)), 0);
+	assert_string_equal(st16, "pending");
+	assert_int_equal(strlen(token), LIST_TOKEN_LEN);
+	assert_string_equal(state_of(f->st, "nobody@example.test"), "");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		assert_int_equal(store_list_member_put(f->st, LIST, bad[i],
+		    "active", NULL, &err), -1);
+		assert_string_equal(err, "invalid member address");
+	}
+	assert_int_equal(store_list_member_put(f->st, LIST,
+	    "team-owner@example.test", "active", NULL, &err), -1);
+	assert_non_null(strstr(err, "list address"));
+	assert_int_equal(store_list_member_put(f->st, "nope@example.test",
+	    "a@b.test", "active", NULL, &err), -1);
+	assert_string_equal(err, "no such list");
+
+	memset(&r, 0, sizeof(r));
+	must(store_list_members(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 2);
+	assert_true(STARTS(r.text, "carol@example.test\tdisabled\t0\t"));
+	assert_non_null(strstr(r.text, "\ndave@example.test\tpending\t0\t"));
+
+	must(store_list_member_del(f->st, LIST, "dave@example.test", &err),
+	    err);
+	assert_int_equal(store_list_member_del(f->st, LIST,
+	    "dave@example.test", &err), -1);
+	assert_string_equal(err, "no such member");
+}
+
+static void
+test_bounces_disable_at_limit(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	unsigned count;
+	bool disabled;
+	struct rows r;
+
+	must(store_list_member_put(f->st, LIST, "demo@example.test", "active",
+	    NULL, &err), err);
+	must(store_list_bounce(f->st, LIST, "demo@example.test", 3, &count,
+	    &disabled, &err), err);
+	assert_int_equal(count, 1);
+	assert_false(disabled);
+	must(store_list_bounce(f->st, LIST, "demo@example.test", 3, &count,
+	    &disabled, &err), err);
+	assert_int_equal(count, 2);
+	assert_false(disabled);
+	assert_string_equal(state_of(f->st, "demo@example.test"), "active");
+	must(store_list_bounce(f->st, LIST, "demo@example.test", 3, &count,
+	    &disabled, &err), err);
+	assert_int_equal(count, 3);
+	assert_true(disabled);
+	assert_string_equal(state_of(f->st, "demo@example.test"), "disabled");
+	/* Disabled already: counted, but this bounce did not disable it. */
+	must(store_list_bounce(f->st, LIST, "demo@example.test", 3, &count,
+	    &disabled, &err), err);
+	assert_int_equal(count, 4);
+	assert_false(disabled);
+	memset(&r, 0, sizeof(r));
+	must(store_list_members(f->st, LIST, rows_cb, &r), NULL);
+	assert_true(STARTS(r.text, "demo@example.test\tdisabled\t4\t"));
+	/* Enabled again: the count starts over. */
+	must(store_list_member_put(f->st, LIST, "demo@example.test", "active",
+	    NULL, &err), err);
+	memset(&r, 0, sizeof(r));
+	must(store_list_members(f->st, LIST, rows_cb, &r), NULL);
+	assert_true(STARTS(r.text, "demo@example.test\tactive\t0\t"));
+	assert_int_equal(store_list_bounce(f->st, LIST, "x@example.test", 3,
+	    &count, &disabled, &err), -1);
+	assert_string_equal(err, "no such member");
+}
+
+/* ---- tokens ----------------------------------------------------------- */
+
+static void
+test_tokens_single_use_and_expiry(void **state)
+{
+	struct fixture *f = *state;
+	char t1[LIST_TOKEN_LEN + 1], t2[LIST_TOKEN_LEN + 1];
+	char t3[LIST_TOKEN_LEN + 1], list[LIST_ADDR_MAX + 1];
+	char addr[LIST_ADDR_MAX + 1], action[16];
+	const char *err = NULL;
+	struct buf data;
+	struct rows r;
+
+	must(store_list_token_new(f->st, LIST, "dave@example.test",
+	    "subscribe", 3600, NULL, 0, t1, &err), err);
+	assert_int_equal(strlen(t1), LIST_TOKEN_LEN);
+	/* A second request replaces the first token. */
+	must(store_list_token_new(f->st, LIST, "dave@example.test",
+	    "subscribe", 3600, NULL, 0, t2, &err), err);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(store_list_token_take(f->st, t1, list, addr, action,
+	    NULL), 0);
+	/* A held post keeps its data. */
+	must(store_list_token_new(f->st, LIST, "out@client.test", "approve",
+	    3600, (const uint8_t *)"Subject: x\r\n\r\nbody\r\n", 21, t3,
+	    &err), err);
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 2);
+	assert_non_null(strstr(r.text, "\tout@client.test\tapprove\t"));
+
+	assert_int_equal(store_list_token_take(f->st, t2, list, addr, action,
+	    NULL), 1);
+	assert_string_equal(list, LIST);
+	assert_string_equal(addr, "dave@example.test");
+	assert_string_equal(action, "subscribe");
+	/* Single use. */
+	assert_int_equal(store_list_token_take(f->st, t2, list, addr, action,
+	    NULL), 0);
+	buf_init(&data, 1024);
+	assert_int_equal(store_list_token_take(f->st, t3, list, addr, action,
+	    &data), 1);
+	assert_string_equal(action, "approve");
+	assert_int_equal(data.len, 21);
+	assert_memory_equal(data.data, "Subject: x\r\n\r\nbody\r\n", 21);
+	buf_deinit(&data);
+
+	/* A token living 0 seconds is expired at once. */
+	must(store_list_token_new(f->st, LIST, "erin@example.test",
+	    "unsubscribe", 0, NULL, 0, t1, &err), err);
+	assert_int_equal(store_list_token_take(f->st, t1, list, addr, action,
+	    NULL), 0);
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(store_list_token_take(f->st, "nonsense", list, addr,
+	    action, NULL), 0);
+}
+
+static void
+test_prune(void **state)
+{
+	struct fixture *f = *state;
+	char t[LIST_TOKEN_LEN + 1], list[LIST_ADDR_MAX + 1];
+	char addr[LIST_ADDR_MAX + 1], action[16];
+	const char *err = NULL;
+	unsigned tokens, pending;
+	time_t now = time(NULL);
+
+	/* a: pending without a token; b: its token expires in an hour; c:
+	 * its token lives a day; d: active, never touched. */
+	must(store_list_member_put(f->st, LIST, "a@example.test", "pending",
+	    NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "b@example.test", "pending",
+	    NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "c@example.test", "pending",
+	    NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "d@example.test", "active",
+	    NULL, &err), err);
+	must(store_list_token_new(f->st, LIST, "b@example.test", "subscribe",
+	    3600, NULL, 0, t, &err), err);
+	must(store_list_token_new(f->st, LIST, "c@example.test", "subscribe",
+	    86400, NULL, 0, t, &err), err);
+	must(store_list_token_new(f->st, LIST, "d@example.test", "approve",
+	    3600, NULL, 0, t, &err), err);
+
+	/* Now: only a (no token) goes. */
+	assert_int_equal(store_list_prune(f->st, now, &tokens, &pending), 0);
+	assert_int_equal(tokens, 0);
+	assert_int_equal(pending, 1);
+	assert_string_equal(state_of(f->st, "a@example.test"), "");
+	assert_string_equal(state_of(f->st, "b@example.test"), "pending");
+
+	/* Two hours on: b's and d's tokens are expired, b goes with its. */
+	assert_int_equal(store_list_prune(f->st, now + 7200, &tokens,
+	    &pending), 0);
+	assert_int_equal(tokens, 2);
+	assert_int_equal(pending, 1);
+	assert_string_equal(state_of(f->st, "b@example.test"), "");
+	assert_string_equal(state_of(f->st, "c@example.test"), "pending");
+	assert_string_equal(state_of(f->st, "d@example.test"), "active");
+	assert_int_equal(store_list_token_take(f->st, t, list, addr, action,
+	    NULL), 0);
+	/* Nothing more to do. */
+	assert_int_equal(store_list_prune(f->st, now + 7200, &tokens,
+	    &pending), 0);
+	assert_int_equal(tokens + pending, 0);
+}
+
+/* ---- who may post ----------------------------------------------------- */
+
+static void
+test_rcpt_policy(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	char text[256];
+	int code;
+
+	must(store_list_set(f->st, LIST, "max_size", "1K", &err), err);
+	/* The null sender: never a post. */
+	assert_int_equal(store_list_rcpt_policy(f->st, "team", "example.test",
+	    "", 0, &code, text, sizeof(text)), 1);
+	assert_int_equal(code, 550);
+	assert_non_null(strstr(text, "5.7.1"));
+	/* Anyone else: decided at the end of DATA. */
+	assert_int_equal(store_list_rcpt_policy(f->st, "team", "example.test",
+	    "out@client.test", 0, &code, text, sizeof(text)), 0);
+	assert_int_equal(store_list_rcpt_policy(f->st, "team", "example.test",
+	    "out@client.test", 5000, &code, text, sizeof(text)), 1);
+	assert_int_equal(code, 552);
+	/* Not the post address, not a list: nothing to say. */
+	assert_int_equal(store_list_rcpt_policy(f->st, "team-request",
+	    "example.test", "", 0, &code, text, sizeof(text)), 0);
+	assert_int_equal(store_list_rcpt_policy(f->st, "carol",
+	    "example.test", "", 0, &code, text, sizeof(text)), 0);
+	must(store_list_set(f->st, LIST, "post", "anyone", &err), err);
+	assert_int_equal(store_list_rcpt_policy(f->st, "team", "example.test",
+	    "", 0, &code, text, sizeof(text)), 0);
+}
+
+#define MSG(from) ("Subject: hi\r\nFrom: " from "\r\nTo: team\r\n\r\n" \
+	"From: carol@example.test\r\n")
+
+static void
+test_may_post_envelope_or_from(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char	*sender;
+		const char	*msg;
+		int		 want;
+	} cases[] = {
+		{ "carol@example.test", MSG("out@client.test"), 1 },
+		{ "out@client.test", MSG("Carol <CAROL@example.test>"), 1 },
+		{ "out@client.test", MSG("x@y.test, carol@example.test"), 1 },
+		{ "out@client.test", MSG("mod@example.test"), 1 },
+		{ "out@client.test", MSG("out@client.test"), 0 },
+		/* A From: in the body is not the author. */
+		{ "out@client.test", MSG("nobody@client.test"), 0 },
+		{ "out@client.test", MSG("dis@example.test"), 0 },
+		{ "out@client.test", MSG("pend@example.test"), 0 },
+		{ "out@client.test", MSG("g: carol@example.test;"), 1 },
+		{ "out@client.test", MSG("\"carol@example.test\" <o@x.test>"),
+		    0 },
+		{ "", MSG("carol@example.test"), 0 },
+		{ "out@client.test", "no header section at all", 0 },
+	};
+	struct list_info li;
+	const char *err = NULL;
+	size_t i;
+	int r;
+
+	must(store_list_member_put(f->st, LIST, "carol@example.test",
+	    "active", NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "dis@example.test",
+	    "disabled", NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "pend@example.test",
+	    "pending", NULL, &err), err);
+	must(store_list_set(f->st, LIST, "moderator", "mod@example.test",
+	    &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = list_may_post(f->st, &li, cases[i].sender,
+		    (const uint8_t *)cases[i].msg, strlen(cases[i].msg));
+		if (r != cases[i].want)
+			fail_msg("case %zu (%s / %s): %d, want %d", i,
+			    cases[i].sender, cases[i].msg, r, cases[i].want);
+	}
+}
+
+static void
+test_data_policy(void **state)
+{
+	struct fixture *f = *state;
+	char r1[] = "carol@example.test", r2[] = "TEAM@example.test";
+	char r3[] = "team-request@example.test";
+	char *both[] = { r1, r2 }, *req[] = { r3 };
+	const char *err = NULL, *msg = MSG("out@client.test");
+	char text[256];
+
+	must(store_list_member_put(f->st, LIST, "carol@example.test",
+	    "active", NULL, &err), err);
+	text[0] = '\0';
+	assert_int_equal(list_data_policy(f->st, both, 2, "out@client.test",
+	    (const uint8_t *)msg, strlen(msg), text, sizeof(text)), 1);
+	assert_non_null(strstr(text, "5.7.1 <team@example.test>"));
+	assert_int_equal(list_data_policy(f->st, both, 2,
+	    "carol@example.test", (const uint8_t *)msg, strlen(msg), text,
+	    sizeof(text)), 0);
+	/* The service addresses take mail from anyone. */
+	assert_int_equal(list_data_policy(f->st, req, 1, "out@client.test",
+	    (const uint8_t *)msg, strlen(msg), text, sizeof(text)), 0);
+	must(store_list_set(f->st, LIST, "post", "anyone", &err), err);
+	assert_int_equal(list_data_policy(f->st, both, 2, "out@client.test",
+	    (const uint8_t *)msg, strlen(msg), text, sizeof(text)), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_list_add_get_set_del,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_lookup_roles, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounces_disable_at_limit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tokens_single_use_and_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_may_post_envelope_or_from, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_policy, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
