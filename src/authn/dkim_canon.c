@@ -121,7 +121,7 @@ dkim_msg_feed(struct dkim_msg *m, const uint8_t *p, size_t n)
 void
 dkim_msg_split(struct dkim_msg *m)
 {
-	const uint8_t *h = m->hdr.data;
+	const uint8_t *h = m->hdr.data, *colon;
 	size_t len = m->hdr.len, i = 0, start, cap = 0, k;
 
 	if (m->fields != NULL || m->overflow)
@@ -130,7 +130,14 @@ dkim_msg_split(struct dkim_msg *m)
 		start = i;
 		/* A field ends at a CRLF not followed by WSP. */
 		while (i < len) {
-			if (h[i] == '\r' && i + 1 < len && h[i + 1] == '\n' &&
+			const uint8_t *cr = memchr(h + i, '\r', len - i);
+
+			if (cr == NULL) {
+				i = len;
+				break;
+			}
+			i = (size_t)(cr - h);
+			if (i + 1 < len && h[i + 1] == '\n' &&
 			    (i + 2 >= len || !is_wsp(h[i + 2])))
 				break;
 			i++;
@@ -147,15 +154,12 @@ dkim_msg_split(struct dkim_msg *m)
 		m->fields[m->nfields].off = start;
 		m->fields[m->nfields].len = i - start;
 		m->fields[m->nfields].name_len = 0;
-		for (k = start; k < i; k++)
-			if (h[k] == ':') {
-				size_t e = k;
-
-				while (e > start && is_wsp(h[e - 1]))
-					e--;
-				m->fields[m->nfields].name_len = e - start;
-				break;
-			}
+		if ((colon = memchr(h + start, ':', i - start)) != NULL) {
+			k = (size_t)(colon - h);
+			while (k > start && is_wsp(h[k - 1]))
+				k--;
+			m->fields[m->nfields].name_len = k - start;
+		}
 		m->nfields++;
 		i += 2;		/* CRLF (or past the end) */
 	}

@@ -14,8 +14,10 @@
 
 #include <cmocka.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "authn/dkim_private.h"
@@ -738,6 +740,250 @@ test_tampered(void **state)
 	free(m);
 }
 
+/*
+ * RSA verification through BN (dkim_verify.c rsa_verify_bn): every
+ * encoding but the one RFC 8017 9.2 makes must fail, the same way
+ * EVP_PKEY_verify decides.
+ */
+
+#define RSA_K	256	/* 2048-bit modulus octets */
+
+static EVP_PKEY *
+pem_key(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)strlen(pem));
+	EVP_PKEY *pk;
+
+	assert_non_null(bio);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	assert_non_null(pk);
+	return pk;
+}
+
+/* The raw RSA private operation on em (k octets, < n). */
+static void
+raw_sign(EVP_PKEY *pk, const uint8_t *em, uint8_t *sig)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	size_t len = RSA_K;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_sign_init(c), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, RSA_NO_PADDING), 1);
+	assert_int_equal(EVP_PKEY_sign(c, sig, &len, em, RSA_K), 1);
+	assert_int_equal(len, RSA_K);
+	EVP_PKEY_CTX_free(c);
+}
+
+/* What OpenSSL says about sig over hash. */
+static int
+evp_verify(EVP_PKEY *pk, const uint8_t *hash, const uint8_t *sig,
+    size_t len)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	int r;
+
+	assert_non_null(c);
+	assert_int_equal(EVP_PKEY_verify_init(c), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING),
+	    1);
+	assert_int_equal(EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()), 1);
+	r = EVP_PKEY_verify(c, sig, len, hash, 32);
+	EVP_PKEY_CTX_free(c);
+	return r == 1 ? 1 : 0;
+}
+
+/* dkim_key_verify (twice: the key cache is cold, then warm) agrees with
+ * OpenSSL and says want. */
+static void
+expect_rsa(const struct dkim_key *key, EVP_PKEY *pk, const uint8_t *hash,
+    const uint8_t *sig, size_t len, int want)
+{
+	const char *error = NULL;
+	unsigned bits;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(dkim_key_verify(key, DKIM_ALG_RSA_SHA256,
+		    hash, sig, len, &bits, &error), want);
+	assert_int_equal(evp_verify(pk, hash, sig, len), want);
+}
+
+static const uint8_t di_sha256[19] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+};
+
+/* EM = 00 01 FF.. 00 || di || hash, k octets. */
+static void
+encode(uint8_t *em, const uint8_t *di, size_t dilen, const uint8_t *hash)
+{
+	size_t t = dilen + 32;
+
+	em[0] = 0x00;
+	em[1] = 0x01;
+	memset(em + 2, 0xff, RSA_K - t - 3);
+	em[RSA_K - t - 1] = 0x00;
+	memcpy(em + RSA_K - t, di, dilen);
+	memcpy(em + RSA_K - 32, hash, 32);
+}
+
+/* The checks on one private key (2048 bits); the public key goes in
+ * as a parsed key record, SubjectPublicKeyInfo in p=. */
+static void
+rsa_encodings(EVP_PKEY *pk)
+{
+	struct dkim_key *key = calloc(1, sizeof(*key));
+	uint8_t hash[32], em[RSA_K], sig[RSA_K + 1], good[RSA_K];
+	uint8_t di[sizeof(di_sha256)];
+	unsigned char *der = NULL;
+	BIGNUM *n = NULL;
+	int len, i;
+
+	assert_non_null(key);
+	assert_int_equal(EVP_PKEY_get_bits(pk), RSA_K * 8);
+	assert_true((len = i2d_PUBKEY(pk, &der)) > 0);
+	assert_true((size_t)len <= sizeof(key->p));
+	memcpy(key->p, der, (size_t)len);
+	key->plen = (size_t)len;
+	key->type = DKIM_KEY_RSA;
+	OPENSSL_free(der);
+	for (i = 0; i < 32; i++)
+		hash[i] = (uint8_t)(i * 7 + 1);
+
+	/* the one valid encoding */
+	encode(em, di_sha256, sizeof(di_sha256), hash);
+	raw_sign(pk, em, good);
+	expect_rsa(key, pk, hash, good, RSA_K, 1);
+	/* tampered signature, tampered hash */
+	memcpy(sig, good, RSA_K);
+	sig[RSA_K / 2] ^= 0x10;
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	hash[31] ^= 1;
+	expect_rsa(key, pk, hash, good, RSA_K, 0);
+	hash[31] ^= 1;
+	/* first octet not 0 (still below n) */
+	encode(em, di_sha256, sizeof(di_sha256), hash);
+	em[0] = 0x01;
+	raw_sign(pk, em, sig);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	/* block type 2 instead of 1 */
+	encode(em, di_sha256, sizeof(di_sha256), hash);
+	em[1] = 0x02;
+	raw_sign(pk, em, sig);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	/* a padding octet other than FF */
+	encode(em, di_sha256, sizeof(di_sha256), hash);
+	em[40] = 0xfe;
+	raw_sign(pk, em, sig);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	/* short padding, the DigestInfo and hash moved up, garbage after */
+	memset(em, 0xab, sizeof(em));
+	em[0] = 0x00;
+	em[1] = 0x01;
+	memset(em + 2, 0xff, 8);
+	em[10] = 0x00;
+	memcpy(em + 11, di_sha256, sizeof(di_sha256));
+	memcpy(em + 11 + sizeof(di_sha256), hash, 32);
+	raw_sign(pk, em, sig);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	/* DigestInfo: another algorithm (SHA-384's OID), parameters left
+	 * out (2 octets shorter, the padding 2 longer) */
+	memcpy(di, di_sha256, sizeof(di));
+	di[14] = 0x02;
+	encode(em, di, sizeof(di), hash);
+	raw_sign(pk, em, sig);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	{
+		static const uint8_t di_nonull[17] = {
+			0x30, 0x2f, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48,
+			0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x04, 0x20,
+		};
+
+		encode(em, di_nonull, sizeof(di_nonull), hash);
+		raw_sign(pk, em, sig);
+		expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	}
+	/* short signatures: the valid one less its last octet; empty;
+	 * too long: one octet more (a leading zero) */
+	expect_rsa(key, pk, hash, good, RSA_K - 1, 0);
+	expect_rsa(key, pk, hash, good, 0, 0);
+	sig[0] = 0x00;
+	memcpy(sig + 1, good, RSA_K);
+	expect_rsa(key, pk, hash, sig, RSA_K + 1, 0);
+	/* s >= n: n itself, all ones; s = 1 */
+	assert_int_equal(EVP_PKEY_get_bn_param(pk, "n", &n), 1);
+	assert_int_equal(BN_bn2binpad(n, sig, RSA_K), RSA_K);
+	BN_free(n);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	memset(sig, 0xff, RSA_K);
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	memset(sig, 0, RSA_K);
+	sig[RSA_K - 1] = 1;
+	expect_rsa(key, pk, hash, sig, RSA_K, 0);
+	/* and a signature OpenSSL made itself */
+	{
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+		size_t slen = RSA_K;
+
+		assert_non_null(c);
+		assert_int_equal(EVP_PKEY_sign_init(c), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(c,
+		    RSA_PKCS1_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_signature_md(c,
+		    EVP_sha256()), 1);
+		assert_int_equal(EVP_PKEY_sign(c, sig, &slen, hash, 32), 1);
+		EVP_PKEY_CTX_free(c);
+		expect_rsa(key, pk, hash, sig, slen, 1);
+	}
+	free(key);
+}
+
+static void
+test_rsa_bn_encodings(void **state)
+{
+	struct keys *k = *state;
+	EVP_PKEY *pk = pem_key(k->rsa_pem), *pk3 = NULL;
+	EVP_PKEY_CTX *c;
+	BIGNUM *e = BN_new();
+
+	rsa_encodings(pk);	/* e = 65537 */
+	EVP_PKEY_free(pk);
+	/* e = 3: another exponent through the same path */
+	assert_non_null(e);
+	assert_int_equal(BN_set_word(e, 3), 1);
+	assert_non_null(c = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL));
+	assert_int_equal(EVP_PKEY_keygen_init(c), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(c, RSA_K * 8), 1);
+	assert_int_equal(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(c, e), 1);
+	assert_int_equal(EVP_PKEY_keygen(c, &pk3), 1);
+	EVP_PKEY_CTX_free(c);
+	BN_free(e);
+	rsa_encodings(pk3);
+	EVP_PKEY_free(pk3);
+}
+
+/* Two records with the same key and different flags: the record cache
+ * goes by the whole text, not by the key. */
+static void
+test_key_record_cache(void **state)
+{
+	struct keys *k = *state;
+	char *m = sign(k->rsa, test_msg, NOW), *rec_t, *rec_s;
+
+	rec_t = replace(k->rsa_rec, "k=rsa;", "k=rsa; t=y;");
+	rec_s = replace(k->rsa_rec, "k=rsa;", "k=rsa; s=other;");
+	expect(m, k->rsa_rec, NOW, DKIM_PASS, "");
+	expect(m, rec_t, NOW, DKIM_PASS, "testing key (t=y)");
+	expect(m, rec_s, NOW, DKIM_PERMERROR, "key not for email (s=)");
+	expect(m, k->rsa_rec, NOW, DKIM_PASS, "");
+	expect(m, rec_t, NOW, DKIM_PASS, "testing key (t=y)");
+	free(rec_t);
+	free(rec_s);
+	free(m);
+}
+
 static void
 test_body_length_tag(void **state)
 {
@@ -972,6 +1218,8 @@ main(void)
 		cmocka_unit_test(test_sign_format),
 		cmocka_unit_test(test_multiple_signers),
 		cmocka_unit_test(test_tampered),
+		cmocka_unit_test(test_rsa_bn_encodings),
+		cmocka_unit_test(test_key_record_cache),
 		cmocka_unit_test(test_body_length_tag),
 		cmocka_unit_test(test_algorithm_and_key_size),
 		cmocka_unit_test(test_key_record_flags),
