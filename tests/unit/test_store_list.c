@@ -236,8 +236,8 @@ test_members(void **state)
 	struct fixture *f = *state;
 	static const char *const bad[] = { "no-at-sign", "a@", "@example.test",
 	    ".a@example.test", "a.@example.test",
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "@example.test" };
+	    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "x@example.test") };
 	const char *err = NULL;
 	char st16[16], token[LIST_TOKEN_LEN + 1];
 	struct rows r;
