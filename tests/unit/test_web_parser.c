@@ -74,6 +74,8 @@ static const struct valid_case valid[] = {
 	  .body = "" },
 };
 
+static const char nul_case[] = "GET / HTTP/1.1\r\nHost: x\r\nX: \0\r\n\r\n";
+
 struct invalid_case {
 	const char	*name;
 	const char	*text;
@@ -90,7 +92,7 @@ static const struct invalid_case invalid[] = {
 	{ "obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
 	    400 },
 	{ "control in value", "GET / HTTP/1.1\r\nHost: x\001\r\n\r\n", 400 },
-	{ "NUL", "GET / HTTP/1.1\r\nHost: x\r\nX: \0\r\n\r\n", 400 },
+	{ "NUL", nul_case, 400 },
 	{ "target not origin-form", "GET u HTTP/1.1\r\nHost: x\r\n\r\n",
 	    400 },
 	{ "bad version", "GET / HTTP/1.x\r\nHost: x\r\n\r\n", 400 },
@@ -147,8 +149,7 @@ test_invalid_requests(void **state)
 		/* "NUL" holds a NUL: its length is up to the final CRLFs. */
 		len = strlen(invalid[i].text);
 		if (strcmp(invalid[i].name, "NUL") == 0)
-			len = sizeof("GET / HTTP/1.1\r\nHost: x\r\nX: \0\r\n\r\n")
-			    - 1;
+			len = sizeof(nul_case) - 1;
 		for (step = 0; step <= 1; step++) {
 			if (run(&p, invalid[i].text, len, step) != -1 ||
 			    p.status != invalid[i].status)
