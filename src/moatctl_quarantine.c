@@ -99,6 +99,22 @@ q_list(const struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
+/* Header text for a terminal: control octets other than line ends and
+ * tabs (escape sequences in a hostile header) are shown as \xNN. */
+static void
+print_terminal_safe(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
+		    p[i] != '\t') || p[i] == 0x7f)
+			printf("\\x%02x", p[i]);
+		else
+			putchar(p[i]);
+	}
+}
+
 static int
 q_show(const struct config *cfg, const char *id, bool full)
 {
@@ -157,7 +173,7 @@ q_show(const struct config *cfg, const char *id, bool full)
 		}
 		if (hlen > QUARANTINE_SHOW_HEADERS_MAX)
 			hlen = QUARANTINE_SHOW_HEADERS_MAX;
-		fwrite(data.data + off, 1, hlen, stdout);
+		print_terminal_safe(data.data + off, hlen);
 	}
 	queue_envelope_free(&env);
 	buf_deinit(&data);

@@ -246,13 +246,42 @@ static const enum rules_op str_op_val[] = { RO_IS, RO_CONTAINS, RO_MATCHES,
 /* glibc's regcomp takes exponential time on stacked repetitions
  * ("a****+", "(a*)*"): refuse a repetition right after another one (or
  * after a group that ends in one) and more than RULES_REGEX_REPEAT_MAX
- * of them, so that a rule file can never stall a worker. */
+ * of them. It also expands a counted repetition "x{n,m}" into m copies
+ * of x, so nested counts multiply ("((xa{1,100}y){100}z){100}" takes
+ * seconds): the product of every count in a regex (an upper bound of the
+ * expansion, whatever the nesting) stays under RULES_REGEX_EXPAND_MAX.
+ * So a rule file can never stall a worker. */
 #define RULES_REGEX_REPEAT_MAX	32
+#define RULES_REGEX_EXPAND_MAX	4096
+
+/* The larger number of a "{n}", "{n,}" or "{n,m}" at p (after '{');
+ * 0 when it is not one (regcomp then reports it). */
+static unsigned long
+regex_count(const char *p)
+{
+	unsigned long n = 0, m = 0;
+	bool comma = false;
+
+	for (; *p != '\0' && *p != '}'; p++) {
+		if (*p == ',' && !comma)
+			comma = true;
+		else if (*p >= '0' && *p <= '9') {
+			unsigned long *v = comma ? &m : &n;
+
+			*v = *v * 10 + (unsigned long)(*p - '0');
+			if (*v > RULES_REGEX_EXPAND_MAX)
+				return RULES_REGEX_EXPAND_MAX + 1;
+		} else
+			return 0;
+	}
+	return m > n ? m : n;
+}
 
 static bool
 regex_tame(const char *re)
 {
 	unsigned n = 0;
+	unsigned long expand = 1, count;
 	bool after_rep = false;
 
 	for (; *re != '\0'; re++) {
@@ -275,9 +304,14 @@ regex_tame(const char *re)
 		    *re == '{') {
 			if (after_rep || ++n > RULES_REGEX_REPEAT_MAX)
 				return false;
-			if (*re == '{')
+			if (*re == '{') {
+				count = regex_count(re + 1);
+				if (count > 1 && (expand *= count) >
+				    RULES_REGEX_EXPAND_MAX)
+					return false;
 				while (*re != '\0' && *re != '}')
 					re++;
+			}
 			if (*re == '\0')
 				return true;
 			after_rep = true;
@@ -312,8 +346,9 @@ parse_strop(struct parser *ps, struct rules_rule *r, int n)
 		pat = strncmp(v, "(?i)", 4) == 0 ? v + 4 : v;
 		if (!regex_tame(pat)) {
 			perr_str(ps, "regular expression \"%.60s\" has stacked "
-			    "or more than %d repetitions", v,
-			    RULES_REGEX_REPEAT_MAX);
+			    "or more than %d repetitions, or counts that "
+			    "multiply past %d", v, RULES_REGEX_REPEAT_MAX,
+			    RULES_REGEX_EXPAND_MAX);
 			return;
 		}
 		rc = regcomp(&node->re, pat, REG_EXTENDED | REG_ICASE |

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "dmarc.h"
 #include "log.h"
 #include "outbreak.h"
+#include "spf.h"
 #include "util.h"
 #include "xalloc.h"
 #include "smtp_session_private.h"
@@ -59,13 +61,25 @@ exempt_item(void *ctx, const char *item, size_t len)
 	return fnmatch(pat, c->sender, FNM_CASEFOLD) == 0;
 }
 
+/* Only a sender the session verified is exempt (SPF pass for MAIL
+ * FROM, or a DMARC pass): the envelope sender alone is anyone's to
+ * claim, and an exemption anyone can claim switches the protection off
+ * for a mass mailing that forges it. */
 static bool
-outbreak_exempt(const struct config *cfg, const char *sender)
+outbreak_exempt(const struct smtp_session *s)
 {
-	struct exempt_ctx c = { sender };
+	const struct config *cfg = s->srv->cfg;
+	struct exempt_ctx c = { s->from };
+	bool verified = s->spf_result == SPF_PASS ||
+	    (s->dmarc_result != NULL && s->dmarc_result->status == DMARC_PASS);
 
-	return cfg->ob_exempt[0] != '\0' &&
-	    conf_list_each(cfg->ob_exempt, exempt_item, &c);
+	if (cfg->ob_exempt[0] == '\0' ||
+	    !conf_list_each(cfg->ob_exempt, exempt_item, &c))
+		return false;
+	if (!verified)
+		log_info("smtp session=%s event=outbreak-exempt-unverified "
+		    "from=<%s>", s->id, s->from);
+	return verified;
 }
 
 static void
@@ -137,7 +151,7 @@ smtp_filter_outbreak(struct smtp_session *s)
 	struct outbreak_job *j;
 
 	if (!cfg->ob_enabled || t == NULL || !smtp_filter_inbound(s) ||
-	    outbreak_exempt(cfg, s->from)) {
+	    outbreak_exempt(s)) {
 		smtp_filter_next(s);
 		return;
 	}

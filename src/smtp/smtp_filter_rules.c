@@ -43,6 +43,9 @@ struct rules_job {
 	struct content_info	*ci;		/* our own scan, or NULL */
 	struct rules_part	*parts;
 	struct rules_hits	 hits;
+	/* A copy: the connection (and its peer_ip) is freed when the
+	 * client goes while the job is in the pool. */
+	char			 ip[sizeof(((struct conn *)0)->peer_ip)];
 };
 
 static void
@@ -346,7 +349,8 @@ smtp_filter_rules(struct smtp_session *s)
 	j->in.spam_scored = s->spam_scored;
 	j->in.spam_score = s->spam_score;
 	j->in.virus = s->virus;
-	j->in.ip = s->conn->peer_ip;
+	moat_strlcpy(j->ip, s->conn->peer_ip, sizeof(j->ip));
+	j->in.ip = j->ip;
 	if (!smtp_filter_pool(s, &j->work, rules_work, rules_done)) {
 		/* No pool: evaluate here rather than skip the rules. */
 		rules_work(&j->work);

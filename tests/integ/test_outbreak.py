@@ -6,7 +6,10 @@ trusted networks, one recipient each. Once the fingerprint has reached
 release all` lets matching mail through again."""
 import re
 
+import pytest
+
 from conftest import RawSMTP, wait_until
+from test_screening import DNSServer, dns_config
 
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
     "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil",
@@ -16,6 +19,21 @@ NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
 SOURCES = [f"127.0.0.{10 + i}" for i in range(20)]
 OTHER = "127.0.0.99"
 EXEMPT = "news@bulk.example.org"
+# The newsletter's SPF record: only the first source may send it, so the
+# exemption holds there and is forged from anywhere else.
+SPF_ZONE = """\
+$ORIGIN bulk.example.org.
+$TTL 60
+@ SOA ns hostmaster 1 3600 600 86400 60
+@ TXT "v=spf1 ip4:127.0.0.10 -all"
+"""
+
+
+@pytest.fixture
+def spf_dns(tmp_path):
+	d = DNSServer(tmp_path / "spf.zone", SPF_ZONE)
+	yield d
+	d.stop()
 
 TEMPLATE = (
 	"Dear {name},\r\n\r\n"
@@ -59,10 +77,12 @@ def connect(srv, source):
 	return c
 
 
-def test_outbreak_caught_unrelated_flows(make_server):
+def test_outbreak_caught_unrelated_flows(make_server, spf_dns):
 	srv = make_server({
 		"outbreak": {"sources": "10", "recipients": "50",
 		    "window": "1h", "exempt": "@bulk.example.org"},
+		"dns": dns_config(spf_dns),
+		"authn": {"spf": "yes", "spf_fail_reject": "no"},
 		"limits": {"idle_timeout": "60", "commands": "1000",
 		    "recipients": "10"},
 	})
@@ -98,10 +118,17 @@ def test_outbreak_caught_unrelated_flows(make_server):
 		assert codes[first:].count(451) >= len(codes[first:]) - 2, codes
 		assert unrelated == [250, 250, 250]
 
-		# An exempt sender (a local newsletter) is never counted or held.
+		# An exempt sender (a newsletter whose SPF passes) is never
+		# counted or held...
 		code, lines = send(conns[0], EXEMPT, "reader@catchall.test",
 		    "Newsletter", outbreak_body(500))
 		assert code == 250, lines
+		# ...but the same sender forged from elsewhere (SPF fail) is.
+		code, lines = send(conns[1], EXEMPT, "reader2@catchall.test",
+		    "Newsletter", outbreak_body(501))
+		assert code == 451 and b"outbreak" in lines[-1], lines
+		assert srv.wait_log(r"event=outbreak-exempt-unverified "
+		    r"from=<news@bulk\.example\.org>")
 
 		assert srv.wait_log(r"event=outbreak key=t:[0-9a-f]{16} "
 		    r"sources=\d+ rcpts=\d+ messages=\d+ action=tempfail "

@@ -123,6 +123,12 @@ static const struct {
 	  "2: regular expression \"^a****+$\" has stacked" },
 	{ "rule \"a\" if body matches \"(x(a+)*)\" then stop",
 	  "1: regular expression" },
+	/* Nested counts multiply in regcomp's expansion (seconds). */
+	{ "rule \"a\" if body matches \"((xa{1,100}y){100}z){100}\" "
+	  "then stop", "1: regular expression \"((xa{1,100}y){100}z){100}\" "
+	  "has stacked" },
+	{ "rule \"a\" if body matches \"a{99999999999}\" then stop",
+	  "1: regular expression \"a{99999999999}\" has stacked" },
 	{ "rule \"a\" if", "1: expected a condition, got the end" },
 };
 
