@@ -23,6 +23,8 @@
 #define LIMIT_SIZE	"decoded size"
 #define LIMIT_NESTING	"nesting"
 #define LIMIT_PARTS	"parts"
+#define LIMIT_WORK	"inflate work"
+#define LIMIT_OVERLAP	"overlapping members"
 
 struct scan {
 	const struct content_limits	*lim;
@@ -208,6 +210,16 @@ budget(const struct scan *sc)
 	    sc->lim->max_decoded - sc->ci->decoded_total : 0;
 }
 
+/* What may still be read from archives. */
+static uint64_t
+work_budget(const struct scan *sc)
+{
+	uint64_t max = sc->lim->max_decoded > UINT64_MAX / CONTENT_WORK_FACTOR ?
+	    UINT64_MAX : sc->lim->max_decoded * CONTENT_WORK_FACTOR;
+
+	return max > sc->ci->work ? max - sc->ci->work : 0;
+}
+
 static void
 set_name(char *dst, const char *src, size_t n)
 {
@@ -271,7 +283,8 @@ zip_member(const struct zip_member *m, void *ctx)
 	struct scan *sc = z->sc;
 	struct content_part *cp;
 	struct member mb;
-	uint64_t total = 0;
+	struct zip_read rd;
+	uint64_t total;
 	unsigned int hlen = 0;
 	size_t nlen = strlen(m->name);
 	int r;
@@ -286,7 +299,12 @@ zip_member(const struct zip_member *m, void *ctx)
 	if ((mb.md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(mb.md, EVP_sha256(), NULL) != 1)
 		abort();	/* out of memory */
-	r = zip_member_read(m, budget(sc), member_sink, &mb, &total);
+	memset(&rd, 0, sizeof(rd));
+	rd.max_out = budget(sc);
+	rd.max_in = work_budget(sc);
+	r = zip_member_read(m, &rd, member_sink, &mb);
+	total = rd.out;
+	sc->ci->work += rd.in;
 	cp = part_add(sc, z->depth);
 	set_name(cp->name, m->name, nlen);
 	cp->in_archive = true;
@@ -304,6 +322,8 @@ zip_member(const struct zip_member *m, void *ctx)
 		    mb.headlen), sizeof(cp->detected));
 	if (r == 1)
 		sc->ci->limit = LIMIT_SIZE;
+	else if (r == 3)
+		sc->ci->limit = LIMIT_WORK;
 	else if (mb.keep && mb.keep_failed)
 		sc->ci->limit = LIMIT_SIZE;	/* too big to open */
 	else if (mb.keep && r == 0)
@@ -318,7 +338,8 @@ scan_zip(struct scan *sc, const uint8_t *p, size_t len, unsigned depth)
 {
 	struct zip_walk_ctx z = { sc, depth };
 
-	(void)zip_walk(p, len, zip_member, &z);
+	if (zip_walk(p, len, zip_member, &z) == ZIP_OVERLAP && !stopped(sc))
+		sc->ci->limit = LIMIT_OVERLAP;
 }
 
 static void
@@ -366,8 +387,17 @@ scan_leaf(struct scan *sc, const struct mime_message *m,
 	if (EVP_Digest(out.data, out.len, cp->sha256, &hlen, EVP_sha256(),
 	    NULL) != 1)
 		abort();
-	if (sc->lim->archives && strcmp(cp->detected, "zip") == 0)
+	if (sc->lim->archives && (strcmp(cp->detected, "zip") == 0 ||
+	    zip_is_archive(out.data, out.len))) {
+		/* An archive behind a prefix is what unzip lists: a
+		 * recognised start (a self-extracting exe) keeps its name,
+		 * anything else is called a zip. */
+		if (strcmp(cp->detected, "unknown") == 0 ||
+		    strcmp(cp->detected, "text") == 0)
+			moat_strlcpy(cp->detected, "zip",
+			    sizeof(cp->detected));
 		scan_zip(sc, out.data, out.len, mp->depth + 1);
+	}
 	buf_deinit(&out);
 }
 

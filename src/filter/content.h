@@ -2,8 +2,9 @@
  * describing every part and every file inside zip archives (name,
  * declared and detected type, decoded size, SHA-256), for the
  * attachment policy, the content rules and outbreak fingerprints. The
- * limits (decoded size, nesting depth, part count) stop the walk: a
- * message over one is never decoded further. */
+ * limits (decoded size, nesting depth, part count, archive octets read)
+ * stop the walk: a message over one is never decoded further. Archives
+ * whose members share octets stop it too ("overlapping members"). */
 #ifndef MOAT_CONTENT_H
 #define MOAT_CONTENT_H
 
@@ -18,6 +19,9 @@
 #define CONTENT_ARCHIVE_MAX	(64u * 1024 * 1024)	/* a nested zip held
 				   in memory to be opened (its central
 				   directory is at the end) */
+#define CONTENT_WORK_FACTOR	2	/* archive octets read (compressed
+				   input, which can inflate to nothing) per
+				   decoded octet allowed */
 #define CONTENT_DEFAULT_DECODED	(100u * 1024 * 1024)
 #define CONTENT_DEFAULT_DEPTH	5
 #define CONTENT_DEFAULT_PARTS	500
@@ -44,6 +48,8 @@ struct content_info {
 	struct content_part	*parts;
 	size_t			 nparts;
 	uint64_t		 decoded_total;
+	uint64_t		 work;	/* archive octets read: at most
+					   CONTENT_WORK_FACTOR * max_decoded */
 	unsigned		 max_depth;
 	const char		*limit;	/* the limit that stopped the walk,
 					   NULL: none */
