@@ -410,70 +410,99 @@ ask_confirm(struct store *st, const struct config *cfg,
 	return LIST_DONE;
 }
 
+/* Carry out a taken token's action inside the caller's transaction:
+ * 1 done (welcome / goodbye text in *notice when one is owed), -1 the
+ * action failed (the caller rolls back, the token lives on). A queued
+ * approved post's id goes to qid so that the caller can remove it when
+ * the commit fails. */
+static int
+confirm_action(struct store *st, const struct config *cfg,
+    const struct list_info *own, const char *action, const char *addr,
+    const struct buf *data, const struct queue_envelope *orig,
+    char qid[QUEUE_ID_LEN + 1], const char **notice, char *text,
+    size_t textlen, const char **error)
+{
+	*notice = NULL;
+	if (strcmp(action, "subscribe") == 0) {
+		if (store_list_member_put(st, own->address, addr, "active",
+		    NULL, error) < 0)
+			return -1;
+		help_text(own, text, textlen);
+		*notice = "Welcome";
+	} else if (strcmp(action, "unsubscribe") == 0) {
+		if (store_list_member_del(st, own->address, addr, error) < 0) {
+			/* Gone already: nothing to undo, nothing to say. */
+			log_info("event=list-unsubscribed list=%s addr=<%s> "
+			    "note=\"%s\"", own->address, addr, *error);
+			return 1;
+		}
+		snprintf(text, textlen, "You (%s) have left the list %s.\r\n",
+		    addr, own->address);
+		*notice = "Goodbye";
+	} else if (strcmp(action, "approve") == 0) {
+		if (list_queue_mail(cfg, addr, own->address, "list-approved",
+		    orig, data->data, data->len, qid) < 0 ||
+		    list_queue_sync(cfg) < 0)
+			return -1;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 int
 list_request_confirm(struct store *st, const struct config *cfg,
     const struct list_info *li, const char *token, const char *session)
 {
 	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1], action[16];
-	char text[3072];
+	char text[3072], qid[QUEUE_ID_LEN + 1];
 	struct list_info own;
 	struct queue_envelope orig;
-	const char *error = NULL;
+	const char *error = NULL, *notice = NULL;
 	struct buf data;
 	int r;
 
 	memset(&orig, 0, sizeof(orig));
 	orig.session = (char *)(session ? session : "-");
+	qid[0] = '\0';
 	buf_init(&data, LIST_HELD_MAX);
-	r = store_list_token_take(st, token, list, addr, action, &data);
-	if (r <= 0) {
-		buf_deinit(&data);
-		return r;
-	}
-	if (li != NULL && !ascii_ieq(li->address, list)) {
-		/* Spent anyway: a token is only good at its own list. */
-		buf_deinit(&data);
-		return 0;
-	}
-	if (store_list_get(st, list, &own, &error) < 0) {
+	/* Take the token, act, commit: one transaction. When the action
+	 * fails (a full disk, a database error) the rollback gives the
+	 * token back and a retry finds it: nothing is lost. */
+	if (store_list_tx(st, "BEGIN IMMEDIATE") < 0) {
 		buf_deinit(&data);
 		return -1;
 	}
-	r = 1;
-	if (strcmp(action, "subscribe") == 0) {
-		if (store_list_member_put(st, own.address, addr, "active",
-		    NULL, &error) < 0)
-			r = -1;
-		else {
-			help_text(&own, text, sizeof(text));
-			(void)send_notice(cfg, &own, addr, "Welcome", NULL,
-			    text, NULL, 0, &orig);
-		}
-	} else if (strcmp(action, "unsubscribe") == 0) {
-		if (store_list_member_del(st, own.address, addr, &error) < 0)
-			log_info("event=list-unsubscribed list=%s addr=<%s> "
-			    "note=\"%s\"", own.address, addr, error);
-		else {
-			snprintf(text, sizeof(text), "You (%s) have left the "
-			    "list %s.\r\n", addr, own.address);
-			(void)send_notice(cfg, &own, addr, "Goodbye", NULL,
-			    text, NULL, 0, &orig);
-		}
-	} else if (strcmp(action, "approve") == 0) {
-		if (list_queue_mail(cfg, addr, own.address, "list-approved",
-		    &orig, data.data, data.len, NULL) < 0 ||
-		    list_queue_sync(cfg) < 0)
-			r = -1;
-	} else {
-		r = 0;
+	r = store_list_token_take(st, token, list, addr, action, &data);
+	if (r > 0 && li != NULL && !ascii_ieq(li->address, list))
+		r = 0;	/* spent anyway: only good at its own list */
+	else if (r > 0 && store_list_get(st, list, &own, &error) < 0)
+		r = -1;
+	else if (r > 0)
+		r = confirm_action(st, cfg, &own, action, addr, &data, &orig,
+		    qid, &notice, text, sizeof(text), &error);
+	if (r >= 0 && store_list_tx(st, "COMMIT") < 0) {
+		error = "commit failed";
+		r = -1;
+		/* The token lives on: a retry queues the post again. */
+		if (qid[0] != '\0' && queue_remove(cfg->data_dir, qid) < 0)
+			log_warn("event=list-confirm-failed list=%s id=%s "
+			    "note=\"approved post queued twice\"", list, qid);
 	}
-	if (r > 0)
+	if (r < 0) {
+		(void)store_list_tx(st, "ROLLBACK");
+		log_warnx("event=list-confirm-failed list=%s action=%s "
+		    "addr=<%s> error=\"%s\"", list, action, addr,
+		    error ? error : strerror(errno));
+	} else if (r > 0) {
 		log_info("event=list-confirmed list=%s action=%s addr=<%s>",
 		    own.address, action, addr);
-	else if (r < 0)
-		log_warnx("event=list-confirm-failed list=%s action=%s "
-		    "addr=<%s> error=\"%s\"", own.address, action, addr,
-		    error ? error : strerror(errno));
+		/* After the commit: a notice is never sent for a change
+		 * that did not happen. Best effort. */
+		if (notice != NULL)
+			(void)send_notice(cfg, &own, addr, notice, NULL, text,
+			    NULL, 0, &orig);
+	}
 	buf_deinit(&data);
 	return r;
 }
@@ -641,15 +670,15 @@ list_request_hold(struct store *st, const struct config *cfg,
 		    "for moderation");
 		return LIST_FAILED;
 	}
+	if (list_owner_address(st, li, to, sizeof(to)) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
 	if (store_list_token_new(st, li->address, env->from, "approve",
 	    cfg->list_token_ttl, msg, len, token, &error) < 0) {
 		snprintf(reason, reasonlen, "4.3.0 %s", error);
 		return LIST_TEMP;
 	}
-	if (li->moderator[0] != '\0')
-		moat_strlcpy(to, li->moderator, sizeof(to));
-	else
-		snprintf(to, sizeof(to), "postmaster@%s", li->domain);
 	snprintf(subject, sizeof(subject), "confirm %s (approve a post to "
 	    "%s)", token, li->address);
 	snprintf(text, sizeof(text),

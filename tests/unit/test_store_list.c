@@ -15,7 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "config.h"
 #include "list_expand.h"
+#include "list_request.h"
 #include "store.h"
 #include "store_list.h"
 
@@ -79,19 +84,22 @@ setup(void **state)
 }
 
 static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	const char *names[] = { "moat.db", "moat.db-wal", "moat.db-shm" };
-	char path[128];
-	size_t i;
 
 	store_close(&f->st);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
-		(void)unlink(path);
-	}
-	assert_int_equal(rmdir(f->dir), 0);
+	/* The data_dir, with the queue some tests write. */
+	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 	free(f);
 	return 0;
 }
@@ -440,6 +448,55 @@ test_prune(void **state)
 	assert_int_equal(tokens + pending, 0);
 }
 
+/* Review finding 1: a confirmation whose action fails (here the queue
+ * cannot be written: no queue/ directory yet) keeps its token, and the
+ * retry does the action. */
+static void
+test_confirm_failure_keeps_token(void **state)
+{
+	struct fixture *f = *state;
+	static const char post[] = "Subject: held\r\n\r\nbody\r\n";
+	char tok[LIST_TOKEN_LEN + 1], path[256];
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	const char *err = NULL;
+	struct rows r;
+
+	assert_non_null(cfg);
+	config_defaults(cfg);
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", f->dir);
+	must(store_list_token_new(f->st, LIST, "out@client.test", "approve",
+	    3600, (const uint8_t *)post, sizeof(post) - 1, tok, &err), err);
+	must(store_list_token_new(f->st, LIST, "dave@example.test",
+	    "subscribe", 3600, NULL, 0, tok + 0, &err), err);
+	/* Both tokens: the subscribe one is in tok, the approve one is
+	 * looked up below. */
+	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), 1);
+	assert_string_equal(state_of(f->st, "dave@example.test"), "active");
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 1);
+	memcpy(tok, r.text, LIST_TOKEN_LEN);
+	tok[LIST_TOKEN_LEN] = '\0';
+	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), -1);
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 1);
+	assert_non_null(strstr(r.text, "\tout@client.test\tapprove\t"));
+	/* The queue is there now: the retry queues the post. */
+	snprintf(path, sizeof(path), "%s/queue", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/queue/tmp", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/queue/msg", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), 1);
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), 0);
+	free(cfg);
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -563,6 +620,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_tokens_single_use_and_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_confirm_failure_keeps_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
