@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "util.h"
 #include "xalloc.h"
 
@@ -430,11 +434,55 @@ body_relaxed_run(struct dkim_body *b, const uint8_t **pp, const uint8_t *end)
 
 	/* UNSAFE: never more output octets than input octets consumed,
 	 * and nothing is read or consumed at or past q (at most room
-	 * octets ahead), so o stays inside b->out. */
+	 * octets ahead), so o stays inside b->out; a 16-octet store lands
+	 * at most where the 16 octets read would. */
 	q = (size_t)(end - p) < room ? end : p + room;
 	while (p < q) {
 		const uint8_t *lim;
 
+#ifdef __SSE2__
+		/* Sixteen octets at a time: all stored, those before the
+		 * first one that needs a look kept; a WSP run or a CRLF
+		 * with content after it is settled here too, so ordinary
+		 * text stays in this loop. */
+		while (q - p >= 16) {
+			const __m128i x = _mm_loadu_si128((const void *)p);
+			unsigned sp, t, bad;
+
+			sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+			    _mm_set1_epi8(' ')));
+			t = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\t')),
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+			/* HTAB, CR, SP followed by WSP or CR; an SP last is
+			 * unsure (its follower is in the next block). */
+			bad = t | (sp & (((sp | t) >> 1) | 0x8000u));
+			_mm_storeu_si128((void *)o, x);
+			if (bad == 0) {
+				o += 16;
+				p += 16;
+				continue;
+			}
+			o += __builtin_ctz(bad);
+			p += __builtin_ctz(bad);
+			if (*p == '\r') {
+				if (q - p < 3 || p[1] != '\n' ||
+				    relaxed_stop[p[2]])
+					goto out;
+				*o++ = '\r';
+				*o++ = '\n';
+				p += 2;
+				continue;
+			}
+			for (w = p + 1; w < q && (*w == ' ' || *w == '\t');
+			    w++)
+				;
+			if (w == q || relaxed_stop[*w])
+				goto out;
+			*o++ = ' ';
+			p = w;
+		}
+#endif
 		/* Eight octets at a time while they are plain text... */
 		while (q - p >= 8 && p[7] != ' ' && relaxed_plain8(p)) {
 			memcpy(o, p, 8);
