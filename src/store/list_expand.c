@@ -149,6 +149,30 @@ is_looped(const struct mime_part *root, const char *id)
 	return r;
 }
 
+/* Automatic mail (RFC 3834 5: Auto-Submitted other than "no": an
+ * auto-reply, a notice, a held-post notice of ours) is never a post. */
+static bool
+is_auto_submitted(const struct mime_part *root)
+{
+	const struct mime_header *h;
+	struct buf v;
+	const char *p;
+	bool r = false;
+
+	if ((h = mime_header_find(root, "Auto-Submitted")) == NULL)
+		return false;
+	buf_init(&v, LIST_HDR_LINE_MAX);
+	if (mime_header_unfold(h->value, h->value_len, &v) == 0 &&
+	    buf_cstr(&v, &p) == 0) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		r = !(ascii_nieq(p, "no", 2) && (p[2] == '\0' || p[2] == ' ' ||
+		    p[2] == '\t' || p[2] == ';' || p[2] == '('));
+	}
+	buf_deinit(&v);
+	return r;
+}
+
 /* Does the (decoded) subject already hold the prefix? A reply's
  * "Re: [x] topic" keeps one prefix. */
 static bool
@@ -472,12 +496,35 @@ expand_post(struct store *st, const struct config *cfg,
 	bool per_member = cfg->list_web_url[0] != '\0';
 	enum list_outcome out = LIST_DONE;
 	size_t hlen, i, queued = 0;
+	bool looped, automatic;
 
 	if (li->max_size > 0 && len > li->max_size) {
 		snprintf(reason, reasonlen, "5.3.4 message larger than the "
 		    "list's limit of %llu octets",
 		    (unsigned long long)li->max_size);
 		return LIST_FAILED;
+	}
+	hlen = header_end(msg, len);
+	if (hlen > LIST_HEADERS_MAX) {
+		snprintf(reason, reasonlen, "5.6.0 header section too large "
+		    "for the list");
+		return LIST_FAILED;
+	}
+	/* Loops and automatic mail first: neither is held nor sent on (a
+	 * held-post notice mailed to the list would be held again). */
+	mm = mime_parse(msg, hlen);
+	list_id(li, id, sizeof(id));
+	looped = is_looped(mm->root, id);
+	automatic = is_auto_submitted(mm->root);
+	mime_message_free(&mm);
+	if (looped || automatic) {
+		/* Our own copy came back, or a machine wrote: drop it,
+		 * once, loudly. */
+		log_warnx("event=list-loop id=%s list=%s from=<%s> note=\"%s, "
+		    "dropped\"", env->id, li->address, env->from, looped ?
+		    "post carries our List-Id" : "automatic mail "
+		    "(Auto-Submitted)");
+		return LIST_DONE;
 	}
 	/* Who may post is decided at RCPT and at the end of DATA; checked
 	 * again here for posts queued before a change (and for mail put in
@@ -501,22 +548,7 @@ expand_post(struct store *st, const struct config *cfg,
 			return list_request_hold(st, cfg, env, li, msg, len,
 			    reason, reasonlen);
 	}
-	hlen = header_end(msg, len);
-	if (hlen > LIST_HEADERS_MAX) {
-		snprintf(reason, reasonlen, "5.6.0 header section too large "
-		    "for the list");
-		return LIST_FAILED;
-	}
 	mm = mime_parse(msg, hlen);
-	list_id(li, id, sizeof(id));
-	if (is_looped(mm->root, id)) {
-		/* Our own copy came back: drop it, once, loudly. */
-		log_warnx("event=list-loop id=%s list=%s from=<%s> note=\"post "
-		    "carries our List-Id, dropped\"", env->id, li->address,
-		    env->from);
-		mime_message_free(&mm);
-		return LIST_DONE;
-	}
 	memset(&p, 0, sizeof(p));
 	p.li = li;
 	p.cfg = cfg;
@@ -593,18 +625,45 @@ expand_post(struct store *st, const struct config *cfg,
 	return out;
 }
 
+int
+list_owner_address(struct store *st, const struct list_info *li, char *to,
+    size_t tolen)
+{
+	char local[65], arg[LIST_ARG_MAX];
+	struct list_info other;
+	enum list_role role = LIST_ROLE_NONE;
+	const char *at = strrchr(li->moderator, '@');
+
+	/* A moderator that is a list address (set before moatctl refused
+	 * it, or a list made later) would mail the list itself: a loop. */
+	if (li->moderator[0] != '\0' && at != NULL &&
+	    (size_t)(at - li->moderator) < sizeof(local)) {
+		memcpy(local, li->moderator, (size_t)(at - li->moderator));
+		local[at - li->moderator] = '\0';
+		if (store_list_lookup(st, local, at + 1, &role, &other, arg,
+		    sizeof(arg)) < 0)
+			return -1;
+		if (role == LIST_ROLE_NONE) {
+			moat_strlcpy(to, li->moderator, tolen);
+			return 0;
+		}
+	}
+	snprintf(to, tolen, "postmaster@%s", li->domain);
+	return 0;
+}
+
 /* LIST-owner@: to the moderator, else postmaster of the list's domain. */
 static enum list_outcome
-to_owner(const struct config *cfg, const struct queue_envelope *env,
-    const struct list_info *li, const uint8_t *msg, size_t len,
-    char *reason, size_t reasonlen)
+to_owner(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const uint8_t *msg, size_t len, char *reason, size_t reasonlen)
 {
 	char to[LIST_ADDR_MAX + 16];
 
-	if (li->moderator[0] != '\0')
-		moat_strlcpy(to, li->moderator, sizeof(to));
-	else
-		snprintf(to, sizeof(to), "postmaster@%s", li->domain);
+	if (list_owner_address(st, li, to, sizeof(to)) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
 	if (list_queue_mail(cfg, env->from, to, "list-owner", env, msg, len,
 	    NULL) < 0 || list_queue_sync(cfg) < 0) {
 		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
@@ -637,7 +696,8 @@ list_deliver(struct store *st, const struct config *cfg,
 		return expand_post(st, cfg, env, &li, msg, len, reason,
 		    reasonlen);
 	case LIST_ROLE_OWNER:
-		return to_owner(cfg, env, &li, msg, len, reason, reasonlen);
+		return to_owner(st, cfg, env, &li, msg, len, reason,
+		    reasonlen);
 	default:
 		return list_request_handle(st, cfg, env, &li, role, arg, msg,
 		    len, reason, reasonlen);

@@ -64,4 +64,10 @@ int list_queue_mail(const struct config *cfg, const char *from,
     const uint8_t *msg, size_t len, char id_r[QUEUE_ID_LEN + 1]);
 int list_queue_sync(const struct config *cfg);
 
+/* Where mail for li's owner goes (LIST-owner@, held-post notices): the
+ * moderator, else (or when the moderator is a list address: a loop)
+ * postmaster@ the list's domain. 0 or -1 (database error). */
+int list_owner_address(struct store *st, const struct list_info *li,
+    char *to, size_t tolen);
+
 #endif

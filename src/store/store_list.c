@@ -347,6 +347,27 @@ exec_done(struct store *st, sqlite3_stmt *s, const char *what,
 	return -1;
 }
 
+/* Is addr (lower case, addr_ok) one of any list's addresses? 1 yes, 0
+ * no, -1 database error. Such an address can be neither a member nor a
+ * moderator: the list would mail itself. */
+static int
+is_list_address(struct store *st, const char *addr)
+{
+	char local[65], arg[LIST_ARG_MAX];
+	struct list_info li;
+	enum list_role role;
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL || (size_t)(at - addr) >= sizeof(local))
+		return 0;
+	memcpy(local, addr, (size_t)(at - addr));	/* < sizeof(local) */
+	local[at - addr] = '\0';
+	if (store_list_lookup(st, local, at + 1, &role, &li, arg,
+	    sizeof(arg)) < 0)
+		return -1;
+	return role != LIST_ROLE_NONE;
+}
+
 int
 store_list_add(struct store *st, const struct list_info *li,
     const char **error_r)
@@ -487,6 +508,12 @@ store_list_set(struct store *st, const char *address, const char *key,
 				    "an address");
 				return -1;
 			}
+			if ((b = is_list_address(st, addr)) != 0) {
+				*error_r = b < 0 ? store_db_error(st, "list "
+				    "set") : store_error_text(st, "moderator: "
+				    "a list address cannot be the moderator");
+				return -1;
+			}
 			value = addr;
 		} else {
 			value = "";
@@ -581,10 +608,8 @@ store_list_member_put(struct store *st, const char *list,
 {
 	char addr[LIST_ADDR_MAX + 1], token[LIST_TOKEN_LEN + 1];
 	struct list_info li;
-	enum list_role role;
-	char arg[LIST_ARG_MAX], local[65];
 	sqlite3_stmt *s;
-	const char *at;
+	int rc;
 
 	if (store_list_get(st, list, &li, error_r) < 0)
 		return -1;
@@ -593,20 +618,10 @@ store_list_member_put(struct store *st, const char *list,
 		return -1;
 	}
 	/* A list address as a member would send the list to itself. */
-	at = strrchr(addr, '@');
-	if ((size_t)(at - addr) < sizeof(local)) {
-		memcpy(local, addr, (size_t)(at - addr));
-		local[at - addr] = '\0';
-		if (store_list_lookup(st, local, at + 1, &role, &li, arg,
-		    sizeof(arg)) < 0) {
-			*error_r = store_db_error(st, "member add");
-			return -1;
-		}
-		if (role != LIST_ROLE_NONE) {
-			*error_r = store_error_text(st, "a list address "
-			    "cannot be a member");
-			return -1;
-		}
+	if ((rc = is_list_address(st, addr)) != 0) {
+		*error_r = rc < 0 ? store_db_error(st, "member add") :
+		    store_error_text(st, "a list address cannot be a member");
+		return -1;
 	}
 	if (token_make(token) < 0) {
 		*error_r = store_error_text(st, "no randomness");

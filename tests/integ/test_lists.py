@@ -385,3 +385,29 @@ def test_member_add_refuses_invalid_address(site):
 		assert "invalid member address" in r.stderr, (bad, r.stderr)
 	assert "members:" in site.ctl("list", "show", LIST).stdout
 	assert site.ctl("list").stdout.count("2/2") == 1
+
+
+def test_moderator_list_address_refused_automatic_not_held(site):
+	"""Review finding 3: no list address as moderator (a hot loop), and
+	automatic mail to a moderated list is dropped, never held."""
+	for bad in (LIST, "team-owner@example.test",
+	    "team-request@example.test"):
+		r = site.ctl("list", "set", LIST, f"moderator={bad}",
+		    check=False)
+		assert r.returncode == 1 and "list address" in r.stderr, \
+		    (bad, r.stderr)
+	site.ctl("list", "set", LIST, "post=moderated", f"moderator={DAVE}")
+	post(site, OUTSIDER, LIST, "out of office",
+	    extra=["Auto-Submitted: auto-replied"])
+	assert site.wait_log(r"event=list-loop .* list=team@example.test "
+	    r"from=<someone@client.example.org> note=\"automatic mail")
+	post(site, OUTSIDER, LIST, "a person")
+	assert site.wait_log(r"event=list-held .* from=<someone@client")
+	assert site.log_count(r"event=list-held ") == 1
+	tokens = site.ctl("list", "tokens", LIST).stdout
+	assert tokens.count("approve") == 1, tokens
+	# The owner address reaches the moderator, once.
+	post(site, OUTSIDER, "team-owner@example.test", "to the owner")
+	assert site.wait_log(r"event=list-owner .* to=<dave@example.test>")
+	time.sleep(0.5)
+	assert site.log_count(r"event=list-owner ") == 1

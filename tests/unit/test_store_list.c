@@ -497,6 +497,44 @@ test_confirm_failure_keeps_token(void **state)
 	free(cfg);
 }
 
+/* Review finding 3: a list's own address (any role, any list) as its
+ * moderator would mail the list itself. */
+static void
+test_moderator_not_a_list_address(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = { "team@example.test",
+	    "team-owner@example.test", "TEAM-request@example.test",
+	    "team-bounces+a=b.test@example.test", "other@example.test" };
+	struct list_info li;
+	const char *err = NULL;
+	char to[LIST_ADDR_MAX + 16];
+	size_t i;
+
+	memset(&li, 0, sizeof(li));
+	snprintf(li.address, sizeof(li.address), "other@example.test");
+	must(store_list_add(f->st, &li, &err), err);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		if (store_list_set(f->st, LIST, "moderator", bad[i], &err) != -1)
+			fail_msg("%s accepted as moderator", bad[i]);
+		assert_non_null(strstr(err, "list address"));
+	}
+	must(store_list_set(f->st, LIST, "moderator", "later@example.test",
+	    &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	assert_int_equal(list_owner_address(f->st, &li, to, sizeof(to)), 0);
+	assert_string_equal(to, "later@example.test");
+	/* A list made later at the moderator's address: the owner's mail
+	 * goes to the postmaster instead of into the loop. */
+	memset(&li, 0, sizeof(li));
+	snprintf(li.address, sizeof(li.address), "later@example.test");
+	must(store_list_add(f->st, &li, &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	assert_int_equal(list_owner_address(f->st, &li, to, sizeof(to)), 0);
+	assert_string_equal(to, "postmaster@example.test");
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -622,6 +660,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_confirm_failure_keeps_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_moderator_not_a_list_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
