@@ -26,6 +26,7 @@
 #include "quarantine.h"
 #include "quota.h"
 #include "archive_queue.h"
+#include "authn_sign.h"
 #include "store.h"
 #include "store_security.h"
 #include "util.h"
@@ -33,7 +34,6 @@
 
 #define DELIVERY_TARGETS_MAX 10000	/* mailboxes per recipient */
 #define DELIVERY_LOCAL_MAX 256
-#define DELIVERY_DKIM_KEYS_MAX 8	/* signatures per message */
 #define DELIVERY_HEADER_SCAN (256 * 1024)	/* where From: is looked for */
 #define AUTHRES_VALUE_MAX 8192			/* our A-R value, for ARC */
 
@@ -299,30 +299,6 @@ deliver_rcpt(struct djob *j, size_t idx)
 	free(rc.targets);
 }
 
-struct key_rows {
-	struct dkim_signer	*signers[DELIVERY_DKIM_KEYS_MAX];
-	size_t			 n;
-	const char		*id;
-};
-
-static void
-collect_key(void *ctx, const char *const *cols, int ncols)
-{
-	struct key_rows *k = ctx;
-	const char *error = NULL;
-
-	/* domain, selector, algorithm, enabled, created, key_pem */
-	if (ncols < 6 || k->n == DELIVERY_DKIM_KEYS_MAX)
-		return;
-	k->signers[k->n] = dkim_signer_new(cols[0], cols[1], cols[5],
-	    strlen(cols[5]), &error);
-	if (k->signers[k->n] == NULL)
-		log_warnx("event=dkim-key-unusable id=%s domain=%s selector=%s "
-		    "error=\"%s\"", k->id, cols[0], cols[1], error);
-	else
-		k->n++;
-}
-
 /* The domain of the From: header (lower case), or "" when there is not
  * exactly one usable address. */
 static void
@@ -361,88 +337,41 @@ sign_outbound(struct djob *j)
 		seal_arc(j);
 }
 
-/* Our own Authentication-Results value (after the colon), from the
- * header block of msg, into out; "" when there is none. */
-static void
-our_ar_value(const uint8_t *msg, size_t len, const char *host, char *out,
-    size_t outlen)
-{
-	struct mime_message *m = mime_parse(msg, len < DELIVERY_HEADER_SCAN ?
-	    len : DELIVERY_HEADER_SCAN);
-	const struct mime_header *h;
-	size_t n, hl = strlen(host);
-	struct buf v;
-
-	out[0] = '\0';
-	buf_init(&v, outlen > 0 ? outlen - 1 : 0);
-	for (n = 0; (h = mime_header_find_nth(m->root,
-	    "Authentication-Results", n)) != NULL; n++) {
-		const char *p;
-
-		buf_reset(&v);
-		if (mime_header_unfold(h->value, h->value_len, &v) < 0 ||
-		    buf_cstr(&v, &p) < 0)
-			continue;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (ascii_nieq(p, host, hl) && (p[hl] == ';' || p[hl] == ' ' ||
-		    p[hl] == '\0')) {
-			moat_strlcpy(out, p, outlen);
-			break;
-		}
-	}
-	buf_deinit(&v);
-	mime_message_free(&m);
-}
-
 /* Forwarded mail (an alias of ours with remote targets) gets an ARC set
  * sealed with the alias domain's RSA key, so the next receiver can trust
- * the results we saw before we changed the envelope (RFC 8617). cv= comes
- * from our own arc= result recorded at reception. */
+ * the results we saw before we changed the envelope (RFC 8617). */
 static void
 seal_arc(struct djob *j)
 {
 	const uint8_t *msg = j->signed_msg.len ? j->signed_msg.data :
 	    j->data.data + j->off;
 	size_t len = j->signed_msg.len ? j->signed_msg.len :
-	    j->data.len - j->off, i;
-	struct key_rows k = { .n = 0, .id = j->id };
-	struct dkim_signer *rsa = NULL;
-	struct arc_verify *v;
-	struct arc_result chain;
-	char ar[AUTHRES_VALUE_MAX];
-	const char *error = NULL, *p;
+	    j->data.len - j->off;
+	struct authn_keys k;
+	const struct dkim_signer *rsa;
+	char ar[AUTHRES_VALUE_MAX], who[QUEUE_ID_LEN + 8];
+	const char *error = NULL;
+	enum arc_status cv;
+	unsigned instance;
 	struct buf out;
 	int r;
 
-	if (store_dkim_key_list(thread_store, j->forward_domain, true,
-	    collect_key, &k) < 0)
+	snprintf(who, sizeof(who), "id=%s", j->id);
+	if (authn_keys_load(thread_store, j->forward_domain, &k, who) < 0)
 		return;
-	for (i = 0; i < k.n && rsa == NULL; i++)
-		if (strcmp(dkim_signer_algorithm(k.signers[i]),
-		    "rsa-sha256") == 0)
-			rsa = k.signers[i];
-	if (rsa == NULL)
+	if ((rsa = authn_keys_rsa(&k)) == NULL)
 		goto out;
-	our_ar_value(msg, len, j->dc->cfg->hostname, ar, sizeof(ar));
+	authn_our_ar(msg, len, j->dc->cfg->hostname, ar, sizeof(ar));
 	if (ar[0] == '\0')
 		snprintf(ar, sizeof(ar), "%s; none", j->dc->cfg->hostname);
-	/* The chain's shape from the message, its verdict from our check. */
-	v = arc_verify_new();
-	arc_verify_feed(v, msg, len);
-	arc_verify_end(v);
-	arc_verify_result(v, &chain);
-	arc_verify_free(&v);
-	p = strstr(ar, "arc=");
-	chain.status = p == NULL ? ARC_NONE : strncmp(p + 4, "pass", 4) == 0 ?
-	    ARC_PASS : ARC_FAIL;
 	buf_init(&out, 0);
-	r = arc_seal(rsa, msg, len, &chain, ar, time(NULL), &out, &error);
+	r = authn_arc_seal(thread_store, rsa, msg, len, ar, &out, &instance,
+	    &cv, &error);
 	if (r == 0 && buf_append(&out, msg, len) == 0) {
 		buf_deinit(&j->signed_msg);
 		j->signed_msg = out;
-		log_info("event=arc-sealed id=%s domain=%s instance=%u",
-		    j->id, j->forward_domain, chain.instance + 1);
+		log_info("event=arc-sealed id=%s domain=%s instance=%u cv=%s",
+		    j->id, j->forward_domain, instance, arc_status_name(cv));
 	} else {
 		if (r < 0)
 			log_warnx("event=arc-seal-failed id=%s error=\"%s\"",
@@ -450,8 +379,7 @@ seal_arc(struct djob *j)
 		buf_deinit(&out);
 	}
 out:
-	for (i = 0; i < k.n; i++)
-		dkim_signer_free(&k.signers[i]);
+	authn_keys_free(&k);
 }
 
 /* Does a DKIM-Signature with d=domain sit above our own Authentication-
@@ -494,18 +422,21 @@ static void
 sign_dkim(struct djob *j)
 {
 	const uint8_t *msg = j->data.data + j->off;
-	size_t len = j->data.len - j->off, i;
-	struct key_rows k = { .n = 0, .id = j->id };
-	char domain[256];
+	size_t len = j->data.len - j->off;
+	struct authn_keys k;
+	char domain[256], who[QUEUE_ID_LEN + 8];
 	const char *error = NULL;
 
 	from_domain(msg, len, domain, sizeof(domain));
+	snprintf(who, sizeof(who), "id=%s", j->id);
 	if (domain[0] == '\0' || signed_here(msg, len, domain,
-	    j->dc->cfg->hostname) || store_dkim_key_list(thread_store, domain,
-	    true, collect_key, &k) < 0 || k.n == 0)
+	    j->dc->cfg->hostname) || authn_keys_load(thread_store, domain, &k,
+	    who) < 0)
 		return;
+	if (k.n == 0)
+		goto out;
 	buf_init(&j->signed_msg, 0);
-	if (dkim_sign_message(k.signers, k.n, msg, len, time(NULL),
+	if (dkim_sign_message(k.s, k.n, msg, len, time(NULL),
 	    &j->signed_msg, &error) < 0 ||
 	    buf_append(&j->signed_msg, msg, len) < 0) {
 		log_warnx("event=dkim-sign-failed id=%s domain=%s error=\"%s\"",
@@ -515,8 +446,8 @@ sign_dkim(struct djob *j)
 		log_info("event=dkim-signed id=%s domain=%s signatures=%zu",
 		    j->id, domain, k.n);
 	}
-	for (i = 0; i < k.n; i++)
-		dkim_signer_free(&k.signers[i]);
+out:
+	authn_keys_free(&k);
 }
 
 static void

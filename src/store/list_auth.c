@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "arc.h"
+#include "authn_sign.h"
 #include "dkim.h"
 #include "log.h"
 #include "mime.h"
@@ -22,37 +23,12 @@
 
 #define LIST_AUTH_HEADER_MAX	(256 * 1024)	/* header block rewritten */
 #define LIST_AUTH_GROWTH_MAX	(64 * 1024)	/* octets we may add */
-#define LIST_AUTH_KEYS_MAX	8	/* list domain keys used */
+#define LIST_AUTH_WHO_MAX	330	/* "list=ADDRESS" in log lines */
 #define LIST_AUTH_NAME_MAX	200	/* octets of the author's name kept */
 #define LIST_AUTH_PHRASE_MAX	512	/* "Name via List", UTF-8 */
 #define LIST_AUTH_FIELD_MAX	8192	/* one field value we build */
 #define LIST_AUTH_AR_MAX	8192	/* our A-R value, for the AAR */
 #define LIST_AUTH_EW_MAX	75	/* RFC 2047 2: one encoded-word */
-
-struct keys {
-	struct dkim_signer	*signers[LIST_AUTH_KEYS_MAX];
-	size_t			 n;
-	const char		*list;
-};
-
-static void
-collect_key(void *ctx, const char *const *cols, int ncols)
-{
-	struct keys *k = ctx;
-	const char *error = NULL;
-
-	/* domain, selector, algorithm, enabled, created, key_pem */
-	if (ncols < 6 || k->n == LIST_AUTH_KEYS_MAX)
-		return;
-	k->signers[k->n] = dkim_signer_new(cols[0], cols[1], cols[5],
-	    strlen(cols[5]), &error);
-	if (k->signers[k->n] == NULL)
-		log_warnx("event=dkim-key-unusable list=%s domain=%s "
-		    "selector=%s error=\"%s\"", k->list, cols[0], cols[1],
-		    error);
-	else
-		k->n++;
-}
 
 static bool
 field_is(const struct mime_header *h, const char *name)
@@ -181,7 +157,7 @@ munged_from(const struct mime_addr *a, const struct list_auth_params *p,
     struct buf *out)
 {
 	char name[LIST_AUTH_NAME_MAX + 1], phrase[LIST_AUTH_PHRASE_MAX];
-	const char *list_name = p->list_name, *s;
+	const char *list_name = p->list_name;
 	char list_local[256];
 	struct buf dec;
 	size_t n = 0, i;
@@ -192,8 +168,10 @@ munged_from(const struct mime_addr *a, const struct list_auth_params *p,
 	    &dec) == 0 && dec.len > 0) {
 		n = dec.len < LIST_AUTH_NAME_MAX ? dec.len : LIST_AUTH_NAME_MAX;
 		memcpy(name, dec.data, n);
-		if (n < dec.len)	/* cut: not inside a character */
-			while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+		/* Cut before the character the limit falls in: back up
+		 * while the first octet left out continues a character. */
+		if (n < dec.len)
+			while (n > 0 && (dec.data[n] & 0xc0) == 0x80)
 				n--;
 	} else if (a->mailbox != NULL) {
 		n = moat_strlcpy(name, a->mailbox, sizeof(name));
@@ -205,15 +183,18 @@ munged_from(const struct mime_addr *a, const struct list_auth_params *p,
 	for (i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			name[i] = ' ';
-	if (list_name == NULL || list_name[0] == '\0') {
-		moat_strlcpy(list_local, p->list_addr, sizeof(list_local));
+	if (list_name == NULL || list_name[0] == '\0')
+		list_name = p->list_addr;
+	moat_strlcpy(list_local, list_name, sizeof(list_local));
+	if (list_name == p->list_addr)
 		list_local[strcspn(list_local, "@")] = '\0';
-		list_name = list_local;
-	}
-	for (s = list_name; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20)
-			return -1;	/* admin input, but never a header break */
-	snprintf(phrase, sizeof(phrase), "%s via %s", name, list_name);
+	/* Admin input, but never a header break (a TAB is fine in a
+	 * phrase; control octets are not). */
+	for (i = 0; list_local[i] != '\0'; i++)
+		if ((unsigned char)list_local[i] < 0x20 ||
+		    list_local[i] == 0x7f)
+			list_local[i] = ' ';
+	snprintf(phrase, sizeof(phrase), "%s via %s", name, list_local);
 	if (append_phrase(out, phrase) < 0 ||
 	    buf_printf(out, " <%s>", p->list_addr) < 0)
 		return -1;
@@ -346,115 +327,31 @@ rewrite(const struct buf *msg, const struct mime_part *root,
 	return buf_append(out, msg->data + pos, msg->len - pos);
 }
 
-/* Our Authentication-Results value (after the colon, unfolded), from the
- * header block, into out; "" when there is none. */
-static void
-our_ar(const struct mime_part *root, const char *host, char *out,
-    size_t outlen)
-{
-	const struct mime_header *h;
-	size_t n, hl = strlen(host);
-	struct buf v;
-
-	out[0] = '\0';
-	buf_init(&v, outlen > 0 ? outlen - 1 : 0);
-	for (n = 0; (h = mime_header_find_nth(root, "Authentication-Results",
-	    n)) != NULL; n++) {
-		const char *s;
-
-		buf_reset(&v);
-		if (mime_header_unfold(h->value, h->value_len, &v) < 0 ||
-		    buf_cstr(&v, &s) < 0)
-			continue;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (ascii_nieq(s, host, hl) && (s[hl] == ';' || s[hl] == ' ' ||
-		    s[hl] == '\0')) {
-			moat_strlcpy(out, s, outlen);
-			break;
-		}
-	}
-	buf_deinit(&v);
-}
-
-/* Our arc= verdict at reception (a method token, not "xarc=" inside a
- * property value). */
-static enum arc_status
-ar_arc(const char *ar)
-{
-	const char *s;
-
-	for (s = strstr(ar, "arc="); s != NULL; s = strstr(s + 1, "arc="))
-		if (s > ar && (s[-1] == ' ' || s[-1] == ';' || s[-1] == '\t'))
-			return strncmp(s + 4, "pass", 4) == 0 ? ARC_PASS :
-			    ARC_FAIL;
-	return ARC_NONE;
-}
-
-/* ARC-seal msg (already DKIM-signed) with signer; on success *msg gets
- * the new set in front. */
-static void
-seal(const struct dkim_signer *signer, const char *ar, struct buf *msg,
-    size_t max, const char *list)
-{
-	struct arc_verify *v;
-	struct arc_result chain;
-	enum arc_status seen = ar_arc(ar);
-	const char *error = NULL;
-	struct buf out;
-	int r;
-
-	/* The chain's shape from the message, its verdict from our check
-	 * at reception (sets added since then would not be ours to trust). */
-	v = arc_verify_new();
-	arc_verify_feed(v, msg->data, msg->len);
-	arc_verify_end(v);
-	arc_verify_result(v, &chain);
-	arc_verify_free(&v);
-	if (chain.instance == 0)
-		chain.status = ARC_NONE;
-	else
-		chain.status = seen == ARC_PASS ? ARC_PASS : ARC_FAIL;
-	buf_init(&out, max);
-	r = arc_seal(signer, msg->data, msg->len, &chain, ar, time(NULL), &out,
-	    &error);
-	if (r == 0 && buf_append(&out, msg->data, msg->len) == 0) {
-		buf_deinit(msg);
-		*msg = out;
-		log_info("event=list-arc-sealed list=%s instance=%u cv=%s", list,
-		    chain.instance + 1, arc_status_name(chain.status));
-		return;
-	}
-	if (r == 1)
-		log_info("event=list-arc-not-sealed list=%s reason=\"chain "
-		    "already failed\"", list);
-	else
-		log_warnx("event=list-arc-seal-failed list=%s error=\"%s\"",
-		    list, error != NULL ? error : "out of room");
-	buf_deinit(&out);
-}
-
 /* DKIM-sign (every enabled key of the list domain) and ARC-seal (its
  * RSA key) msg in place. No key: sent as it is. */
 static void
 sign(struct store *st, struct buf *msg, size_t max, const char *ar,
     const struct list_auth_params *p)
 {
-	struct keys k = { .n = 0, .list = p->list_addr };
-	const struct dkim_signer *rsa = NULL;
+	struct authn_keys k = { .n = 0 };
+	const struct dkim_signer *rsa;
 	const char *error = NULL;
+	char who[LIST_AUTH_WHO_MAX];
+	enum arc_status cv;
+	unsigned instance;
 	struct buf out;
-	size_t i;
+	int r;
 
-	if (st == NULL || store_dkim_key_list(st, p->list_domain, true,
-	    collect_key, &k) < 0 || k.n == 0) {
+	snprintf(who, sizeof(who), "list=%s", p->list_addr);
+	if (st == NULL || authn_keys_load(st, p->list_domain, &k, who) < 0 ||
+	    k.n == 0) {
 		log_info("event=list-unsigned list=%s domain=%s reason=\"no "
 		    "DKIM key for the list domain\"", p->list_addr,
 		    p->list_domain);
 		goto out;
 	}
 	buf_init(&out, max);
-	if (dkim_sign_message(k.signers, k.n, msg->data, msg->len, time(NULL),
+	if (dkim_sign_message(k.s, k.n, msg->data, msg->len, time(NULL),
 	    &out, &error) < 0 || buf_append(&out, msg->data, msg->len) < 0) {
 		log_warnx("event=list-dkim-sign-failed list=%s domain=%s "
 		    "error=\"%s\"", p->list_addr, p->list_domain,
@@ -468,19 +365,30 @@ sign(struct store *st, struct buf *msg, size_t max, const char *ar,
 	    p->list_addr, p->list_domain, k.n);
 	if (!p->arc_seal)
 		goto out;
-	/* RFC 8617 4.1.3 (and the verifiers out there): RSA only. */
-	for (i = 0; i < k.n && rsa == NULL; i++)
-		if (strcmp(dkim_signer_algorithm(k.signers[i]),
-		    "rsa-sha256") == 0)
-			rsa = k.signers[i];
-	if (rsa == NULL)
+	if ((rsa = authn_keys_rsa(&k)) == NULL) {
 		log_info("event=list-arc-not-sealed list=%s reason=\"no RSA "
 		    "key for the list domain\"", p->list_addr);
+		goto out;
+	}
+	buf_init(&out, max);
+	r = authn_arc_seal(st, rsa, msg->data, msg->len, ar, &out, &instance,
+	    &cv, &error);
+	if (r == 0 && buf_append(&out, msg->data, msg->len) == 0) {
+		buf_deinit(msg);
+		*msg = out;
+		log_info("event=list-arc-sealed list=%s instance=%u cv=%s",
+		    p->list_addr, instance, arc_status_name(cv));
+		goto out;
+	}
+	if (r == 1)
+		log_info("event=list-arc-not-sealed list=%s reason=\"chain "
+		    "already failed\"", p->list_addr);
 	else
-		seal(rsa, ar, msg, max, p->list_addr);
+		log_warnx("event=list-arc-seal-failed list=%s error=\"%s\"",
+		    p->list_addr, error != NULL ? error : "out of room");
+	buf_deinit(&out);
 out:
-	for (i = 0; i < k.n; i++)
-		dkim_signer_free(&k.signers[i]);
+	authn_keys_free(&k);
 }
 
 int
@@ -513,7 +421,7 @@ list_auth_transform(struct store *st, struct buf *msg,
 		*error_r = "message too large after the header changes";
 		return -1;
 	}
-	our_ar(m->root, p->hostname, ar, sizeof(ar));
+	authn_our_ar(msg->data, hlen, p->hostname, ar, sizeof(ar));
 	if (ar[0] == '\0')
 		snprintf(ar, sizeof(ar), "%s; none", p->hostname);
 	mime_addr_free(&pl.head);

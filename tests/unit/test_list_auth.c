@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "arc.h"
+#include "authn_sign.h"
 #include "buf.h"
 #include "dkim.h"
 #include "list_auth.h"
@@ -363,6 +364,38 @@ test_names(void **state)
 	arc_check(m, 1);
 	free(m);
 	free(in);
+	/* A name over the 200-octet limit whose cut falls inside a two-
+	 * octet character ("a" then 150 x U+00E9): cut before it, so the
+	 * result is whole characters (99 of them after the "a"). */
+	{
+		char from[512] = "From: \"a";
+		size_t k, n = strlen(from);
+
+		for (k = 0; k < 150; k++) {
+			from[n++] = '\xc3';
+			from[n++] = '\xa9';
+		}
+		from[n] = '\0';
+		moat_strlcat(from, "\" <long@origin.example>", sizeof(from));
+		in = with_from(from);
+		m = transform(fx.st, in, &p);
+		s = strstr(m, "\r\nFrom: ") + 8;
+		len = (size_t)(strstr(s, " <test@lists.example>") - s);
+		d = strndup(s, len);
+		buf_init(&b, 0);
+		assert_int_equal(mime_header_decode((const uint8_t *)d,
+		    strlen(d), &b), 0);
+		assert_int_equal(buf_cstr(&b, &s), 0);
+		assert_int_equal(strlen(s), 1 + 99 * 2 + strlen(" via Test List"));
+		assert_int_equal(s[0], 'a');
+		for (k = 0; k < 99; k++)
+			assert_memory_equal(s + 1 + 2 * k, "\xc3\xa9", 2);
+		assert_string_equal(s + 1 + 99 * 2, " via Test List");
+		buf_deinit(&b);
+		free(d);
+		free(m);
+		free(in);
+	}
 }
 
 /* The list set Reply-To to itself: the author goes to Cc (merged with
@@ -520,6 +553,47 @@ test_bounds(void **state)
 	buf_deinit(&b);
 }
 
+/* A list copy forwarded on by an alias (authn_sign.c): the list's own
+ * set (i=1) came after reception, whose A-R says arc=none, so the next
+ * seal checks it with our key and states cv=pass (i=2), not fail; a copy
+ * changed after the list sealed it gets cv=fail. */
+static void
+test_reseal_forwarded_copy(void **state)
+{
+	struct list_auth_params p = base;
+	struct authn_keys k;
+	const struct dkim_signer *rsa;
+	const char *error = NULL;
+	char ar[256], *m, *body;
+	enum arc_status cv;
+	unsigned instance;
+	struct buf out;
+
+	(void)state;
+	m = transform(fx.st, post, &p);
+	assert_int_equal(authn_keys_load(fx.st, LIST_DOMAIN, &k, "t"), 0);
+	assert_non_null(rsa = authn_keys_rsa(&k));
+	authn_our_ar((const uint8_t *)m, strlen(m), HOST, ar, sizeof(ar));
+	assert_non_null(strstr(ar, "arc=none"));
+	buf_init(&out, 0);
+	assert_int_equal(authn_arc_seal(fx.st, rsa, (const uint8_t *)m,
+	    strlen(m), ar, &out, &instance, &cv, &error), 0);
+	assert_int_equal(instance, 2);
+	assert_int_equal(cv, ARC_PASS);
+	assert_non_null(strstr((const char *)out.data, "cv=pass"));
+	buf_deinit(&out);
+	/* The body changed since the list's seal: the chain is broken. */
+	assert_non_null(body = strstr(m, "a body line"));
+	body[0] = 'A';
+	buf_init(&out, 0);
+	assert_int_equal(authn_arc_seal(fx.st, rsa, (const uint8_t *)m,
+	    strlen(m), ar, &out, &instance, &cv, &error), 0);
+	assert_int_equal(cv, ARC_FAIL);
+	buf_deinit(&out);
+	authn_keys_free(&k);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -530,6 +604,7 @@ main(void)
 		cmocka_unit_test(test_reply_to),
 		cmocka_unit_test(test_options_and_no_key),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_reseal_forwarded_copy),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
