@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "list_auth.h"
 #include "list_request.h"
 #include "log.h"
@@ -349,18 +352,50 @@ members_free(struct members *m)
 	free(m->v);
 }
 
-/* VERP: LIST-bounces+local=domain@DOMAIN, or LIST-bounces@DOMAIN when
- * that local part would be longer than SMTP allows. */
+void
+list_verp_tag(const uint8_t key[LIST_VERP_KEY_LEN], const char *list,
+    const char *member, char tag[LIST_VERP_TAG_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char msg[2 * LIST_ADDR_MAX + 2];
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s\n%s", list, member);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	ascii_lower(msg);
+	if (HMAC(EVP_sha256(), key, LIST_VERP_KEY_LEN, (const uint8_t *)msg,
+	    (size_t)n, md, &mdlen) == NULL || mdlen < LIST_VERP_TAG_LEN / 2) {
+		/* Never a tag that verifies. */
+		memset(tag, 'x', LIST_VERP_TAG_LEN);
+		tag[LIST_VERP_TAG_LEN] = '\0';
+		return;
+	}
+	for (i = 0; i < LIST_VERP_TAG_LEN / 2; i++) {
+		tag[2 * i] = hex[md[i] >> 4];
+		tag[2 * i + 1] = hex[md[i] & 15];
+	}
+	tag[LIST_VERP_TAG_LEN] = '\0';
+}
+
+/* VERP: LIST-bounces+local=domain+TAG@DOMAIN (TAG: list_verp_tag, so
+ * that only a bounce of our copy names the member), or LIST-bounces@DOMAIN
+ * when that local part would be longer than SMTP allows. */
 static void
-verp_sender(const struct list_info *li, const char *member, char *out,
-    size_t outlen)
+verp_sender(const uint8_t key[LIST_VERP_KEY_LEN], const struct list_info *li,
+    const char *member, char *out, size_t outlen)
 {
 	const char *at = strrchr(member, '@');
+	char tag[LIST_VERP_TAG_LEN + 1];
 	int n = -1;
 
+	list_verp_tag(key, li->address, member, tag);
 	if (at != NULL)
-		n = snprintf(out, outlen, "%s-bounces+%.*s=%s@%s", li->local,
-		    (int)(at - member), member, at + 1, li->domain);
+		n = snprintf(out, outlen, "%s-bounces+%.*s=%s+%s@%s",
+		    li->local, (int)(at - member), member, at + 1, tag,
+		    li->domain);
 	if (n < 0 || (size_t)n >= outlen || strlen(out) - strlen(li->domain) -
 	    1 > LIST_VERP_LOCAL_MAX)
 		snprintf(out, outlen, "%s-bounces@%s", li->local, li->domain);
@@ -492,6 +527,7 @@ expand_post(struct store *st, const struct config *cfg,
 	struct buf copy;
 	char id[LIST_ADDR_MAX + 2], from[LIST_ADDR_MAX * 2 + 32];
 	char qid[QUEUE_ID_LEN + 1];
+	uint8_t key[LIST_VERP_KEY_LEN];
 	const char *error = NULL;
 	bool per_member = cfg->list_web_url[0] != '\0';
 	enum list_outcome out = LIST_DONE;
@@ -572,6 +608,12 @@ expand_post(struct store *st, const struct config *cfg,
 		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
 		return LIST_TEMP;
 	}
+	if (store_list_verp_key(st, key) < 0) {
+		buf_deinit(&p.head);
+		members_free(&m);
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
 	if (m.overflow)
 		log_warnx("event=list-truncated id=%s list=%s max=%d", env->id,
 		    li->address, LIST_MEMBERS_MAX);
@@ -601,7 +643,7 @@ expand_post(struct store *st, const struct config *cfg,
 				break;
 			}
 		}
-		verp_sender(li, m.v[i].addr, from, sizeof(from));
+		verp_sender(key, li, m.v[i].addr, from, sizeof(from));
 		if (list_queue_mail(cfg, from, m.v[i].addr, "list", env,
 		    copy.data, copy.len, qid) < 0) {
 			snprintf(reason, reasonlen, "4.3.0 queue write failed: "

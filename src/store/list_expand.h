@@ -4,7 +4,8 @@
  * (RFC 2369 List-Help/-Post/-Subscribe/-Unsubscribe, RFC 2919 List-Id,
  * RFC 8058 one-click), the subject prefix, the Reply-To policy and
  * Precedence: list, then list_auth_transform(); its envelope sender is
- * LIST-bounces+member=domain@DOMAIN (VERP) so a bounce names the member.
+ * LIST-bounces+member=domain+TAG@DOMAIN (VERP, TAG an HMAC) so a bounce
+ * names the member and nobody else can.
  * A post to a moderated list is held for the moderator; mail to the
  * other list addresses goes to list_request. */
 #ifndef MOAT_LIST_EXPAND_H
@@ -22,6 +23,7 @@
 #define LIST_MEMBERS_MAX	100000	/* copies of one post */
 #define LIST_HEADERS_MAX	(256 * 1024)	/* header section edited */
 #define LIST_FROM_ADDRS_MAX	8	/* From: addresses checked */
+#define LIST_VERP_TAG_LEN	10	/* hex digits: 40 bits of HMAC */
 
 enum list_outcome {
 	LIST_NOT_LIST = 0,	/* not a list address: deliver as usual */
@@ -63,6 +65,11 @@ int list_queue_mail(const struct config *cfg, const char *from,
     const char *to, const char *service, const struct queue_envelope *orig,
     const uint8_t *msg, size_t len, char id_r[QUEUE_ID_LEN + 1]);
 int list_queue_sync(const struct config *cfg);
+
+/* The tag of a VERP address: HMAC-SHA256(key, "list\nmember") (lower
+ * case), LIST_VERP_TAG_LEN hex digits. A bounce counts only with it. */
+void list_verp_tag(const uint8_t key[LIST_VERP_KEY_LEN], const char *list,
+    const char *member, char tag[LIST_VERP_TAG_LEN + 1]);
 
 /* Where mail for li's owner goes (LIST-owner@, held-post notices): the
  * moderator, else (or when the moderator is a list address: a loop)

@@ -19,6 +19,7 @@
 #define LIST_REPLY_INTERVAL	3600	/* one reply per address and hour */
 #define LIST_REPLY_SLOTS	4096	/* addresses remembered (hashed) */
 #define LIST_REPLY_MAX_PER_HOUR	200	/* replies of the process in all */
+#define LIST_DSN_SCAN		(256 * 1024)	/* of a bounce, parsed */
 
 /* ---- notices ----------------------------------------------------------- */
 
@@ -544,13 +545,80 @@ confirm(struct store *st, const struct config *cfg,
 	return LIST_DONE;
 }
 
-/* A DSN to LIST-bounces+local=domain@: one more bounce for the member. */
+/* Is msg a DSN (RFC 3464) reporting a permanent failure: a
+ * multipart/report of report-type delivery-status whose
+ * message/delivery-status part (or RFC 6533 global-) has a recipient
+ * with Action: failed and a Status: 5.x.x? Reads at most
+ * LIST_DSN_SCAN octets. */
+static bool
+is_failure_dsn(const uint8_t *msg, size_t len)
+{
+	struct mime_message *mm;
+	const struct mime_part *c;
+	const struct mime_param *rt;
+	bool failed = false, permanent = false;
+
+	mm = mime_parse(msg, len < LIST_DSN_SCAN ? len : LIST_DSN_SCAN);
+	if (mm->root->type == NULL || mm->root->subtype == NULL ||
+	    strcmp(mm->root->type, "multipart") != 0 ||
+	    strcmp(mm->root->subtype, "report") != 0 ||
+	    (rt = mime_param_find(mm->root->params, mm->root->nparams,
+	    "report-type")) == NULL || rt->value == NULL ||
+	    !ascii_ieq(rt->value, "delivery-status")) {
+		mime_message_free(&mm);
+		return false;
+	}
+	for (c = mm->root->children; c != NULL; c = c->next) {
+		size_t i, end;
+
+		if (c->type == NULL || c->subtype == NULL ||
+		    strcmp(c->type, "message") != 0 ||
+		    (strcmp(c->subtype, "delivery-status") != 0 &&
+		    strcmp(c->subtype, "global-delivery-status") != 0))
+			continue;
+		end = c->body_off + c->body_len;
+		if (c->body_off > len || end > len || end < c->body_off)
+			break;
+		/* Field lines: "Action: failed", "Status: 5.x.x". */
+		for (i = c->body_off; i < end; ) {
+			const char *l = (const char *)msg + i;
+			size_t n = end - i, k;
+
+			if (n > 7 && ascii_nieq(l, "Action:", 7)) {
+				for (k = 7; k < n && (l[k] == ' ' ||
+				    l[k] == '\t'); k++)
+					;
+				if (n - k >= 6 && ascii_nieq(l + k, "failed",
+				    6))
+					failed = true;
+			} else if (n > 7 && ascii_nieq(l, "Status:", 7)) {
+				for (k = 7; k < n && (l[k] == ' ' ||
+				    l[k] == '\t'); k++)
+					;
+				if (n - k >= 2 && l[k] == '5' && l[k + 1] ==
+				    '.')
+					permanent = true;
+			}
+			while (i < end && msg[i] != '\n')
+				i++;
+			i++;
+		}
+		break;
+	}
+	mime_message_free(&mm);
+	return failed && permanent;
+}
+
+/* A DSN to LIST-bounces+local=domain+TAG@: one more bounce for the
+ * member. */
 static enum list_outcome
 bounce(struct store *st, const struct config *cfg,
     const struct queue_envelope *env, const struct list_info *li,
-    const char *arg, char *reason, size_t reasonlen)
+    const char *arg, const uint8_t *msg, size_t len, char *reason,
+    size_t reasonlen)
 {
-	char member[LIST_ADDR_MAX + 1], *eq;
+	char member[LIST_ADDR_MAX + 1], tag[LIST_VERP_TAG_LEN + 1], *eq, *plus;
+	uint8_t key[LIST_VERP_KEY_LEN];
 	const char *error = NULL;
 	unsigned count;
 	bool disabled;
@@ -565,13 +633,34 @@ bounce(struct store *st, const struct config *cfg,
 		return LIST_DONE;
 	}
 	moat_strlcpy(member, arg, sizeof(member));
-	if ((eq = strrchr(member, '=')) == NULL || eq == member) {
+	/* The tag follows the last '+' (a domain has none). */
+	if ((plus = strrchr(member, '+')) == NULL ||
+	    strlen(plus + 1) != LIST_VERP_TAG_LEN ||
+	    (eq = strrchr(member, '=')) == NULL || eq == member ||
+	    eq > plus) {
 		log_info("event=list-bounce id=%s list=%s note=\"bad VERP "
-		    "address\"", env->id, li->address);
+		    "address, dropped\"", env->id, li->address);
 		return LIST_DONE;
 	}
+	*plus = '\0';
 	*eq = '@';
 	ascii_lower(member);
+	if (store_list_verp_key(st, key) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	list_verp_tag(key, li->address, member, tag);
+	if (!ascii_ieq(tag, plus + 1)) {
+		log_info("event=list-bounce id=%s list=%s note=\"VERP tag does "
+		    "not match, dropped\"", env->id, li->address);
+		return LIST_DONE;
+	}
+	if (!is_failure_dsn(msg, len)) {
+		log_info("event=list-bounce id=%s list=%s member=<%s> "
+		    "note=\"not a DSN of a permanent failure, dropped\"",
+		    env->id, li->address, member);
+		return LIST_DONE;
+	}
 	if (store_list_bounce(st, li->address, member, cfg->list_bounce_limit,
 	    &count, &disabled, &error) < 0) {
 		if (strcmp(error, "no such member") == 0) {
@@ -588,8 +677,6 @@ bounce(struct store *st, const struct config *cfg,
 	if (disabled)
 		log_warnx("event=list-member-disabled list=%s member=<%s> "
 		    "bounces=%u", li->address, member, count);
-	(void)reason;
-	(void)reasonlen;
 	return LIST_DONE;
 }
 
@@ -605,7 +692,8 @@ list_request_handle(struct store *st, const struct config *cfg,
 	bool automatic;
 
 	if (role == LIST_ROLE_BOUNCES)
-		return bounce(st, cfg, env, li, arg, reason, reasonlen);
+		return bounce(st, cfg, env, li, arg, msg, len, reason,
+		    reasonlen);
 	mm = mime_parse(msg, len < LIST_HEADERS_MAX ? len : LIST_HEADERS_MAX);
 	automatic = is_automatic(mm->root);
 	if (role == LIST_ROLE_REQUEST)

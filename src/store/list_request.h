@@ -4,9 +4,10 @@
  * confirmation with a token to the envelope sender (double opt-in);
  * mailing LIST-confirm+TOKEN@ (a reply to the confirmation does) or
  * "confirm TOKEN" in the subject to LIST-request@ carries it out. A
- * post held for the moderator is approved the same way. A bounce from
- * the null sender to LIST-bounces+member=domain@ counts against the
- * member. Never answers automatic mail (RFC 3834). */
+ * post held for the moderator is approved the same way. A DSN of a
+ * permanent failure (RFC 3464) from the null sender to
+ * LIST-bounces+member=domain+TAG@ (TAG: the HMAC list_verp_tag) counts
+ * against the member. Never answers automatic mail (RFC 3834). */
 #ifndef MOAT_LIST_REQUEST_H
 #define MOAT_LIST_REQUEST_H
 

@@ -1,6 +1,6 @@
 /* store_list: the SQL of mailing lists: lists, members, tokens, and which
- * list address a recipient is. See store_list.h; the schema is migration
- * 7 -> 8 in store_sql.c. */
+ * list address a recipient is. See store_list.h; the schema is migrations
+ * 7 -> 8 and 8 -> 9 in store_sql.c. */
 #include "store_list.h"
 #include "store_int.h"
 
@@ -39,6 +39,7 @@ enum {
 	LS_SET_MODERATOR,
 	LS_DOMAIN,
 	LS_PRUNE_PENDING,
+	LS_VERP_KEY,
 	LS_COUNT
 };
 
@@ -131,6 +132,8 @@ static const char *const ls_sql[LS_COUNT] = {
 	    "  WHERE t.list = list_members.list AND"
 	    "  t.address = list_members.address AND"
 	    "  t.action = 'subscribe' AND t.expires > ?1)",
+	[LS_VERP_KEY] =
+	    "SELECT key FROM list_secret WHERE id = 1",
 };
 
 static sqlite3_stmt *
@@ -956,6 +959,26 @@ int
 store_list_tx(struct store *st, const char *verb)
 {
 	return store_tx(st, verb);
+}
+
+int
+store_list_verp_key(struct store *st, uint8_t key[LIST_VERP_KEY_LEN])
+{
+	sqlite3_stmt *s = stmt(st, LS_VERP_KEY);
+	int rc, r = -1;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) ==
+	    LIST_VERP_KEY_LEN && sqlite3_column_blob(s, 0) != NULL) {
+		memcpy(key, sqlite3_column_blob(s, 0), LIST_VERP_KEY_LEN);
+		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		(void)store_db_error(st, "verp key");
+	}
+	store_stmt_done(s);
+	return r;
 }
 
 /* ---- one-click unsubscribe (src/web/web_session.c) ------------------- */

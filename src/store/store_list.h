@@ -1,4 +1,4 @@
-/* store_list: the SQL of mailing lists (schema: migration 7 -> 8 in
+/* store_list: the SQL of mailing lists (schema: migrations 7 -> 8, 8 -> 9 in
  * store_sql.c): lists and their options, members with their state and
  * bounce count, which list address a recipient is (the list itself or
  * one of its -request, -subscribe, -unsubscribe, -owner, -bounces+...,
@@ -141,6 +141,11 @@ int store_list_rcpt_policy(struct store *st, const char *local,
  * expired). *tokens_r, *pending_r: rows deleted. 0 or -1 (logged). */
 int store_list_prune(struct store *st, time_t now, unsigned *tokens_r,
     unsigned *pending_r);
+
+/* The secret (migration 8 -> 9) keying the HMAC of VERP addresses
+ * (list_verp_tag). 0 or -1. */
+#define LIST_VERP_KEY_LEN	32
+int store_list_verp_key(struct store *st, uint8_t key[LIST_VERP_KEY_LEN]);
 
 /* One-click unsubscribe (RFC 8058): the member of list whose unsubscribe
  * token is token, into address; with remove, that member is also

@@ -261,6 +261,17 @@ static const char *const store_migrations[] = {
 	"  data      BLOB"
 	");"
 	"CREATE INDEX list_tokens_list ON list_tokens (list, address);",
+	/* 8 -> 9: lists (store_list.c). list_secret keys the VERP
+	 * addresses' HMAC (a bounce must name a member we mailed, not one
+	 * guessed); made here, once, by SQLite's CSPRNG. list_tokens.meta
+	 * keeps a held post's envelope facts (author DMARC policy,
+	 * 8BITMIME, SMTPUTF8) for when it is approved. */
+	"CREATE TABLE list_secret ("
+	"  id        INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  key       BLOB NOT NULL"
+	");"
+	"INSERT INTO list_secret (id, key) VALUES (1, randomblob(32));"
+	"ALTER TABLE list_tokens ADD COLUMN meta TEXT NOT NULL DEFAULT '';",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

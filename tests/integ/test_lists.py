@@ -226,27 +226,72 @@ def test_subscribe_and_unsubscribe_round_trip(site):
 	    r"(.*\n)*.*event=list-confirm .*unknown or expired token")
 
 
+def dsn(srv, rcpt, failed, status="5.1.1", action="failed"):
+	"""A DSN (RFC 3464) from the null sender to rcpt about failed."""
+	b = "dsn-boundary-1"
+	msg = ("From: MAILER-DAEMON@client.example.org\r\n"
+	    f"To: {rcpt}\r\nSubject: Undelivered Mail\r\n"
+	    "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;"
+	    f" boundary=\"{b}\"\r\n\r\n"
+	    f"--{b}\r\nContent-Type: text/plain\r\n\r\nIt failed.\r\n"
+	    f"--{b}\r\nContent-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; client.example.org\r\n\r\n"
+	    f"Final-Recipient: rfc822; {failed}\r\nAction: {action}\r\n"
+	    f"Status: {status}\r\n\r\n--{b}--\r\n").encode()
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as c:
+		c.sendmail("", [rcpt], msg)
+
+
 def test_bounces_count_and_disable(site):
-	verp = "team-bounces+demo=example.test@example.test"
+	post(site, CAROL, LIST, "to learn the VERP address")
+	[data] = site.wait_delivered(1, user=DEMO)
+	verp = parse(data)["Return-Path"].strip("<>")
+	assert re.fullmatch(r"team-bounces\+demo=example\.test\+[0-9a-f]{10}"
+	    r"@example\.test", verp), verp
 	for i in range(2):
-		post(site, "", verp, f"bounce {i}")
-	site.wait_log(r"member=<demo@example.test> bounces=2")
+		dsn(site, verp, DEMO)
+	assert site.wait_log(r"member=<demo@example.test> bounces=2")
 	assert re.search(r"demo@example\.test\s+active\s+bounces=2",
 	    site.ctl("list", "show", LIST).stdout)
 	# Not from the null sender: does not count.
 	post(site, OUTSIDER, verp, "fake bounce")
-	site.wait_log(r"not a DSN to a member address")
-	post(site, "", verp, "bounce 3")
-	site.wait_log(r"event=list-member-disabled list=team@example.test "
-	    r"member=<demo@example.test> bounces=3")
+	assert site.wait_log(r"not a DSN to a member address")
+	dsn(site, verp, DEMO)
+	assert site.wait_log(r"event=list-member-disabled "
+	    r"list=team@example.test member=<demo@example.test> bounces=3")
 	assert re.search(r"demo@example\.test\s+disabled\s+bounces=3",
 	    site.ctl("list", "show", LIST).stdout)
 	post(site, CAROL, LIST, "after disable")
-	site.wait_log(r"event=list-expanded .* copies=1")
-	assert site.maildir_files(DEMO) == []
+	assert site.wait_log(r"event=list-expanded .* copies=1")
+	assert wait_until(lambda: len(site.maildir_files(CAROL)) == 2, 10)
+	assert len(site.maildir_files(DEMO)) == 1
 	# Re-enabled by the admin: the count is reset.
 	site.ctl("list", "member", "enable", LIST, DEMO)
 	assert re.search(r"demo@example\.test\s+active\s+bounces=0",
+	    site.ctl("list", "show", LIST).stdout)
+
+
+def test_forged_bounces_do_not_count(site):
+	"""Review finding 2: the null sender and a guessed VERP address, or
+	mail that is no DSN of a permanent failure, disable nobody."""
+	post(site, CAROL, LIST, "to learn the VERP address")
+	[data] = site.wait_delivered(1, user=CAROL)
+	verp = parse(data)["Return-Path"].strip("<>")
+	guessed = "team-bounces+carol=example.test@example.test"
+	wrong_tag = re.sub(r"\+[0-9a-f]{10}@", "+0123456789@", verp)
+	for i in range(5):
+		post(site, "", guessed, f"not a dsn {i}")
+		dsn(site, guessed, CAROL)
+		dsn(site, wrong_tag, CAROL)
+		post(site, "", verp, f"plain mail {i}")
+		dsn(site, verp, CAROL, status="4.2.2", action="delayed")
+	assert wait_until(lambda: site.log_count(r"event=list-bounce .*"
+	    r"dropped") == 25, 20), site.log_count(r"event=list-bounce")
+	assert site.log_count(r"bad VERP address") == 10
+	assert site.log_count(r"VERP tag does not match") == 5
+	assert site.log_count(r"not a DSN of a permanent failure") == 10
+	assert re.search(r"carol@example\.test\s+active\s+bounces=0",
 	    site.ctl("list", "show", LIST).stdout)
 
 
