@@ -1,8 +1,10 @@
 /* test_content: content_scan (src/filter/content.c) and the zip reader
  * under it. Zips are built here (stored, deflated, encrypted, nested,
- * without a central directory, with lying sizes); the limits are shown
- * to stop the walk: a 64 MB member of zeros under a 4 MB budget, nesting
- * and part counts, and the type detection table. */
+ * without a central directory, with lying sizes, with a prefix); the
+ * limits are shown to stop the walk: a 64 MB member of zeros under a 4 MB
+ * budget, nesting and part counts, many directory entries naming one
+ * stream of empty blocks (work that decodes to nothing), and the type
+ * detection table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -501,6 +503,275 @@ test_archives_off_and_garbage(void **state)
 	buf_deinit(&z);
 }
 
+/* The reviewer's CPU bomb, scaled down: one local header whose deflate
+ * stream is empty stored blocks (inflating to nothing), named by many
+ * central directory entries. */
+#define EMPTY_BLOCKS	(400u * 1000)	/* 2 MB of stream */
+
+static void
+build_empty_stream(struct buf *data)
+{
+	static const uint8_t blk[] = { 0x00, 0x00, 0x00, 0xff, 0xff };
+	static const uint8_t last[] = { 0x01, 0x00, 0x00, 0xff, 0xff };
+	size_t i;
+
+	for (i = 0; i < EMPTY_BLOCKS; i++)
+		assert_int_equal(buf_append(data, blk, sizeof(blk)), 0);
+	assert_int_equal(buf_append(data, last, sizeof(last)), 0);
+}
+
+static void
+build_repeated_zip(unsigned entries, struct buf *out)
+{
+	struct buf data, cd;
+	char name[32];
+	unsigned i;
+
+	buf_init(&data, 0);
+	build_empty_stream(&data);
+	put32(out, 0x04034b50);
+	put16(out, 20);
+	put16(out, 0);
+	put16(out, 8);
+	put32(out, 0);
+	put32(out, 0);
+	put32(out, (uint32_t)data.len);
+	put32(out, 0);
+	put16(out, 5);
+	put16(out, 0);
+	assert_int_equal(buf_append_str(out, "a.txt"), 0);
+	assert_int_equal(buf_append(out, data.data, data.len), 0);
+	buf_init(&cd, 0);
+	for (i = 0; i < entries; i++) {
+		snprintf(name, sizeof(name), "f%u.txt", i);
+		put32(&cd, 0x02014b50);
+		put16(&cd, 20);
+		put16(&cd, 20);
+		put16(&cd, 0);
+		put16(&cd, 8);
+		put32(&cd, 0);
+		put32(&cd, 0);
+		put32(&cd, (uint32_t)data.len);
+		put32(&cd, 0);
+		put16(&cd, (unsigned)strlen(name));
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put16(&cd, 0);
+		put32(&cd, 0);
+		put32(&cd, 0);		/* every entry: the same header */
+		assert_int_equal(buf_append_str(&cd, name), 0);
+	}
+	i = (unsigned)out->len;
+	assert_int_equal(buf_append(out, cd.data, cd.len), 0);
+	put32(out, 0x06054b50);
+	put16(out, 0);
+	put16(out, 0);
+	put16(out, entries);
+	put16(out, entries);
+	put32(out, (uint32_t)cd.len);
+	put32(out, i);
+	put16(out, 0);
+	buf_deinit(&cd);
+	buf_deinit(&data);
+}
+
+static int
+sink_none(const uint8_t *p, size_t n, void *ctx)
+{
+	(void)p;
+	(void)n;
+	(void)ctx;
+	return 0;
+}
+
+static int
+count_member(const struct zip_member *m, void *ctx)
+{
+	(void)m;
+	++*(unsigned *)ctx;
+	return 0;
+}
+
+struct read_one {
+	struct zip_read	rd;
+	int		r;
+};
+
+/* Reads the member with the limits in ctx, keeps the result. */
+static int
+read_member(const struct zip_member *m, void *ctx)
+{
+	struct read_one *ro = ctx;
+
+	ro->r = zip_member_read(m, &ro->rd, sink_none, NULL);
+	return 0;
+}
+
+/* Entries sharing a local header are refused before anything is
+ * inflated, even inside a deflated outer zip: the stream is inflated
+ * once at most (here: never). */
+static void
+test_overlapping_members_refused(void **state)
+{
+	struct buf inner, outer, msg;
+	struct content_info *ci;
+	struct read_one ro;
+	unsigned seen = 0;
+
+	(void)state;
+	buf_init(&inner, 0);
+	build_repeated_zip(50, &inner);
+	assert_int_equal(zip_walk(inner.data, inner.len, count_member,
+	    &seen), ZIP_OVERLAP);
+	assert_int_equal(seen, 0);
+	struct member_spec members[] = {
+		{ "inner.zip", inner.data, inner.len, true, false, false },
+	};
+	buf_init(&outer, 0);
+	build_zip(members, NELEM(members), true, &outer);
+	assert_true(outer.len < 64 * 1024);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=x.zip", outer.data, outer.len,
+	    &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "overlapping members");
+	/* only the outer member was inflated: its own compressed octets */
+	assert_true(ci->work <= outer.len);
+	assert_non_null(find(ci, "inner.zip"));
+	assert_null(find(ci, "f0.txt"));
+	content_info_free(ci);
+	/* one entry: no overlap, the stream is read once and counted */
+	buf_reset(&inner);
+	build_repeated_zip(1, &inner);
+	buf_reset(&msg);
+	build_message("attachment; filename=y.zip", inner.data, inner.len,
+	    &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_non_null(find(ci, "f0.txt"));
+	assert_int_equal(find(ci, "f0.txt")->size, 0);
+	assert_int_equal(ci->work, EMPTY_BLOCKS * 5 + 5);
+	content_info_free(ci);
+	/* the same stream under a small work budget: the octets read
+	 * stop it, not the (empty) output. (In content_scan archive
+	 * octets are decoded octets already counted, so its work budget
+	 * is a second fence.) */
+	memset(&ro, 0, sizeof(ro));
+	ro.rd.max_out = 1024;
+	ro.rd.max_in = 1024u * 1024;
+	assert_int_equal(zip_walk(inner.data, inner.len, read_member, &ro),
+	    0);
+	assert_int_equal(ro.r, 3);
+	assert_int_equal(ro.rd.out, 0);
+	assert_true(ro.rd.in <= 1024u * 1024);
+	buf_deinit(&msg);
+	buf_deinit(&outer);
+	buf_deinit(&inner);
+}
+
+/* A deflated member's data ends where the next member begins: what the
+ * walk reads is never more than the archive. */
+static void
+test_member_regions(void **state)
+{
+	static const char text[] = "some text that compresses, compresses";
+	struct member_spec members[] = {
+		{ "liar.txt", (const uint8_t *)text, sizeof(text) - 1, true,
+		    false, true },
+		{ "b.txt", (const uint8_t *)text, sizeof(text) - 1, true,
+		    false, false },
+		{ "c.bin", (const uint8_t *)text, sizeof(text) - 1, false,
+		    false, false },
+	};
+	struct buf z, msg;
+	struct content_info *ci;
+
+	(void)state;
+	buf_init(&z, 0);
+	build_zip(members, NELEM(members), true, &z);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=r.zip", z.data, z.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_int_equal(find(ci, "liar.txt")->size, sizeof(text) - 1);
+	assert_int_equal(find(ci, "b.txt")->size, sizeof(text) - 1);
+	assert_int_equal(find(ci, "c.bin")->size, sizeof(text) - 1);
+	assert_true(ci->work < z.len);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&z);
+}
+
+/* Octets in front of an archive (a self-extracting stub, one stray
+ * octet): unzip and Python list its members, and so does the scan. */
+static void
+test_prefixed_zip(void **state)
+{
+	struct member_spec members[] = {
+		{ "evil.exe", elf, sizeof(elf) - 1, true, false, false },
+		{ "readme.txt", (const uint8_t *)"hi", 2, false, false,
+		    false },
+	};
+	static const uint8_t stub[] = "MZ\x90\x00\x03\x00\x00\x00\x04\x00";
+	static const uint8_t zero[1];
+	struct buf z, pre, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+	size_t i;
+
+	(void)state;
+	buf_init(&z, 0);
+	build_zip(members, NELEM(members), true, &z);
+	buf_init(&pre, 0);
+	assert_int_equal(buf_append_str(&pre, "#"), 0);
+	assert_int_equal(buf_append(&pre, z.data, z.len), 0);
+	assert_false(zip_is_zip(pre.data, pre.len));
+	assert_true(zip_is_archive(pre.data, pre.len));
+	assert_false(zip_is_archive((const uint8_t *)"#PK\x05\x06", 5));
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=invoice.zip", pre.data, pre.len,
+	    &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "invoice.zip");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "zip");
+	p = find(ci, "evil.exe");
+	assert_non_null(p);
+	assert_true(p->in_archive);
+	assert_string_equal(p->detected, "elf");
+	assert_int_equal(p->size, sizeof(elf) - 1);
+	assert_int_equal(find(ci, "readme.txt")->size, 2);
+	content_info_free(ci);
+	/* a self-extracting exe: still an exe, its members listed */
+	buf_reset(&pre);
+	assert_int_equal(buf_append(&pre, stub, sizeof(stub) - 1), 0);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(buf_append(&pre, zero, 1), 0);
+	assert_int_equal(buf_append(&pre, z.data, z.len), 0);
+	buf_reset(&msg);
+	build_message("attachment; filename=setup.bin", pre.data, pre.len,
+	    &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_string_equal(find(ci, "setup.bin")->detected, "exe");
+	assert_non_null(find(ci, "evil.exe"));
+	assert_string_equal(find(ci, "evil.exe")->detected, "elf");
+	content_info_free(ci);
+	/* a signature without a directory behind it is no archive */
+	buf_reset(&msg);
+	build_message("attachment; filename=blob.bin",
+	    (const uint8_t *)"\x01\x02PK\x05\x06", 6, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_string_equal(find(ci, "blob.bin")->detected, "unknown");
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&pre);
+	buf_deinit(&z);
+}
+
 int
 main(void)
 {
@@ -512,6 +783,9 @@ main(void)
 		cmocka_unit_test(test_zip_bomb_stops_at_budget),
 		cmocka_unit_test(test_nesting_and_parts_limits),
 		cmocka_unit_test(test_archives_off_and_garbage),
+		cmocka_unit_test(test_overlapping_members_refused),
+		cmocka_unit_test(test_member_regions),
+		cmocka_unit_test(test_prefixed_zip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
