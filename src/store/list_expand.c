@@ -2,8 +2,10 @@
  * member. See list_expand.h.
  *
  * The post's recipient is done only when every copy is in queue/msg and
- * the directory is fsync'd; a crash halfway makes the retry queue the
- * copies again (a member may get a duplicate, nobody loses the post). */
+ * the directory is fsync'd; when a copy fails, the copies already
+ * written are removed before the retry. Only a crash halfway makes the
+ * retry queue copies again (a member may get a duplicate, nobody loses
+ * the post). */
 #include "list_expand.h"
 
 #include <errno.h>
@@ -528,6 +530,7 @@ expand_post(struct store *st, const struct config *cfg,
 	char id[LIST_ADDR_MAX + 2], from[LIST_ADDR_MAX * 2 + 32];
 	char qid[QUEUE_ID_LEN + 1];
 	uint8_t key[LIST_VERP_KEY_LEN];
+	char *ids;	/* this attempt's copies, QUEUE_ID_LEN + 1 each */
 	const char *error = NULL;
 	bool per_member = cfg->list_web_url[0] != '\0';
 	enum list_outcome out = LIST_DONE;
@@ -617,6 +620,7 @@ expand_post(struct store *st, const struct config *cfg,
 	if (m.overflow)
 		log_warnx("event=list-truncated id=%s list=%s max=%d", env->id,
 		    li->address, LIST_MEMBERS_MAX);
+	ids = xreallocarray(NULL, m.n + 1, QUEUE_ID_LEN + 1);
 	memset(&ap, 0, sizeof(ap));
 	ap.list_addr = li->address;
 	ap.list_name = li->name;
@@ -651,13 +655,25 @@ expand_post(struct store *st, const struct config *cfg,
 			out = LIST_TEMP;
 			break;
 		}
+		memcpy(ids + queued * (QUEUE_ID_LEN + 1), qid, sizeof(qid));
 		queued++;
 	}
-	if (queued > 0 && list_queue_sync(cfg) < 0 && out == LIST_DONE) {
+	if (queued > 0 && out == LIST_DONE && list_queue_sync(cfg) < 0) {
 		snprintf(reason, reasonlen, "4.3.0 queue fsync failed: %s",
 		    strerror(errno));
 		out = LIST_TEMP;
 	}
+	/* The retry queues every copy again: take back this attempt's, or
+	 * the members who got one would get it twice. */
+	for (i = 0; out != LIST_DONE && i < queued; i++)
+		if (queue_remove(cfg->data_dir, ids + i * (QUEUE_ID_LEN + 1)) <
+		    0)
+			log_warn("event=list-copy-failed id=%s list=%s copy=%s "
+			    "note=\"not removed: a duplicate\"", env->id,
+			    li->address, ids + i * (QUEUE_ID_LEN + 1));
+	if (out != LIST_DONE)
+		queued = 0;
+	free(ids);
 	if (out == LIST_DONE)
 		log_info("event=list-expanded id=%s list=%s from=<%s> "
 		    "copies=%zu", env->id, li->address, env->from, queued);

@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 
@@ -535,6 +538,97 @@ test_moderator_not_a_list_address(void **state)
 	assert_string_equal(to, "postmaster@example.test");
 }
 
+/* rename(2) as queue_write calls it: from the test, the n-th call (1:
+ * the first) fails with ENOSPC; 0 never. */
+static int rename_fail_at;
+
+int
+rename(const char *from, const char *to)
+{
+	if (rename_fail_at > 0 && --rename_fail_at == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
+
+/* A config whose data_dir is f's, with the queue directories. */
+static struct config *
+queue_config(const struct fixture *f)
+{
+	static const char *const subs[] = { "queue", "queue/tmp", "queue/msg",
+	    "queue/state" };
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char path[256];
+	size_t i;
+
+	assert_non_null(cfg);
+	config_defaults(cfg);
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", f->dir);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, subs[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	return cfg;
+}
+
+static int
+queued_count(const struct fixture *f)
+{
+	char path[256];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/queue/msg", f->dir);
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	(void)closedir(d);
+	return n;
+}
+
+/* Review finding 7: a post whose third copy cannot be queued leaves no
+ * copy behind (the retry writes them all again), and the retry queues
+ * one per member. */
+static void
+test_expand_failure_leaves_no_copies(void **state)
+{
+	struct fixture *f = *state;
+	static const char post[] = "From: a@example.test\r\nSubject: hi\r\n"
+	    "\r\nbody\r\n";
+	static const char *const members[] = { "a@example.test",
+	    "b@example.test", "c@example.test", "d@example.test" };
+	struct config *cfg = queue_config(f);
+	struct queue_envelope env;
+	const char *err = NULL;
+	char reason[256];
+	size_t i;
+
+	must(store_list_set(f->st, LIST, "post", "anyone", &err), err);
+	for (i = 0; i < 4; i++)
+		must(store_list_member_put(f->st, LIST, members[i], "active",
+		    NULL, &err), err);
+	memset(&env, 0, sizeof(env));
+	snprintf(env.id, sizeof(env.id), "test-expand");
+	env.from = "a@example.test";
+	env.service = "smtp";
+	env.session = "t";
+	rename_fail_at = 3;
+	assert_int_equal(list_deliver(f->st, cfg, &env,
+	    (const uint8_t *)post, sizeof(post) - 1, "team", "example.test",
+	    reason, sizeof(reason)), LIST_TEMP);
+	assert_true(STARTS(reason, "4.3.0 queue write failed"));
+	assert_int_equal(queued_count(f), 0);
+	rename_fail_at = 0;
+	assert_int_equal(list_deliver(f->st, cfg, &env,
+	    (const uint8_t *)post, sizeof(post) - 1, "team", "example.test",
+	    reason, sizeof(reason)), LIST_DONE);
+	assert_int_equal(queued_count(f), 4);
+	free(cfg);
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -662,6 +756,8 @@ main(void)
 		    test_confirm_failure_keeps_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_moderator_not_a_list_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_expand_failure_leaves_no_copies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
