@@ -175,6 +175,7 @@ static const struct key_def keys[] = {
 	NUM("spam", "learn_spam", KEY_UINT, spam_learn_spam, 1, 100),
 	NUM("spam", "learn_ham", KEY_UINT, spam_learn_ham, 0, 99),
 	NUM("spam", "learn_from_moves", KEY_BOOL, spam_learn_moves, 0, 1),
+	NUM("spam", "moves_teach_global", KEY_BOOL, spam_moves_global, 0, 1),
 	NUM("spam", "per_user", KEY_BOOL, spam_per_user, 0, 1),
 	NUM("spam", "user_min", KEY_UINT, spam_user_min, 1, 1000000),
 	STR("filter", "rules", filter_rules),
@@ -319,6 +320,7 @@ config_defaults(struct config *cfg)
 	cfg->spam_learn_spam = 99;
 	cfg->spam_learn_ham = 1;
 	cfg->spam_learn_moves = true;
+	cfg->spam_moves_global = true;
 	cfg->spam_per_user = true;
 	cfg->spam_user_min = 200;	/* bayes_params_default() */
 	cfg->filter_rules[0] = '\0';	/* [filter] rules: none */

@@ -222,6 +222,8 @@ struct config {
 	unsigned spam_learn_ham;		/* auto-learn at/below */
 	bool	 spam_learn_moves;		/* IMAP moves to/from Junk
 						   teach the filter */
+	bool	 spam_moves_global;		/* moves teach the global scope
+						   too, not only the user's */
 	bool	 spam_per_user;			/* score with the recipient's
 						   own training */
 	unsigned spam_user_min;			/* messages a user teaches

@@ -190,7 +190,8 @@ junk_work(uv_work_t *w)
 		pthread_mutex_lock(&junk_lock);
 		b = junk_bayes(j->cfg);
 		r = b == NULL ? -1 : bayes_learn(b, j->msgs[i].data,
-		    j->msgs[i].len, j->cls, j->user, BAYES_LEARN_GLOBAL);
+		    j->msgs[i].len, j->cls, j->user,
+		    j->cfg->spam_moves_global ? BAYES_LEARN_GLOBAL : 0);
 		pthread_mutex_unlock(&junk_lock);
 		if (r == 0)
 			j->learned++;

@@ -166,6 +166,20 @@ def test_learning_off(make_server):
 	assert stats(srv)["(global)"] == (TRAIN, TRAIN)
 
 
+def test_moves_teach_only_the_user(make_server):
+	"""moves_teach_global = no: the user's own counts learn, the global
+	ones (everyone's filter) do not."""
+	srv = junk_server(make_server, {"moves_teach_global": "no"})
+	c = imap(srv)
+	append(c, "INBOX", corpus("spam")[TRAIN].read_bytes())
+	c.select("INBOX")
+	assert c._simple_command("MOVE", "1", "Junk")[0] == "OK"
+	c.logout()
+	wait_stats(srv, DEMO, (1, 0))
+	assert wait_until(lambda: learn_lines(srv) == 1, 10)
+	assert stats(srv)["(global)"] == (TRAIN, TRAIN)
+
+
 def test_large_message_skipped(make_server):
 	srv = junk_server(make_server, limits={"message_size": "4M"})
 	big = (b"From: bulk@client.example.org\r\nTo: demo@example.test\r\n"
