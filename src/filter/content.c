@@ -3,7 +3,10 @@
  * budget (never more than the part's own encoded size), hashed and
  * sniffed; zip parts are opened with src/filter/zip.c, whose members
  * are inflated a window at a time into the hash and the sniffer, so a
- * zip bomb stops at the budget with one window in memory. Only a member
+ * zip bomb stops at the budget with one window in memory; the archive
+ * octets read are counted as the scan's work (ci->work), and an archive
+ * whose members share octets stops the walk. A zip behind a prefix (a
+ * self-extracting stub) is found by its end record. Only a member
  * that is itself a zip is kept whole (up to CONTENT_ARCHIVE_MAX) so that
  * its central directory can be read. */
 #include "content.h"

@@ -2,12 +2,17 @@
 content stage): a blocked file name, an executable under an innocent
 name, an executable inside a zip, a zip bomb, too deep nesting and too
 many parts are refused at the end of DATA; ordinary attachments are
-delivered; with action = quarantine the message is accepted and its
-envelope carries the reason."""
+delivered; with action = quarantine the message is accepted, its
+envelope carries the reason and delivery moves it to the quarantine. A
+zip with octets in front of it is still opened, and a zip whose
+directory names one stream many times is refused as a bomb, quickly."""
 import base64
 import io
+import re
+import struct
 import time
 import zipfile
+import zlib
 
 from conftest import DEMO, OUTSIDE, RawSMTP, make_message, wait_until
 
@@ -156,22 +161,75 @@ def test_quarantine_action_accepts_and_marks(make_server):
 	want = b'quarantine attachment "run.exe" is not allowed ' \
 	    b"(name matches *.exe)\n"
 
-	def envelopes():
-		found = []
-		for p in srv.data_dir.rglob("*"):
-			try:
-				if p.is_file() and want in p.read_bytes():
-					found.append(p)
-			except OSError:
-				pass
-		return found
-	# The queue file, or wherever delivery moved it: never the Maildir.
-	assert wait_until(lambda: len(envelopes()) >= 1, 5), \
-	    srv.log_tail(30)
-	time.sleep(1)
+	# Delivery moves it to <data_dir>/quarantine/<queue id>, never to
+	# the Maildir.
+	qid = re.search(rb"queued as (\S+)", line).group(1).decode()
+	assert srv.wait_log(rf"event=quarantined id={re.escape(qid)} ",
+	    timeout=15), srv.log_tail(30)
+	held = srv.data_dir / "quarantine" / qid
+	assert held.is_file(), sorted(srv.data_dir.rglob("*"))
+	assert want in held.read_bytes()
 	assert srv.maildir_files(DEMO) == []
 	code, line = send(srv, message("bomb held", [part(zipped([
 	    (f"f{i}.txt", b"x") for i in range(600)]), "many.zip")]))
 	assert code == 250, line
 	assert srv.wait_log(r"event=attachment-blocked name=- "
 	    r'reason="limit parts" action=quarantine', timeout=5)
+
+
+def test_prefixed_zip_opened(make_server):
+	"""One octet in front of a zip (or a self-extracting stub): unzip
+	and Python still list its members, so the policy sees them too."""
+	srv = make_server()
+	z = b"#" + zipped([("evil.exe", PE)])
+	assert zipfile.ZipFile(io.BytesIO(z)).namelist() == ["evil.exe"]
+	code, line = send(srv, message("prefixed", [part(z, "invoice.zip",
+	    "application/zip")]))
+	assert code == 554 and line.startswith(b"554 5.7.1 "), line
+	assert b'"evil.exe"' in line and b"in an archive" in line, line
+	assert srv.maildir_files(DEMO) == []
+
+
+def repeated_entries_zip(entries, stream_len):
+	"""One local header whose deflate stream is empty stored blocks
+	(inflating to nothing), named by every central directory entry."""
+	data = b"\x00\x00\x00\xff\xff" * (stream_len // 5) + \
+	    b"\x01\x00\x00\xff\xff"
+	local = struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, 8, 0, 0, 0,
+	    len(data), 0, 5, 0) + b"a.txt" + data
+	cd = b""
+	for i in range(entries):
+		nm = b"f%d.txt" % i
+		cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0,
+		    8, 0, 0, 0, len(data), 0, len(nm), 0, 0, 0, 0, 0, 0) + nm
+	return local + cd + struct.pack("<IHHHHIIH", 0x06054b50, 0, 0,
+	    entries, entries, len(cd), len(local), 0)
+
+
+def test_overlapping_members_refused_quickly(make_server):
+	"""The reviewer's CPU bomb: 60 MB of empty deflate blocks named by
+	500 directory entries, deflated again into a 90 KB outer zip. It
+	used to keep a pool thread busy for ~28 s; now the directory is
+	refused before the stream is inflated even once."""
+	srv = make_server()
+	inner = repeated_entries_zip(500, 60 * 1024 * 1024)
+	comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+	packed = comp.compress(inner) + comp.flush()
+	crc = zlib.crc32(inner)
+	local = struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, 8, 0, 0, crc,
+	    len(packed), len(inner), 9, 0) + b"inner.zip"
+	cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0, 8, 0,
+	    0, crc, len(packed), len(inner), 9, 0, 0, 0, 0, 0, 0) + \
+	    b"inner.zip"
+	outer = local + packed + cd + struct.pack("<IHHHHIIH", 0x06054b50,
+	    0, 0, 1, 1, len(cd), len(local) + len(packed), 0)
+	assert len(outer) < 200 * 1024
+	start = time.monotonic()
+	code, line = send(srv, message("cpu bomb", [part(outer, "x.zip",
+	    "application/zip")]))
+	took = time.monotonic() - start
+	assert code == 552 and line.startswith(b"552 5.3.4 "), line
+	assert b"too complex (overlapping members)" in line, line
+	assert took < 5, took
+	assert srv.wait_log(r'event=attachment-blocked name=- '
+	    r'reason="limit overlapping members" action=reject', timeout=5)
