@@ -52,6 +52,8 @@ list_queue_mail(const struct config *cfg, const char *from, const char *to,
 	    "-";
 	env.eightbit = orig != NULL && orig->eightbit;
 	env.smtputf8 = orig != NULL && orig->smtputf8;
+	/* An approved post is expanded later: From: rewriting needs it. */
+	env.author_dmarc = orig != NULL ? orig->author_dmarc : NULL;
 	buf_init(&eb, QUEUE_ENVELOPE_MAX);
 	mb.data = (uint8_t *)msg;	/* read only: queue_write */
 	mb.len = mb.cap = len;

@@ -59,7 +59,8 @@ int list_data_policy(struct store *st, char *const *rcpts, size_t nrcpts,
  * into queue/msg (file fsync'd; the caller fsyncs the directory with
  * list_queue_sync before it counts on it). service names the origin in
  * the envelope ("list", "list-approved", ...); orig (may be NULL) the
- * envelope the mail comes from (session, 8BITMIME, SMTPUTF8). 0 or -1
+ * envelope the mail comes from (session, 8BITMIME, SMTPUTF8, the
+ * author's DMARC policy). 0 or -1
  * with errno. */
 int list_queue_mail(const struct config *cfg, const char *from,
     const char *to, const char *service, const struct queue_envelope *orig,

@@ -381,8 +381,8 @@ ask_confirm(struct store *st, const struct config *cfg,
 		return LIST_DONE;
 	}
 	if (store_list_token_new(st, li->address, who, subscribe ?
-	    "subscribe" : "unsubscribe", cfg->list_token_ttl, NULL, 0, token,
-	    &error) < 0) {
+	    "subscribe" : "unsubscribe", cfg->list_token_ttl, NULL, 0, NULL,
+	    token, &error) < 0) {
 		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
 		    env->id, li->address, error);
 		snprintf(reason, reasonlen, "4.3.0 %s", error);
@@ -409,6 +409,38 @@ ask_confirm(struct store *st, const struct config *cfg,
 	    subscribe ? "subscribe" : "unsubscribe", env->id, li->address,
 	    who);
 	return LIST_DONE;
+}
+
+/* A DMARC policy word as it goes into a held post's meta. */
+static bool
+held_word_ok(const char *w)
+{
+	size_t n = strlen(w);
+
+	return n > 0 && n < 16 && strspn(w, "abcdefghijklmnopqrstuvwxyz") == n;
+}
+
+/* A held post's meta ("dmarc=P 8bit=0|1 utf8=0|1", list_request_hold)
+ * into the envelope it is approved with; dmarc holds the policy. */
+static void
+held_meta_parse(const char *meta, struct queue_envelope *orig, char *dmarc,
+    size_t dmarclen)
+{
+	const char *p;
+	size_t n;
+
+	if ((p = strstr(meta, "dmarc=")) != NULL) {
+		p += 6;
+		n = strcspn(p, " ");
+		if (n < dmarclen) {
+			memcpy(dmarc, p, n);	/* UNSAFE: n < dmarclen */
+			dmarc[n] = '\0';
+			if (held_word_ok(dmarc))
+				orig->author_dmarc = dmarc;
+		}
+	}
+	orig->eightbit = strstr(meta, " 8bit=1") != NULL;
+	orig->smtputf8 = strstr(meta, " utf8=1") != NULL;
 }
 
 /* Carry out a taken token's action inside the caller's transaction:
@@ -457,6 +489,7 @@ list_request_confirm(struct store *st, const struct config *cfg,
 {
 	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1], action[16];
 	char text[3072], qid[QUEUE_ID_LEN + 1];
+	char meta[LIST_META_MAX + 1], dmarc[16];
 	struct list_info own;
 	struct queue_envelope orig;
 	const char *error = NULL, *notice = NULL;
@@ -474,7 +507,10 @@ list_request_confirm(struct store *st, const struct config *cfg,
 		buf_deinit(&data);
 		return -1;
 	}
-	r = store_list_token_take(st, token, list, addr, action, &data);
+	r = store_list_token_take(st, token, list, addr, action, &data,
+	    meta);
+	if (r > 0)
+		held_meta_parse(meta, &orig, dmarc, sizeof(dmarc));
 	if (r > 0 && li != NULL && !ascii_ieq(li->address, list))
 		r = 0;	/* spent anyway: only good at its own list */
 	else if (r > 0 && store_list_get(st, list, &own, &error) < 0)
@@ -751,6 +787,7 @@ list_request_hold(struct store *st, const struct config *cfg,
 {
 	char token[LIST_TOKEN_LEN + 1], to[LIST_ADDR_MAX + 16];
 	char subject[LIST_ADDR_MAX + 96], text[3072];
+	char meta[LIST_META_MAX + 1];
 	const char *error = NULL;
 
 	if (len > LIST_HELD_MAX) {
@@ -762,8 +799,14 @@ list_request_hold(struct store *st, const struct config *cfg,
 		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
 		return LIST_TEMP;
 	}
+	/* The envelope facts the approved post needs again: the author's
+	 * DMARC policy (From: rewriting), 8BITMIME, SMTPUTF8. */
+	snprintf(meta, sizeof(meta), "dmarc=%s 8bit=%d utf8=%d",
+	    env->author_dmarc != NULL && held_word_ok(env->author_dmarc) ?
+	    env->author_dmarc : "-", env->eightbit ? 1 : 0,
+	    env->smtputf8 ? 1 : 0);
 	if (store_list_token_new(st, li->address, env->from, "approve",
-	    cfg->list_token_ttl, msg, len, token, &error) < 0) {
+	    cfg->list_token_ttl, msg, len, meta, token, &error) < 0) {
 		snprintf(reason, reasonlen, "4.3.0 %s", error);
 		return LIST_TEMP;
 	}

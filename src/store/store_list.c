@@ -103,10 +103,10 @@ static const char *const ls_sql[LS_COUNT] = {
 	    " AND action = ?3 AND action <> 'approve'",
 	[LS_TOKEN_ADD] =
 	    "INSERT INTO list_tokens (token, list, address, action, expires,"
-	    " data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    " data, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[LS_TOKEN_TAKE] =
 	    "DELETE FROM list_tokens WHERE token = ?1 AND expires > ?2"
-	    " RETURNING list, address, action, data",
+	    " RETURNING list, address, action, data, meta",
 	[LS_TOKENS] =
 	    "SELECT token, address, action,"
 	    " strftime('%Y-%m-%dT%H:%M:%SZ', expires, 'unixepoch'),"
@@ -766,8 +766,8 @@ step_simple(struct store *st, sqlite3_stmt *s, const char *what)
 int
 store_list_token_new(struct store *st, const char *list,
     const char *address, const char *action, unsigned ttl,
-    const uint8_t *data, size_t len, char token[LIST_TOKEN_LEN + 1],
-    const char **error_r)
+    const uint8_t *data, size_t len, const char *meta,
+    char token[LIST_TOKEN_LEN + 1], const char **error_r)
 {
 	time_t now = time(NULL);
 	sqlite3_stmt *s;
@@ -811,6 +811,7 @@ store_list_token_new(struct store *st, const char *list,
 	    store_bind_int(s, 5, (int64_t)now + ttl) < 0 ||
 	    (data != NULL ? sqlite3_bind_blob64(s, 6, data, len,
 	    SQLITE_TRANSIENT) : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
+	    store_bind_text(s, 7, meta != NULL ? meta : "") < 0 ||
 	    step_simple(st, s, "token add") < 0)
 		goto fail;
 	if (store_tx(st, "COMMIT") < 0)
@@ -827,7 +828,7 @@ fail:
 int
 store_list_token_take(struct store *st, const char *token,
     char list[LIST_ADDR_MAX + 1], char address[LIST_ADDR_MAX + 1],
-    char action[16], struct buf *data)
+    char action[16], struct buf *data, char meta[LIST_META_MAX + 1])
 {
 	sqlite3_stmt *s = stmt(st, LS_TOKEN_TAKE);
 	const char *v;
@@ -848,6 +849,10 @@ store_list_token_take(struct store *st, const char *token,
 		moat_strlcpy(address, v ? v : "", LIST_ADDR_MAX + 1);
 		v = (const char *)sqlite3_column_text(s, 2);
 		moat_strlcpy(action, v ? v : "", 16);
+		if (meta != NULL) {
+			v = (const char *)sqlite3_column_text(s, 4);
+			moat_strlcpy(meta, v ? v : "", LIST_META_MAX + 1);
+		}
 		if (data != NULL) {
 			const void *d = sqlite3_column_blob(s, 3);
 			int n = sqlite3_column_bytes(s, 3);

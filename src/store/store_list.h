@@ -23,6 +23,7 @@
 #define LIST_ARG_MAX		(LIST_ADDR_MAX + 16)	/* after the '+' */
 #define LIST_PENDING_MAX	1000	/* live tokens per list */
 #define LIST_HELD_MAX		(64 * 1024 * 1024)	/* a held post */
+#define LIST_META_MAX		128	/* a token's meta text */
 
 enum list_post { LIST_POST_MEMBERS = 0, LIST_POST_ANYONE,
 	LIST_POST_MODERATED };
@@ -105,19 +106,20 @@ int store_list_bounce(struct store *st, const char *list,
 
 /* A new token for action ("subscribe", "unsubscribe", "approve") on
  * address, living ttl seconds; data (may be NULL) kept with it (a held
- * post). An older token for the same list, address and action is
+ * post), and meta (may be NULL; at most LIST_META_MAX octets: the held
+ * post's envelope facts, list_request.c). An older token for the same list, address and action is
  * replaced; expired tokens are removed. 0 or -1 (also past
  * LIST_PENDING_MAX live tokens for the list). */
 int store_list_token_new(struct store *st, const char *list,
     const char *address, const char *action, unsigned ttl,
-    const uint8_t *data, size_t len, char token[LIST_TOKEN_LEN + 1],
-    const char **error_r);
-/* Take (delete) a token: 1 with list, address, action (and data when
- * data is not NULL) when it existed and had not expired, 0 when not,
- * -1 on a database error. */
+    const uint8_t *data, size_t len, const char *meta,
+    char token[LIST_TOKEN_LEN + 1], const char **error_r);
+/* Take (delete) a token: 1 with list, address, action (and data, meta
+ * when not NULL) when it existed and had not expired, 0 when not, -1 on
+ * a database error. Inside the caller's transaction when it has one. */
 int store_list_token_take(struct store *st, const char *token,
     char list[LIST_ADDR_MAX + 1], char address[LIST_ADDR_MAX + 1],
-    char action[16], struct buf *data);
+    char action[16], struct buf *data, char meta[LIST_META_MAX + 1]);
 /* rows: token, address, action, expires (ISO 8601), size of data */
 int store_list_tokens(struct store *st, const char *list, store_row_cb *cb,
     void *ctx);

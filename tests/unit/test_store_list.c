@@ -24,6 +24,7 @@
 #include "config.h"
 #include "list_expand.h"
 #include "list_request.h"
+#include "queue.h"
 #include "store.h"
 #include "store_list.h"
 
@@ -350,40 +351,41 @@ test_tokens_single_use_and_expiry(void **state)
 	struct fixture *f = *state;
 	char t1[LIST_TOKEN_LEN + 1], t2[LIST_TOKEN_LEN + 1];
 	char t3[LIST_TOKEN_LEN + 1], list[LIST_ADDR_MAX + 1];
-	char addr[LIST_ADDR_MAX + 1], action[16];
+	char addr[LIST_ADDR_MAX + 1], action[16], meta[LIST_META_MAX + 1];
 	const char *err = NULL;
 	struct buf data;
 	struct rows r;
 
 	must(store_list_token_new(f->st, LIST, "dave@example.test",
-	    "subscribe", 3600, NULL, 0, t1, &err), err);
+	    "subscribe", 3600, NULL, 0, NULL, t1, &err), err);
 	assert_int_equal(strlen(t1), LIST_TOKEN_LEN);
 	/* A second request replaces the first token. */
 	must(store_list_token_new(f->st, LIST, "dave@example.test",
-	    "subscribe", 3600, NULL, 0, t2, &err), err);
+	    "subscribe", 3600, NULL, 0, NULL, t2, &err), err);
 	assert_string_not_equal(t1, t2);
 	assert_int_equal(store_list_token_take(f->st, t1, list, addr, action,
-	    NULL), 0);
+	    NULL, NULL), 0);
 	/* A held post keeps its data. */
 	must(store_list_token_new(f->st, LIST, "out@client.test", "approve",
-	    3600, (const uint8_t *)"Subject: x\r\n\r\nbody\r\n", 21, t3,
-	    &err), err);
+	    3600, (const uint8_t *)"Subject: x\r\n\r\nbody\r\n", 21,
+	    "dmarc=reject 8bit=1 utf8=0", t3, &err), err);
 	memset(&r, 0, sizeof(r));
 	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
 	assert_int_equal(r.n, 2);
 	assert_non_null(strstr(r.text, "\tout@client.test\tapprove\t"));
 
 	assert_int_equal(store_list_token_take(f->st, t2, list, addr, action,
-	    NULL), 1);
+	    NULL, NULL), 1);
 	assert_string_equal(list, LIST);
 	assert_string_equal(addr, "dave@example.test");
 	assert_string_equal(action, "subscribe");
 	/* Single use. */
 	assert_int_equal(store_list_token_take(f->st, t2, list, addr, action,
-	    NULL), 0);
+	    NULL, NULL), 0);
 	buf_init(&data, 1024);
 	assert_int_equal(store_list_token_take(f->st, t3, list, addr, action,
-	    &data), 1);
+	    &data, meta), 1);
+	assert_string_equal(meta, "dmarc=reject 8bit=1 utf8=0");
 	assert_string_equal(action, "approve");
 	assert_int_equal(data.len, 21);
 	assert_memory_equal(data.data, "Subject: x\r\n\r\nbody\r\n", 21);
@@ -391,14 +393,14 @@ test_tokens_single_use_and_expiry(void **state)
 
 	/* A token living 0 seconds is expired at once. */
 	must(store_list_token_new(f->st, LIST, "erin@example.test",
-	    "unsubscribe", 0, NULL, 0, t1, &err), err);
+	    "unsubscribe", 0, NULL, 0, NULL, t1, &err), err);
 	assert_int_equal(store_list_token_take(f->st, t1, list, addr, action,
-	    NULL), 0);
+	    NULL, NULL), 0);
 	memset(&r, 0, sizeof(r));
 	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
 	assert_int_equal(r.n, 0);
 	assert_int_equal(store_list_token_take(f->st, "nonsense", list, addr,
-	    action, NULL), 0);
+	    action, NULL, NULL), 0);
 }
 
 static void
@@ -422,11 +424,11 @@ test_prune(void **state)
 	must(store_list_member_put(f->st, LIST, "d@example.test", "active",
 	    NULL, &err), err);
 	must(store_list_token_new(f->st, LIST, "b@example.test", "subscribe",
-	    3600, NULL, 0, t, &err), err);
+	    3600, NULL, 0, NULL, t, &err), err);
 	must(store_list_token_new(f->st, LIST, "c@example.test", "subscribe",
-	    86400, NULL, 0, t, &err), err);
+	    86400, NULL, 0, NULL, t, &err), err);
 	must(store_list_token_new(f->st, LIST, "d@example.test", "approve",
-	    3600, NULL, 0, t, &err), err);
+	    3600, NULL, 0, NULL, t, &err), err);
 
 	/* Now: only a (no token) goes. */
 	assert_int_equal(store_list_prune(f->st, now, &tokens, &pending), 0);
@@ -444,7 +446,7 @@ test_prune(void **state)
 	assert_string_equal(state_of(f->st, "c@example.test"), "pending");
 	assert_string_equal(state_of(f->st, "d@example.test"), "active");
 	assert_int_equal(store_list_token_take(f->st, t, list, addr, action,
-	    NULL), 0);
+	    NULL, NULL), 0);
 	/* Nothing more to do. */
 	assert_int_equal(store_list_prune(f->st, now + 7200, &tokens,
 	    &pending), 0);
@@ -468,9 +470,9 @@ test_confirm_failure_keeps_token(void **state)
 	config_defaults(cfg);
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", f->dir);
 	must(store_list_token_new(f->st, LIST, "out@client.test", "approve",
-	    3600, (const uint8_t *)post, sizeof(post) - 1, tok, &err), err);
+	    3600, (const uint8_t *)post, sizeof(post) - 1, NULL, tok, &err), err);
 	must(store_list_token_new(f->st, LIST, "dave@example.test",
-	    "subscribe", 3600, NULL, 0, tok + 0, &err), err);
+	    "subscribe", 3600, NULL, 0, NULL, tok + 0, &err), err);
 	/* Both tokens: the subscribe one is in tok, the approve one is
 	 * looked up below. */
 	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), 1);
@@ -629,6 +631,72 @@ test_expand_failure_leaves_no_copies(void **state)
 	free(cfg);
 }
 
+/* Review finding 6: an approved post keeps the envelope it was held
+ * with: the author's DMARC policy (From: rewriting), 8BITMIME,
+ * SMTPUTF8. */
+static void
+test_approved_post_keeps_envelope(void **state)
+{
+	struct fixture *f = *state;
+	static const char post[] = "From: a@client.test\r\nSubject: h\r\n"
+	    "\r\nbody\r\n";
+	struct config *cfg = queue_config(f);
+	struct queue_envelope env, got;
+	struct list_info li;
+	const char *err = NULL;
+	char reason[256], tok[LIST_TOKEN_LEN + 1], path[512];
+	struct rows r;
+	struct buf data;
+	struct dirent *e;
+	size_t off;
+	DIR *d;
+	int found = 0;
+
+	must(store_list_set(f->st, LIST, "post", "moderated", &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	memset(&env, 0, sizeof(env));
+	snprintf(env.id, sizeof(env.id), "test-held");
+	env.from = "a@client.test";
+	env.session = "t";
+	env.author_dmarc = "reject";
+	env.eightbit = true;
+	env.smtputf8 = true;
+	assert_int_equal(list_request_hold(f->st, cfg, &env, &li,
+	    (const uint8_t *)post, sizeof(post) - 1, reason, sizeof(reason)),
+	    LIST_DONE);
+	memset(&r, 0, sizeof(r));
+	must(store_list_tokens(f->st, LIST, rows_cb, &r), NULL);
+	memcpy(tok, r.text, LIST_TOKEN_LEN);
+	tok[LIST_TOKEN_LEN] = '\0';
+	assert_int_equal(list_request_confirm(f->st, cfg, NULL, tok, "t"), 1);
+	snprintf(path, sizeof(path), "%s/queue/msg", f->dir);
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/queue/msg/%s", f->dir,
+		    e->d_name);
+		buf_init(&data, 1 << 20);
+		assert_int_equal(queue_read_file(path, 1 << 20, &data), 0);
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(queue_envelope_parse(data.data, data.len, &got,
+		    &off, &err), 0);
+		if (strcmp(got.service, "list-approved") == 0) {
+			found++;
+			assert_non_null(got.author_dmarc);
+			assert_string_equal(got.author_dmarc, "reject");
+			assert_true(got.eightbit);
+			assert_true(got.smtputf8);
+			assert_string_equal(got.from, "a@client.test");
+		}
+		queue_envelope_free(&got);
+		buf_deinit(&data);
+	}
+	(void)closedir(d);
+	assert_int_equal(found, 1);
+	free(cfg);
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -758,6 +826,8 @@ main(void)
 		    test_moderator_not_a_list_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_expand_failure_leaves_no_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_approved_post_keeps_envelope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
