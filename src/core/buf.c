@@ -89,6 +89,19 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+int
+buf_insert(struct buf *b, size_t pos, const void *p, size_t n)
+{
+	size_t old = b->len;
+
+	if (pos > old || buf_append(b, p, n) < 0)
+		return -1;
+	/* UNSAFE: the buffer grew by n; the tail moves up by n. */
+	memmove(b->data + pos + n, b->data + pos, old - pos);
+	memcpy(b->data + pos, p, n);
+	return 0;
+}
+
 void
 buf_consume(struct buf *b, size_t n)
 {

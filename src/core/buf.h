@@ -24,6 +24,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Insert n bytes at pos (<= len), the rest moving up. Returns 0, or -1
+ * past max or with pos beyond the end (nothing changed). */
+int buf_insert(struct buf *b, size_t pos, const void *p, size_t n);
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);

@@ -325,20 +325,6 @@ rules_free(struct rules *r)
 
 /* Message edits. */
 
-/* Insert n octets at pos. */
-static int
-insert_at(struct buf *msg, size_t pos, const char *p, size_t n)
-{
-	size_t old = msg->len;
-
-	if (pos > old || buf_append(msg, p, n) < 0)
-		return -1;
-	/* UNSAFE: the buffer grew by n; the tail moves up by n. */
-	memmove(msg->data + pos + n, msg->data + pos, old - pos);
-	memcpy(msg->data + pos, p, n);
-	return 0;
-}
-
 int
 rules_header_add(struct buf *msg, size_t off, const char *name,
     const char *value)
@@ -349,7 +335,7 @@ rules_header_add(struct buf *msg, size_t off, const char *name,
 	n = snprintf(line, sizeof(line), "%s: %s\r\n", name, value);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -1;
-	return insert_at(msg, off, line, (size_t)n);
+	return buf_insert(msg, off, line, (size_t)n);
 }
 
 int
@@ -389,7 +375,7 @@ rules_header_replace(struct buf *msg, size_t off, const char *name,
 	    (msg->max != 0 && msg->len + (size_t)n > msg->max))
 		return -1;
 	(void)rules_header_remove(msg, off, name, NULL);
-	return insert_at(msg, off, line, (size_t)n);
+	return buf_insert(msg, off, line, (size_t)n);
 }
 
 int
@@ -403,9 +389,9 @@ rules_subject_tag(struct buf *msg, size_t off, const char *tag)
 			if (end - val >= tl && ascii_nieq((const char *)
 			    msg->data + val, tag, tl))
 				return 0;	/* tagged already */
-			if (insert_at(msg, val, " ", 1) < 0)
+			if (buf_insert(msg, val, " ", 1) < 0)
 				return -1;
-			if (insert_at(msg, val, tag, tl) < 0) {
+			if (buf_insert(msg, val, tag, tl) < 0) {
 				memmove(msg->data + val, msg->data + val + 1,
 				    msg->len - val - 1);
 				msg->len--;

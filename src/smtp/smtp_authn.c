@@ -289,13 +289,9 @@ add_headers(struct smtp_session *s)
 	if (authres_field(&in, &h) < 0)
 		log_warnx("smtp session=%s event=authentication-results-"
 		    "too-long", s->id);
-	/* Insert right after our Received: header. */
-	if (h.len > 0 && buf_append(&s->msg, h.data, h.len) == 0) {
-		memmove(s->msg.data + s->received_len + h.len,
-		    s->msg.data + s->received_len,
-		    s->msg.len - h.len - s->received_len);
-		memcpy(s->msg.data + s->received_len, h.data, h.len);
-	}
+	/* Right after our Received: header. */
+	if (h.len > 0)
+		(void)buf_insert(&s->msg, s->received_len, h.data, h.len);
 	buf_deinit(&h);
 }
 

@@ -125,11 +125,6 @@ smtp_filter_inbound(const struct smtp_session *s)
 void
 smtp_filter_insert_header(struct smtp_session *s, const char *line)
 {
-	size_t n = strlen(line);
-
-	if (buf_append(&s->msg, line, n) < 0)
-		return;
-	memmove(s->msg.data + s->received_len + n,
-	    s->msg.data + s->received_len, s->msg.len - n - s->received_len);
-	memcpy(s->msg.data + s->received_len, line, n);
+	/* Past the size limit the header is left out, the message kept. */
+	(void)buf_insert(&s->msg, s->received_len, line, strlen(line));
 }

@@ -327,6 +327,30 @@ test_buf_nul_room(void **state)
 }
 
 static void
+test_buf_insert(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 14);
+	assert_int_equal(buf_append_str(&b, "Recv\nBody"), 0);
+	assert_int_equal(buf_insert(&b, 5, "X: 1\n", 5), 0);
+	assert_int_equal(b.len, 14);
+	assert_memory_equal(b.data, "Recv\nX: 1\nBody", 14);
+	/* At the ends, past the end, past max: nothing changes. */
+	buf_reset(&b);
+	assert_int_equal(buf_append_str(&b, "bc"), 0);
+	assert_int_equal(buf_insert(&b, 0, "a", 1), 0);
+	assert_int_equal(buf_insert(&b, 3, "d", 1), 0);
+	assert_memory_equal(b.data, "abcd", 4);
+	assert_int_equal(buf_insert(&b, 5, "e", 1), -1);
+	assert_int_equal(buf_insert(&b, 1, "12345678901", 11), -1);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "abcd", 4);
+	buf_deinit(&b);
+}
+
+static void
 test_buf_consume(void **state)
 {
 	struct buf b;
@@ -480,6 +504,7 @@ main(void)
 		cmocka_unit_test(test_buf_unlimited_growth),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_nul_room),
+		cmocka_unit_test(test_buf_insert),
 		cmocka_unit_test(test_buf_consume),
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_log_escape_bounds),
