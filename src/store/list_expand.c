@@ -129,9 +129,12 @@ list_id(const struct list_info *li, char *out, size_t outlen)
 	snprintf(out, outlen, "%s.%s", li->local, li->domain);
 }
 
-/* Does the post carry our own List-Id (it came back: a loop)? */
+/* Does the post carry our own List-Id, or our X-BeenThere (it came back:
+ * a loop)? Another list strips our List-Id but keeps X-BeenThere
+ * (nobody strips it: each list adds its own), so a loop through a
+ * second list shows too. */
 static bool
-is_looped(const struct mime_part *root, const char *id)
+is_looped(const struct mime_part *root, const char *id, const char *addr)
 {
 	const struct mime_header *h;
 	const char *p, *lt, *gt;
@@ -140,6 +143,17 @@ is_looped(const struct mime_part *root, const char *id)
 	bool r = false;
 
 	buf_init(&v, LIST_HDR_LINE_MAX);
+	for (n = 0; !r && (h = mime_header_find_nth(root, "X-BeenThere",
+	    n)) != NULL; n++) {
+		buf_reset(&v);
+		if (mime_header_unfold(h->value, h->value_len, &v) < 0 ||
+		    buf_cstr(&v, &p) < 0)
+			continue;
+		while (*p == ' ' || *p == '\t' || *p == '<')
+			p++;
+		r = ascii_nieq(p, addr, strlen(addr)) &&
+		    strchr(" \t>", p[strlen(addr)]) != NULL;
+	}
 	for (n = 0; !r && (h = mime_header_find_nth(root, "List-Id", n)) !=
 	    NULL; n++) {
 		buf_reset(&v);
@@ -251,6 +265,8 @@ post_build(struct post *p, const struct mime_part *root, const uint8_t *msg,
 	r |= buf_printf(&p->head, "List-Owner: <mailto:%s-owner@%s>\r\n",
 	    li->local, li->domain);
 	r |= buf_append_str(&p->head, "Precedence: list\r\n");
+	/* Kept by every list (list_field does not strip it): is_looped. */
+	r |= buf_printf(&p->head, "X-BeenThere: %s\r\n", li->address);
 	if (li->reply_to == LIST_REPLY_LIST)
 		r |= buf_printf(&p->head, "Reply-To: <%s>\r\n", li->address);
 	for (i = 0; i < root->nheaders && r == 0; i++) {
@@ -555,7 +571,7 @@ expand_post(struct store *st, const struct config *cfg,
 	 * held-post notice mailed to the list would be held again). */
 	mm = mime_parse(msg, hlen);
 	list_id(li, id, sizeof(id));
-	looped = is_looped(mm->root, id);
+	looped = is_looped(mm->root, id, li->address);
 	automatic = is_auto_submitted(mm->root);
 	mime_message_free(&mm);
 	if (looped || automatic) {
@@ -563,8 +579,8 @@ expand_post(struct store *st, const struct config *cfg,
 		 * once, loudly. */
 		log_warnx("event=list-loop id=%s list=%s from=<%s> note=\"%s, "
 		    "dropped\"", env->id, li->address, env->from, looped ?
-		    "post carries our List-Id" : "automatic mail "
-		    "(Auto-Submitted)");
+		    "post carries our List-Id or X-BeenThere" :
+		    "automatic mail (Auto-Submitted)");
 		return LIST_DONE;
 	}
 	/* Who may post is decided at RCPT and at the end of DATA; checked

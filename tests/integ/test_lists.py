@@ -456,3 +456,31 @@ def test_moderator_list_address_refused_automatic_not_held(site):
 	assert site.wait_log(r"event=list-owner .* to=<dave@example.test>")
 	time.sleep(0.5)
 	assert site.log_count(r"event=list-owner ") == 1
+
+
+def test_loop_through_another_list_dropped(site):
+	"""Review finding 8: every copy carries X-BeenThere, which another
+	list keeps while it replaces our List-Id; a post that carries ours
+	came back and is dropped."""
+	post(site, CAROL, LIST, "first")
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert parse(data)["X-BeenThere"] == LIST
+	# Back through a second list: its own List-Id, ours stripped, our
+	# X-BeenThere kept, its own added.
+	post(site, CAROL, LIST, "Re: [team] first", extra=[
+	    "List-Id: Other <other.lists.example.org>",
+	    "X-BeenThere: other@lists.example.org", f"X-BeenThere: {LIST}"])
+	assert site.wait_log(r"event=list-loop .* list=team@example.test .*"
+	    r"X-BeenThere, dropped")
+	# Another list's X-BeenThere alone is no loop, and is kept.
+	post(site, CAROL, LIST, "from upstream",
+	    extra=["X-BeenThere: other@lists.example.org"])
+	assert site.wait_log(r"event=list-expanded .* copies=2$")
+	assert wait_until(lambda: site.log_count(
+	    r"event=list-expanded .* copies=2$") == 2, 10)
+	msgs = site.wait_delivered(2, user=DEMO)
+	assert len(msgs) == 2
+	m = [parse(d) for d in msgs if b"from upstream" in d][0]
+	assert m.get_all("X-BeenThere") == [LIST,
+	    "other@lists.example.org"], m.get_all("X-BeenThere")
+	assert site.log_count(r"event=list-loop ") == 1
