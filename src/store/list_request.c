@@ -348,7 +348,7 @@ ask_confirm(struct store *st, const struct config *cfg,
     bool subscribe, char *reason, size_t reasonlen)
 {
 	char state[16], token[LIST_TOKEN_LEN + 1], subject[128];
-	char text[3072];
+	char text[3072], gate[LIST_ADDR_MAX + 16];
 	const char *who = env->from, *error = NULL;
 	bool created = false;
 
@@ -371,6 +371,17 @@ ask_confirm(struct store *st, const struct config *cfg,
 		    "was changed.\r\n", who, li->address);
 		reply_unserved(cfg, env, li, false, "not-member",
 		    "Not a member", text);
+		return LIST_DONE;
+	}
+	/* One confirmation per address, list and kind an hour (and the
+	 * process's hourly budget): forged requests cannot make us mail
+	 * an address over and over. */
+	snprintf(gate, sizeof(gate), "%s:%s", subscribe ? "subscribe" :
+	    "unsubscribe", li->address);
+	if (!reply_gate_allow(gate, who, time(NULL))) {
+		log_info("event=list-%s-request id=%s list=%s addr=<%s> "
+		    "note=\"not answered: rate limit\"", subscribe ?
+		    "subscribe" : "unsubscribe", env->id, li->address, who);
 		return LIST_DONE;
 	}
 	if (subscribe && state[0] == '\0' && store_list_member_put(st,

@@ -96,8 +96,11 @@ static const char *const ls_sql[LS_COUNT] = {
 	    " WHERE list = ?1 AND address = ?2 RETURNING bounces, state",
 	[LS_TOKEN_PRUNE] =
 	    "DELETE FROM list_tokens WHERE expires <= ?1",
+	/* Held posts and subscription requests have caps of their own:
+	 * a flood of one does not block the other. */
 	[LS_TOKEN_COUNT] =
-	    "SELECT count(*) FROM list_tokens WHERE list = ?1",
+	    "SELECT count(*), coalesce(sum(length(data)), 0) FROM list_tokens"
+	    " WHERE list = ?1 AND (action = 'approve') = (?2 = 'approve')",
 	[LS_TOKEN_REPLACE] =
 	    "DELETE FROM list_tokens WHERE list = ?1 AND address = ?2"
 	    " AND action = ?3 AND action <> 'approve'",
@@ -771,7 +774,8 @@ store_list_token_new(struct store *st, const char *list,
 {
 	time_t now = time(NULL);
 	sqlite3_stmt *s;
-	int64_t live = 0;
+	int64_t live = 0, bytes = 0;
+	bool held;
 
 	if (token_make(token) < 0) {
 		*error_r = store_error_text(st, "no randomness");
@@ -792,15 +796,21 @@ store_list_token_new(struct store *st, const char *list,
 	    step_simple(st, s, "token replace") < 0)
 		goto fail;
 	if ((s = stmt(st, LS_TOKEN_COUNT)) == NULL ||
-	    store_bind_text(s, 1, list) < 0)
+	    store_bind_text(s, 1, list) < 0 ||
+	    store_bind_text(s, 2, action) < 0)
 		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (sqlite3_step(s) == SQLITE_ROW) {
 		live = sqlite3_column_int64(s, 0);
+		bytes = sqlite3_column_int64(s, 1);
+	}
 	store_stmt_done(s);
-	if (live >= LIST_PENDING_MAX) {
+	held = strcmp(action, "approve") == 0;
+	if (live >= (held ? LIST_HELD_COUNT_MAX : LIST_PENDING_MAX) ||
+	    (held && (uint64_t)bytes + len > LIST_HELD_TOTAL_MAX)) {
 		(void)store_tx(st, "ROLLBACK");
-		*error_r = store_error_text(st, "too many pending "
-		    "confirmations for this list");
+		*error_r = store_error_text(st, held ? "too many held posts "
+		    "for this list" : "too many pending confirmations for "
+		    "this list");
 		return -1;
 	}
 	if ((s = stmt(st, LS_TOKEN_ADD)) == NULL ||

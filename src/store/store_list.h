@@ -21,7 +21,9 @@
 #define LIST_PREFIX_MAX		64	/* subject prefix, octets */
 #define LIST_TOKEN_LEN		32	/* hex digits of a token */
 #define LIST_ARG_MAX		(LIST_ADDR_MAX + 16)	/* after the '+' */
-#define LIST_PENDING_MAX	1000	/* live tokens per list */
+#define LIST_PENDING_MAX	1000	/* live (un)subscribe tokens, a list */
+#define LIST_HELD_COUNT_MAX	1000	/* held posts of a list */
+#define LIST_HELD_TOTAL_MAX	(256 * 1024 * 1024)	/* their octets */
 #define LIST_HELD_MAX		(64 * 1024 * 1024)	/* a held post */
 #define LIST_META_MAX		128	/* a token's meta text */
 
@@ -109,7 +111,9 @@ int store_list_bounce(struct store *st, const char *list,
  * post), and meta (may be NULL; at most LIST_META_MAX octets: the held
  * post's envelope facts, list_request.c). An older token for the same list, address and action is
  * replaced; expired tokens are removed. 0 or -1 (also past
- * LIST_PENDING_MAX live tokens for the list). */
+ * LIST_PENDING_MAX live subscribe / unsubscribe tokens for the list, or
+ * for "approve" LIST_HELD_COUNT_MAX held posts or LIST_HELD_TOTAL_MAX
+ * octets of them). */
 int store_list_token_new(struct store *st, const char *list,
     const char *address, const char *action, unsigned ttl,
     const uint8_t *data, size_t len, const char *meta,

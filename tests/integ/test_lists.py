@@ -484,3 +484,19 @@ def test_loop_through_another_list_dropped(site):
 	assert m.get_all("X-BeenThere") == [LIST,
 	    "other@lists.example.org"], m.get_all("X-BeenThere")
 	assert site.log_count(r"event=list-loop ") == 1
+
+
+def test_subscribe_requests_rate_limited_per_address(site):
+	"""Review finding 4: forged subscribe requests for one address get
+	it one confirmation an hour, not one each."""
+	for i in range(3):
+		post(site, DAVE, "team-subscribe@example.test", f"join {i}")
+	assert wait_until(lambda: site.log_count(
+	    r"event=list-subscribe-request .* addr=<dave@example.test> "
+	    r"note=\"not answered: rate limit\"") == 2, 10)
+	assert site.log_count(r"event=list-subscribe-request .*"
+	    r"addr=<dave@example.test>$") == 1
+	msgs = site.wait_delivered(1, user=DAVE)
+	assert len(msgs) == 1
+	assert re.match(r"confirm [0-9a-f]{32}$", parse(msgs[0])["Subject"])
+	assert site.ctl("list", "tokens", LIST).stdout.count("subscribe") == 1

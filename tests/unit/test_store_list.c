@@ -697,6 +697,31 @@ test_approved_post_keeps_envelope(void **state)
 	free(cfg);
 }
 
+/* Review finding 4: subscription requests and held posts have caps of
+ * their own: a flood of forged subscribe requests leaves held posts
+ * (and the other way round) working. */
+static void
+test_token_caps_per_action(void **state)
+{
+	struct fixture *f = *state;
+	char tok[LIST_TOKEN_LEN + 1], addr[64];
+	const char *err = NULL;
+	int i;
+
+	for (i = 0; i < LIST_PENDING_MAX; i++) {
+		snprintf(addr, sizeof(addr), "x%d@client.test", i);
+		must(store_list_token_new(f->st, LIST, addr, "subscribe",
+		    3600, NULL, 0, NULL, tok, &err), err);
+	}
+	err = NULL;
+	assert_int_equal(store_list_token_new(f->st, LIST, "y@client.test",
+	    "unsubscribe", 3600, NULL, 0, NULL, tok, &err), -1);
+	assert_non_null(strstr(err, "too many pending confirmations"));
+	/* A held post still is: its own cap. */
+	must(store_list_token_new(f->st, LIST, "y@client.test", "approve",
+	    3600, (const uint8_t *)"x", 1, NULL, tok, &err), err);
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -828,6 +853,8 @@ main(void)
 		    test_expand_failure_leaves_no_copies, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_approved_post_keeps_envelope, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_caps_per_action,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
