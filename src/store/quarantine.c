@@ -271,37 +271,12 @@ quarantine_peek(const char *data_dir, const char *id,
     struct queue_envelope *env, size_t *size_r, time_t *held_r)
 {
 	char path[4096];
-	const char *error;
 	struct stat sb;
-	uint8_t *buf;
-	size_t got = 0, off;
-	ssize_t n;
-	int fd, r;
+	size_t off;
 
-	if (quarantine_path(data_dir, id, path, sizeof(path)) < 0)
+	if (quarantine_path(data_dir, id, path, sizeof(path)) < 0 ||
+	    queue_envelope_peek_file(path, env, &sb, &off) < 0)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -1;
-	if (fstat(fd, &sb) < 0) {
-		close(fd);
-		return -1;
-	}
-	buf = xmalloc(QUEUE_ENVELOPE_PEEK);
-	while (got < QUEUE_ENVELOPE_PEEK) {
-		n = read(fd, buf + got, QUEUE_ENVELOPE_PEEK - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	r = queue_envelope_parse(buf, got, env, &off, &error);
-	free(buf);
-	if (r < 0) {
-		errno = EINVAL;
-		return -1;
-	}
 	*size_r = (uint64_t)sb.st_size > off ? (size_t)sb.st_size - off : 0;
 	*held_r = sb.st_mtime;
 	return 0;

@@ -464,23 +464,21 @@ queue_flush_request(const char *data_dir)
 }
 
 int
-queue_envelope_peek(const char *data_dir, const char *id,
-    struct queue_envelope *env)
+queue_envelope_peek_file(const char *path, struct queue_envelope *env,
+    struct stat *st_r, size_t *body_off_r)
 {
-	char path[4096];
 	const char *error;
 	uint8_t *buf;
 	size_t got = 0, off;
 	ssize_t n;
 	int fd, r;
 
-	if (!queue_id_valid(id) || snprintf(path, sizeof(path),
-	    "%s/queue/msg/%s", data_dir, id) >= (int)sizeof(path)) {
-		errno = EINVAL;
-		return -1;
-	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
+	if (st_r != NULL && fstat(fd, st_r) < 0) {
+		close(fd);
+		return -1;
+	}
 	buf = xmalloc(QUEUE_ENVELOPE_PEEK);
 	while (got < QUEUE_ENVELOPE_PEEK) {
 		n = read(fd, buf + got, QUEUE_ENVELOPE_PEEK - got);
@@ -493,9 +491,27 @@ queue_envelope_peek(const char *data_dir, const char *id,
 	close(fd);
 	r = queue_envelope_parse(buf, got, env, &off, &error);
 	free(buf);
-	if (r < 0)
+	if (r < 0) {
 		errno = EINVAL;
-	return r;
+		return -1;
+	}
+	if (body_off_r != NULL)
+		*body_off_r = off;
+	return 0;
+}
+
+int
+queue_envelope_peek(const char *data_dir, const char *id,
+    struct queue_envelope *env)
+{
+	char path[4096];
+
+	if (!queue_id_valid(id) || snprintf(path, sizeof(path),
+	    "%s/queue/msg/%s", data_dir, id) >= (int)sizeof(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return queue_envelope_peek_file(path, env, NULL, NULL);
 }
 
 int

@@ -100,6 +100,11 @@ int queue_hold_auth(const char *data_dir, const char *account, bool hold);
 #define QUEUE_ENVELOPE_PEEK (256 * 1024)
 int queue_envelope_peek(const char *data_dir, const char *id,
     struct queue_envelope *env);
+/* The same for the queue file at path (a quarantined one), with its
+ * stat (st_r may be NULL) and where its message starts. */
+struct stat;
+int queue_envelope_peek_file(const char *path, struct queue_envelope *env,
+    struct stat *st_r, size_t *body_off_r);
 /* Record that the delay DSN was sent. */
 int queue_state_warned(const char *data_dir, const char *id);
 /* Make every deferred message due now (moatctl queue flush). */
