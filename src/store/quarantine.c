@@ -302,7 +302,9 @@ quarantine_prune(const char *data_dir, time_t before)
 		/* Held messages, and copies a crash left half made. */
 		if (!queue_id_valid(de->d_name) && !tmp)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 		    sb.st_mtime >= before)
 			continue;
