@@ -408,7 +408,8 @@ cmd_account_add(struct ctl *c, int argc, char **argv)
 	if (account_maildir(c, argv[0], path, sizeof(path)) < 0)
 		return fail("account add", "invalid address (expected "
 		    "local@domain)");
-	if (check_local_domain(c, argv[0]) != 0)
+	if (check_local_domain(c, argv[0]) != 0 ||
+	    moatctl_list_refuse_address(c->st, "account add", argv[0]) != 0)
 		return 1;
 	if (get_password_hash(&c->cfg, hash, sizeof(hash), scram,
 	    sizeof(scram)) != 0)
@@ -561,6 +562,8 @@ cmd_alias_add(struct ctl *c, int argc, char **argv)
 	const char *err;
 	int i;
 
+	if (moatctl_list_refuse_address(c->st, "alias add", argv[0]) != 0)
+		return 1;
 	for (i = 1; i < argc; i++) {
 		if (store_alias_add(c->st, argv[0], argv[i], &err) < 0)
 			return fail("alias add", err);

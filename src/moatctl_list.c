@@ -11,6 +11,19 @@
 #include "store_list.h"
 #include "util.h"
 
+int
+moatctl_list_refuse_address(struct store *st, const char *what,
+    const char *address)
+{
+	int r = store_list_address_used(st, address);
+
+	if (r == 0)
+		return 0;
+	fprintf(stderr, "moatctl: %s: %s\n", what, r < 0 ? "database error" :
+	    "that is an address of a mailing list (moatctl list)");
+	return 1;
+}
+
 static int
 usage(void)
 {

@@ -996,6 +996,17 @@ store_list_verp_key(struct store *st, uint8_t key[LIST_VERP_KEY_LEN])
 	return r;
 }
 
+int
+store_list_address_used(struct store *st, const char *address)
+{
+	char addr[LIST_ADDR_MAX + 1];
+
+	/* What addr_ok refuses is no list's address either. */
+	if (!addr_ok(address, addr))
+		return 0;
+	return is_list_address(st, addr);
+}
+
 /* ---- one-click unsubscribe (src/web/web_session.c) ------------------- */
 
 /* The two last slots of this file's range, kept out of the enum above

@@ -153,6 +153,11 @@ int store_list_prune(struct store *st, time_t now, unsigned *tokens_r,
 #define LIST_VERP_KEY_LEN	32
 int store_list_verp_key(struct store *st, uint8_t key[LIST_VERP_KEY_LEN]);
 
+/* Is address one of any list's addresses (the list or a role address:
+ * store_list_lookup)? moatctl account add / alias add refuse those. 1
+ * yes, 0 no, -1 database error. */
+int store_list_address_used(struct store *st, const char *address);
+
 /* One-click unsubscribe (RFC 8058): the member of list whose unsubscribe
  * token is token, into address; with remove, that member is also
  * deleted. 1 found, 0 no such member, -1 with *error_r (database). */

@@ -6,6 +6,7 @@
  * A struct store is used by one thread at a time. */
 #include "store.h"
 #include "store_int.h"
+#include "store_list.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,13 +319,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT EXISTS (SELECT 1 FROM domains WHERE name = ?2),"
 	    " EXISTS (SELECT 1 FROM accounts WHERE domain = ?2 AND local = ?1)"
 	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = ?1)"
-	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = '')"
-	    " OR EXISTS (SELECT 1 FROM lists WHERE domain = ?2 AND (local = ?1"
-	    "  OR (substr(?1, 1, length(local)) = local AND"
-	    "  (lower(substr(?1, length(local) + 1)) IN ('-request',"
-	    "  '-subscribe', '-unsubscribe', '-owner', '-bounces', '-confirm')"
-	    "  OR lower(substr(?1, length(local) + 1, 9)) IN ('-bounces+',"
-	    "  '-confirm+')))))",
+	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?2 AND local = '')",
 	[ST_DOMAIN_EXISTS] =
 	    "SELECT 1 FROM domains WHERE name = ?1",
 	[ST_ACCOUNT_EXISTS] =
@@ -946,6 +941,19 @@ store_rcpt_check(struct store *st, const char *local, const char *domain,
 	else
 		*r = STORE_RCPT_NO_SUCH_USER;
 	stmt_done(s);
+	/* A list address: store_list_lookup is the one parser of role
+	 * suffixes, so RCPT accepts exactly what delivery knows. */
+	if (*r == STORE_RCPT_NO_SUCH_USER) {
+		char arg[LIST_ARG_MAX];
+		struct list_info li;
+		enum list_role role;
+
+		if (store_list_lookup(st, local, domain, &role, &li, arg,
+		    sizeof(arg)) < 0)
+			return -1;
+		if (role != LIST_ROLE_NONE)
+			*r = STORE_RCPT_OK;
+	}
 	return 0;
 }
 

@@ -506,3 +506,21 @@ def test_subscribe_requests_rate_limited_per_address(site):
 	assert len(msgs) == 1
 	assert re.match(r"confirm [0-9a-f]{32}$", parse(msgs[0])["Subject"])
 	assert site.ctl("list", "tokens", LIST).stdout.count("subscribe") == 1
+
+
+def test_role_addresses_agree_at_rcpt_and_in_moatctl(site):
+	"""Review finding 12: RCPT refuses the role addresses delivery would
+	bounce (empty or over-long "+ARG"), and no account or alias may take
+	a list's address."""
+	for local in ("team-bounces+", "team-confirm+", "team-request+x"):
+		code, text = refused(site, CAROL, f"{local}@example.test")
+		assert code == 550 and b"5.1.1" in text, (local, code, text)
+	code, _ = refused(site, CAROL, "team-owner@example.test")
+	assert code == 250
+	for cmd in (["account", "add", "team-owner@example.test"],
+	    ["alias", "add", "team-request@example.test", CAROL],
+	    ["alias", "add", LIST, CAROL]):
+		r = site.ctl(*cmd, check=False, input="pw-x-123456\n")
+		assert r.returncode == 1 and "mailing list" in r.stderr, \
+		    (cmd, r.stderr)
+	assert "team-owner" not in site.ctl("account", "list").stdout

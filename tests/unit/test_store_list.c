@@ -722,6 +722,49 @@ test_token_caps_per_action(void **state)
 	    3600, (const uint8_t *)"x", 1, NULL, tok, &err), err);
 }
 
+/* Review finding 12: RCPT accepts exactly the role addresses delivery
+ * knows (one parser): no empty or over-long "+ARG", and account / alias
+ * names of lists are seen as lists. */
+static void
+test_rcpt_check_agrees_with_roles(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char		*local;
+		enum store_rcpt_result	 want;
+	} cases[] = {
+		{ "team", STORE_RCPT_OK },
+		{ "Team-Owner", STORE_RCPT_OK },
+		{ "team-bounces", STORE_RCPT_OK },
+		{ "team-bounces+a=b.test+0123456789", STORE_RCPT_OK },
+		{ "team-bounces+", STORE_RCPT_NO_SUCH_USER },
+		{ "team-confirm+", STORE_RCPT_NO_SUCH_USER },
+		{ "team-request+x", STORE_RCPT_NO_SUCH_USER },
+		{ "team-nothing", STORE_RCPT_NO_SUCH_USER },
+	};
+	enum store_rcpt_result r;
+	char longarg[LIST_ARG_MAX + 32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(store_rcpt_check(f->st, cases[i].local,
+		    "example.test", &r), 0);
+		if (r != cases[i].want)
+			fail_msg("%s: %d, want %d", cases[i].local, r,
+			    cases[i].want);
+	}
+	snprintf(longarg, sizeof(longarg), "team-confirm+");
+	memset(longarg + 13, 'a', LIST_ARG_MAX + 1);
+	longarg[13 + LIST_ARG_MAX + 1] = '\0';
+	assert_int_equal(store_rcpt_check(f->st, longarg, "example.test", &r),
+	    0);
+	assert_int_equal(r, STORE_RCPT_NO_SUCH_USER);
+	assert_int_equal(store_list_address_used(f->st,
+	    "TEAM-unsubscribe@example.test"), 1);
+	assert_int_equal(store_list_address_used(f->st,
+	    "teammate@example.test"), 0);
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -855,6 +898,8 @@ main(void)
 		    test_approved_post_keeps_envelope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_caps_per_action,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rcpt_check_agrees_with_roles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
