@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "hash.h"
 #include "mime.h"
 #include "xalloc.h"
 
@@ -18,31 +19,6 @@
 #define OUTBREAK_TAG_MAX	1024	/* octets of one <tag> skipped */
 #define OUTBREAK_HEX_MIN	12	/* all-hex words this long are ids */
 #define OUTBREAK_HASHES		(OUTBREAK_BANDS * OUTBREAK_ROWS)
-
-/* splitmix64's finaliser: a cheap full-avalanche 64-bit mix. */
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t
-fnv1a(const uint8_t *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static bool
 word_octet(uint8_t c)
@@ -135,7 +111,7 @@ outbreak_normalise(const uint8_t *p, size_t len, struct buf *out)
 static uint64_t
 seed_of(unsigned i)
 {
-	return mix64(0x6f7574627265616bULL + (uint64_t)i *
+	return hash_mix64(0x6f7574627265616bULL + (uint64_t)i *
 	    0x9e3779b97f4a7c15ULL);
 }
 
@@ -159,7 +135,7 @@ outbreak_text_keys(const uint8_t *norm, size_t len, struct outbreak_fp *fp)
 		start = i;
 		while (i < len && norm[i] != ' ')
 			i++;
-		win[nwords % OUTBREAK_SHINGLE] = fnv1a(norm + start,
+		win[nwords % OUTBREAK_SHINGLE] = hash_fnv1a64(norm + start,
 		    i - start);
 		nwords++;
 		if (nwords < OUTBREAK_SHINGLE)
@@ -167,9 +143,10 @@ outbreak_text_keys(const uint8_t *norm, size_t len, struct outbreak_fp *fp)
 		/* The shingle of the last OUTBREAK_SHINGLE words, in order. */
 		sh = 0;
 		for (k = 0; k < OUTBREAK_SHINGLE; k++)
-			sh = mix64(sh ^ win[(nwords + k) % OUTBREAK_SHINGLE]);
+			sh = hash_mix64(sh ^
+			    win[(nwords + k) % OUTBREAK_SHINGLE]);
 		for (k = 0; k < OUTBREAK_HASHES; k++) {
-			h = mix64(sh ^ seeds[k]);
+			h = hash_mix64(sh ^ seeds[k]);
 			if (h < mins[k])
 				mins[k] = h;
 		}
@@ -180,9 +157,9 @@ outbreak_text_keys(const uint8_t *norm, size_t len, struct outbreak_fp *fp)
 		return;
 	for (b = 0; b < OUTBREAK_BANDS && fp->nkeys < OUTBREAK_KEYS_MAX;
 	    b++) {
-		h = mix64(0x62616e64ULL + b);
+		h = hash_mix64(0x62616e64ULL + b);
 		for (r = 0; r < OUTBREAK_ROWS; r++)
-			h = mix64(h ^ mins[b * OUTBREAK_ROWS + r]);
+			h = hash_mix64(h ^ mins[b * OUTBREAK_ROWS + r]);
 		fp->keys[fp->nkeys] = h != 0 ? h : 1;	/* 0: a free slot */
 		fp->kinds[fp->nkeys] = OUTBREAK_TEXT;
 		fp->nkeys++;

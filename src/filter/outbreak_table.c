@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -101,33 +102,19 @@ outbreak_shared(void)
 
 /* ---- hashing and counting ---- */
 
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-/* FNV-1a of s, ASCII lower-cased, at most OB_ADDR_MAX octets. */
+/* FNV-1a of s, ASCII lower-cased, at most OB_ADDR_MAX octets, mixed. */
 static uint64_t
 hash_lower(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint8_t low[OB_ADDR_MAX];
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i < OB_ADDR_MAX; i++) {
 		uint8_t c = (uint8_t)s[i];
 
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c - 'A' + 'a');
-		h ^= c;
-		h *= 0x100000001b3ULL;
+		low[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
 	}
-	return mix64(h);
+	return hash_mix64(hash_fnv1a64(low, i));
 }
 
 static void
@@ -538,7 +525,7 @@ outbreak_chown(struct outbreak_table *t, uid_t uid, gid_t gid)
 static struct ob_group *
 group_of(struct outbreak_table *t, uint64_t key)
 {
-	return &t->groups[mix64(key ^ t->hdr->seed) & (t->ngroups - 1)];
+	return &t->groups[hash_mix64(key ^ t->hdr->seed) & (t->ngroups - 1)];
 }
 
 /* key's entry in g (locked), taking a free, expired or evicted slot when

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "mime.h"
 #include "xalloc.h"
 
@@ -103,14 +104,7 @@ is_host(uint8_t c)
 uint64_t
 tokenize_hash(const uint8_t *p, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return hash_fnv1a64(p, len);
 }
 
 struct tokenize *

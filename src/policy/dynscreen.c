@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
@@ -733,13 +734,8 @@ dedupe_fp(uint64_t dedupe, unsigned metric)
 	uint64_t x = dedupe ^ ((uint64_t)(metric + 1) *
 	    UINT64_C(0x9e3779b97f4a7c15));
 
-	/* splitmix64 finaliser: fold all 64 bits into the 32 kept */
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return (uint32_t)x | 1;
+	/* Mixed, so all 64 bits reach the 32 kept. */
+	return (uint32_t)hash_mix64(x) | 1;
 }
 
 static unsigned

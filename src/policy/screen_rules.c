@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "cidr.h"
+#include "hash.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -117,12 +118,7 @@ key_hash(const uint8_t *key, size_t len)
 		h = (h ^ w) * 0x94d049bb133111ebULL;
 		h ^= h >> 29;
 	}
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
+	return hash_mix64(h);
 }
 
 /* The hash of a network key without building the key: a lookup
