@@ -353,6 +353,24 @@ exec_done(struct store *st, sqlite3_stmt *s, const char *what,
 	return -1;
 }
 
+/* A list's display name goes into quoted strings as it is (List-Id,
+ * the notices' From:) and through list_auth's checks: printable ASCII
+ * without '"', '\\', '<' or '>', at most LIST_NAME_MAX octets. */
+#define NAME_RULE	"name: at most 128 printable ASCII characters, " \
+	"without \", \\, < or >"
+
+static bool
+name_ok(const char *n)
+{
+	size_t i;
+
+	for (i = 0; n[i] != '\0'; i++)
+		if (i >= LIST_NAME_MAX || n[i] < 0x20 || n[i] > 0x7e ||
+		    strchr("\"\\<>", n[i]) != NULL)
+			return false;
+	return true;
+}
+
 /* Is addr (lower case, addr_ok) one of any list's addresses? 1 yes, 0
  * no, -1 database error. Such an address can be neither a member nor a
  * moderator: the list would mail itself. */
@@ -388,6 +406,10 @@ store_list_add(struct store *st, const struct list_info *li,
 
 	if (!addr_ok(li->address, addr)) {
 		*error_r = store_error_text(st, "invalid list address");
+		return -1;
+	}
+	if (!name_ok(li->name)) {
+		*error_r = store_error_text(st, NAME_RULE);
 		return -1;
 	}
 	at = strrchr(addr, '@');
@@ -468,10 +490,8 @@ store_list_set(struct store *st, const char *address, const char *key,
 	if (store_list_get(st, address, &li, error_r) < 0)
 		return -1;
 	if (strcmp(key, "name") == 0) {
-		if (strlen(value) > LIST_NAME_MAX ||
-		    strpbrk(value, "\r\n\"<>") != NULL) {
-			*error_r = store_error_text(st, "name: at most 128 "
-			    "octets, no quotes, <> or line breaks");
+		if (!name_ok(value)) {
+			*error_r = store_error_text(st, NAME_RULE);
 			return -1;
 		}
 		id = LS_SET_NAME;

@@ -765,6 +765,36 @@ test_rcpt_check_agrees_with_roles(void **state)
 	    "teammate@example.test"), 0);
 }
 
+/* Review finding 11: the display name is printable ASCII without the
+ * characters that break its quoting (it is written into List-Id and
+ * From: as it is). */
+static void
+test_list_name_printable(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = { "a\tb", "trailing\\", "x\"y",
+	    "\xc3\xa9quipe", "a<b>", "line\r\nbreak" };
+	struct list_info li;
+	const char *err = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		if (store_list_set(f->st, LIST, "name", bad[i], &err) != -1)
+			fail_msg("name %zu accepted", i);
+		assert_non_null(strstr(err, "printable ASCII"));
+	}
+	memset(&li, 0, sizeof(li));
+	snprintf(li.address, sizeof(li.address), "other@example.test");
+	snprintf(li.name, sizeof(li.name), "tab\there");
+	assert_int_equal(store_list_add(f->st, &li, &err), -1);
+	assert_non_null(strstr(err, "printable ASCII"));
+	must(store_list_set(f->st, LIST, "name", "Team talk (2026)! #1",
+	    &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	assert_string_equal(li.name, "Team talk (2026)! #1");
+}
+
 /* ---- who may post ----------------------------------------------------- */
 
 static void
@@ -900,6 +930,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rcpt_check_agrees_with_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_name_printable,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rcpt_policy, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
