@@ -16,7 +16,8 @@
 #include "util.h"
 #include "xalloc.h"
 
-#define DKIM_STAGE		512	/* header canonicalization staging */
+#define DKIM_STAGE		1024	/* header canonicalization on the stack */
+#define DKIM_HBATCH		4096	/* header hash input batched */
 
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
@@ -183,42 +184,68 @@ dkim_field_is(const struct dkim_msg *m, const struct dkim_field *f,
  * Header canonicalization (3.4.1, 3.4.2)
  */
 
-struct stage {
-	uint8_t		 b[DKIM_STAGE];
-	size_t		 n;
-	struct buf	*out;
-	int		 err;
+/* Octets that end a run of plain header value in relaxed header
+ * canonicalization. */
+static const bool hdr_stop[256] = {
+	[' '] = true, ['\t'] = true, ['\r'] = true,
 };
 
-static void
-stage_put(struct stage *s, uint8_t c)
+/* Relaxed canonicalization of the field at u into o, which has room for
+ * len + 2 octets (the output is never longer than the input, plus the
+ * CRLF): written straight, no staging. Returns the octets written. */
+static size_t
+relaxed_header(uint8_t *o, const uint8_t *u, size_t len, bool crlf)
 {
-	if (s->n == sizeof(s->b)) {
-		if (buf_append(s->out, s->b, s->n) < 0)
-			s->err = -1;
-		s->n = 0;
-	}
-	s->b[s->n++] = c;
-}
+	uint8_t *start = o;
+	const uint8_t *colon = memchr(u, ':', len);
+	size_t i, nlen = colon != NULL ? (size_t)(colon - u) : len;
+	bool wsp = false, any = false;
 
-static int
-stage_end(struct stage *s)
-{
-	if (s->n > 0 && buf_append(s->out, s->b, s->n) < 0)
-		s->err = -1;
-	s->n = 0;
-	return s->err;
+	/* Name: lower case, WSP before the colon deleted. Unfolding in
+	 * the name cannot happen (a name has no WSP). */
+	while (nlen > 0 && is_wsp(u[nlen - 1]))
+		nlen--;
+	for (i = 0; i < nlen; i++)
+		*o++ = (u[i] >= 'A' && u[i] <= 'Z') ?
+		    (uint8_t)(u[i] - 'A' + 'a') : u[i];
+	if (colon != NULL) {
+		*o++ = ':';
+		/* Value: unfold, WSP runs to one SP, no WSP at either end. */
+		i = (size_t)(colon - u) + 1;
+		while (i < len) {
+			if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
+				i += 2;
+				continue;
+			}
+			if (is_wsp(u[i])) {
+				wsp = true;
+				i++;
+				continue;
+			}
+			if (wsp && any)
+				*o++ = ' ';
+			wsp = false;
+			any = true;
+			/* A run of plain octets (a lone CR is one too). */
+			*o++ = u[i++];
+			while (i < len && !hdr_stop[u[i]])
+				*o++ = u[i++];
+		}
+	}
+	if (crlf) {
+		*o++ = '\r';
+		*o++ = '\n';
+	}
+	return (size_t)(o - start);
 }
 
 int
 dkim_canon_header(enum dkim_canon c, const char *p, size_t len, bool crlf,
     struct buf *out)
 {
-	const uint8_t *u = (const uint8_t *)p;
-	struct stage s;
-	const uint8_t *colon;
-	size_t i, nlen;
-	bool wsp = false, any = false;
+	uint8_t stage[DKIM_STAGE], *o;
+	size_t n;
+	int r;
 
 	if (c == DKIM_CANON_SIMPLE) {
 		if (buf_append(out, p, len) < 0 ||
@@ -226,42 +253,14 @@ dkim_canon_header(enum dkim_canon c, const char *p, size_t len, bool crlf,
 			return -1;
 		return 0;
 	}
-	s.n = 0;
-	s.out = out;
-	s.err = 0;
-	colon = memchr(u, ':', len);
-	nlen = colon != NULL ? (size_t)(colon - u) : len;
-	/* Name: lower case, WSP before the colon deleted. Unfolding in
-	 * the name cannot happen (a name has no WSP). */
-	while (nlen > 0 && is_wsp(u[nlen - 1]))
-		nlen--;
-	for (i = 0; i < nlen; i++)
-		stage_put(&s, (u[i] >= 'A' && u[i] <= 'Z') ?
-		    (uint8_t)(u[i] - 'A' + 'a') : u[i]);
-	if (colon != NULL) {
-		stage_put(&s, ':');
-		/* Value: unfold, WSP runs to one SP, no WSP at either end. */
-		for (i = (size_t)(colon - u) + 1; i < len; i++) {
-			if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
-				i++;
-				continue;
-			}
-			if (is_wsp(u[i])) {
-				wsp = true;
-				continue;
-			}
-			if (wsp && any)
-				stage_put(&s, ' ');
-			wsp = false;
-			any = true;
-			stage_put(&s, u[i]);
-		}
-	}
-	if (crlf) {
-		stage_put(&s, '\r');
-		stage_put(&s, '\n');
-	}
-	return stage_end(&s);
+	/* Short fields (nearly all) on the stack, others in one
+	 * allocation: either way one append. */
+	o = len <= sizeof(stage) - 2 ? stage : xmalloc(len + 2);
+	n = relaxed_header(o, (const uint8_t *)p, len, crlf);
+	r = buf_append(out, o, n);
+	if (o != stage)
+		free(o);
+	return r < 0 ? -1 : 0;
 }
 
 /*
@@ -590,14 +589,53 @@ dkim_body_end(struct dkim_body *b)
  * Header hash (3.7)
  */
 
-static int
-digest_buf(EVP_MD_CTX *md, struct buf *out)
-{
-	int r = out->len == 0 ? 1 :
-	    EVP_DigestUpdate(md, out->data, out->len);
+/* Canonicalized header fields gathered for one digest update. */
+struct hbatch {
+	uint8_t		 b[DKIM_HBATCH];
+	size_t		 n;
+	EVP_MD_CTX	*md;
+};
 
-	buf_reset(out);
+static int
+hbatch_flush(struct hbatch *h)
+{
+	int r = h->n == 0 ? 1 : EVP_DigestUpdate(h->md, h->b, h->n);
+
+	h->n = 0;
 	return r == 1 ? 0 : -1;
+}
+
+/* Canonicalize the field at p into the batch (straight, when it fits),
+ * digesting what was gathered when it is full. */
+static int
+hbatch_field(struct hbatch *h, enum dkim_canon c, const uint8_t *p,
+    size_t len, bool crlf)
+{
+	if (len + 2 > sizeof(h->b) - h->n && hbatch_flush(h) < 0)
+		return -1;
+	if (len + 2 > sizeof(h->b)) {
+		/* Longer than the batch: through a buffer of its own. */
+		struct buf out;
+		int r;
+
+		buf_init(&out, DKIM_SIG_FIELD_MAX + DKIM_HEADER_MAX);
+		r = dkim_canon_header(c, (const char *)p, len, crlf, &out);
+		if (r == 0 && out.len > 0 &&
+		    EVP_DigestUpdate(h->md, out.data, out.len) != 1)
+			r = -1;
+		buf_deinit(&out);
+		return r;
+	}
+	if (c == DKIM_CANON_SIMPLE) {
+		memcpy(h->b + h->n, p, len);
+		h->n += len;
+		if (crlf) {
+			h->b[h->n++] = '\r';
+			h->b[h->n++] = '\n';
+		}
+	} else
+		h->n += relaxed_header(h->b + h->n, p, len, crlf);
+	return 0;
 }
 
 int
@@ -605,17 +643,21 @@ dkim_hash_headers(const struct dkim_msg *m, const struct dkim_slice *h,
     size_t nh, enum dkim_canon c, size_t self, const char *sigf,
     size_t siglen, size_t bstart, size_t bend, EVP_MD_CTX *md)
 {
-	struct buf out;
-	bool *used;
+	struct hbatch hb;
+	uint8_t cut[DKIM_STAGE], *sc;
+	bool used_stack[64], *used;
 	size_t i, k;
 	int ret = -1;
 
 	if (bstart > bend || bend > siglen)
 		return -1;
-	used = xcalloc(m->nfields + 1, sizeof(*used));
+	used = m->nfields + 1 <= sizeof(used_stack) / sizeof(used_stack[0]) ?
+	    used_stack : xmalloc((m->nfields + 1) * sizeof(*used));
+	memset(used, 0, (m->nfields + 1) * sizeof(*used));
 	if (self < m->nfields)
 		used[self] = true;
-	buf_init(&out, DKIM_HEADER_MAX + DKIM_SIG_FIELD_MAX);
+	hb.n = 0;
+	hb.md = md;
 	for (i = 0; i < nh; i++) {
 		/* The last unused instance of the name; none: nothing. */
 		for (k = m->nfields; k > 0; k--) {
@@ -625,32 +667,28 @@ dkim_hash_headers(const struct dkim_msg *m, const struct dkim_slice *h,
 			    h[i].len))
 				continue;
 			used[k - 1] = true;
-			if (dkim_canon_header(c, (const char *)m->hdr.data +
-			    f->off, f->len, true, &out) < 0 ||
-			    digest_buf(md, &out) < 0)
+			if (hbatch_field(&hb, c, m->hdr.data + f->off, f->len,
+			    true) < 0)
 				goto done;
 			break;
 		}
 	}
 	/* The signature field with b= empty, without the final CRLF. A
 	 * copy, because relaxed whitespace handling spans the cut. */
-	if (buf_append(&out, sigf, bstart) < 0 ||
-	    buf_append(&out, sigf + bend, siglen - bend) < 0)
+	k = siglen - (bend - bstart);
+	sc = k <= sizeof(cut) ? cut : xmalloc(k);
+	memcpy(sc, sigf, bstart);
+	memcpy(sc + bstart, sigf + bend, siglen - bend);
+	if (hbatch_field(&hb, c, sc, k, false) < 0 || hbatch_flush(&hb) < 0) {
+		if (sc != cut)
+			free(sc);
 		goto done;
-	{
-		struct buf canon;
-
-		buf_init(&canon, DKIM_SIG_FIELD_MAX * 2);
-		if (dkim_canon_header(c, (const char *)out.data, out.len,
-		    false, &canon) < 0 || digest_buf(md, &canon) < 0) {
-			buf_deinit(&canon);
-			goto done;
-		}
-		buf_deinit(&canon);
 	}
+	if (sc != cut)
+		free(sc);
 	ret = 0;
 done:
-	buf_deinit(&out);
-	free(used);
+	if (used != used_stack)
+		free(used);
 	return ret;
 }
