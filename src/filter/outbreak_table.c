@@ -12,19 +12,14 @@
 #include "outbreak.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "hash.h"
 #include "log.h"
+#include "shmap.h"
 #include "xalloc.h"
 
 #define OB_MAGIC	"MOATOBK1"
@@ -56,10 +51,7 @@ struct ob_entry {
 };
 
 struct ob_group {
-	union {
-		pthread_mutex_t	m;
-		char		pad[64];
-	} lock;
+	union shmap_mutex lock;
 	struct ob_entry	e[OUTBREAK_GROUP];
 };
 
@@ -74,13 +66,10 @@ struct ob_header {
 	char		pad[24];
 };
 
-_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits its pad");
 _Static_assert(sizeof(struct ob_header) == 64, "header is one line");
 
 struct outbreak_table {
-	void		*map;
-	size_t		 size;
-	int		 fd;
+	struct shmap	 shm;
 	struct ob_header *hdr;
 	struct ob_group	*groups;
 	uint32_t	 ngroups;
@@ -229,54 +218,16 @@ evaluate(struct ob_entry *e, const struct outbreak_limits *lim,
 static void
 lock(struct ob_group *g)
 {
-	int r = pthread_mutex_lock(&g->lock.m);
-
-	if (r == EOWNERDEAD) {
+	if (shmap_lock(&g->lock.m))
 		/* A process died holding it: at worst a counter of one entry
 		 * is half updated. */
 		log_warnx("outbreak event=lock-recovered");
-		if ((r = pthread_mutex_consistent(&g->lock.m)) != 0)
-			fatalx("outbreak: pthread_mutex_consistent: %s",
-			    strerror(r));
-		return;
-	}
-	if (r != 0)
-		fatalx("outbreak: pthread_mutex_lock: %s", strerror(r));
 }
 
 static void
 unlock(struct ob_group *g)
 {
-	int r = pthread_mutex_unlock(&g->lock.m);
-
-	if (r != 0)
-		fatalx("outbreak: pthread_mutex_unlock: %s", strerror(r));
-}
-
-static int
-locks_init(struct outbreak_table *t)
-{
-	pthread_mutexattr_t a;
-	uint32_t i;
-	int r;
-
-	if ((r = pthread_mutexattr_init(&a)) != 0) {
-		errno = r;
-		return -1;
-	}
-	if ((r = pthread_mutexattr_setpshared(&a,
-	    PTHREAD_PROCESS_SHARED)) == 0 &&
-	    (r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) == 0)
-		/* Only the creator runs this, before anyone else maps the
-		 * file: a lock a crashed run left held is discarded. */
-		for (i = 0; i < t->ngroups && r == 0; i++)
-			r = pthread_mutex_init(&t->groups[i].lock.m, &a);
-	(void)pthread_mutexattr_destroy(&a);
-	if (r != 0) {
-		errno = r;
-		return -1;
-	}
-	return 0;
+	shmap_unlock(&g->lock.m);
 }
 
 /* ---- the file ---- */
@@ -319,128 +270,52 @@ header_problem(const struct ob_header *h, uint64_t st_size, uint32_t want)
 	return NULL;
 }
 
-static void *
-map_fd(int fd, uint64_t size)
+static const char *
+check_header(const void *hdr, uint64_t size, const void *want)
 {
-	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
+	return header_problem(hdr, size, *(const uint32_t *)want);
 }
 
-/* A fresh file built next to path and renamed into place. */
 static int
-create_file(const char *path, uint32_t cap, int *fd_r, void **map_r,
+init_header(void *map, uint64_t size, const void *want,
     const char **error_r)
 {
-	char tmp[PATH_MAX];
-	struct ob_header *h;
-	uint64_t size = file_size_of(cap);
-	void *map;
-	int fd, r, saved;
+	struct ob_header *h = map;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >=
-	    sizeof(tmp)) {
-		*error_r = "path too long";
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (unlink(tmp) < 0 && errno != ENOENT) {
-		*error_r = "cannot remove stale temporary file";
-		return -1;
-	}
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0) {
-		*error_r = "cannot create file";
-		return -1;
-	}
-	/* Allocated now: a sparse file could SIGBUS a worker later on a
-	 * full disk. */
-	if ((r = posix_fallocate(fd, 0, (off_t)size)) != 0) {
-		errno = r;
-		*error_r = "cannot allocate file";
-		goto fail;
-	}
-	if ((map = map_fd(fd, size)) == NULL) {
-		*error_r = "cannot map file";
-		goto fail;
-	}
-	h = map;
-	memset(h, 0, sizeof(*h));
 	h->version = OB_VERSION;
 	h->header_size = sizeof(*h);
 	h->entry_size = sizeof(struct ob_entry);
-	h->capacity = cap;
+	h->capacity = *(const uint32_t *)want;
 	h->file_size = size;
 	if (getrandom(&h->seed, sizeof(h->seed), 0) !=
 	    (ssize_t)sizeof(h->seed)) {
 		*error_r = "cannot get random seed";
-		saved = errno;
-		(void)munmap(map, (size_t)size);
-		errno = saved;
-		goto fail;
+		return -1;
 	}
-	memcpy(h->magic, OB_MAGIC, sizeof(h->magic));	/* valid last */
-	if (rename(tmp, path) < 0) {
-		*error_r = "cannot rename file into place";
-		saved = errno;
-		(void)munmap(map, (size_t)size);
-		errno = saved;
-		goto fail;
-	}
-	*fd_r = fd;
-	*map_r = map;
 	return 0;
-fail:
-	saved = errno;
-	(void)close(fd);
-	(void)unlink(tmp);
-	errno = saved;
-	return -1;
 }
 
-/* 1 mapped, 0 missing or invalid (*why_r), -1 system error. */
+/* Only the creator runs this, before anyone else maps the file: a lock a
+ * crashed run left held is discarded. */
 static int
-open_existing(const char *path, uint32_t want, int *fd_r, void **map_r,
-    const char **why_r)
+locks_init(void *map)
 {
-	struct ob_header h;
-	struct stat st;
-	void *map;
-	int fd, saved;
+	struct ob_header *h = map;
+	struct ob_group *groups = (struct ob_group *)(void *)(h + 1);
 
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		*why_r = errno == ENOENT ? "missing" : "cannot open file";
-		return errno == ENOENT ? 0 : -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		*why_r = "cannot stat file";
-		goto fail;
-	}
-	memset(&h, 0, sizeof(h));
-	if (pread(fd, &h, sizeof(h), 0) < 0) {
-		*why_r = "cannot read file";
-		goto fail;
-	}
-	if ((*why_r = header_problem(&h, (uint64_t)st.st_size, want)) !=
-	    NULL) {
-		(void)close(fd);
-		return 0;
-	}
-	if ((map = map_fd(fd, h.file_size)) == NULL) {
-		*why_r = "cannot map file";
-		goto fail;
-	}
-	*fd_r = fd;
-	*map_r = map;
-	return 1;
-fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return shmap_mutex_init(&groups[0].lock.m,
+	    h->capacity / OUTBREAK_GROUP, sizeof(struct ob_group));
 }
+
+static const struct shmap_layout ob_layout = {
+	.name = "outbreak",
+	.magic = OB_MAGIC,
+	.header_size = sizeof(struct ob_header),
+	.check = check_header,
+	.init = init_header,
+	.locks_init = locks_init,
+	.recreate_note = NULL,
+};
 
 int
 outbreak_open(const char *path, unsigned capacity, bool create,
@@ -448,9 +323,6 @@ outbreak_open(const char *path, unsigned capacity, bool create,
 {
 	struct outbreak_table *t;
 	uint32_t cap = 0;
-	const char *why = NULL;
-	void *map = NULL;
-	int fd = -1, r;
 
 	if (create) {
 		if (capacity == 0)
@@ -462,39 +334,15 @@ outbreak_open(const char *path, unsigned capacity, bool create,
 		}
 		cap = pow2_ceil(capacity);
 	}
-	r = open_existing(path, cap, &fd, &map, &why);
-	if (r < 0) {
-		*error_r = why;
-		return -1;
-	}
-	if (r == 0 && !create) {
-		*error_r = strcmp(why, "missing") == 0 ? "no such file" :
-		    "invalid file";
-		errno = ENOENT;
-		return -1;
-	}
-	if (r == 0) {
-		if (strcmp(why, "missing") != 0)
-			log_warnx("outbreak event=recreate path=%s "
-			    "reason=\"%s\"", path, why);
-		if (create_file(path, cap, &fd, &map, error_r) < 0)
-			return -1;
-	}
 	t = xcalloc(1, sizeof(*t));
-	t->map = map;
-	t->fd = fd;
-	t->hdr = map;
-	t->size = (size_t)t->hdr->file_size;
-	t->groups = (struct ob_group *)(void *)((char *)map +
-	    sizeof(struct ob_header));
-	t->ngroups = t->hdr->capacity / OUTBREAK_GROUP;
-	if (create && locks_init(t) < 0) {
-		r = errno;
-		outbreak_close(&t);
-		errno = r;
-		*error_r = "cannot initialise locks";
+	if (shmap_open(&t->shm, &ob_layout, path, &cap,
+	    create ? file_size_of(cap) : 0, error_r) < 0) {
+		free(t);
 		return -1;
 	}
+	t->hdr = t->shm.map;
+	t->groups = (struct ob_group *)(void *)(t->hdr + 1);
+	t->ngroups = t->hdr->capacity / OUTBREAK_GROUP;
 	*t_r = t;
 	return 0;
 }
@@ -506,10 +354,7 @@ outbreak_close(struct outbreak_table **tp)
 
 	if (t == NULL)
 		return;
-	if (munmap(t->map, t->size) < 0)
-		log_warn("outbreak event=munmap-failed");
-	if (close(t->fd) < 0)
-		log_warn("outbreak event=close-failed");
+	shmap_close(&t->shm);
 	free(t);
 	*tp = NULL;
 }
@@ -517,7 +362,7 @@ outbreak_close(struct outbreak_table **tp)
 int
 outbreak_chown(struct outbreak_table *t, uid_t uid, gid_t gid)
 {
-	return fchown(t->fd, uid, gid);
+	return shmap_chown(&t->shm, uid, gid);
 }
 
 /* ---- counting ---- */

@@ -3,23 +3,20 @@
  * guarantees are described in dynscreen.h. */
 #include "dynscreen.h"
 
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hash.h"
 #include "log.h"
+#include "shmap.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -101,13 +98,6 @@ struct acct_entry {
 };
 
 _Static_assert(sizeof(struct ip_entry) == 128, "IP entry is 128 bytes");
-_Static_assert(sizeof(pthread_mutex_t) <= 64, "mutex fits a cache line");
-
-/* One lock per cache line, so neighbouring stripes do not share one. */
-union lockpad {
-	pthread_mutex_t	 m;
-	char		 pad[64];
-};
 
 struct dyn_header {
 	char		 magic[8];
@@ -129,9 +119,9 @@ struct dyn_header {
 	uint64_t	 ban_plen6[3];
 	struct win	 notify_hour;
 	uint32_t	 notify_last[DYN_NOTIFY_SLOTS];
-	union lockpad	 notify_lock;
-	union lockpad	 ip_locks[DYN_STRIPES];
-	union lockpad	 acct_locks[DYN_STRIPES];
+	union shmap_mutex notify_lock;
+	union shmap_mutex ip_locks[DYN_STRIPES];
+	union shmap_mutex acct_locks[DYN_STRIPES];
 };
 
 /* Byte offsets of the parts of the file. */
@@ -153,14 +143,12 @@ struct tab {
 	size_t		 bstride;
 	size_t		 off_dd, off_win;
 	uint32_t	 cap, ngroups, nstripes, ratio;
-	union lockpad	*locks;
+	union shmap_mutex *locks;
 };
 
 struct dynscreen {
 	struct dyn_header *hdr;
-	void		*map;
-	size_t		 size;
-	int		 fd;
+	struct shmap	 shm;
 	uint64_t	 k0, k1;
 	struct tab	 ip, acct;
 };
@@ -336,62 +324,33 @@ sip_ip(const struct dynscreen *d, const struct dyn_ip *k)
 static void
 lock(pthread_mutex_t *m)
 {
-	int r;
-
-	r = pthread_mutex_lock(m);
-	if (r == EOWNERDEAD) {
+	if (shmap_lock(m))
 		/* A process died holding it; its entry may be half
 		 * written, which for counters is harmless. */
 		log_warnx("dynscreen event=lock-recovered note=\"a process "
 		    "died holding a screening lock\"");
-		r = pthread_mutex_consistent(m);
-		if (r != 0)
-			fatalx("dynscreen: pthread_mutex_consistent: %s",
-			    strerror(r));
-		return;
-	}
-	if (r != 0)
-		fatalx("dynscreen: pthread_mutex_lock: %s", strerror(r));
 }
 
 static void
 unlock(pthread_mutex_t *m)
 {
-	int r;
-
-	if ((r = pthread_mutex_unlock(m)) != 0)
-		fatalx("dynscreen: pthread_mutex_unlock: %s", strerror(r));
+	shmap_unlock(m);
 }
 
+/* Only the creator gets here, before anyone else maps the file. */
 static int
-locks_init(struct dyn_header *hdr)
+locks_init(void *map)
 {
-	pthread_mutexattr_t a;
-	unsigned i;
-	int r;
+	struct dyn_header *hdr = map;
 
-	if ((r = pthread_mutexattr_init(&a)) != 0)
-		goto fail;
-	if ((r = pthread_mutexattr_setpshared(&a,
-	    PTHREAD_PROCESS_SHARED)) != 0 ||
-	    (r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) != 0)
-		goto fail_attr;
-	/* Only the creator gets here, before anyone else maps the file:
-	 * whatever state a previous run left in the locks is discarded. */
-	if ((r = pthread_mutex_init(&hdr->notify_lock.m, &a)) != 0)
-		goto fail_attr;
-	for (i = 0; i < DYN_STRIPES; i++) {
-		if ((r = pthread_mutex_init(&hdr->ip_locks[i].m, &a)) != 0 ||
-		    (r = pthread_mutex_init(&hdr->acct_locks[i].m, &a)) != 0)
-			goto fail_attr;
-	}
-	(void)pthread_mutexattr_destroy(&a);
+	if (shmap_mutex_init(&hdr->notify_lock.m, 1,
+	    sizeof(hdr->notify_lock)) < 0 ||
+	    shmap_mutex_init(&hdr->ip_locks[0].m, DYN_STRIPES,
+	    sizeof(hdr->ip_locks[0])) < 0 ||
+	    shmap_mutex_init(&hdr->acct_locks[0].m, DYN_STRIPES,
+	    sizeof(hdr->acct_locks[0])) < 0)
+		return -1;
 	return 0;
-fail_attr:
-	(void)pthread_mutexattr_destroy(&a);
-fail:
-	errno = r;
-	return -1;
 }
 
 /* ---- sliding windows ---- */
@@ -1008,7 +967,7 @@ header_problem(const struct dyn_header *hdr, uint64_t size,
 
 static void
 tab_setup(struct tab *t, enum tab_kind kind, uint8_t *base, uint64_t tags,
-    uint64_t ents, uint32_t cap, union lockpad *locks)
+    uint64_t ents, uint32_t cap, union shmap_mutex *locks)
 {
 	t->kind = kind;
 	t->tags = (uint32_t *)(void *)(base + tags);
@@ -1023,8 +982,8 @@ tab_setup(struct tab *t, enum tab_kind kind, uint8_t *base, uint64_t tags,
 static void
 dyn_attach(struct dynscreen *d)
 {
-	struct dyn_header *hdr = d->map;
-	uint8_t *base = d->map;
+	struct dyn_header *hdr = d->shm.map;
+	uint8_t *base = d->shm.map;
 	struct layout L;
 
 	d->hdr = hdr;
@@ -1047,159 +1006,59 @@ dyn_attach(struct dynscreen *d)
 	d->acct.off_win = offsetof(struct acct_entry, c);
 }
 
-static void *
-map_fd(int fd, uint64_t size)
-{
-	void *p;
+/* The capacities a file must have; 0 accepts the file's own. */
+struct want {
+	uint32_t	 ip_cap, acct_cap;
+};
 
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-	    0);
-	return p == MAP_FAILED ? NULL : p;
+static const char *
+check_header(const void *hdr, uint64_t size, const void *want)
+{
+	const struct want *w = want;
+
+	return header_problem(hdr, size, w->ip_cap, w->acct_cap);
 }
 
-/* Build a fresh file next to path and rename it into place, so a moatctl
- * that still maps the old one keeps valid memory. */
 static int
-create_file(const char *path, uint32_t ip_cap, uint32_t acct_cap,
-    int *fd_r, void **map_r, const char **error_r)
+init_header(void *map, uint64_t size, const void *want,
+    const char **error_r)
 {
-	char tmp[PATH_MAX];
-	struct dyn_header *hdr;
-	struct layout L;
-	void *map = NULL;
-	int fd, r, saved;
+	const struct want *w = want;
+	struct dyn_header *hdr = map;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >=
-	    sizeof(tmp)) {
-		*error_r = "path too long";
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (unlink(tmp) < 0 && errno != ENOENT) {
-		*error_r = "cannot remove stale temporary file";
-		return -1;
-	}
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0) {
-		*error_r = "cannot create file";
-		return -1;
-	}
-	layout_of(ip_cap, acct_cap, &L);
-	/* Allocate now: a sparse file could SIGBUS a worker on a full disk
-	 * in the middle of a connection. */
-	if ((r = posix_fallocate(fd, 0, (off_t)L.size)) != 0) {
-		errno = r;
-		*error_r = "cannot allocate file";
-		goto fail;
-	}
-	if ((map = map_fd(fd, L.size)) == NULL) {
-		*error_r = "cannot map file";
-		goto fail;
-	}
-	hdr = map;
-	memset(hdr, 0, sizeof(*hdr));
 	hdr->version = DYN_VERSION;
 	hdr->header_size = sizeof(*hdr);
-	hdr->ip_cap = ip_cap;
-	hdr->acct_cap = acct_cap;
+	hdr->ip_cap = w->ip_cap;
+	hdr->acct_cap = w->acct_cap;
 	hdr->ip_entry_size = sizeof(struct ip_entry);
 	hdr->acct_entry_size = sizeof(struct acct_entry);
-	hdr->file_size = L.size;
+	hdr->file_size = size;
 	hdr->created = (uint64_t)time(NULL);
 	if (getrandom(hdr->seed, sizeof(hdr->seed), 0) !=
 	    (ssize_t)sizeof(hdr->seed)) {
 		*error_r = "cannot get random seed";
-		goto fail_map;
-	}
-	/* The magic last: a file cut short before this is not valid. */
-	memcpy(hdr->magic, DYN_MAGIC, sizeof(hdr->magic));
-	if (rename(tmp, path) < 0) {
-		*error_r = "cannot rename file into place";
-		goto fail_map;
-	}
-	*fd_r = fd;
-	*map_r = map;
-	return 0;
-fail_map:
-	saved = errno;
-	(void)munmap(map, (size_t)L.size);
-	errno = saved;
-fail:
-	saved = errno;
-	(void)close(fd);
-	(void)unlink(tmp);
-	errno = saved;
-	return -1;
-}
-
-/* Open path and map it if its header is valid (against want_* when not
- * 0). Returns 1 mapped, 0 missing or invalid (*why_r says why), -1 on a
- * system error. */
-static int
-open_existing(const char *path, uint32_t want_ip, uint32_t want_acct,
-    int *fd_r, void **map_r, uint64_t *size_r, const char **why_r)
-{
-	struct dyn_header hdr;
-	struct stat st;
-	ssize_t n;
-	void *map;
-	int fd, saved;
-
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		if (errno == ENOENT) {
-			*why_r = "missing";
-			return 0;
-		}
-		*why_r = "cannot open file";
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
-		*why_r = "cannot stat file";
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*why_r = "not a regular file";
-		errno = EINVAL;
-		goto fail;
-	}
-	memset(&hdr, 0, sizeof(hdr));
-	n = pread(fd, &hdr, sizeof(hdr), 0);
-	if (n < 0) {
-		*why_r = "cannot read file";
-		goto fail;
-	}
-	if ((*why_r = header_problem(&hdr, (uint64_t)st.st_size, want_ip,
-	    want_acct)) != NULL) {
-		(void)close(fd);
-		return 0;
-	}
-	if ((map = map_fd(fd, hdr.file_size)) == NULL) {
-		*why_r = "cannot map file";
-		goto fail;
-	}
-	*fd_r = fd;
-	*map_r = map;
-	*size_r = hdr.file_size;
-	return 1;
-fail:
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return -1;
+	return 0;
 }
+
+static const struct shmap_layout dyn_layout = {
+	.name = "dynscreen",
+	.magic = DYN_MAGIC,
+	.header_size = sizeof(struct dyn_header),
+	.check = check_header,
+	.init = init_header,
+	.locks_init = locks_init,
+	.recreate_note = "bans and counters start empty",
+};
 
 int
 dyn_open(const char *path, unsigned ip_capacity, unsigned acct_capacity,
     bool create, struct dynscreen **d_r, const char **error_r)
 {
 	struct dynscreen *d;
-	struct layout L;
-	uint32_t ip_cap = 0, acct_cap = 0;
-	uint64_t size = 0;
-	const char *why = NULL;
-	void *map = NULL;
-	int fd = -1, r;
+	struct want w = { 0, 0 };
+	struct layout L = { .size = 0 };
 
 	if (create) {
 		if (ip_capacity == 0)
@@ -1212,42 +1071,15 @@ dyn_open(const char *path, unsigned ip_capacity, unsigned acct_capacity,
 			errno = EINVAL;
 			return -1;
 		}
-		ip_cap = pow2_ceil(ip_capacity);
-		acct_cap = pow2_ceil(acct_capacity);
-	}
-	r = open_existing(path, ip_cap, acct_cap, &fd, &map, &size, &why);
-	if (r < 0) {
-		*error_r = why;
-		return -1;
-	}
-	if (r == 0 && !create) {
-		*error_r = strcmp(why, "missing") == 0 ? "no such file" :
-		    "invalid file";
-		errno = ENOENT;
-		return -1;
-	}
-	if (r == 0) {
-		if (strcmp(why, "missing") != 0)
-			log_warnx("dynscreen event=recreate path=%s "
-			    "reason=\"%s\" note=\"bans and counters start "
-			    "empty\"", path, why);
-		if (create_file(path, ip_cap, acct_cap, &fd, &map, error_r) < 0)
-			return -1;
-		layout_of(ip_cap, acct_cap, &L);
-		size = L.size;
-	}
-	if (create && locks_init(map) < 0) {
-		r = errno;
-		(void)munmap(map, (size_t)size);
-		(void)close(fd);
-		errno = r;
-		*error_r = "cannot initialise locks";
-		return -1;
+		w.ip_cap = pow2_ceil(ip_capacity);
+		w.acct_cap = pow2_ceil(acct_capacity);
+		layout_of(w.ip_cap, w.acct_cap, &L);
 	}
 	d = xcalloc(1, sizeof(*d));
-	d->map = map;
-	d->size = (size_t)size;
-	d->fd = fd;
+	if (shmap_open(&d->shm, &dyn_layout, path, &w, L.size, error_r) < 0) {
+		free(d);
+		return -1;
+	}
 	dyn_attach(d);
 	*d_r = d;
 	return 0;
@@ -1260,10 +1092,7 @@ dyn_close(struct dynscreen **dp)
 
 	if (d == NULL)
 		return;
-	if (munmap(d->map, d->size) < 0)
-		log_warn("dynscreen event=munmap-failed");
-	if (close(d->fd) < 0)
-		log_warn("dynscreen event=close-failed");
+	shmap_close(&d->shm);
 	free(d);
 	*dp = NULL;
 }
@@ -1271,13 +1100,13 @@ dyn_close(struct dynscreen **dp)
 int
 dyn_sync(struct dynscreen *d)
 {
-	return msync(d->map, d->size, MS_SYNC);
+	return shmap_sync(&d->shm);
 }
 
 int
 dyn_chown(struct dynscreen *d, uid_t uid, gid_t gid)
 {
-	return fchown(d->fd, uid, gid);
+	return shmap_chown(&d->shm, uid, gid);
 }
 
 static unsigned
