@@ -42,7 +42,7 @@ struct shmap_layout {
 	/* Initialise every lock of the mapped file (shmap_mutex_init()).
 	 * 0, or -1 with errno set. */
 	int		 (*locks_init)(void *map);
-	const char	*recreate_note;	/* logged on re-creation, or NULL */
+	const char	*recreate_note;	/* logged when re-created; NULL */
 };
 
 struct shmap {
