@@ -6,6 +6,10 @@
 
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "util.h"
 
 /* WSP, or CRLF followed by WSP (FWS, RFC 5322 3.2.2). Returns the length
@@ -45,6 +49,31 @@ is_valchar(char c)
 	unsigned char u = (unsigned char)c;
 
 	return u >= 0x21 && u <= 0x7e && u != ';';
+}
+
+/* The end of the run of VALCHAR starting at s[i]: sixteen octets at a
+ * time where SSE2 is there (b= and bh= are long runs). */
+static size_t
+valchar_run(const char *s, size_t len, size_t i)
+{
+#ifdef __SSE2__
+	while (len - i >= 16) {
+		const __m128i x = _mm_loadu_si128((const void *)(s + i));
+		/* Signed compares: octets >= 0x80 are below 0x21. */
+		const __m128i ok = _mm_andnot_si128(
+		    _mm_cmpeq_epi8(x, _mm_set1_epi8(';')), _mm_and_si128(
+		    _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)),
+		    _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f))));
+		unsigned m = (unsigned)_mm_movemask_epi8(ok);
+
+		if (m != 0xffffu)
+			return i + (size_t)__builtin_ctz(~m);
+		i += 16;
+	}
+#endif
+	while (i < len && is_valchar(s[i]))
+		i++;
+	return i;
 }
 
 static bool
@@ -108,7 +137,8 @@ dkim_tags_parse(const char *s, size_t len, struct dkim_tag *tags,
 
 			/* VALCHAR excludes WSP and CR: FWS only after it. */
 			if (is_valchar(s[i])) {
-				end = ++i;
+				i = valchar_run(s, len, i + 1);
+				end = i;
 				continue;
 			}
 			if ((w = fws_len(s, len, i)) == 0) {
@@ -157,6 +187,13 @@ is_b64(char c)
 	return v > 0 && v < B64_SKIP;
 }
 
+/* The sextet of an alphabet octet; 64 or more for any other. */
+static inline uint8_t
+b64_sextet(char c)
+{
+	return (uint8_t)(b64_table[(uint8_t)c] - 1);
+}
+
 long
 dkim_base64_decode(const char *s, size_t len, uint8_t *out, size_t outlen)
 {
@@ -164,30 +201,33 @@ dkim_base64_decode(const char *s, size_t len, uint8_t *out, size_t outlen)
 	size_t i, o = 0, nchars = 0, pad = 0;
 
 	for (i = 0; i < len; i++) {
-		uint8_t v = b64_table[(uint8_t)s[i]];
+		uint8_t v;
 
-		/* Four alphabet octets at a quantum boundary: all at once. */
-		if (nchars % 4 == 0 && pad == 0 && len - i >= 4 &&
-		    o + 3 <= outlen) {
-			uint8_t v1 = b64_table[(uint8_t)s[i + 1]];
-			uint8_t v2 = b64_table[(uint8_t)s[i + 2]];
-			uint8_t v3 = b64_table[(uint8_t)s[i + 3]];
+		/* At a quantum boundary, groups of four alphabet octets all
+		 * at once (table value - 1 is the sextet; whitespace, '='
+		 * and other octets give 64 or more). */
+		if (nchars % 4 == 0 && pad == 0) {
+			while (len - i >= 4 && o + 3 <= outlen) {
+				uint8_t d0 = b64_sextet(s[i]);
+				uint8_t d1 = b64_sextet(s[i + 1]);
+				uint8_t d2 = b64_sextet(s[i + 2]);
+				uint8_t d3 = b64_sextet(s[i + 3]);
 
-			if (v - 1u < 64 && v1 - 1u < 64 && v2 - 1u < 64 &&
-			    v3 - 1u < 64) {
-				acc = (uint32_t)(v - 1) << 18 |
-				    (uint32_t)(v1 - 1) << 12 |
-				    (uint32_t)(v2 - 1) << 6 | (uint32_t)(v3 - 1);
+				if (((d0 | d1 | d2 | d3) & 0xc0) != 0)
+					break;
+				acc = (uint32_t)d0 << 18 | (uint32_t)d1 << 12 |
+				    (uint32_t)d2 << 6 | (uint32_t)d3;
 				out[o++] = (uint8_t)(acc >> 16);
 				out[o++] = (uint8_t)(acc >> 8);
 				out[o++] = (uint8_t)acc;
 				acc = 0;
 				nchars += 4;
-				i += 3;
-				continue;
+				i += 4;
 			}
+			if (i == len)
+				break;
 		}
-
+		v = b64_table[(uint8_t)s[i]];
 		if (v == B64_SKIP)
 			continue;
 		if (v == B64_PAD) {
