@@ -408,6 +408,26 @@ sizes:
 	}
 }
 
+size_t
+mime_header_end(const uint8_t *msg, size_t len)
+{
+	size_t i;
+
+	if (len >= 1 && msg[0] == '\n')
+		return 1;
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n')
+		return 2;
+	for (i = 0; i + 1 < len; i++) {
+		if (msg[i] != '\n')
+			continue;
+		if (msg[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && msg[i + 1] == '\r' && msg[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
 struct mime_message *
 mime_parse(const uint8_t *data, size_t len)
 {

@@ -44,19 +44,10 @@ field_is(const struct mime_header *h, const char *name)
 static size_t
 header_len(const uint8_t *msg, size_t len)
 {
-	size_t i, lim = len < LIST_AUTH_HEADER_MAX ? len : LIST_AUTH_HEADER_MAX;
+	size_t lim = len < LIST_AUTH_HEADER_MAX ? len : LIST_AUTH_HEADER_MAX;
+	size_t n = mime_header_end(msg, lim);
 
-	if (lim >= 2 && msg[0] == '\r' && msg[1] == '\n')
-		return 2;
-	for (i = 0; i + 1 < lim; i++) {
-		if (msg[i] != '\n')
-			continue;
-		if (msg[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < lim && msg[i + 1] == '\r' && msg[i + 2] == '\n')
-			return i + 3;
-	}
-	return len <= LIST_AUTH_HEADER_MAX ? len : SIZE_MAX;
+	return n < lim || len <= LIST_AUTH_HEADER_MAX ? n : SIZE_MAX;
 }
 
 /* Does the address list value hold addr (case-insensitive)? */

@@ -84,21 +84,6 @@ list_queue_sync(const struct config *cfg)
 
 /* ---- the copy's header section ---------------------------------------- */
 
-/* Length of the header section of msg including its blank line (all of
- * msg when there is none). */
-static size_t
-header_end(const uint8_t *msg, size_t len)
-{
-	size_t i;
-
-	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n')
-		return 2;
-	for (i = 0; i + 3 < len; i++)
-		if (msg[i] == '\r' && memcmp(msg + i, "\r\n\r\n", 4) == 0)
-			return i + 4;
-	return len;
-}
-
 static bool
 name_is(const struct mime_header *h, const char *name)
 {
@@ -483,7 +468,7 @@ list_may_post(struct store *st, const struct list_info *li,
 	/* A bounce is nobody's post, whatever its From: says. */
 	if (sender[0] == '\0')
 		return 0;
-	hlen = header_end(msg, len);
+	hlen = mime_header_end(msg, len);
 	n = from_addrs(msg, hlen < LIST_HEADERS_MAX ? hlen :
 	    LIST_HEADERS_MAX, from);
 	for (i = 0; i < n; i++)
@@ -561,7 +546,7 @@ expand_post(struct store *st, const struct config *cfg,
 		    (unsigned long long)li->max_size);
 		return LIST_FAILED;
 	}
-	hlen = header_end(msg, len);
+	hlen = mime_header_end(msg, len);
 	if (hlen > LIST_HEADERS_MAX) {
 		snprintf(reason, reasonlen, "5.6.0 header section too large "
 		    "for the list");
