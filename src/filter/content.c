@@ -348,11 +348,8 @@ scan_zip(struct scan *sc, const uint8_t *p, size_t len, unsigned depth)
 static void
 part_name(const struct mime_part *mp, struct content_part *cp)
 {
-	const struct mime_param *pa;
+	const struct mime_param *pa = mime_part_filename(mp);
 
-	pa = mime_param_find(mp->disp_params, mp->ndisp_params, "filename");
-	if (pa == NULL)
-		pa = mime_param_find(mp->params, mp->nparams, "name");
 	if (pa != NULL)
 		set_name(cp->name, pa->value, pa->value_len);
 }

@@ -413,11 +413,8 @@ struct strip_ctx {
 static const char *
 part_name(const struct mime_part *p)
 {
-	const struct mime_param *pr;
+	const struct mime_param *pr = mime_part_filename(p);
 
-	pr = mime_param_find(p->disp_params, p->ndisp_params, "filename");
-	if (pr == NULL)
-		pr = mime_param_find(p->params, p->nparams, "name");
 	return pr != NULL ? pr->value : NULL;
 }
 

@@ -408,6 +408,16 @@ sizes:
 	}
 }
 
+const struct mime_param *
+mime_part_filename(const struct mime_part *p)
+{
+	const struct mime_param *pa;
+
+	pa = mime_param_find(p->disp_params, p->ndisp_params, "filename");
+	return pa != NULL ? pa : mime_param_find(p->params, p->nparams,
+	    "name");
+}
+
 size_t
 mime_header_end(const uint8_t *msg, size_t len)
 {

@@ -149,6 +149,9 @@ const struct mime_header *mime_header_find_nth(const struct mime_part *part,
     const char *name, size_t nth);
 /* Append a field value with folding line breaks removed. -1 past max. */
 int mime_header_unfold(const uint8_t *value, size_t len, struct buf *out);
+/* The file name parameter of a part: Content-Disposition filename=,
+ * else Content-Type name= (older mailers); NULL when it has neither. */
+const struct mime_param *mime_part_filename(const struct mime_part *p);
 /* Octets of the header block of msg including the blank line that ends
  * it (CRLF or LF line ends); len when there is no blank line. */
 size_t mime_header_end(const uint8_t *msg, size_t len);
