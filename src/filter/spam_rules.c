@@ -427,14 +427,14 @@ scan_html(const uint8_t *p, size_t len, size_t budget,
 static void
 eval_links(const struct mime_message *m, struct spam_rules_result *r)
 {
-	const struct mime_part *part = m->root, *next;
+	const struct mime_part *part;
 	struct buf text;
 	size_t parts = 0, urls = 0;
 
 	buf_init(&text, SPAM_RULES_TEXT_MAX);
 	/* Depth first over the tree, text parts only. */
-	while (part != NULL && parts < SPAM_RULES_PARTS_MAX &&
-	    urls < SPAM_RULES_URLS_MAX) {
+	for (part = m->root; part != NULL && parts < SPAM_RULES_PARTS_MAX &&
+	    urls < SPAM_RULES_URLS_MAX; part = mime_part_next(part)) {
 		if (part->children == NULL && (part->type == NULL ||
 		    strcmp(part->type, "text") == 0)) {
 			bool html = part->subtype != NULL &&
@@ -450,14 +450,6 @@ eval_links(const struct mime_message *m, struct spam_rules_result *r)
 			    scan_text(text.data, text.len,
 			    SPAM_RULES_URLS_MAX - urls, r);
 		}
-		if (part->children != NULL) {
-			part = part->children;
-			continue;
-		}
-		for (next = NULL; part != NULL; part = part->parent)
-			if ((next = part->next) != NULL)
-				break;
-		part = next;
 	}
 	buf_deinit(&text);
 }

@@ -408,6 +408,16 @@ sizes:
 	}
 }
 
+const struct mime_part *
+mime_part_next(const struct mime_part *p)
+{
+	if (p->children != NULL)
+		return p->children;
+	while (p != NULL && p->next == NULL)
+		p = p->parent;
+	return p != NULL ? p->next : NULL;
+}
+
 const struct mime_param *
 mime_part_filename(const struct mime_part *p)
 {

@@ -149,6 +149,9 @@ const struct mime_header *mime_header_find_nth(const struct mime_part *part,
     const char *name, size_t nth);
 /* Append a field value with folding line breaks removed. -1 past max. */
 int mime_header_unfold(const uint8_t *value, size_t len, struct buf *out);
+/* The part after p in a depth-first walk of the tree (children first,
+ * then the next sibling, else an ancestor's), or NULL at the end. */
+const struct mime_part *mime_part_next(const struct mime_part *p);
 /* The file name parameter of a part: Content-Disposition filename=,
  * else Content-Type name= (older mailers); NULL when it has neither. */
 const struct mime_param *mime_part_filename(const struct mime_part *p);
