@@ -181,15 +181,11 @@ print_hit(void *ctx, const char *domain, const char *path,
     const struct archive_entry *e)
 {
 	char when[32];
-	struct tm tm;
-	time_t t = (time_t)e->time;
 
 	(void)ctx;
 	(void)domain;
 	(void)path;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		when[0] = '\0';
+	time_iso((time_t)e->time, when, sizeof(when));
 	/* Index fields hold no tab or newline: one hit, one line. */
 	printf("%s\t%s\t%s\t<%s>\t%s\t%s\n", when,
 	    archive_direction_name(e->direction), e->id, e->from, e->to,

@@ -36,13 +36,10 @@ moatctl_screen_map(const struct config *cfg)
 static void
 iso_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
 	if (t == DYN_BAN_FOREVER)
 		snprintf(buf, len, "never");
-	else if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
+	else
+		time_iso(t, buf, len);
 }
 
 static void

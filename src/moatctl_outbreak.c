@@ -13,17 +13,15 @@
 #include <unistd.h>
 
 #include "outbreak.h"
+#include "util.h"
 
 static void
 iso_time(time_t t, char *buf, size_t len)
 {
-	struct tm tm;
-
 	if (t == 0)
 		snprintf(buf, len, "-");
-	else if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
+	else
+		time_iso(t, buf, len);
 }
 
 static void

@@ -35,16 +35,6 @@ read_max(const struct config *cfg)
 }
 
 static void
-iso_time(time_t t, char *dst, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (strftime(dst, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		dst[0] = '\0';
-}
-
-static void
 free_ids(char **ids, size_t n)
 {
 	size_t i;
@@ -86,7 +76,7 @@ q_list(const struct config *cfg, int argc, char **argv)
 		if (quarantine_peek(cfg->data_dir, ids[i], &env, &size,
 		    &held) < 0)
 			continue;	/* released or deleted meanwhile */
-		iso_time(held, when, sizeof(when));
+		time_iso(held, when, sizeof(when));
 		printf("%s\t%s\t<%s>\t", env.id, when, env.from);
 		for (r = 0; r < env.nrcpts; r++)
 			printf("%s<%s>", r > 0 ? "," : "", env.rcpts[r]);
@@ -147,8 +137,8 @@ q_show(const struct config *cfg, const char *id, bool full)
 		held = env.time;
 	else
 		held = sb.st_mtime;
-	iso_time(env.time, when, sizeof(when));
-	iso_time(held, held_at, sizeof(held_at));
+	time_iso(env.time, when, sizeof(when));
+	time_iso(held, held_at, sizeof(held_at));
 	printf("id\t%s\narrival\t%s\nheld\t%s\nreason\t%s\nsize\t%zu\n"
 	    "from\t<%s>\nclient\t%s\nhelo\t%s\nservice\t%s\nsession\t%s\n",
 	    env.id, when, held_at, env.quarantine ? env.quarantine : "",

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "queue.h"
+#include "util.h"
 
 #define QUEUE_SHOW_HEADERS_MAX 16384	/* header bytes shown */
 
@@ -39,16 +40,6 @@ load(const struct config *cfg, const char *id, struct buf *data,
 		return -1;
 	}
 	return 0;
-}
-
-static void
-iso_time(time_t t, char *dst, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (strftime(dst, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		dst[0] = '\0';
 }
 
 static int
@@ -101,9 +92,9 @@ queue_list(const struct config *cfg)
 		for (r = 0; st.status != NULL && r < env.nrcpts; r++)
 			if (st.status[r] != QUEUE_RCPT_PENDING)
 				done++;
-		iso_time(env.time, when, sizeof(when));
+		time_iso(env.time, when, sizeof(when));
 		if (st.next_try)
-			iso_time(st.next_try, next, sizeof(next));
+			time_iso(st.next_try, next, sizeof(next));
 		else
 			snprintf(next, sizeof(next), "now");
 		/* id, arrival, size, sender, recipients done/total,
@@ -138,7 +129,7 @@ queue_show(const struct config *cfg, const char *id)
 		return 1;
 	if (queue_state_load(cfg->data_dir, env.id, env.nrcpts, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	iso_time(env.time, when, sizeof(when));
+	time_iso(env.time, when, sizeof(when));
 	printf("id\t%s\narrival\t%s\nsize\t%zu\nfrom\t<%s>\nclient\t%s\n"
 	    "helo\t%s\nservice\t%s\nsession\t%s\nattempts\t%u\n", env.id,
 	    when, data.len - off, env.from, env.client_ip ? env.client_ip : "",

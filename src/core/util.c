@@ -263,3 +263,13 @@ conf_list_has(const char *list, const char *name, bool star)
 
 	return conf_list_each(list, conf_list_has_item, &c);
 }
+
+void
+time_iso(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+}

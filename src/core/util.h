@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 size_t moat_strlcpy(char *dst, const char *src, size_t size);
@@ -40,5 +41,9 @@ int mkdir_p(const char *path, unsigned mode);
 bool conf_list_each(const char *list,
     bool (*cb)(void *ctx, const char *item, size_t len), void *ctx);
 bool conf_list_has(const char *list, const char *name, bool star);
+
+/* t as UTC ISO 8601 ("2026-11-28T03:04:05Z") into buf (at least 21
+ * octets); the number of seconds when it cannot be shown so. */
+void time_iso(time_t t, char *buf, size_t len);
 
 #endif

@@ -205,17 +205,6 @@ attachment_key(const struct mime_message *m, const struct mime_part *pt,
 	fp->nkeys++;
 }
 
-/* The next part of a depth-first walk, or NULL. */
-static const struct mime_part *
-walk_next(const struct mime_part *pt)
-{
-	if (pt->children != NULL)
-		return pt->children;
-	while (pt != NULL && pt->next == NULL)
-		pt = pt->parent;
-	return pt != NULL ? pt->next : NULL;
-}
-
 void
 outbreak_fingerprint(const uint8_t *msg, size_t len, struct outbreak_fp *fp)
 {
@@ -234,7 +223,7 @@ outbreak_fingerprint(const uint8_t *msg, size_t len, struct outbreak_fp *fp)
 	/* Attachment keys first into fp, then moved after the text keys:
 	 * the text keys come first in listings. */
 	for (pt = m->root; pt != NULL && nparts < OUTBREAK_PARTS_MAX;
-	    pt = walk_next(pt), nparts++) {
+	    pt = mime_part_next(pt), nparts++) {
 		if (pt->children != NULL)
 			continue;
 		if (pt->type == NULL || strcmp(pt->type, "text") == 0) {

@@ -762,12 +762,9 @@ next_part(const struct mime_part *p)
 static void
 part_filename(struct tokenize *t, const struct mime_part *p)
 {
-	const struct mime_param *fn;
+	const struct mime_param *fn = mime_part_filename(p);
 	const char *dot;
 
-	fn = mime_param_find(p->disp_params, p->ndisp_params, "filename");
-	if (fn == NULL)
-		fn = mime_param_find(p->params, p->nparams, "name");
 	if (fn == NULL || fn->value == NULL)
 		return;
 	dot = strrchr(fn->value, '.');
