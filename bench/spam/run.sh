@@ -42,7 +42,8 @@ $CC -std=c17 -O2 -D_GNU_SOURCE -I"$ROOT/src/core" -I"$ROOT/src/filter" \
     -o "$TMP/bench_spam" "$HERE/bench_spam.c" \
     "$BUILD/src/libmoatdaemon.a" "$BUILD/libmoatmime.a" \
     "$BUILD/libmoatstore.a" "$BUILD/libmoatcore.a" \
-    -lsqlite3 -lcrypt -linih -lunbound -lpsl -luv -lssl -lcrypto -lpthread
+    -lsqlite3 -lcrypt -linih -lunbound -lpsl -luv -lssl -lcrypto -lpthread \
+    -lz -lm
 
 CUTOFF=$(awk '/p->spam_cutoff =/ {gsub(";", ""); print $3}' \
     "$ROOT/src/filter/bayes.c")
