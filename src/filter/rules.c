@@ -432,8 +432,10 @@ strip_walk(struct strip_ctx *sc, const struct mime_part *p)
 			return;
 		}
 	}
-	if (p->parent == NULL ||
-	    (p->parent->flags & MIME_PART_MULTIPART) == 0 ||
+	/* A part of a multipart, or the message itself when its whole
+	 * body is a file (a single-part message). */
+	if ((p->parent != NULL &&
+	    (p->parent->flags & MIME_PART_MULTIPART) == 0) ||
 	    sc->n >= RULES_ATTACH_STRIP_MAX)
 		return;
 	name = part_name(p);
@@ -446,6 +448,50 @@ strip_walk(struct strip_ctx *sc, const struct mime_part *p)
 	sc->hits[sc->n++] = p;
 }
 
+/* The note that takes a removed file's place, its name made safe. */
+static int
+strip_note(struct buf *nb, const struct mime_part *p, const char *rule)
+{
+	char safe[RULES_NOTE_NAME_MAX + 1];
+	const char *name = part_name(p);
+	size_t k;
+
+	if (name == NULL)
+		name = "(no name)";
+	for (k = 0; name[k] != '\0' && k < RULES_NOTE_NAME_MAX; k++)
+		safe[k] = (unsigned char)name[k] < 32 || name[k] == '"' ||
+		    name[k] == '\\' || name[k] == 127 ? '_' : name[k];
+	safe[k] = '\0';
+	return buf_printf(nb, "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Disposition: inline\r\n\r\nThe attachment \"%s\" was "
+	    "removed by the content filter (rule %s).\r\n", safe, rule);
+}
+
+/* A single-part message that is a file: its header stays but for the
+ * Content-* fields, which the note's replace; the body is the note. */
+static int
+strip_root(struct buf *nb, const uint8_t *msg, const struct mime_part *root,
+    const char *rule)
+{
+	static const char *const drop[] = { "Content-Type",
+		"Content-Transfer-Encoding", "Content-Disposition" };
+	size_t i, k;
+
+	for (i = 0; i < root->nheaders; i++) {
+		const struct mime_header *h = &root->headers[i];
+		bool keep = true;
+
+		for (k = 0; k < sizeof(drop) / sizeof(drop[0]); k++)
+			if (h->name_len == strlen(drop[k]) &&
+			    ascii_nieq((const char *)h->name, drop[k],
+			    h->name_len))
+				keep = false;
+		if (keep && buf_append(nb, msg + h->off, h->len) < 0)
+			return -1;
+	}
+	return strip_note(nb, root, rule);
+}
+
 int
 rules_strip(struct buf *msg, size_t off, const char *glob, const char *rule,
     unsigned *n_r)
@@ -453,9 +499,7 @@ rules_strip(struct buf *msg, size_t off, const char *glob, const char *rule,
 	struct strip_ctx *sc;
 	struct mime_message *m;
 	struct buf nb;
-	char safe[RULES_NOTE_NAME_MAX + 1];
-	const char *name;
-	size_t pos, i, k;
+	size_t pos, i;
 	int r = 0;
 
 	*n_r = 0;
@@ -468,22 +512,15 @@ rules_strip(struct buf *msg, size_t off, const char *glob, const char *rule,
 	buf_init(&nb, msg->max);
 	pos = 0;
 	r = buf_append(&nb, msg->data, off);
-	for (i = 0; i < sc->n && r == 0; i++) {
+	if (r == 0 && sc->hits[0] == m->root) {
+		r = strip_root(&nb, msg->data + off, m->root, rule);
+		pos = msg->len - off;
+	}
+	for (i = 0; i < sc->n && r == 0 && pos < msg->len - off; i++) {
 		const struct mime_part *p = sc->hits[i];
 
-		name = part_name(p);
-		if (name == NULL)
-			name = "(no name)";
-		for (k = 0; name[k] != '\0' && k < RULES_NOTE_NAME_MAX; k++)
-			safe[k] = (unsigned char)name[k] < 32 ||
-			    name[k] == '"' || name[k] == '\\' ||
-			    name[k] == 127 ? '_' : name[k];
-		safe[k] = '\0';
 		if (buf_append(&nb, msg->data + off + pos, p->hdr_off - pos)
-		    < 0 || buf_printf(&nb, "Content-Type: text/plain; "
-		    "charset=utf-8\r\nContent-Disposition: inline\r\n\r\n"
-		    "The attachment \"%s\" was removed by the content filter "
-		    "(rule %s).\r\n", safe, rule) < 0)
+		    < 0 || strip_note(&nb, p, rule) < 0)
 			r = -1;
 		pos = p->body_off + p->body_len;
 	}

@@ -376,6 +376,27 @@ test_strip(void **state)
 	assert_non_null(strstr(s, "The attachment \"x.zip\" was removed by "
 	    "the content filter (rule strip-all).\r\n\r\n--b--\r\n"));
 	buf_deinit(&b);
+
+	/* A single-part message that is itself a file: the header stays
+	 * but for its Content-* fields, the body becomes the note. */
+	edit_buf(&b, "From: a@b.test\r\nContent-Type: application/zip; "
+	    "name=\"y.zip\"\r\nSubject: s\r\nContent-Transfer-Encoding: "
+	    "base64\r\nMIME-Version: 1.0\r\n\r\nUEsDBA==\r\n");
+	assert_int_equal(rules_strip(&b, off, "*.exe", "r", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rules_strip(&b, off, "*.zip", "zips", &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(cstr(&b), "Received: ours\r\nFrom: a@b.test\r\n"
+	    "Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Disposition: inline\r\n\r\nThe "
+	    "attachment \"y.zip\" was removed by the content filter (rule "
+	    "zips).\r\n");
+	buf_deinit(&b);
+	/* A plain text message is not a file: nothing to strip. */
+	edit_buf(&b, "From: a@b.test\r\nSubject: s\r\n\r\nhello\r\n");
+	assert_int_equal(rules_strip(&b, off, NULL, "all", &n), 0);
+	assert_int_equal(n, 0);
+	buf_deinit(&b);
 }
 
 int
