@@ -367,6 +367,8 @@ rules_header_replace(struct buf *msg, size_t off, const char *name,
     const char *value)
 {
 	char line[RULES_STRING_MAX + 128];
+	size_t i = off, end, val, at = off;
+	bool found = false;
 	int n;
 
 	/* Check the room first so that a failure leaves msg unchanged. */
@@ -374,8 +376,18 @@ rules_header_replace(struct buf *msg, size_t off, const char *name,
 	if (n < 0 || (size_t)n >= sizeof(line) ||
 	    (msg->max != 0 && msg->len + (size_t)n > msg->max))
 		return -1;
+	/* The new field where the first old one was (a reader sees the
+	 * header in its order); no old one: at the top. */
+	while (!found && !blank_line(msg->data, i, msg->len)) {
+		end = field_end(msg->data, i, msg->len);
+		if (field_is(msg->data, i, end, name, &val)) {
+			at = i;
+			found = true;
+		}
+		i = end;
+	}
 	(void)rules_header_remove(msg, off, name, NULL);
-	return buf_insert(msg, off, line, (size_t)n);
+	return buf_insert(msg, at, line, (size_t)n);
 }
 
 int

@@ -344,7 +344,7 @@ test_edits(void **state)
 	assert_int_equal(rules_subject_tag(&b, off, "[T]"), 0);
 	assert_int_equal(rules_subject_tag(&b, off, "[T]"), 0);
 	assert_string_equal(cstr(&b), "Received: ours\r\nX-A: a\r\n"
-	    "X-C: new\r\nSubject: [T] hi\r\n\r\nX-B: body\r\n");
+	    "Subject: [T] hi\r\nX-C: new\r\n\r\nX-B: body\r\n");
 	buf_deinit(&b);
 
 	edit_buf(&b, "From: a\r\n\r\nbody\r\n");
