@@ -1,14 +1,16 @@
 /* moatctl_list: "moatctl list ...": mailing lists (store_list.h) and
- * their members, pending confirmations, and carrying out a token (a held
- * post approved by the admin). */
+ * their members, pending confirmations, carrying out a token (a held
+ * post approved by the admin), and sending a digest now. */
 #include "moatctl_list.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "list_digest.h"
 #include "list_request.h"
 #include "store.h"
 #include "store_list.h"
+#include "store_list_digest.h"
 #include "util.h"
 
 int
@@ -32,12 +34,17 @@ usage(void)
 	    "[--post members|anyone|moderated]\n"
 	    "            [--prefix TEXT] [--reply-to list|author|none] "
 	    "[--max-size N] [--moderator ADDR]\n"
+	    "            [--digest on|off] [--digest-size N] "
+	    "[--digest-interval DURATION]\n"
 	    "       moatctl list set LIST KEY=VALUE...   (or KEY VALUE; name, "
 	    "post, prefix,\n"
-	    "            reply_to, max_size, moderator)\n"
+	    "            reply_to, max_size, moderator, digest, digest_size, "
+	    "digest_interval)\n"
 	    "       moatctl list del LIST\n"
 	    "       moatctl list show LIST\n"
 	    "       moatctl list member add|del|enable|disable LIST ADDR...\n"
+	    "       moatctl list member set LIST ADDR mode=each|digest\n"
+	    "       moatctl list digest LIST   (send the digest now)\n"
 	    "       moatctl list tokens LIST\n"
 	    "       moatctl list confirm TOKEN\n");
 	return 2;
@@ -61,11 +68,11 @@ member_row(void *ctx, const char *const *cols, int ncols)
 {
 	unsigned *n = ctx;
 
-	/* address, state, bounces, joined, token */
-	if (ncols < 4)
+	/* address, state, bounces, joined, token, mode */
+	if (ncols < 6)
 		return;
-	printf("  %-40s %-9s bounces=%-3s joined=%s\n", cols[0], cols[1],
-	    cols[2], cols[3]);
+	printf("  %-40s %-9s bounces=%-3s joined=%s mode=%s\n", cols[0],
+	    cols[1], cols[2], cols[3], cols[5]);
 	(*n)++;
 }
 
@@ -88,18 +95,28 @@ show_one(struct store *st, const char *address)
 {
 	struct list_info li;
 	const char *error = NULL;
+	uint64_t posts = 0, octets = 0;
 	unsigned n = 0;
 
 	if (store_list_get(st, address, &li, &error) < 0) {
 		fprintf(stderr, "moatctl: %s: %s\n", address, error);
 		return 1;
 	}
+	if (store_list_digest_pending(st, li.address, &posts, &octets) < 0) {
+		fprintf(stderr, "moatctl: database error\n");
+		return 1;
+	}
 	printf("list:      %s\nname:      %s\npost:      %s\nprefix:    %s\n"
-	    "reply_to:  %s\nmax_size:  %llu%s\nmoderator: %s\nmembers:\n",
+	    "reply_to:  %s\nmax_size:  %llu%s\nmoderator: %s\n"
+	    "digest:    %s size=%llu interval=%llus waiting=%llu/%llu\n"
+	    "members:\n",
 	    li.address, li.name, list_post_name(li.post), li.prefix,
 	    list_reply_to_name(li.reply_to),
 	    (unsigned long long)li.max_size, li.max_size ? "" : " (none)",
-	    li.moderator[0] ? li.moderator : "(none)");
+	    li.moderator[0] ? li.moderator : "(none)",
+	    li.digest ? "on" : "off", (unsigned long long)li.digest_size,
+	    (unsigned long long)li.digest_interval,
+	    (unsigned long long)posts, (unsigned long long)octets);
 	if (store_list_members(st, li.address, member_row, &n) < 0) {
 		fprintf(stderr, "moatctl: database error\n");
 		return 1;
@@ -116,7 +133,9 @@ static const struct {
 } add_opts[] = {
 	{ "--name", "name" }, { "--post", "post" }, { "--prefix", "prefix" },
 	{ "--reply-to", "reply_to" }, { "--max-size", "max_size" },
-	{ "--moderator", "moderator" },
+	{ "--moderator", "moderator" }, { "--digest", "digest" },
+	{ "--digest-size", "digest_size" },
+	{ "--digest-interval", "digest_interval" },
 };
 
 static int
@@ -212,6 +231,56 @@ cmd_set(struct store *st, int argc, char **argv)
 	return rc;
 }
 
+/* member set LIST ADDR mode=each|digest (or "mode digest"). */
+static int
+cmd_member_set(struct store *st, int argc, char **argv)
+{
+	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1];
+	const char *mode, *error = NULL;
+
+	if (argc == 3 && strncmp(argv[2], "mode=", 5) == 0)
+		mode = argv[2] + 5;
+	else if (argc == 4 && strcmp(argv[2], "mode") == 0)
+		mode = argv[3];
+	else
+		return usage();
+	moat_strlcpy(list, argv[0], sizeof(list));
+	ascii_lower(list);
+	moat_strlcpy(addr, argv[1], sizeof(addr));
+	ascii_lower(addr);
+	if (store_list_member_mode(st, list, addr, mode, &error) < 0) {
+		fprintf(stderr, "moatctl: %s %s: %s\n", list, addr, error);
+		return 1;
+	}
+	printf("%s: %s mode = %s\n", list, addr, mode);
+	return 0;
+}
+
+/* digest LIST: send what waits now. */
+static int
+cmd_digest(struct store *st, const struct config *cfg, const char *address)
+{
+	struct list_info li;
+	const char *error = NULL;
+	size_t posts = 0;
+
+	if (store_list_get(st, address, &li, &error) < 0) {
+		fprintf(stderr, "moatctl: %s: %s\n", address, error);
+		return 1;
+	}
+	if (list_digest_send(st, cfg, &li, &posts) < 0) {
+		fprintf(stderr, "moatctl: %s: the digest could not be sent "
+		    "(see the log)\n", li.address);
+		return 1;
+	}
+	if (posts == 0)
+		printf("%s: no posts waiting for the digest\n", li.address);
+	else
+		printf("%s: digest sent with %zu post%s\n", li.address, posts,
+		    posts == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 cmd_member(struct store *st, int argc, char **argv)
 {
@@ -222,6 +291,8 @@ cmd_member(struct store *st, int argc, char **argv)
 	if (argc < 3)
 		return usage();
 	verb = argv[0];
+	if (strcmp(verb, "set") == 0)
+		return cmd_member_set(st, argc - 1, argv + 1);
 	if (strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0 &&
 	    strcmp(verb, "enable") != 0 && strcmp(verb, "disable") != 0)
 		return usage();
@@ -277,10 +348,11 @@ moatctl_list(const struct config *cfg, int argc, char **argv)
 	if (strcmp(cmd, "show") != 0 && strcmp(cmd, "add") != 0 &&
 	    strcmp(cmd, "set") != 0 && strcmp(cmd, "del") != 0 &&
 	    strcmp(cmd, "member") != 0 && strcmp(cmd, "tokens") != 0 &&
-	    strcmp(cmd, "confirm") != 0)
+	    strcmp(cmd, "confirm") != 0 && strcmp(cmd, "digest") != 0)
 		return usage();
 	if (((strcmp(cmd, "del") == 0 || strcmp(cmd, "tokens") == 0 ||
-	    strcmp(cmd, "confirm") == 0) && argc != 3) ||
+	    strcmp(cmd, "confirm") == 0 || strcmp(cmd, "digest") == 0) &&
+	    argc != 3) ||
 	    (strcmp(cmd, "show") == 0 && argc > 3))
 		return usage();
 	if (store_open(cfg->data_dir, &st, &error) < 0) {
@@ -311,6 +383,12 @@ moatctl_list(const struct config *cfg, int argc, char **argv)
 		}
 	} else if (strcmp(cmd, "member") == 0) {
 		rc = cmd_member(st, argc - 2, argv + 2);
+	} else if (strcmp(cmd, "digest") == 0) {
+		char list[LIST_ADDR_MAX + 1];
+
+		moat_strlcpy(list, argv[2], sizeof(list));
+		ascii_lower(list);
+		rc = cmd_digest(st, cfg, list);
 	} else if (strcmp(cmd, "tokens") == 0) {
 		if (store_list_tokens(st, argv[2], token_row, &n) < 0) {
 			fprintf(stderr, "moatctl: database error\n");

@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 
 #include "list_auth.h"
+#include "list_digest.h"
 #include "list_request.h"
 #include "log.h"
 #include "mime.h"
@@ -229,29 +230,38 @@ struct post {
 	size_t			 bodylen;
 };
 
+int
+list_header_fields(const struct list_info *li, struct buf *out)
+{
+	char id[LIST_ADDR_MAX + 2];
+	int r = 0;
+
+	list_id(li, id, sizeof(id));
+	/* RFC 2919 3: the phrase is the list's description, quoted. */
+	r |= buf_printf(out, "List-Id: \"%s\" <%s>\r\n", li->name, id);
+	r |= buf_printf(out, "List-Help: <mailto:%s-request@%s?subject="
+	    "help>\r\n", li->local, li->domain);
+	r |= buf_printf(out, "List-Post: <mailto:%s>\r\n", li->address);
+	r |= buf_printf(out, "List-Subscribe: <mailto:%s-subscribe@%s>"
+	    "\r\n", li->local, li->domain);
+	r |= buf_printf(out, "List-Owner: <mailto:%s-owner@%s>\r\n",
+	    li->local, li->domain);
+	r |= buf_append_str(out, "Precedence: list\r\n");
+	/* Kept by every list (list_field does not strip it): is_looped. */
+	r |= buf_printf(out, "X-BeenThere: %s\r\n", li->address);
+	return r < 0 ? -1 : 0;
+}
+
 static int
 post_build(struct post *p, const struct mime_part *root, const uint8_t *msg,
     size_t hlen)
 {
 	const struct list_info *li = p->li;
-	char id[LIST_ADDR_MAX + 2];
 	bool subject_done = false;
 	size_t i;
 	int r = 0;
 
-	list_id(li, id, sizeof(id));
-	/* RFC 2919 3: the phrase is the list's description, quoted. */
-	r |= buf_printf(&p->head, "List-Id: \"%s\" <%s>\r\n", li->name, id);
-	r |= buf_printf(&p->head, "List-Help: <mailto:%s-request@%s?subject="
-	    "help>\r\n", li->local, li->domain);
-	r |= buf_printf(&p->head, "List-Post: <mailto:%s>\r\n", li->address);
-	r |= buf_printf(&p->head, "List-Subscribe: <mailto:%s-subscribe@%s>"
-	    "\r\n", li->local, li->domain);
-	r |= buf_printf(&p->head, "List-Owner: <mailto:%s-owner@%s>\r\n",
-	    li->local, li->domain);
-	r |= buf_append_str(&p->head, "Precedence: list\r\n");
-	/* Kept by every list (list_field does not strip it): is_looped. */
-	r |= buf_printf(&p->head, "X-BeenThere: %s\r\n", li->address);
+	r |= list_header_fields(li, &p->head);
 	if (li->reply_to == LIST_REPLY_LIST)
 		r |= buf_printf(&p->head, "Reply-To: <%s>\r\n", li->address);
 	for (i = 0; i < root->nheaders && r == 0; i++) {
@@ -292,17 +302,18 @@ post_build(struct post *p, const struct mime_part *root, const uint8_t *msg,
  * [lists] web_url is set), the shared header, the blank line, the
  * body. */
 static int
-copy_build(const struct post *p, const char *token, struct buf *out)
+copy_build(const struct config *cfg, const struct list_info *li,
+    const struct buf *head, const uint8_t *body, size_t bodylen,
+    const char *token, struct buf *out)
 {
-	const struct list_info *li = p->li;
 	int r = 0;
 
 	r |= buf_printf(out, "List-Unsubscribe: <mailto:%s-unsubscribe@%s>",
 	    li->local, li->domain);
-	if (p->cfg->list_web_url[0] != '\0' && token != NULL &&
+	if (cfg->list_web_url[0] != '\0' && token != NULL &&
 	    token[0] != '\0') {
-		r |= buf_printf(out, ",\r\n <%s%slist=", p->cfg->list_web_url,
-		    strchr(p->cfg->list_web_url, '?') ? "&" : "?");
+		r |= buf_printf(out, ",\r\n <%s%slist=", cfg->list_web_url,
+		    strchr(cfg->list_web_url, '?') ? "&" : "?");
 		r |= url_encode(out, li->address);
 		r |= buf_printf(out, "&token=%s>\r\n", token);
 		r |= buf_append_str(out, "List-Unsubscribe-Post: "
@@ -310,9 +321,9 @@ copy_build(const struct post *p, const char *token, struct buf *out)
 	} else {
 		r |= buf_append_str(out, "\r\n");
 	}
-	r |= buf_append(out, p->head.data, p->head.len);
+	r |= buf_append(out, head->data, head->len);
 	r |= buf_append_str(out, "\r\n");
-	r |= buf_append(out, p->body, p->bodylen);
+	r |= buf_append(out, body, bodylen);
 	return r < 0 ? -1 : 0;
 }
 
@@ -327,15 +338,23 @@ struct members {
 	struct member	*v;
 	size_t		 n;
 	bool		 overflow;
+	bool		 digest;	/* take the digest members, or the others */
+	bool		 offered;	/* the list offers a digest */
 };
 
 static void
 collect_member(void *ctx, const char *const *cols, int ncols)
 {
 	struct members *m = ctx;
+	bool digest;
 
-	/* address, state, bounces, joined, token */
-	if (ncols < 5 || strcmp(cols[1], "active") != 0)
+	/* address, state, bounces, joined, token, mode */
+	if (ncols < 6 || strcmp(cols[1], "active") != 0)
+		return;
+	/* A digest member of a list that stopped offering one gets each
+	 * post again; what waited goes out in a last digest. */
+	digest = strcmp(cols[5], "digest") == 0;
+	if (m->digest ? !digest : digest && m->offered)
 		return;
 	if (m->n == LIST_MEMBERS_MAX) {
 		m->overflow = true;
@@ -518,6 +537,104 @@ list_data_policy(struct store *st, char *const *rcpts, size_t nrcpts,
 	return 0;
 }
 
+/* ---- copies ------------------------------------------------------------ */
+
+enum list_outcome
+list_send_copies(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const struct buf *head, const uint8_t *body, size_t bodylen, bool digest,
+    size_t *copies_r, char *reason, size_t reasonlen)
+{
+	struct list_auth_params ap;
+	struct members m;
+	struct buf copy;
+	char from[LIST_ADDR_MAX * 2 + 32];
+	char qid[QUEUE_ID_LEN + 1];
+	uint8_t key[LIST_VERP_KEY_LEN];
+	char *ids;	/* this attempt's copies, QUEUE_ID_LEN + 1 each */
+	const char *error = NULL;
+	bool per_member = cfg->list_web_url[0] != '\0';
+	enum list_outcome out = LIST_DONE;
+	size_t i, queued = 0;
+
+	*copies_r = 0;
+	memset(&m, 0, sizeof(m));
+	m.digest = digest;
+	m.offered = li->digest;
+	if (store_list_members(st, li->address, collect_member, &m) < 0) {
+		members_free(&m);
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	if (store_list_verp_key(st, key) < 0) {
+		members_free(&m);
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	if (m.overflow)
+		log_warnx("event=list-truncated id=%s list=%s max=%d", env->id,
+		    li->address, LIST_MEMBERS_MAX);
+	ids = xreallocarray(NULL, m.n + 1, QUEUE_ID_LEN + 1);
+	memset(&ap, 0, sizeof(ap));
+	ap.list_addr = li->address;
+	ap.list_name = li->name;
+	ap.list_domain = li->domain;
+	ap.author_dmarc = env->author_dmarc;
+	ap.hostname = cfg->hostname;
+	ap.strip_dkim = cfg->list_strip_dkim;
+	ap.arc_seal = cfg->list_arc_seal;
+	buf_init(&copy, 0);
+	/* Without a per-member URL every copy is the same: build and sign
+	 * it once. */
+	for (i = 0; i < m.n; i++) {
+		if (i == 0 || per_member) {
+			buf_reset(&copy);
+			if (copy_build(cfg, li, head, body, bodylen,
+			    m.v[i].token, &copy) < 0 ||
+			    list_auth_transform(st, &copy, &ap, &error) < 0) {
+				log_warnx("event=list-copy-failed id=%s "
+				    "list=%s error=\"%s\"", env->id,
+				    li->address, error ? error : "too large");
+				snprintf(reason, reasonlen, "4.3.0 list copy "
+				    "failed: %.100s", error ? error :
+				    "too large");
+				out = LIST_TEMP;
+				break;
+			}
+		}
+		verp_sender(key, li, m.v[i].addr, from, sizeof(from));
+		if (list_queue_mail(cfg, from, m.v[i].addr, digest ?
+		    "list-digest" : "list", env, copy.data, copy.len,
+		    qid) < 0) {
+			snprintf(reason, reasonlen, "4.3.0 queue write failed: "
+			    "%s", strerror(errno));
+			out = LIST_TEMP;
+			break;
+		}
+		memcpy(ids + queued * (QUEUE_ID_LEN + 1), qid, sizeof(qid));
+		queued++;
+	}
+	if (queued > 0 && out == LIST_DONE && list_queue_sync(cfg) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue fsync failed: %s",
+		    strerror(errno));
+		out = LIST_TEMP;
+	}
+	/* The retry queues every copy again: take back this attempt's, or
+	 * the members who got one would get it twice. */
+	for (i = 0; out != LIST_DONE && i < queued; i++)
+		if (queue_remove(cfg->data_dir, ids + i * (QUEUE_ID_LEN + 1)) <
+		    0)
+			log_warn("event=list-copy-failed id=%s list=%s copy=%s "
+			    "note=\"not removed: a duplicate\"", env->id,
+			    li->address, ids + i * (QUEUE_ID_LEN + 1));
+	free(ids);
+	if (out == LIST_DONE)
+		*copies_r = queued;
+	buf_deinit(&copy);
+	members_free(&m);
+	return out;
+}
+
 /* ---- a post ------------------------------------------------------------ */
 
 static enum list_outcome
@@ -525,20 +642,12 @@ expand_post(struct store *st, const struct config *cfg,
     const struct queue_envelope *env, const struct list_info *li,
     const uint8_t *msg, size_t len, char *reason, size_t reasonlen)
 {
-	struct list_auth_params ap;
-	struct members m = { NULL, 0, false };
 	struct mime_message *mm;
 	struct post p;
-	struct buf copy;
-	char id[LIST_ADDR_MAX + 2], from[LIST_ADDR_MAX * 2 + 32];
-	char qid[QUEUE_ID_LEN + 1];
-	uint8_t key[LIST_VERP_KEY_LEN];
-	char *ids;	/* this attempt's copies, QUEUE_ID_LEN + 1 each */
-	const char *error = NULL;
-	bool per_member = cfg->list_web_url[0] != '\0';
-	enum list_outcome out = LIST_DONE;
-	size_t hlen, i, queued = 0;
-	bool looped, automatic;
+	char id[LIST_ADDR_MAX + 2];
+	enum list_outcome out;
+	size_t hlen, queued = 0;
+	bool looped, automatic, digest_due = false;
 
 	if (li->max_size > 0 && len > li->max_size) {
 		snprintf(reason, reasonlen, "5.3.4 message larger than the "
@@ -590,6 +699,11 @@ expand_post(struct store *st, const struct config *cfg,
 			return list_request_hold(st, cfg, env, li, msg, len,
 			    reason, reasonlen);
 	}
+	/* The digest members' share first: kept once per post, so that a
+	 * retry after a failed copy below does not keep it twice. */
+	if (li->digest && list_digest_keep(st, env, li, msg, len,
+	    &digest_due, reason, reasonlen) < 0)
+		return LIST_TEMP;
 	mm = mime_parse(msg, hlen);
 	memset(&p, 0, sizeof(p));
 	p.li = li;
@@ -609,80 +723,16 @@ expand_post(struct store *st, const struct config *cfg,
 		return LIST_FAILED;
 	}
 	mime_message_free(&mm);
-	if (store_list_members(st, li->address, collect_member, &m) < 0) {
-		buf_deinit(&p.head);
-		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
-		return LIST_TEMP;
-	}
-	if (store_list_verp_key(st, key) < 0) {
-		buf_deinit(&p.head);
-		members_free(&m);
-		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
-		return LIST_TEMP;
-	}
-	if (m.overflow)
-		log_warnx("event=list-truncated id=%s list=%s max=%d", env->id,
-		    li->address, LIST_MEMBERS_MAX);
-	ids = xreallocarray(NULL, m.n + 1, QUEUE_ID_LEN + 1);
-	memset(&ap, 0, sizeof(ap));
-	ap.list_addr = li->address;
-	ap.list_name = li->name;
-	ap.list_domain = li->domain;
-	ap.author_dmarc = env->author_dmarc;
-	ap.hostname = cfg->hostname;
-	ap.strip_dkim = cfg->list_strip_dkim;
-	ap.arc_seal = cfg->list_arc_seal;
-	buf_init(&copy, 0);
-	/* Without a per-member URL every copy is the same: build and sign
-	 * it once. */
-	for (i = 0; i < m.n; i++) {
-		if (i == 0 || per_member) {
-			buf_reset(&copy);
-			if (copy_build(&p, m.v[i].token, &copy) < 0 ||
-			    list_auth_transform(st, &copy, &ap, &error) < 0) {
-				log_warnx("event=list-copy-failed id=%s "
-				    "list=%s error=\"%s\"", env->id,
-				    li->address, error ? error : "too large");
-				snprintf(reason, reasonlen, "4.3.0 list copy "
-				    "failed: %.100s", error ? error :
-				    "too large");
-				out = LIST_TEMP;
-				break;
-			}
-		}
-		verp_sender(key, li, m.v[i].addr, from, sizeof(from));
-		if (list_queue_mail(cfg, from, m.v[i].addr, "list", env,
-		    copy.data, copy.len, qid) < 0) {
-			snprintf(reason, reasonlen, "4.3.0 queue write failed: "
-			    "%s", strerror(errno));
-			out = LIST_TEMP;
-			break;
-		}
-		memcpy(ids + queued * (QUEUE_ID_LEN + 1), qid, sizeof(qid));
-		queued++;
-	}
-	if (queued > 0 && out == LIST_DONE && list_queue_sync(cfg) < 0) {
-		snprintf(reason, reasonlen, "4.3.0 queue fsync failed: %s",
-		    strerror(errno));
-		out = LIST_TEMP;
-	}
-	/* The retry queues every copy again: take back this attempt's, or
-	 * the members who got one would get it twice. */
-	for (i = 0; out != LIST_DONE && i < queued; i++)
-		if (queue_remove(cfg->data_dir, ids + i * (QUEUE_ID_LEN + 1)) <
-		    0)
-			log_warn("event=list-copy-failed id=%s list=%s copy=%s "
-			    "note=\"not removed: a duplicate\"", env->id,
-			    li->address, ids + i * (QUEUE_ID_LEN + 1));
-	if (out != LIST_DONE)
-		queued = 0;
-	free(ids);
+	out = list_send_copies(st, cfg, env, li, &p.head, p.body, p.bodylen,
+	    false, &queued, reason, reasonlen);
 	if (out == LIST_DONE)
 		log_info("event=list-expanded id=%s list=%s from=<%s> "
 		    "copies=%zu", env->id, li->address, env->from, queued);
-	buf_deinit(&copy);
 	buf_deinit(&p.head);
-	members_free(&m);
+	/* digest_size reached: the digest goes now (else the runner's
+	 * check sends it). */
+	if (out == LIST_DONE && digest_due)
+		(void)list_digest_send(st, cfg, li, NULL);
 	return out;
 }
 

@@ -11,6 +11,7 @@
 #ifndef MOAT_LIST_EXPAND_H
 #define MOAT_LIST_EXPAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,24 @@ int list_queue_sync(const struct config *cfg);
  * case), LIST_VERP_TAG_LEN hex digits. A bounce counts only with it. */
 void list_verp_tag(const uint8_t key[LIST_VERP_KEY_LEN], const char *list,
     const char *member, char tag[LIST_VERP_TAG_LEN + 1]);
+
+/* The list's own header fields of every copy (a post's, a digest's):
+ * List-Id, List-Help, List-Post, List-Subscribe, List-Owner,
+ * Precedence and X-BeenThere, appended to out. 0 or -1 (out full). */
+int list_header_fields(const struct list_info *li, struct buf *out);
+
+/* One copy of head (header fields without List-Unsubscribe: each copy
+ * gets its own), a blank line and body per active member of li: the
+ * digest members (digest), or the others (a digest member of a list
+ * that offers no digest counts with the others). Each copy is signed
+ * (list_auth_transform with env's author DMARC policy) and queued from
+ * its VERP address. LIST_DONE: every copy is durably queued, *copies_r
+ * of them; LIST_TEMP (reason "4.x.x ..."): none stays queued. */
+enum list_outcome list_send_copies(struct store *st,
+    const struct config *cfg, const struct queue_envelope *env,
+    const struct list_info *li, const struct buf *head,
+    const uint8_t *body, size_t bodylen, bool digest, size_t *copies_r,
+    char *reason, size_t reasonlen);
 
 /* Where mail for li's owner goes (LIST-owner@, held-post notices): the
  * moderator, else (or when the moderator is a list address: a loop)

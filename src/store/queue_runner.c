@@ -26,6 +26,7 @@
 #include "archive_queue.h"
 #include "delivery.h"
 #include "dns_config.h"
+#include "list_digest.h"
 #include "log.h"
 #include "outbound.h"
 #include "quarantine.h"
@@ -40,6 +41,7 @@
 #define RUNNER_RESCAN_MS (60 * 1000)
 #define RUNNER_TICK_MS 1000
 #define RUNNER_PRUNE_EVERY 3600	/* seconds between rejected-log prunes */
+#define RUNNER_DIGEST_EVERY 300	/* seconds between list digest checks */
 #define RUNNER_TARGETS_MAX 10000	/* distinct mailboxes per message */
 #define RUNNER_LOCAL_MAX 256
 
@@ -357,12 +359,53 @@ prune_maybe(void)
 		prune_running = true;
 }
 
+/* List digests due (digest_interval, or digest_size when a keep's own
+ * send failed), from a pool thread every few minutes. */
+static uv_work_t digest_work;
+static bool digest_running;
+static time_t digest_last;
+
+static void
+digest_run(uv_work_t *w)
+{
+	struct store *st;
+	const char *error = NULL;
+
+	(void)w;
+	if ((st = store_thread(cfg->data_dir, &error)) == NULL)
+		log_warnx("event=list-digest-check-failed error=\"%s\"",
+		    error ? error : "store");
+	else
+		list_digest_run(st, cfg, time(NULL));
+}
+
+static void
+digest_done(uv_work_t *w, int status)
+{
+	(void)w;
+	(void)status;
+	digest_running = false;
+}
+
+static void
+digest_maybe(void)
+{
+	time_t now = time(NULL);
+
+	if (digest_running || now - digest_last < RUNNER_DIGEST_EVERY)
+		return;
+	digest_last = now;
+	if (uv_queue_work(loop, &digest_work, digest_run, digest_done) == 0)
+		digest_running = true;
+}
+
 static void
 on_rescan(uv_timer_t *t)
 {
 	(void)t;
 	scan_queue(true);
 	prune_maybe();
+	digest_maybe();
 }
 
 static void

@@ -19,7 +19,8 @@
 #define STORE_EXT_REJECT	64	/* store_reject.c: 64..79 */
 #define STORE_EXT_SPAM		96	/* store_spam.c: 96..127 */
 #define STORE_EXT_LIST		128	/* store_list.c: 128..159 */
-#define STORE_EXT_SLOTS		160
+#define STORE_EXT_DIGEST	160	/* store_list_digest.c: 160..175 */
+#define STORE_EXT_SLOTS		176
 
 /* The statement of slot, prepared from sql on first use and kept until
  * store_close(); NULL (logged) if it does not prepare. The same slot

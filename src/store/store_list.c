@@ -1,6 +1,7 @@
 /* store_list: the SQL of mailing lists: lists, members, tokens, and which
  * list address a recipient is. See store_list.h; the schema is migrations
- * 7 -> 8 and 8 -> 9 in store_sql.c. */
+ * 7 -> 8, 8 -> 9 and 9 -> 10 in store_sql.c (the digest options and
+ * posts are store_list_digest.c's). */
 #include "store_list.h"
 #include "store_int.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "store_list_digest.h"
 #include "util.h"
 
 enum {
@@ -47,18 +49,20 @@ _Static_assert(LS_COUNT <= 32, "store_list.c has slots 128..159");
 
 #define LIST_COLS "address, local, domain, name, post, prefix, reply_to," \
 	" max_size, moderator"
+/* What row_info reads: the columns list add writes, then the digest's. */
+#define LIST_READ_COLS LIST_COLS ", digest, digest_size, digest_interval"
 
 static const char *const ls_sql[LS_COUNT] = {
 	/* The list whose local part is local, or a prefix of it followed
 	 * by a role suffix; the longest list name wins ("a" and "a-b"
 	 * both exist: "a-b-request" is a-b's). */
 	[LS_LOOKUP] =
-	    "SELECT " LIST_COLS " FROM lists WHERE domain = ?2 AND"
+	    "SELECT " LIST_READ_COLS " FROM lists WHERE domain = ?2 AND"
 	    " length(local) <= length(?1) AND"
 	    " substr(?1, 1, length(local)) = local"
 	    " ORDER BY length(local) DESC",
 	[LS_GET] =
-	    "SELECT " LIST_COLS " FROM lists WHERE address = ?1",
+	    "SELECT " LIST_READ_COLS " FROM lists WHERE address = ?1",
 	[LS_TAKEN] =
 	    "SELECT EXISTS (SELECT 1 FROM accounts WHERE address = ?1)"
 	    " OR EXISTS (SELECT 1 FROM aliases WHERE domain = ?3"
@@ -76,8 +80,8 @@ static const char *const ls_sql[LS_COUNT] = {
 	    " FROM lists l ORDER BY domain, local",
 	[LS_MEMBERS] =
 	    "SELECT address, state, bounces, "
-	    " strftime('%Y-%m-%dT%H:%M:%SZ', joined, 'unixepoch'), token"
-	    " FROM list_members WHERE list = ?1 ORDER BY address",
+	    " strftime('%Y-%m-%dT%H:%M:%SZ', joined, 'unixepoch'), token,"
+	    " mode FROM list_members WHERE list = ?1 ORDER BY address",
 	[LS_MEMBER_PUT] =
 	    "INSERT INTO list_members (list, address, state, bounces, joined,"
 	    " token) VALUES (?1, ?2, ?3, 0, ?4, ?5)"
@@ -246,6 +250,9 @@ row_info(sqlite3_stmt *s, struct list_info *li)
 		li->reply_to = LIST_REPLY_LIST;
 	li->max_size = (uint64_t)sqlite3_column_int64(s, 7);
 	COL(8, li->moderator);
+	li->digest = sqlite3_column_int(s, 9) != 0;
+	li->digest_size = (uint64_t)sqlite3_column_int64(s, 10);
+	li->digest_interval = (uint64_t)sqlite3_column_int64(s, 11);
 #undef COL
 }
 
@@ -545,9 +552,13 @@ store_list_set(struct store *st, const char *address, const char *key,
 			value = "";
 		}
 		id = LS_SET_MODERATOR;
+	} else if ((b = store_list_digest_set(st, li.address, key, value,
+	    error_r)) <= 0) {
+		return b;
 	} else {
 		*error_r = store_error_text(st, "unknown key (name, post, "
-		    "prefix, reply_to, max_size, moderator)");
+		    "prefix, reply_to, max_size, moderator, digest, "
+		    "digest_size, digest_interval)");
 		return -1;
 	}
 	if ((s = stmt(st, id)) == NULL) {

@@ -42,6 +42,9 @@ struct list_info {
 	enum list_reply_to	 reply_to;
 	uint64_t		 max_size;	/* 0: no limit */
 	char			 moderator[LIST_ADDR_MAX + 1];	/* "" none */
+	bool			 digest;	/* offers a digest */
+	uint64_t		 digest_size;	/* octets that send one */
+	uint64_t		 digest_interval;	/* seconds */
 };
 
 /* Which of a list's addresses a recipient is. */
@@ -75,14 +78,15 @@ int store_list_get(struct store *st, const char *address,
  * address no account or alias. */
 int store_list_add(struct store *st, const struct list_info *li,
     const char **error_r);
-/* One option: name, post, prefix, reply_to, max_size, moderator. */
+/* One option: name, post, prefix, reply_to, max_size, moderator, digest,
+ * digest_size, digest_interval (store_list_digest_set). */
 int store_list_set(struct store *st, const char *address, const char *key,
     const char *value, const char **error_r);
 int store_list_del(struct store *st, const char *address,
     const char **error_r);
 /* rows: address, name, post, active members, all members */
 int store_list_all(struct store *st, store_row_cb *cb, void *ctx);
-/* rows: address, state, bounces, joined (ISO 8601), token */
+/* rows: address, state, bounces, joined (ISO 8601), token, mode */
 int store_list_members(struct store *st, const char *list, store_row_cb *cb,
     void *ctx);
 

@@ -273,6 +273,34 @@ static const char *const store_migrations[] = {
 	");"
 	"INSERT INTO list_secret (id, key) VALUES (1, randomblob(32));"
 	"ALTER TABLE list_tokens ADD COLUMN meta TEXT NOT NULL DEFAULT '';",
+	/* 9 -> 10: digests (store_list_digest.c). A list offers one
+	 * (digest 1) sent when its pending posts reach digest_size octets
+	 * or the oldest waited digest_interval seconds; digest_issue
+	 * counts the digests sent. A member's mode is each or digest.
+	 * list_digest holds the posts waiting for the next digest: post is
+	 * the queue id of the post, so that a retried expansion stores it
+	 * once; batch and claimed mark the rows a digest being sent took
+	 * (taken again past an hour: a crash loses nothing). */
+	"ALTER TABLE lists ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE lists ADD COLUMN digest_size INTEGER NOT NULL"
+	"  DEFAULT 40960;"
+	"ALTER TABLE lists ADD COLUMN digest_interval INTEGER NOT NULL"
+	"  DEFAULT 86400;"
+	"ALTER TABLE lists ADD COLUMN digest_issue INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE list_members ADD COLUMN mode TEXT NOT NULL"
+	"  DEFAULT 'each';"
+	"CREATE TABLE list_digest ("
+	"  id        INTEGER PRIMARY KEY,"
+	"  list      TEXT NOT NULL COLLATE NOCASE"
+	"            REFERENCES lists (address) ON DELETE CASCADE,"
+	"  post      TEXT NOT NULL,"
+	"  time      INTEGER NOT NULL,"
+	"  batch     INTEGER NOT NULL DEFAULT 0,"
+	"  claimed   INTEGER NOT NULL DEFAULT 0,"
+	"  data      BLOB NOT NULL,"
+	"  UNIQUE (list, post)"
+	");",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
