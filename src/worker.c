@@ -202,6 +202,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
 	srv.screen = screen_new(loop, cfg, dyn);
+	smtp_filter_rules_start(loop, cfg);
 	{
 		char err[256];
 

@@ -4,7 +4,10 @@
  * mtime); a file with errors keeps the rules in force and logs why. The
  * conditions are evaluated in the thread pool (regexes over the body),
  * the actions applied back on the loop, in order, each hit logged as
- * event=rule under the session id. */
+ * event=rule under the session id. Every worker loads the file when it
+ * starts and looks again every second from a timer, not only when mail
+ * comes: so all workers hold the same last good rules, also when a
+ * broken file is written (each keeps what it had). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +72,8 @@ rules_path(const struct config *cfg, char *out, size_t len)
 
 /* Parse the file again when it changed since the last look. */
 static void
-rules_refresh(struct smtp_session *s)
+rules_refresh(const struct config *cfg, uint64_t now)
 {
-	const struct config *cfg = s->srv->cfg;
-	uint64_t now = uv_now(s->srv->loop);
 	char path[CONFIG_PATH_MAX + 256], err[600];
 	struct rules *r;
 	struct stat st;
@@ -112,6 +113,33 @@ rules_refresh(struct smtp_session *s)
 	r->refs = 1;
 	rules_cur = r;
 	log_info("rules event=loaded file=%s rules=%u", path, r->nrules);
+}
+
+static uv_timer_t rules_timer;
+static const struct config *rules_cfg;
+
+static void
+rules_tick(uv_timer_t *t)
+{
+	rules_refresh(rules_cfg, uv_now(t->loop));
+}
+
+void
+smtp_filter_rules_start(uv_loop_t *loop, const struct config *cfg)
+{
+	if (cfg->filter_rules[0] == '\0')
+		return;
+	rules_cfg = cfg;
+	rules_refresh(cfg, uv_now(loop));
+	if (uv_timer_init(loop, &rules_timer) != 0 ||
+	    uv_timer_start(&rules_timer, rules_tick, RULES_CHECK_MS,
+	    RULES_CHECK_MS) != 0) {
+		log_warnx("rules event=timer-failed note=\"changes are seen "
+		    "when mail comes\"");
+		return;
+	}
+	/* It never keeps a draining worker alive. */
+	uv_unref((uv_handle_t *)&rules_timer);
 }
 
 static void
@@ -180,7 +208,15 @@ rules_notify(struct smtp_session *s, const struct rules_rule *rule,
 		notify_admins(cfg, NULL, to, sizeof(to));
 	else if (s->from[0] == '\0')
 		return;		/* nobody to tell (a bounce) */
-	else
+	else if (smtp_filter_inbound(s) && s->spf_result != SPF_PASS &&
+	    (s->dmarc_result == NULL ||
+	    s->dmarc_result->status != DMARC_PASS)) {
+		/* Telling a sender anyone could have forged is
+		 * backscatter: only our users and verified senders. */
+		log_info("smtp session=%s event=rule-notify-skipped rule=%s "
+		    "reason=\"sender not verified\"", s->id, rule->name);
+		return;
+	} else
 		moat_strlcpy(to, s->from, sizeof(to));
 	buf_init(&body, NOTIFY_BODY_MAX);
 	if (a->text != NULL)
@@ -326,7 +362,7 @@ smtp_filter_rules(struct smtp_session *s)
 {
 	struct rules_job *j;
 
-	rules_refresh(s);
+	rules_refresh(s->srv->cfg, uv_now(s->srv->loop));
 	if (rules_cur == NULL || rules_cur->nrules == 0) {
 		smtp_filter_next(s);
 		return;

@@ -41,5 +41,8 @@ void smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 void smtp_server_drain(struct smtp_server *srv);
 /* Drain timeout: 421 and close every session not committing. */
 void smtp_server_abort_all(struct smtp_server *srv);
+/* Load the content-filter rules ([filter] rules) now and look for
+ * changes every second (smtp_filter_rules.c). */
+void smtp_filter_rules_start(uv_loop_t *loop, const struct config *cfg);
 
 #endif

@@ -224,6 +224,9 @@ member_work(uv_work_t *w)
 	}
 	s->found = store_list_member_by_token(st, s->list, s->token,
 	    s->remove, s->member, &error);
+	if (s->found < 0)
+		log_warnx("web session=%s event=store-error error=\"%s\"",
+		    s->id, error != NULL ? error : "?");
 }
 
 static void
@@ -306,6 +309,19 @@ web_on_input(struct conn *c)
 
 	if (s->state != WEB_STATE_READING) {
 		buf_reset(&c->in);	/* after the request: ignored */
+		return;
+	}
+	if (c->in_overflow) {
+		/* Input past the buffer was dropped (one TLS record can
+		 * hold more than is left): the parser must never see the
+		 * bytes around the gap spliced together. The buffer holds
+		 * more than a request within the limits, so it is one too
+		 * large. */
+		buf_reset(&c->in);
+		conn_pause(c);
+		log_info("web session=%s event=bad-request status=431 "
+		    "error=\"input past the buffer\"", s->id);
+		web_error(s, 431);
 		return;
 	}
 	r = web_parser_feed(&s->parser, c->in.data, c->in.len, &used);

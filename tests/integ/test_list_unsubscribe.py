@@ -207,3 +207,36 @@ def test_http_client_over_long_header_is_431(web):
 	    headers={"X-Filler": "z" * 9000})
 	assert status == 431
 	assert_secure(hdrs)
+
+
+def test_tls_record_past_the_buffer_is_431(web):
+	"""One TLS record larger than the room left in the input buffer: the
+	request is refused whole (431), never parsed with the record's bytes
+	missing (which spliced a Transfer-Encoding header away and let a
+	one-click POST through)."""
+	u = unsub_url(web, DEMO)
+	target = (u.path + "?" + u.query).encode()
+	records = [b"POST " + target + b" HTTP/1.1\r\nHost: x\r\n"
+	    b"Content-Type: application/x-www-form-urlencoded\r\n"
+	    b"Content-Length: 26\r\n",
+	    b"Transfer-Encoding: chunked\r\nX-Pad: " + b"a" * 12000 + b"\r\n",
+	    b"\r\nList-Unsubscribe=One-Click"]
+	got = b""
+	with socket.create_connection(("127.0.0.1", web.web_port),
+	    timeout=10) as s:
+		with tls_client_context().wrap_socket(s) as t:
+			try:
+				for r in records:
+					t.send(r)	# one TLS record each
+					time.sleep(0.2)
+			except OSError:
+				pass		# refused before the last record
+			while b"\r\n" not in got:
+				chunk = t.recv(4096)
+				if not chunk:
+					break
+				got += chunk
+	assert got.startswith(b"HTTP/1.1 431 "), got[:100]
+	assert "demo@example.test" in members(web)
+	assert web.wait_log(r"event=bad-request status=431 "
+	    r'error="input past the buffer"')

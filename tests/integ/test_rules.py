@@ -227,6 +227,15 @@ def test_every_action(make_server):
 	assert b"an executable was stripped" in note
 	delivered_with(srv, DEMO, b"Your message was filtered (rule "
 	    b"strip-exe)")
+	# From outside, the sender is not verified (no SPF or DMARC pass):
+	# stripped, but the sender is not told (backscatter).
+	code, _ = send(srv, with_attachment("strip outside", "evil.exe",
+	    rcpt=OTHER), rcpts=(OTHER,))
+	assert code == 250
+	data = delivered_with(srv, OTHER, b"strip outside")
+	assert b"evil.exe\" was removed by the content filter" in data
+	assert srv.wait_log(r"event=rule-notify-skipped rule=strip-exe "
+	    r'reason="sender not verified"')
 
 	# accept ends the evaluation: from 127.0.0.1 the later rule does not
 	# run; from outside (127.0.0.2) local-accept does not match
@@ -251,7 +260,7 @@ def test_every_action(make_server):
 	# every hit is logged under its session id
 	assert srv.log_count(r"smtp session=[0-9a-f]+ event=rule "
 	    r"rule=strip-exe action=(strip-attachments|notify-admin|"
-	    r"notify-sender)$") == 3
+	    r"notify-sender)$") == 6
 
 
 def test_reload_without_restart(make_server):
