@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "mime.h"
+#include "store_list_digest.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -245,7 +246,7 @@ is_hex_token(const char *p)
 }
 
 enum command { CMD_NONE, CMD_SUBSCRIBE, CMD_UNSUBSCRIBE, CMD_CONFIRM,
-	CMD_HELP };
+	CMD_HELP, CMD_SET_DIGEST, CMD_SET_EACH };
 
 /* The command in text: "confirm TOKEN" anywhere (a reply's "Re: confirm
  * ..."), else a leading subscribe / unsubscribe / help word. */
@@ -277,6 +278,15 @@ find_command(const char *text, char token[LIST_TOKEN_LEN + 1])
 		return CMD_SUBSCRIBE;
 	if (ascii_nieq(p, "help", 4))
 		return CMD_HELP;
+	/* "set digest" / "set each": a member's delivery mode. */
+	if (ascii_nieq(p, "set", 3) && (p[3] == ' ' || p[3] == '\t')) {
+		for (p += 3; *p == ' ' || *p == '\t'; p++)
+			;
+		if (ascii_nieq(p, "digest", 6))
+			return CMD_SET_DIGEST;
+		if (ascii_nieq(p, "each", 4))
+			return CMD_SET_EACH;
+	}
 	return CMD_NONE;
 }
 
@@ -336,7 +346,8 @@ help_text(const struct list_info *li, char *out, size_t outlen)
 	    "To leave, send any mail to %s-unsubscribe@%s.\r\n"
 	    "Either way you get a confirmation to reply to.\r\n"
 	    "Commands (in the subject) to %s-request@%s: subscribe,\r\n"
-	    "unsubscribe, confirm TOKEN, help.\r\n",
+	    "unsubscribe, set digest, set each (one mail a post, the\r\n"
+	    "default), confirm TOKEN, help.\r\n",
 	    li->address, li->name, li->local, li->domain, li->local,
 	    li->domain, li->local, li->domain);
 }
@@ -422,6 +433,81 @@ ask_confirm(struct store *st, const struct config *cfg,
 	return LIST_DONE;
 }
 
+/* "set digest" / "set each" from a member (the envelope sender): a
+ * confirmation, as for subscribing, so that nobody changes another's
+ * mode by forging its address. */
+static enum list_outcome
+ask_mode(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    bool digest, char *reason, size_t reasonlen)
+{
+	const char *mode = digest ? "digest" : "each", *who = env->from;
+	const char *error = NULL;
+	char state[16], token[LIST_TOKEN_LEN + 1], subject[128];
+	char text[3072], gate[LIST_ADDR_MAX + 16];
+
+	if (store_list_member_state(st, li->address, who, state, NULL,
+	    0) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 database lookup failed");
+		return LIST_TEMP;
+	}
+	if (strcmp(state, "active") != 0) {
+		log_info("event=list-mode-request id=%s list=%s addr=<%s> "
+		    "note=\"not a member\"", env->id, li->address, who);
+		snprintf(text, sizeof(text), "You (%s) asked for the %s mode "
+		    "of the list %s,\r\nbut this address is not a member of "
+		    "it: nothing was changed.\r\n", who, mode, li->address);
+		reply_unserved(cfg, env, li, false, "not-member",
+		    "Not a member", text);
+		return LIST_DONE;
+	}
+	if (digest && !li->digest) {
+		log_info("event=list-mode-request id=%s list=%s addr=<%s> "
+		    "note=\"no digest offered\"", env->id, li->address, who);
+		snprintf(text, sizeof(text), "The list %s offers no digest: "
+		    "nothing was changed.\r\n", li->address);
+		reply_unserved(cfg, env, li, false, "no-digest",
+		    "No digest", text);
+		return LIST_DONE;
+	}
+	snprintf(gate, sizeof(gate), "%s:%s", mode, li->address);
+	if (!reply_gate_allow(gate, who, time(NULL))) {
+		log_info("event=list-mode-request id=%s list=%s addr=<%s> "
+		    "note=\"not answered: rate limit\"", env->id, li->address,
+		    who);
+		return LIST_DONE;
+	}
+	if (store_list_token_new(st, li->address, who, mode,
+	    cfg->list_token_ttl, NULL, 0, NULL, token, &error) < 0) {
+		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
+		    env->id, li->address, error);
+		snprintf(reason, reasonlen, "4.3.0 %s", error);
+		return LIST_TEMP;
+	}
+	snprintf(subject, sizeof(subject), "confirm %s", token);
+	snprintf(text, sizeof(text),
+	    "Someone (probably you) asked that %s get the list %s\r\n"
+	    "%s.\r\n\r\n"
+	    "To confirm, reply to this message, or send a mail to\r\n"
+	    "%s-confirm+%s@%s, or to %s-request@%s with the\r\n"
+	    "subject \"confirm %s\".\r\n\r\n"
+	    "If you did not ask for this, ignore this message: nothing\r\n"
+	    "happens and the request expires in %u hours.\r\n",
+	    who, li->address, digest ? "as a digest (the posts gathered in "
+	    "one mail)" : "one mail a post",
+	    li->local, token, li->domain, li->local, li->domain, token,
+	    cfg->list_token_ttl / 3600);
+	if (send_notice(cfg, li, who, subject, token, text, NULL, 0,
+	    env) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
+		    strerror(errno));
+		return LIST_TEMP;
+	}
+	log_info("event=list-mode-request id=%s list=%s addr=<%s> mode=%s",
+	    env->id, li->address, who, mode);
+	return LIST_DONE;
+}
+
 /* A DMARC policy word as it goes into a held post's meta. */
 static bool
 held_word_ok(const char *w)
@@ -483,6 +569,11 @@ confirm_action(struct store *st, const struct config *cfg,
 		snprintf(text, textlen, "You (%s) have left the list %s.\r\n",
 		    addr, own->address);
 		*notice = "Goodbye";
+	} else if (strcmp(action, "digest") == 0 ||
+	    strcmp(action, "each") == 0) {
+		if (store_list_member_mode(st, own->address, addr, action,
+		    error) < 0)
+			return -1;
 	} else if (strcmp(action, "approve") == 0) {
 		if (list_queue_mail(cfg, addr, own->address, "list-approved",
 		    orig, data->data, data->len, qid) < 0 ||
@@ -771,6 +862,9 @@ list_request_handle(struct store *st, const struct config *cfg,
 		return ask_confirm(st, cfg, env, li, true, reason, reasonlen);
 	if (role == LIST_ROLE_UNSUBSCRIBE || c == CMD_UNSUBSCRIBE)
 		return ask_confirm(st, cfg, env, li, false, reason, reasonlen);
+	if (c == CMD_SET_DIGEST || c == CMD_SET_EACH)
+		return ask_mode(st, cfg, env, li, c == CMD_SET_DIGEST, reason,
+		    reasonlen);
 	/* "help", or a command we do not know (or none): the help text,
 	 * within the reply limits. */
 	if (c == CMD_HELP) {

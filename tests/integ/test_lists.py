@@ -524,3 +524,157 @@ def test_role_addresses_agree_at_rcpt_and_in_moatctl(site):
 		assert r.returncode == 1 and "mailing list" in r.stderr, \
 		    (cmd, r.stderr)
 	assert "team-owner" not in site.ctl("account", "list").stdout
+
+
+# ---- digests ----------------------------------------------------------------
+
+def digest_db(site, sql, args=()):
+	db = sqlite3.connect(str(site.data_dir / "moat.db"))
+	try:
+		return db.execute(sql, args).fetchall()
+	finally:
+		db.close()
+
+
+@pytest.fixture
+def digest_site(site):
+	"""team@ offers a digest; demo takes it, carol gets each post."""
+	site.ctl("list", "set", LIST, "digest=on")
+	site.ctl("list", "member", "set", LIST, DEMO, "mode=digest")
+	site.ctl("dkim", "keygen", "example.test", "--selector", "lst")
+	return site
+
+
+def test_digest_member_gets_one_digest_of_both_posts(digest_site):
+	site = digest_site
+	show = site.ctl("list", "show", LIST).stdout
+	assert "digest:    on size=40960 interval=86400s" in show, show
+	assert re.search(r"demo@\S+\s+active .* mode=digest", show), show
+	post(site, CAROL, LIST, "digest one", body="First body.\r\n")
+	post(site, CAROL, LIST, "digest two", body="Second body.\r\n")
+	# The "each" member gets both at once, the digest member none.
+	site.wait_delivered(2, user=CAROL)
+	assert wait_until(lambda: site.log_count(r"event=list-expanded .* "
+	    r"list=team@example.test .* copies=1$") == 2, 10)
+	assert site.maildir_files(DEMO) == []
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(2,)]
+	r = site.ctl("list", "digest", LIST)
+	assert "digest sent with 2 posts" in r.stdout, r.stdout
+	[data] = site.wait_delivered(1, user=DEMO)
+	m = parse(data)
+	assert re.fullmatch(r"\[team\] digest \d{4}-\d\d-\d\d #1", m["Subject"]), \
+	    m["Subject"]
+	assert m["From"] == '"Team talk" <team@example.test>'
+	assert m["To"] == "<team@example.test>"
+	assert m["List-Id"] == '"Team talk" <team.example.test>'
+	assert m["List-Post"] == "<mailto:team@example.test>"
+	assert m["Precedence"] == "list"
+	assert " ".join(m["List-Unsubscribe"].split()).startswith(
+	    "<mailto:team-unsubscribe@example.test>, <" + WEB)
+	assert m["DKIM-Signature"] is not None
+	assert "d=example.test" in " ".join(m["DKIM-Signature"].split())
+	assert re.fullmatch(re.escape("<team-bounces+demo=example.test+")
+	    + r"[0-9a-f]{10}@example\.test>", m["Return-Path"]), m["Return-Path"]
+	assert m.get_content_type() == "multipart/mixed"
+	toc, dig = m.get_payload()
+	assert toc.get_content_type() == "text/plain"
+	text = toc.get_payload(decode=True).decode()
+	assert "1. digest one" in text and "2. digest two" in text, text
+	assert text.count("From: carol@example.test") == 2, text
+	assert dig.get_content_type() == "multipart/digest"
+	parts = dig.get_payload()
+	assert [p.get_content_type() for p in parts] == ["message/rfc822"] * 2
+	inner = [p.get_payload()[0] for p in parts]
+	assert [i["Subject"] for i in inner] == ["digest one", "digest two"]
+	assert "First body." in inner[0].get_payload()
+	assert "Second body." in inner[1].get_payload()
+	# The store is empty afterwards; carol got no digest.
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+	assert len(site.maildir_files(CAROL)) == 2
+	# Nothing waits now: no empty digest.
+	r = site.ctl("list", "digest", LIST)
+	assert "no posts waiting" in r.stdout, r.stdout
+	time.sleep(0.3)
+	assert len(site.maildir_files(DEMO)) == 1
+
+
+def test_digest_goes_out_by_itself_at_digest_size(digest_site):
+	site = digest_site
+	site.ctl("list", "set", LIST, "digest_size=600")
+	post(site, CAROL, LIST, "small one", body="x\r\n")
+	site.wait_delivered(1, user=CAROL)
+	time.sleep(0.5)
+	assert site.maildir_files(DEMO) == []
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	post(site, CAROL, LIST, "big one", body="y" * 70 + "\r\n" * 10)
+	[data] = site.wait_delivered(1, user=DEMO)
+	m = parse(data)
+	subjects = [p.get_payload()[0]["Subject"]
+	    for p in m.get_payload()[1].get_payload()]
+	assert subjects == ["small one", "big one"]
+	# Sent by the expansion that reached digest_size.
+	assert site.wait_log(r"event=list-digest .* list=team@example.test "
+	    r"issue=1 posts=2 octets=\d+ copies=1")
+	assert wait_until(lambda: digest_db(site,
+	    "SELECT count(*) FROM list_digest") == [(0,)], 10)
+
+
+def test_digest_mode_refused_without_digest_and_off_flushes(site):
+	r = site.ctl("list", "member", "set", LIST, DEMO, "mode=digest",
+	    check=False)
+	assert r.returncode == 1 and "offers no digest" in r.stderr, r.stderr
+	r = site.ctl("list", "member", "set", LIST, DAVE, "mode=each",
+	    check=False)
+	assert r.returncode == 1 and "no such member" in r.stderr, r.stderr
+	site.ctl("list", "set", LIST, "digest=on")
+	site.ctl("list", "member", "set", LIST, DEMO, "mode=digest")
+	post(site, CAROL, LIST, "kept")
+	site.wait_delivered(1, user=CAROL)
+	assert wait_until(lambda: digest_db(site,
+	    "SELECT count(*) FROM list_digest") == [(1,)], 10)
+	# Digest off: the digest member gets each post again.
+	site.ctl("list", "set", LIST, "digest=off")
+	post(site, CAROL, LIST, "after off")
+	site.wait_delivered(2, user=CAROL)
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert parse(data)["Subject"] == "[team] after off"
+
+
+def test_digest_mode_by_mail_with_confirmation(digest_site):
+	site = digest_site
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(CAROL, ["team-request@example.test"],
+		    b"From: carol@example.test\r\nTo: team-request@example.test"
+		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	[data] = site.wait_delivered(1, user=CAROL)
+	m = parse(data)
+	token = re.search(r"confirm ([0-9a-f]{32})", m["Subject"]).group(1)
+	assert digest_db(site, "SELECT mode FROM list_members WHERE "
+	    "address = ?", (CAROL,)) == [("each",)]
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(CAROL, [f"team-confirm+{token}@example.test"],
+		    b"From: carol@example.test\r\nSubject: Re: confirm\r\n\r\nok\r\n")
+	assert wait_until(lambda: digest_db(site, "SELECT mode FROM list_members "
+	    "WHERE address = ?", (CAROL,)) == [("digest",)], 10)
+	# Back to each, the same way.
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(CAROL, ["team-request@example.test"],
+		    b"From: carol@example.test\r\nTo: team-request@example.test"
+		    b"\r\nSubject: set each\r\n\r\n\r\n")
+	assert wait_until(lambda: len(site.maildir_files(CAROL)) >= 2, 10)
+	datas = [f.read_bytes() for f in site.maildir_files(CAROL)]
+	tokens = [re.search(rb"Subject: confirm ([0-9a-f]{32})", d)
+	    for d in datas]
+	tokens = [t.group(1).decode() for t in tokens if t]
+	assert len(tokens) == 2 and tokens[0] != tokens[1], tokens
+	site.ctl("list", "confirm", tokens[-1] if tokens[-1] != token
+	    else tokens[0])
+	assert digest_db(site, "SELECT mode FROM list_members WHERE "
+	    "address = ?", (CAROL,)) == [("each",)]
+	# An outsider cannot ask.
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(DAVE, ["team-request@example.test"],
+		    b"From: dave@example.test\r\nTo: team-request@example.test"
+		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	assert site.wait_log(r"event=list-mode-request .* addr=<dave@example.test> "
+	    r"note=\"not a member\"")
