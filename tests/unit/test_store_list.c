@@ -2,7 +2,8 @@
  * temporary data_dir: lists and their options, role addresses, members,
  * single-use expiring tokens, bounce counting and disabling, the RCPT
  * policy, the prune; and who may post (list_may_post, list_data_policy:
- * envelope sender or From: author). */
+ * envelope sender or From: author); digest options, member modes and
+ * the waiting posts (store_list_digest). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include "queue.h"
 #include "store.h"
 #include "store_list.h"
+#include "store_list_digest.h"
 
 #define LIST "team@example.test"
 #define HASH "$y$j9T$salt$hashhashhashhashhashhashhashhashhashhashhas"
@@ -904,6 +906,159 @@ test_data_policy(void **state)
 	    (const uint8_t *)msg, strlen(msg), text, sizeof(text)), 0);
 }
 
+struct got {
+	int	n;
+	char	text[256];
+};
+
+static void
+got_post(void *ctx, int64_t id, time_t t, const uint8_t *data, size_t len)
+{
+	struct got *g = ctx;
+	size_t l = strlen(g->text);
+
+	(void)id;
+	(void)t;
+	snprintf(g->text + l, sizeof(g->text) - l, "%.*s;", (int)len,
+	    (const char *)data);
+	g->n++;
+}
+
+/* Options, modes, keeping a post once, claiming, releasing, deleting. */
+static void
+test_digest_storage(void **state)
+{
+	struct fixture *f = *state;
+	struct list_info li;
+	const char *err = NULL;
+	struct rows r;
+	struct got g;
+	uint64_t waiting, issue, posts, octets;
+	size_t n;
+	time_t now = time(NULL);
+
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	assert_false(li.digest);
+	assert_int_equal(li.digest_size, LIST_DIGEST_SIZE_DEFAULT);
+	assert_int_equal(li.digest_interval, LIST_DIGEST_INTERVAL_DEFAULT);
+	must(store_list_member_put(f->st, LIST, "carol@example.test",
+	    "active", NULL, &err), err);
+	must(store_list_member_put(f->st, LIST, "dave@example.test",
+	    "active", NULL, &err), err);
+	/* No digest offered: no digest mode. */
+	assert_int_equal(store_list_member_mode(f->st, LIST,
+	    "carol@example.test", "digest", &err), -1);
+	assert_non_null(strstr(err, "no digest"));
+	assert_int_equal(store_list_set(f->st, LIST, "digest", "maybe",
+	    &err), -1);
+	assert_int_equal(store_list_set(f->st, LIST, "digest_size", "65M",
+	    &err), -1);
+	assert_int_equal(store_list_set(f->st, LIST, "digest_interval", "5s",
+	    &err), -1);
+	must(store_list_set(f->st, LIST, "digest", "on", &err), err);
+	must(store_list_set(f->st, LIST, "digest_size", "1K", &err), err);
+	must(store_list_set(f->st, LIST, "digest_interval", "2h", &err), err);
+	must(store_list_get(f->st, LIST, &li, &err), err);
+	assert_true(li.digest);
+	assert_int_equal(li.digest_size, 1024);
+	assert_int_equal(li.digest_interval, 7200);
+	must(store_list_member_mode(f->st, LIST, "carol@example.test",
+	    "digest", &err), err);
+	assert_int_equal(store_list_member_mode(f->st, LIST,
+	    "nobody@example.test", "digest", &err), -1);
+	assert_string_equal(err, "no such member");
+	assert_int_equal(store_list_member_mode(f->st, LIST,
+	    "dave@example.test", "weekly", &err), -1);
+	memset(&r, 0, sizeof(r));
+	must(store_list_members(f->st, LIST, rows_cb, &r), NULL);
+	assert_non_null(strstr(r.text, "carol@example.test\tactive"));
+	assert_non_null(strstr(r.text, "\tdigest\n"));
+	assert_non_null(strstr(r.text, "\teach\n"));
+	must(store_list_digest_members(f->st, LIST, &n), NULL);
+	assert_int_equal(n, 1);
+
+	/* Kept once per post id; nothing due yet (small, recent). */
+	must(store_list_digest_add(f->st, LIST, "q1", now - 10,
+	    (const uint8_t *)"AAAA", 4, &waiting, &err), err);
+	must(store_list_digest_add(f->st, LIST, "q1", now - 10,
+	    (const uint8_t *)"AAAA", 4, &waiting, &err), err);
+	assert_int_equal(waiting, 4);
+	must(store_list_digest_add(f->st, LIST, "q2", now,
+	    (const uint8_t *)"BB", 2, &waiting, &err), err);
+	assert_int_equal(waiting, 6);
+	must(store_list_digest_pending(f->st, LIST, &posts, &octets), NULL);
+	assert_int_equal(posts, 2);
+	assert_int_equal(octets, 6);
+	memset(&r, 0, sizeof(r));
+	must(store_list_digest_due(f->st, now, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 0);
+	/* Due once the oldest waited digest_interval. */
+	memset(&r, 0, sizeof(r));
+	must(store_list_digest_due(f->st, now + 7200, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.text, LIST "\n");
+
+	/* A claim takes both, oldest first; a second claim finds none
+	 * and spends no issue number. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
+	    got_post, &g), 2);
+	assert_int_equal(issue, 1);
+	assert_string_equal(g.text, "AAAA;BB;");
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
+	    got_post, &g), 0);
+	/* Released (the send failed): the next claim takes them again,
+	 * as the next issue. */
+	must(store_list_digest_release(f->st, LIST, 1), NULL);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
+	    got_post, &g), 2);
+	assert_int_equal(issue, 2);
+	/* A claim a crash left behind is taken again after the TTL. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST,
+	    now + LIST_DIGEST_CLAIM_TTL, &issue, got_post, &g), 2);
+	assert_int_equal(issue, 3);
+	must(store_list_digest_done(f->st, LIST, 3), NULL);
+	must(store_list_digest_pending(f->st, LIST, &posts, &octets), NULL);
+	assert_int_equal(posts, 0);
+
+	/* digest off: what waits is due at once. */
+	must(store_list_digest_add(f->st, LIST, "q3", now,
+	    (const uint8_t *)"C", 1, &waiting, &err), err);
+	must(store_list_set(f->st, LIST, "digest", "off", &err), err);
+	memset(&r, 0, sizeof(r));
+	must(store_list_digest_due(f->st, now, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 1);
+	/* Deleting the list deletes its waiting posts. */
+	must(store_list_del(f->st, LIST, &err), err);
+	memset(&r, 0, sizeof(r));
+	must(store_list_digest_due(f->st, now + 86400 * 400, rows_cb, &r),
+	    NULL);
+	assert_int_equal(r.n, 0);
+}
+
+/* The per-list cap: past LIST_DIGEST_TOTAL_MAX octets nothing more is
+ * kept. */
+static void
+test_digest_cap(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	uint64_t waiting;
+	uint8_t *big = calloc(1, LIST_DIGEST_TOTAL_MAX);
+
+	assert_non_null(big);
+	must(store_list_digest_add(f->st, LIST, "big", time(NULL), big,
+	    LIST_DIGEST_TOTAL_MAX, &waiting, &err), err);
+	assert_int_equal(waiting, LIST_DIGEST_TOTAL_MAX);
+	assert_int_equal(store_list_digest_add(f->st, LIST, "more",
+	    time(NULL), big, 1, &waiting, &err), -1);
+	assert_non_null(strstr(err, "too many octets"));
+	free(big);
+}
+
 int
 main(void)
 {
@@ -937,6 +1092,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_may_post_envelope_or_from, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_policy, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_digest_storage, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_digest_cap, setup,
 		    teardown),
 	};
 
