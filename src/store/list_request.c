@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "mime.h"
 #include "store_list_digest.h"
@@ -19,7 +22,8 @@
 #define LIST_HELD_HEADERS	(64 * 1024)	/* of the post, in the notice */
 #define LIST_REPLY_INTERVAL	3600	/* one reply per address and hour */
 #define LIST_REPLY_SLOTS	4096	/* addresses remembered (hashed) */
-#define LIST_REPLY_MAX_PER_HOUR	200	/* replies of the process in all */
+#define LIST_REPLY_MAX_PER_HOUR	200	/* "could not serve" replies */
+#define LIST_CONFIRM_MAX_PER_HOUR 1000	/* confirmation requests */
 #define LIST_DSN_SCAN		(256 * 1024)	/* of a bounce, parsed */
 
 /* ---- notices ----------------------------------------------------------- */
@@ -144,56 +148,72 @@ is_robot_address(const char *a)
 	    strstr(local, "-bounces") != NULL;
 }
 
-/* One reply per address (and list) per LIST_REPLY_INTERVAL, and at most
- * LIST_REPLY_MAX_PER_HOUR in all, for this process (the queue runner:
- * the only one that answers list mail; a restart forgets). Addresses
- * hash into slots: a collision may suppress a reply, never allow one
- * more. Pool threads: one mutex. Not the shared dynscreen notify map:
- * its hourly budget is the postmaster's alerts', which outsiders
- * writing to a list must not be able to use up. */
+/* One reply per address (and list and kind) per LIST_REPLY_INTERVAL,
+ * and at most so many an hour in all for this process (the queue runner:
+ * the only one that answers list mail; a restart forgets), with separate
+ * budgets for "could not serve" replies and confirmation requests, so
+ * that a flood of one kind does not silence the other. Addresses hash
+ * into slots with a per-process random key, so that nobody can pick a
+ * sender that lands on a victim's slot; a collision may suppress a
+ * reply, never allow one more. Pool threads: one mutex. Not the shared
+ * dynscreen notify map: its hourly budget is the postmaster's alerts',
+ * which outsiders writing to a list must not be able to use up. */
+enum reply_budget { REPLY_UNSERVED = 0, REPLY_CONFIRM, REPLY_BUDGETS };
+
+static const unsigned reply_budget_max[REPLY_BUDGETS] = {
+	LIST_REPLY_MAX_PER_HOUR, LIST_CONFIRM_MAX_PER_HOUR,
+};
+
 static struct {
 	pthread_mutex_t	 lock;
+	uint64_t	 key;		/* 0: not drawn yet */
 	time_t		 last[LIST_REPLY_SLOTS];
 	time_t		 hour_start;
-	unsigned	 hour_count;
+	unsigned	 hour_count[REPLY_BUDGETS];
 } reply_gate = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static uint32_t
-lower_octet(char c)
+static uint64_t
+slot_hash(uint64_t h, const char *s)
 {
-	return c >= 'A' && c <= 'Z' ? (uint32_t)(c - 'A' + 'a') :
-	    (uint32_t)(uint8_t)c;
+	for (; *s != '\0'; s++)
+		h = hash_mix64(h ^ (uint8_t)(*s >= 'A' && *s <= 'Z' ?
+		    *s - 'A' + 'a' : *s));
+	return hash_mix64(h ^ '\n');
 }
 
 static bool
-reply_gate_allow(const char *list, const char *addr, time_t now)
+reply_gate_allow(enum reply_budget budget, const char *list,
+    const char *addr, time_t now)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-	const char *p;
 	time_t *last;
 	bool allow = false;
 
-	for (p = list; *p != '\0'; p++)
-		h = (h ^ lower_octet(*p)) * 16777619u;
-	h = (h ^ '\n') * 16777619u;
-	for (p = addr; *p != '\0'; p++)
-		h = (h ^ lower_octet(*p)) * 16777619u;
-	last = &reply_gate.last[h % LIST_REPLY_SLOTS];
 	if (pthread_mutex_lock(&reply_gate.lock) != 0)
 		return false;
+	while (reply_gate.key == 0)
+		if (getrandom(&reply_gate.key, sizeof(reply_gate.key), 0) !=
+		    (ssize_t)sizeof(reply_gate.key))
+			reply_gate.key = (uint64_t)now ^ (uint64_t)getpid();
+	last = &reply_gate.last[slot_hash(slot_hash(reply_gate.key, list),
+	    addr) % LIST_REPLY_SLOTS];
 	if (now < reply_gate.hour_start ||
 	    now - reply_gate.hour_start >= 3600) {
 		reply_gate.hour_start = now;
-		reply_gate.hour_count = 0;
+		memset(reply_gate.hour_count, 0,
+		    sizeof(reply_gate.hour_count));
 	}
 	/* A clock that went back waits too: never a flood. */
 	if ((*last == 0 || (now >= *last && now - *last >=
 	    LIST_REPLY_INTERVAL)) &&
-	    reply_gate.hour_count < LIST_REPLY_MAX_PER_HOUR) {
+	    reply_gate.hour_count[budget] < reply_budget_max[budget]) {
 		*last = now;
-		reply_gate.hour_count++;
+		reply_gate.hour_count[budget]++;
 		allow = true;
-	}
+	} else if (reply_gate.hour_count[budget] ==
+	    reply_budget_max[budget])
+		log_warnx("event=list-reply-budget-spent kind=%s max=%u "
+		    "note=\"no more this hour\"", budget == REPLY_CONFIRM ?
+		    "confirm" : "unserved", reply_budget_max[budget]);
 	(void)pthread_mutex_unlock(&reply_gate.lock);
 	return allow;
 }
@@ -215,7 +235,8 @@ reply_unserved(const struct config *cfg, const struct queue_envelope *env,
 		why = "automatic mail";
 	else if (is_robot_address(env->from))
 		why = "robot address";
-	else if (!reply_gate_allow(li->address, env->from, time(NULL)))
+	else if (!reply_gate_allow(REPLY_UNSERVED, li->address, env->from,
+	    time(NULL)))
 		why = "rate limit";
 	if (why != NULL) {
 		log_info("event=list-reply id=%s list=%s to=<%s> kind=%s "
@@ -389,7 +410,7 @@ ask_confirm(struct store *st, const struct config *cfg,
 	 * an address over and over. */
 	snprintf(gate, sizeof(gate), "%s:%s", subscribe ? "subscribe" :
 	    "unsubscribe", li->address);
-	if (!reply_gate_allow(gate, who, time(NULL))) {
+	if (!reply_gate_allow(REPLY_CONFIRM, gate, who, time(NULL))) {
 		log_info("event=list-%s-request id=%s list=%s addr=<%s> "
 		    "note=\"not answered: rate limit\"", subscribe ?
 		    "subscribe" : "unsubscribe", env->id, li->address, who);
@@ -471,7 +492,7 @@ ask_mode(struct store *st, const struct config *cfg,
 		return LIST_DONE;
 	}
 	snprintf(gate, sizeof(gate), "%s:%s", mode, li->address);
-	if (!reply_gate_allow(gate, who, time(NULL))) {
+	if (!reply_gate_allow(REPLY_CONFIRM, gate, who, time(NULL))) {
 		log_info("event=list-mode-request id=%s list=%s addr=<%s> "
 		    "note=\"not answered: rate limit\"", env->id, li->address,
 		    who);

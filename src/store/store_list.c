@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include "store_list_digest.h"
+#include "log.h"
 #include "util.h"
 
 enum {
@@ -1010,20 +1011,35 @@ store_list_tx(struct store *st, const char *verb)
 int
 store_list_verp_key(struct store *st, uint8_t key[LIST_VERP_KEY_LEN])
 {
-	sqlite3_stmt *s = stmt(st, LS_VERP_KEY);
-	int rc, r = -1;
+	sqlite3_stmt *s;
+	int rc, r = -1, tries;
 
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) ==
-	    LIST_VERP_KEY_LEN && sqlite3_column_blob(s, 0) != NULL) {
-		memcpy(key, sqlite3_column_blob(s, 0), LIST_VERP_KEY_LEN);
-		r = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		(void)store_db_error(st, "verp key");
+	for (tries = 0; tries < 2 && r < 0; tries++) {
+		if ((s = stmt(st, LS_VERP_KEY)) == NULL)
+			return -1;
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) ==
+		    LIST_VERP_KEY_LEN && sqlite3_column_blob(s, 0) != NULL) {
+			memcpy(key, sqlite3_column_blob(s, 0),
+			    LIST_VERP_KEY_LEN);
+			r = 0;
+		} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			(void)store_db_error(st, "verp key");
+			store_stmt_done(s);
+			return -1;
+		}
+		store_stmt_done(s);
+		if (r == 0 || tries > 0)
+			break;
+		/* The key is gone (or unusable): lists must not stop for
+		 * it. A new one means bounces to addresses tagged with the
+		 * old key no longer count, which the log says. */
+		log_warnx("event=list-verp-key-new note=\"the VERP key was "
+		    "missing; bounces of earlier posts will not count\"");
+		if (store_tx(st, "DELETE FROM list_secret; INSERT INTO "
+		    "list_secret (id, key) VALUES (1, randomblob(32))") < 0)
+			return -1;
 	}
-	store_stmt_done(s);
 	return r;
 }
 

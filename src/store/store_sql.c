@@ -301,6 +301,9 @@ static const char *const store_migrations[] = {
 	"  data      BLOB NOT NULL,"
 	"  UNIQUE (list, post)"
 	");",
+	/* 10 -> 11: the one-click unsubscribe (src/web) finds a member by
+	 * its token: an index, not a scan of the list's members. */
+	"CREATE INDEX list_members_token ON list_members (token);",
 };
 #define STORE_SCHEMA_VERSION \
 	((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -678,3 +678,23 @@ def test_digest_mode_by_mail_with_confirmation(digest_site):
 		    b"\r\nSubject: set digest\r\n\r\n\r\n")
 	assert site.wait_log(r"event=list-mode-request .* addr=<dave@example.test> "
 	    r"note=\"not a member\"")
+
+
+def test_lost_verp_key_is_made_again(site):
+	"""The VERP key's row gone (a restored backup, a hand edit): posts
+	still go out, with a new key, and the log says bounces of earlier
+	posts no longer count (review finding: every list stopped)."""
+	db = sqlite3.connect(str(site.data_dir / "moat.db"))
+	db.execute("DELETE FROM list_secret")
+	db.commit()
+	db.close()
+	post(site, CAROL, LIST, "after key loss")
+	for user in (DEMO, CAROL):
+		[data] = site.wait_delivered(1, user=user)
+		assert re.search(rb"\+[0-9a-f]{10}@example\.test>",
+		    parse(data)["Return-Path"].encode())
+	assert site.wait_log(r"event=list-verp-key-new")
+	db = sqlite3.connect(str(site.data_dir / "moat.db"))
+	assert db.execute("SELECT length(key) FROM list_secret").fetchall() \
+	    == [(32,)]
+	db.close()
