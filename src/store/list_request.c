@@ -373,14 +373,51 @@ help_text(const struct list_info *li, char *out, size_t outlen)
 	    li->domain, li->local, li->domain);
 }
 
+/* A confirmation token for action by env->from, mailed to it with what
+ * was asked ("to subscribe X to the list L"). 0, or -1 with reason set
+ * (LIST_TEMP for the caller: the request is tried again). */
+static int
+send_confirmation(struct store *st, const struct config *cfg,
+    const struct queue_envelope *env, const struct list_info *li,
+    const char *action, const char *asked, char *reason, size_t reasonlen)
+{
+	char token[LIST_TOKEN_LEN + 1], subject[128], text[3072];
+	const char *error = NULL;
+
+	if (store_list_token_new(st, li->address, env->from, action,
+	    cfg->list_token_ttl, NULL, 0, NULL, token, &error) < 0) {
+		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
+		    env->id, li->address, error);
+		snprintf(reason, reasonlen, "4.3.0 %s", error);
+		return -1;
+	}
+	snprintf(subject, sizeof(subject), "confirm %s", token);
+	snprintf(text, sizeof(text),
+	    "Someone (probably you) asked %s.\r\n\r\n"
+	    "To confirm, reply to this message, or send a mail to\r\n"
+	    "%s-confirm+%s@%s, or to %s-request@%s with the\r\n"
+	    "subject \"confirm %s\".\r\n\r\n"
+	    "If you did not ask for this, ignore this message: nothing\r\n"
+	    "happens and the request expires in %u hours.\r\n", asked,
+	    li->local, token, li->domain, li->local, li->domain, token,
+	    cfg->list_token_ttl / 3600);
+	if (send_notice(cfg, li, env->from, subject, token, text, NULL, 0,
+	    env) < 0) {
+		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* A subscribe or unsubscribe request from the envelope sender. */
 static enum list_outcome
 ask_confirm(struct store *st, const struct config *cfg,
     const struct queue_envelope *env, const struct list_info *li,
     bool subscribe, char *reason, size_t reasonlen)
 {
-	char state[16], token[LIST_TOKEN_LEN + 1], subject[128];
-	char text[3072], gate[LIST_ADDR_MAX + 16];
+	char state[16], text[3072], gate[LIST_ADDR_MAX + 16];
+	char asked[2 * LIST_ADDR_MAX + 64];
 	const char *who = env->from, *error = NULL;
 	bool created = false;
 
@@ -423,31 +460,11 @@ ask_confirm(struct store *st, const struct config *cfg,
 		    "note=\"%s\"", env->id, li->address, who, error);
 		return LIST_DONE;
 	}
-	if (store_list_token_new(st, li->address, who, subscribe ?
-	    "subscribe" : "unsubscribe", cfg->list_token_ttl, NULL, 0, NULL,
-	    token, &error) < 0) {
-		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
-		    env->id, li->address, error);
-		snprintf(reason, reasonlen, "4.3.0 %s", error);
+	snprintf(asked, sizeof(asked), "to %s %s the list %s", subscribe ?
+	    "subscribe" : "unsubscribe", who, li->address);
+	if (send_confirmation(st, cfg, env, li, subscribe ? "subscribe" :
+	    "unsubscribe", asked, reason, reasonlen) < 0)
 		return LIST_TEMP;
-	}
-	snprintf(subject, sizeof(subject), "confirm %s", token);
-	snprintf(text, sizeof(text),
-	    "Someone (probably you) asked to %s %s the list %s.\r\n\r\n"
-	    "To confirm, reply to this message, or send a mail to\r\n"
-	    "%s-confirm+%s@%s, or to %s-request@%s with the\r\n"
-	    "subject \"confirm %s\".\r\n\r\n"
-	    "If you did not ask for this, ignore this message: nothing\r\n"
-	    "happens and the request expires in %u hours.\r\n",
-	    subscribe ? "subscribe" : "unsubscribe", who, li->address,
-	    li->local, token, li->domain, li->local, li->domain, token,
-	    cfg->list_token_ttl / 3600);
-	if (send_notice(cfg, li, who, subject, token, text, NULL, 0,
-	    env) < 0) {
-		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
-		    strerror(errno));
-		return LIST_TEMP;
-	}
 	log_info("event=list-%s-request id=%s list=%s addr=<%s>",
 	    subscribe ? "subscribe" : "unsubscribe", env->id, li->address,
 	    who);
@@ -463,9 +480,8 @@ ask_mode(struct store *st, const struct config *cfg,
     bool digest, char *reason, size_t reasonlen)
 {
 	const char *mode = digest ? "digest" : "each", *who = env->from;
-	const char *error = NULL;
-	char state[16], token[LIST_TOKEN_LEN + 1], subject[128];
-	char text[3072], gate[LIST_ADDR_MAX + 16];
+	char state[16], text[3072], gate[LIST_ADDR_MAX + 16];
+	char asked[2 * LIST_ADDR_MAX + 96];
 
 	if (store_list_member_state(st, li->address, who, state, NULL,
 	    0) < 0) {
@@ -498,32 +514,12 @@ ask_mode(struct store *st, const struct config *cfg,
 		    who);
 		return LIST_DONE;
 	}
-	if (store_list_token_new(st, li->address, who, mode,
-	    cfg->list_token_ttl, NULL, 0, NULL, token, &error) < 0) {
-		log_warnx("event=list-token-failed id=%s list=%s error=\"%s\"",
-		    env->id, li->address, error);
-		snprintf(reason, reasonlen, "4.3.0 %s", error);
+	snprintf(asked, sizeof(asked), "that %s get the list %s\r\n%s", who,
+	    li->address, digest ? "as a digest (the posts gathered in one "
+	    "mail)" : "one mail a post");
+	if (send_confirmation(st, cfg, env, li, mode, asked, reason,
+	    reasonlen) < 0)
 		return LIST_TEMP;
-	}
-	snprintf(subject, sizeof(subject), "confirm %s", token);
-	snprintf(text, sizeof(text),
-	    "Someone (probably you) asked that %s get the list %s\r\n"
-	    "%s.\r\n\r\n"
-	    "To confirm, reply to this message, or send a mail to\r\n"
-	    "%s-confirm+%s@%s, or to %s-request@%s with the\r\n"
-	    "subject \"confirm %s\".\r\n\r\n"
-	    "If you did not ask for this, ignore this message: nothing\r\n"
-	    "happens and the request expires in %u hours.\r\n",
-	    who, li->address, digest ? "as a digest (the posts gathered in "
-	    "one mail)" : "one mail a post",
-	    li->local, token, li->domain, li->local, li->domain, token,
-	    cfg->list_token_ttl / 3600);
-	if (send_notice(cfg, li, who, subject, token, text, NULL, 0,
-	    env) < 0) {
-		snprintf(reason, reasonlen, "4.3.0 queue write failed: %s",
-		    strerror(errno));
-		return LIST_TEMP;
-	}
 	log_info("event=list-mode-request id=%s list=%s addr=<%s> mode=%s",
 	    env->id, li->address, who, mode);
 	return LIST_DONE;
