@@ -233,7 +233,8 @@ cmd_set(struct store *st, int argc, char **argv)
 
 /* member set LIST ADDR mode=each|digest (or "mode digest"). */
 static int
-cmd_member_set(struct store *st, int argc, char **argv)
+cmd_member_set(struct store *st, const struct config *cfg, int argc,
+    char **argv)
 {
 	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1];
 	const char *mode, *error = NULL;
@@ -248,6 +249,12 @@ cmd_member_set(struct store *st, int argc, char **argv)
 	ascii_lower(list);
 	moat_strlcpy(addr, argv[1], sizeof(addr));
 	ascii_lower(addr);
+	/* What waits goes out first, to the digest members so far. */
+	if (list_digest_flush(st, cfg, list) < 0) {
+		fprintf(stderr, "moatctl: %s: the waiting digest could not be "
+		    "sent first; the mode is unchanged\n", list);
+		return 1;
+	}
 	if (store_list_member_mode(st, list, addr, mode, &error) < 0) {
 		fprintf(stderr, "moatctl: %s %s: %s\n", list, addr, error);
 		return 1;
@@ -282,7 +289,8 @@ cmd_digest(struct store *st, const struct config *cfg, const char *address)
 }
 
 static int
-cmd_member(struct store *st, int argc, char **argv)
+cmd_member(struct store *st, const struct config *cfg, int argc,
+    char **argv)
 {
 	const char *verb, *error = NULL;
 	char list[LIST_ADDR_MAX + 1], addr[LIST_ADDR_MAX + 1];
@@ -292,7 +300,7 @@ cmd_member(struct store *st, int argc, char **argv)
 		return usage();
 	verb = argv[0];
 	if (strcmp(verb, "set") == 0)
-		return cmd_member_set(st, argc - 1, argv + 1);
+		return cmd_member_set(st, cfg, argc - 1, argv + 1);
 	if (strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0 &&
 	    strcmp(verb, "enable") != 0 && strcmp(verb, "disable") != 0)
 		return usage();
@@ -382,7 +390,7 @@ moatctl_list(const struct config *cfg, int argc, char **argv)
 			printf("list %s deleted\n", argv[2]);
 		}
 	} else if (strcmp(cmd, "member") == 0) {
-		rc = cmd_member(st, argc - 2, argv + 2);
+		rc = cmd_member(st, cfg, argc - 2, argv + 2);
 	} else if (strcmp(cmd, "digest") == 0) {
 		char list[LIST_ADDR_MAX + 1];
 

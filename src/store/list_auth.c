@@ -401,7 +401,10 @@ list_auth_transform(struct store *st, struct buf *msg,
 		*error_r = "header block too large";
 		return -1;
 	}
-	max = msg->max == 0 ? 0 : msg->max + LIST_AUTH_GROWTH_MAX;
+	/* 0 (and a limit past SIZE_MAX once grown) is no limit: never a
+	 * sum that wraps to a small one. */
+	max = msg->max == 0 || msg->max > SIZE_MAX - LIST_AUTH_GROWTH_MAX ?
+	    0 : msg->max + LIST_AUTH_GROWTH_MAX;
 	m = mime_parse(msg->data, hlen);
 	plan_munge(m->root, p, &pl);
 	buf_init(&out, max);

@@ -249,8 +249,12 @@ list_digest_send(struct store *st, const struct config *cfg,
 
 	if (posts_r != NULL)
 		*posts_r = 0;
-	if ((n = store_list_digest_claim(st, li->address, time(NULL), &issue,
-	    collect_post, &p)) <= 0) {
+	/* What a digest holds must leave room, within the queue's message
+	 * size, for the contents table, the MIME framing and the headers:
+	 * an eighth. A larger digest could never be delivered. */
+	if ((n = store_list_digest_claim(st, li->address, time(NULL),
+	    cfg->message_size - cfg->message_size / 8, &issue, collect_post,
+	    &p)) <= 0) {
 		if (n < 0)
 			log_warnx("event=list-digest-failed list=%s "
 			    "error=\"database\"", li->address);
@@ -296,6 +300,33 @@ list_digest_send(struct store *st, const struct config *cfg,
 	if (posts_r != NULL)
 		*posts_r = p.n;
 	dposts_free(&p);
+	return 0;
+}
+
+int
+list_digest_flush(struct store *st, const struct config *cfg,
+    const char *list)
+{
+	struct list_info li;
+	uint64_t posts = 0, octets = 0;
+	const char *error = NULL;
+
+	if (store_list_digest_pending(st, list, &posts, &octets) < 0)
+		return -1;
+	if (posts == 0)
+		return 0;
+	if (store_list_get(st, list, &li, &error) < 0)
+		return -1;
+	/* Everything that waits, in as many digests as it takes. */
+	while (posts > 0) {
+		size_t sent = 0;
+
+		if (list_digest_send(st, cfg, &li, &sent) < 0)
+			return -1;
+		if (sent == 0)
+			break;	/* the rest is claimed by a send in flight */
+		posts = sent < posts ? posts - sent : 0;
+	}
 	return 0;
 }
 

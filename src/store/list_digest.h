@@ -39,6 +39,13 @@ int list_digest_send(struct store *st, const struct config *cfg,
     const struct list_info *li, size_t *posts_r);
 
 /* The queue runner's check: send every digest due at now. */
+/* Before a member's delivery mode changes: the digest of what waits
+ * goes out now, to the members in digest mode so far, so that nobody
+ * gets a post twice (an each member turning digest got them one by one)
+ * or never (a digest member turning each). 0, or -1 when it could not
+ * be sent (the mode must not change then). Not inside a transaction. */
+int list_digest_flush(struct store *st, const struct config *cfg,
+    const char *list);
 void list_digest_run(struct store *st, const struct config *cfg,
     time_t now);
 

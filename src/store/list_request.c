@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "list_digest.h"
 #include "log.h"
 #include "mime.h"
 #include "store_list_digest.h"
@@ -602,6 +603,22 @@ confirm_action(struct store *st, const struct config *cfg,
 	return 1;
 }
 
+struct token_peek {
+	const char	*token;
+	bool		 mode;	/* a "digest" or "each" token */
+};
+
+static void
+peek_token(void *ctx, const char *const *cols, int ncols)
+{
+	struct token_peek *tp = ctx;
+
+	/* token, address, action, expires, size */
+	if (ncols >= 3 && strcmp(cols[0], tp->token) == 0)
+		tp->mode = strcmp(cols[2], "digest") == 0 ||
+		    strcmp(cols[2], "each") == 0;
+}
+
 int
 list_request_confirm(struct store *st, const struct config *cfg,
     const struct list_info *li, const char *token, const char *session)
@@ -619,6 +636,19 @@ list_request_confirm(struct store *st, const struct config *cfg,
 	orig.session = (char *)(session ? session : "-");
 	qid[0] = '\0';
 	buf_init(&data, LIST_HELD_MAX);
+	/* A delivery mode change: what waits for the digest goes out
+	 * first, to the digest members so far (list_digest_flush), outside
+	 * the transaction below. Failing that, the token stays for a
+	 * retry. */
+	if (li != NULL && li->digest) {
+		struct token_peek tp = { token, false };
+
+		if (store_list_tokens(st, li->address, peek_token, &tp) < 0 ||
+		    (tp.mode && list_digest_flush(st, cfg, li->address) < 0)) {
+			buf_deinit(&data);
+			return -1;
+		}
+	}
 	/* Take the token, act, commit: one transaction. When the action
 	 * fails (a full disk, a database error) the rollback gives the
 	 * token back and a retry finds it: nothing is lost. */

@@ -53,10 +53,15 @@ static const char *const ds_sql[DS_COUNT] = {
 	[DS_ISSUE] =
 	    "UPDATE lists SET digest_issue = digest_issue + 1"
 	    " WHERE address = ?1 RETURNING digest_issue",
+	/* The oldest posts while their running size stays within ?6 (the
+	 * first one always): a digest must fit the queue's message size. */
 	[DS_CLAIM] =
 	    "UPDATE list_digest SET batch = ?2, claimed = ?3 WHERE id IN"
-	    " (SELECT id FROM list_digest WHERE list = ?1 AND claimed <= ?4"
-	    "  ORDER BY id LIMIT ?5)",
+	    " (SELECT id FROM (SELECT id, row_number() OVER w AS n,"
+	    "   sum(length(data)) OVER w AS run FROM list_digest"
+	    "   WHERE list = ?1 AND claimed <= ?4"
+	    "   WINDOW w AS (ORDER BY id))"
+	    "  WHERE n <= ?5 AND (n = 1 OR run <= ?6))",
 	[DS_READ] =
 	    "SELECT id, time, data FROM list_digest WHERE list = ?1 AND"
 	    " batch = ?2 AND claimed = ?3 ORDER BY id",
@@ -293,7 +298,8 @@ fail:
 
 int
 store_list_digest_claim(struct store *st, const char *list, time_t now,
-    uint64_t *issue_r, store_digest_post_cb *cb, void *ctx)
+    uint64_t max_octets, uint64_t *issue_r, store_digest_post_cb *cb,
+    void *ctx)
 {
 	sqlite3_stmt *s;
 	int64_t issue = 0;
@@ -324,7 +330,9 @@ store_list_digest_claim(struct store *st, const char *list, time_t now,
 	    store_bind_int(s, 2, issue) < 0 ||
 	    store_bind_int(s, 3, (int64_t)now) < 0 ||
 	    store_bind_int(s, 4, (int64_t)now - LIST_DIGEST_CLAIM_TTL) < 0 ||
-	    store_bind_int(s, 5, LIST_DIGEST_POSTS_MAX) < 0) {
+	    store_bind_int(s, 5, LIST_DIGEST_POSTS_MAX) < 0 ||
+	    store_bind_int(s, 6, max_octets > INT64_MAX ? INT64_MAX :
+	    (int64_t)max_octets) < 0) {
 		store_stmt_done(s);
 		goto fail;
 	}

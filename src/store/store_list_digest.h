@@ -47,14 +47,16 @@ int store_list_digest_add(struct store *st, const char *list,
     const char *post, time_t now, const uint8_t *data, size_t len,
     uint64_t *waiting_r, const char **error_r);
 
-/* Claim the next digest of list: the issue number goes up, at most
- * LIST_DIGEST_POSTS_MAX unclaimed waiting posts (oldest first) are
+/* Claim the next digest of list: the issue number goes up, the oldest
+ * unclaimed waiting posts, at most LIST_DIGEST_POSTS_MAX of them and
+ * max_octets together (but always the first, whatever its size), are
  * given to cb and belong to batch *issue_r. Returns how many (0: none
  * waiting, the issue number is kept), or -1. */
 typedef void store_digest_post_cb(void *ctx, int64_t id, time_t time,
     const uint8_t *data, size_t len);
 int store_list_digest_claim(struct store *st, const char *list, time_t now,
-    uint64_t *issue_r, store_digest_post_cb *cb, void *ctx);
+    uint64_t max_octets, uint64_t *issue_r, store_digest_post_cb *cb,
+    void *ctx);
 /* The digest of batch is queued: delete its posts. 0 or -1. */
 int store_list_digest_done(struct store *st, const char *list,
     uint64_t batch);

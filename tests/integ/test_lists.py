@@ -598,6 +598,36 @@ def test_digest_member_gets_one_digest_of_both_posts(digest_site):
 	assert len(site.maildir_files(DEMO)) == 1
 
 
+def test_mode_switch_sends_what_waits_first(digest_site):
+	"""A delivery mode change sends the waiting digest first, to the
+	digest members so far: carol (each) turning digest does not get the
+	posts she already had again, demo (digest) turning each does not
+	lose the ones waiting for her digest (review finding)."""
+	site = digest_site
+	post(site, CAROL, LIST, "before switch", body="Waiting.\r\n")
+	site.wait_delivered(1, user=CAROL)
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	r = site.ctl("list", "member", "set", LIST, CAROL, "mode=digest")
+	assert r.returncode == 0, r.stderr
+	# demo's digest went out with the waiting post; carol got none.
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert "before switch" in data.decode(errors="replace")
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+	# Now demo turns each: nothing waits, nothing to lose; the next post
+	# reaches demo at once and waits for carol's digest.
+	r = site.ctl("list", "member", "set", LIST, DEMO, "mode=each")
+	assert r.returncode == 0, r.stderr
+	post(site, CAROL, LIST, "after switch")
+	files = site.wait_delivered(2, user=DEMO)
+	assert any(b"after switch" in f for f in files)
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	site.ctl("list", "digest", LIST)
+	files = site.wait_delivered(2, user=CAROL)
+	assert len(files) == 2 and b"after switch" in files[1] and \
+	    b"multipart/digest" in files[1], files
+	assert sum(b"before switch" in f for f in files) == 1
+
+
 def test_digest_goes_out_by_itself_at_digest_size(digest_site):
 	site = digest_site
 	site.ctl("list", "set", LIST, "digest_size=600")

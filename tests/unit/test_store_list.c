@@ -1001,26 +1001,39 @@ test_digest_storage(void **state)
 	/* A claim takes both, oldest first; a second claim finds none
 	 * and spends no issue number. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
-	    got_post, &g), 2);
+	/* A size bound takes the oldest that fit (always the first);
+	 * the rest wait for the next issue. */
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 5, &issue,
+	    got_post, &g), 1);
 	assert_int_equal(issue, 1);
-	assert_string_equal(g.text, "AAAA;BB;");
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
-	    got_post, &g), 0);
-	/* Released (the send failed): the next claim takes them again,
-	 * as the next issue. */
+	assert_string_equal(g.text, "AAAA;");
 	must(store_list_digest_release(f->st, LIST, 1), NULL);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(store_list_digest_claim(f->st, LIST, now, &issue,
-	    got_post, &g), 2);
-	assert_int_equal(issue, 2);
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 3, &issue,
+	    got_post, &g), 1);
+	assert_string_equal(g.text, "AAAA;");
+	must(store_list_digest_release(f->st, LIST, issue), NULL);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 1000,
+	    &issue, got_post, &g), 2);
+	assert_int_equal(issue, 3);
+	assert_string_equal(g.text, "AAAA;BB;");
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 1000,
+	    &issue, got_post, &g), 0);
+	/* Released (the send failed): the next claim takes them again,
+	 * as the next issue. */
+	must(store_list_digest_release(f->st, LIST, 3), NULL);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 1000,
+	    &issue, got_post, &g), 2);
+	assert_int_equal(issue, 4);
 	/* A claim a crash left behind is taken again after the TTL. */
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(store_list_digest_claim(f->st, LIST,
-	    now + LIST_DIGEST_CLAIM_TTL, &issue, got_post, &g), 2);
-	assert_int_equal(issue, 3);
-	must(store_list_digest_done(f->st, LIST, 3), NULL);
+	    now + LIST_DIGEST_CLAIM_TTL, 1000, &issue, got_post, &g), 2);
+	assert_int_equal(issue, 5);
+	must(store_list_digest_done(f->st, LIST, 5), NULL);
 	must(store_list_digest_pending(f->st, LIST, &posts, &octets), NULL);
 	assert_int_equal(posts, 0);
 
