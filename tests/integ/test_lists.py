@@ -728,3 +728,14 @@ def test_lost_verp_key_is_made_again(site):
 	assert db.execute("SELECT length(key) FROM list_secret").fetchall() \
 	    == [(32,)]
 	db.close()
+
+
+def test_post_over_64k_reaches_members(site):
+	"""A post of 70 KB (list_auth once capped a list copy at 64 KiB:
+	such posts were deferred for ever)."""
+	site.ctl("dkim", "keygen", "example.test", "--selector", "big")
+	body = ("x" * 70 + "\r\n") * 1000
+	post(site, CAROL, LIST, "big post", body=body)
+	for user in (DEMO, CAROL):
+		[data] = site.wait_delivered(1, user=user)
+		assert len(data) > 70000 and b"big post" in data
