@@ -22,6 +22,7 @@ Waits are bounded; only the process started here is signalled, by pid.
 The temp dir is 0755 and the socket 0666, so that a moatctl that dropped
 privileges to the 'moat' user can connect.
 """
+import base64
 import hashlib
 import os
 import shutil
@@ -31,6 +32,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import pytest
+
+from conftest import make_message
 
 CLAMD = os.environ.get("MOAT_CLAMD_BINARY", "/usr/sbin/clamd")
 
@@ -181,3 +186,23 @@ class ClamdHarness:
 	def __exit__(self, *exc):
 		self.cleanup()
 		return False
+
+
+@pytest.fixture
+def clamd():
+	"""A running clamd with the test signatures, for one test."""
+	with ClamdHarness() as c:
+		yield c
+
+
+def with_attachment(subject, payload, name):
+	"""A message (bytes) with a text part and payload attached as name,
+	base64-encoded: what the antivirus tests send."""
+	b64 = base64.encodebytes(payload).decode().replace("\n", "\r\n")
+	body = ("--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+	    f"--b1\r\nContent-Type: application/octet-stream\r\n"
+	    f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
+	    f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n")
+	return make_message(subject, body=body, extra_headers=(
+	    "MIME-Version: 1.0",
+	    'Content-Type: multipart/mixed; boundary="b1"'))

@@ -3,31 +3,11 @@ base64 attachment and a custom-signature sample are refused at the end
 of DATA with 554 5.7.0 naming the signature; clean mail is delivered with
 an X-Virus-Scan header; with clamd gone the message is tempfailed (451,
 the default) or, with fail_open, delivered marked "not scanned"."""
-import base64
 import subprocess
 
-import pytest
-
 from clamd_harness import (CUSTOM_NAME, CUSTOM_SAMPLE, EICAR, EICAR_NAME,
-    ClamdHarness)
+    clamd, with_attachment)  # noqa: F401 (clamd: a fixture)
 from conftest import MOATD, DEMO, OUTSIDE, RawSMTP, make_message, wait_until
-
-
-@pytest.fixture
-def clamd():
-	with ClamdHarness() as c:
-		yield c
-
-
-def with_attachment(subject, payload, name):
-	b64 = base64.encodebytes(payload).decode().replace("\n", "\r\n")
-	body = ("--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-	    f"--b1\r\nContent-Type: application/octet-stream\r\n"
-	    f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
-	    f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n")
-	return make_message(subject, body=body, extra_headers=(
-	    "MIME-Version: 1.0",
-	    'Content-Type: multipart/mixed; boundary="b1"'))
 
 
 def send(srv, msg):

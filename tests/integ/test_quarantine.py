@@ -9,7 +9,6 @@ line (what every filter stage writes) is held the same way, and the
 runner's prune removes held messages past [quarantine] retention. Also:
 clamd stopping while the server runs (after a first clean scan) gives the
 configured behaviour, 451 or fail_open."""
-import base64
 import os
 import pwd
 import subprocess
@@ -17,28 +16,12 @@ import time
 
 import pytest
 
-from clamd_harness import EICAR, EICAR_NAME, ClamdHarness
+from clamd_harness import (EICAR, EICAR_NAME,  # noqa: F401 (a fixture)
+    clamd, with_attachment)
 from conftest import (DEMO, MOATD, OUTSIDE, RawSMTP, make_message,
     wait_until)
 
 SENDER = "sender@client.example.org"
-
-
-@pytest.fixture
-def clamd():
-	with ClamdHarness() as c:
-		yield c
-
-
-def with_attachment(subject, payload, name):
-	b64 = base64.encodebytes(payload).decode().replace("\n", "\r\n")
-	body = ("--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-	    f"--b1\r\nContent-Type: application/octet-stream\r\n"
-	    f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
-	    f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n")
-	return make_message(subject, body=body, extra_headers=(
-	    "MIME-Version: 1.0",
-	    'Content-Type: multipart/mixed; boundary="b1"'))
 
 
 def send(srv, msg, source=OUTSIDE):
