@@ -120,6 +120,19 @@ int dkim_key_verify(const struct dkim_key *key, enum dkim_alg alg,
     const uint8_t *hash, const uint8_t *b, size_t blen, unsigned *bits_r,
     const char **error_r);
 
+/* An RSA public key ready for direct verification (dkim_rsa.c): made
+ * for keys with an odd exponent 3 <= e < 2^32 and at least
+ * DKIM_RSA_BITS_MIN bits (else NULL: use EVP_PKEY_verify). Counted
+ * references; the caller serialises ref and unref (the key cache's
+ * lock). Verify: RSASSA-PKCS1-v1_5 of b over a SHA-256 hash; returns
+ * 1 valid, 0 invalid, -1 error. Thread-safe. */
+struct dkim_rsa;
+struct dkim_rsa *dkim_rsa_new(EVP_PKEY *pk);
+void dkim_rsa_ref(struct dkim_rsa *r);
+void dkim_rsa_unref(struct dkim_rsa *r);
+int dkim_rsa_verify(const struct dkim_rsa *r, const uint8_t *hash,
+    const uint8_t *b, size_t blen);
+
 struct dkim_signer;
 /* Sign a SHA-256 hash with the signer's key (RSA PKCS#1 v1.5 or Ed25519
  * over the hash, as DKIM does); sig has room for DKIM_SIG_B_MAX. Returns

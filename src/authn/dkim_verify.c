@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -28,7 +26,6 @@
 #define DKIM_SIG_NAME		"DKIM-Signature"
 #define DKIM_KEY_CACHE_MAX	64	/* parsed public keys kept */
 #define DKIM_KEY_REC_MAX	4096	/* key record text kept in the cache */
-#define DKIM_RSA_E_MAX		UINT32_MAX	/* e for the BN path */
 
 /* A verification context ready for one key: OpenSSL 3 spends about as
  * much on setting one up (EVP_PKEY_CTX_new, the provider fetches, the
@@ -39,21 +36,6 @@
 struct vready {
 	EVP_PKEY_CTX	*pctx;
 	EVP_MD_CTX	*mctx;
-};
-
-/* An RSA public key for the direct path (rsa_verify_bn): the modulus
- * and its Montgomery context, computed once per key. EVP_PKEY_verify
- * redoes per call what this keeps (the BN conversions, a general
- * exponentiation, the padding checks through the provider layers): a
- * tenth of the verification. Read-only once made, so shared by
- * threads; counted references under key_cache_lock. */
-struct rsa_pub {
-	BIGNUM		*n;
-	BN_MONT_CTX	*mont;
-	BIGNUM		*em0;		/* EM for a hash of zeros, or NULL */
-	uint32_t	 e;		/* odd, >= 3 */
-	size_t		 k;		/* modulus octets */
-	unsigned	 refs;
 };
 
 /* What a key record says besides p= (struct dkim_key without the key):
@@ -71,7 +53,7 @@ struct key_flags {
  * decoded key and its RSA values, and a ready context. */
 struct khandle {
 	EVP_PKEY	*pk;
-	struct rsa_pub	*rsa;
+	struct dkim_rsa	*rsa;
 	struct vready	 rd;
 	unsigned	 bits;
 };
@@ -91,7 +73,7 @@ static struct {
 	int		 type;
 	EVP_PKEY	*pk;
 	unsigned	 bits;
-	struct rsa_pub	*rsa;
+	struct dkim_rsa	*rsa;
 	struct vready	 ready;
 	char		*rec;		/* NULL: none */
 	size_t		 rec_len;
@@ -475,187 +457,8 @@ vready_get(struct vready *r, EVP_PKEY *pk, enum dkim_alg alg)
 	return 0;
 }
 
-/*
- * RSA verification through BN (RFC 8017 8.2.2)
- */
-
-static void
-rsa_pub_free(struct rsa_pub *r)
-{
-	if (r == NULL)
-		return;
-	BN_MONT_CTX_free(r->mont);
-	BN_free(r->n);
-	BN_free(r->em0);
-	free(r);
-}
-
-/* One BN_CTX per thread (pool threads verify in parallel), freed when
- * the thread ends. */
-static pthread_key_t bn_ctx_key;
-static pthread_once_t bn_ctx_once = PTHREAD_ONCE_INIT;
-static bool bn_ctx_key_ok;
-
-static void
-bn_ctx_destroy(void *p)
-{
-	BN_CTX_free(p);
-}
-
-static void
-bn_ctx_key_make(void)
-{
-	bn_ctx_key_ok = pthread_key_create(&bn_ctx_key, bn_ctx_destroy) == 0;
-}
-
-/* This thread's BN_CTX, or NULL. */
-static BN_CTX *
-bn_ctx(void)
-{
-	BN_CTX *c;
-
-	if (pthread_once(&bn_ctx_once, bn_ctx_key_make) != 0 ||
-	    !bn_ctx_key_ok)
-		return NULL;
-	if ((c = pthread_getspecific(bn_ctx_key)) != NULL)
-		return c;
-	if ((c = BN_CTX_new()) == NULL)
-		return NULL;
-	if (pthread_setspecific(bn_ctx_key, c) != 0) {
-		BN_CTX_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* DER of the DigestInfo for SHA-256 (RFC 8017 9.2 note 1), before H. */
-static const uint8_t sha256_digest_info[] = {
-	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
-};
-
-/* EM = 0x00 || 0x01 || PS (0xff, k - tlen - 3 octets) || 0x00 ||
- * DigestInfo || H (RFC 8017 9.2), with H all zeros, as an integer: the
- * encoding of a hash is this plus the hash, so a signature is checked
- * without converting its k octets back (the constant-time BN_bn2binpad
- * costs a tenth of the moat side of a verification). NULL when k is
- * out of range (rsa_verify_bn refuses those keys anyway) or on
- * failure. */
-static BIGNUM *
-em_zero_hash(size_t k)
-{
-	const size_t tlen = sizeof(sha256_digest_info) + DKIM_SHA256_LEN;
-	uint8_t em[DKIM_SIG_B_MAX];
-
-	if (k > sizeof(em) || k < tlen + 11)
-		return NULL;
-	em[0] = 0x00;
-	em[1] = 0x01;
-	memset(em + 2, 0xff, k - tlen - 3);
-	em[k - tlen - 1] = 0x00;
-	memcpy(em + k - tlen, sha256_digest_info, sizeof(sha256_digest_info));
-	memset(em + k - DKIM_SHA256_LEN, 0, DKIM_SHA256_LEN);
-	return BN_bin2bn(em, (int)k, NULL);
-}
-
-/* The BN values of an RSA key with a small odd public exponent (65537
- * in practice), or NULL: such keys go through EVP_PKEY_verify. */
-static struct rsa_pub *
-rsa_pub_new(EVP_PKEY *pk)
-{
-	struct rsa_pub *r;
-	BIGNUM *e = NULL;
-	BN_CTX *ctx;
-	BN_ULONG w;
-
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA ||
-	    (ctx = bn_ctx()) == NULL ||
-	    EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
-		return NULL;
-	w = BN_get_word(e);
-	BN_free(e);
-	if (w < 3 || w > DKIM_RSA_E_MAX || (w & 1) == 0)
-		return NULL;
-	r = xcalloc(1, sizeof(*r));
-	r->e = (uint32_t)w;
-	r->refs = 1;
-	if (EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &r->n) != 1 ||
-	    !BN_is_odd(r->n) || BN_num_bits(r->n) < DKIM_RSA_BITS_MIN ||
-	    (r->mont = BN_MONT_CTX_new()) == NULL ||
-	    BN_MONT_CTX_set(r->mont, r->n, ctx) != 1) {
-		rsa_pub_free(r);
-		return NULL;
-	}
-	r->k = (size_t)BN_num_bytes(r->n);
-	r->em0 = em_zero_hash(r->k);
-	return r;
-}
-
-/* RSASSA-PKCS1-v1_5 verification of b over the SHA-256 hash: s = b as
- * an integer (b may be shorter than the modulus, as OpenSSL accepts;
- * longer is invalid), s < n (5.2.2 step 1), m = s^e mod n by square and
- * multiply in Montgomery form, then m is compared with the encoding of
- * the hash as an integer (8.2.2 steps 3-4: encode and compare, so
- * nothing but the one valid encoding passes; m < n, so m equals it as
- * an integer exactly when I2OSP(m, k) equals it as octets). Returns 1 valid, 0
- * invalid, -1 error. */
-static int
-rsa_verify_bn(const struct rsa_pub *r, const uint8_t *hash, const uint8_t *b,
-    size_t blen)
-{
-	const size_t tlen = sizeof(sha256_digest_info) + DKIM_SHA256_LEN;
-	BN_CTX *ctx;
-	BIGNUM *s, *sm, *acc, *want;
-	int bit, ret = -1;
-
-	if (blen > r->k || blen > INT_MAX)
-		return 0;
-	/* k >= 128 (1024 bits): far more room than the 11 + tlen octets
-	 * the encoding needs; em_zero_hash() checked the same bounds. */
-	if (r->k > DKIM_SIG_B_MAX || r->k < tlen + 11 || r->em0 == NULL ||
-	    (ctx = bn_ctx()) == NULL)
-		return -1;
-	BN_CTX_start(ctx);
-	s = BN_CTX_get(ctx);
-	sm = BN_CTX_get(ctx);
-	acc = BN_CTX_get(ctx);
-	want = BN_CTX_get(ctx);
-	if (want == NULL || BN_bin2bn(b, (int)blen, s) == NULL)
-		goto out;
-	if (BN_ucmp(s, r->n) >= 0) {
-		ret = 0;
-		goto out;
-	}
-	/* Left to right over the bits of e, in Montgomery form (x R mod
-	 * n): acc starts as s R (the top bit); each lower bit squares it
-	 * and, when set, multiplies by s R. Bit 0 (e is odd) multiplies
-	 * by s itself instead: the Montgomery product of s^(e-1) R and s
-	 * is plain s^e mod n, no conversion back needed. */
-	if (BN_to_montgomery(sm, s, r->mont, ctx) != 1 ||
-	    BN_copy(acc, sm) == NULL)
-		goto out;
-	for (bit = 31; ((r->e >> bit) & 1) == 0; bit--)
-		;
-	while (--bit > 0) {
-		if (BN_mod_mul_montgomery(acc, acc, acc, r->mont, ctx) != 1)
-			goto out;
-		if (((r->e >> bit) & 1) != 0 && BN_mod_mul_montgomery(acc,
-		    acc, sm, r->mont, ctx) != 1)
-			goto out;
-	}
-	if (BN_mod_mul_montgomery(acc, acc, acc, r->mont, ctx) != 1 ||
-	    BN_mod_mul_montgomery(acc, acc, s, r->mont, ctx) != 1 ||
-	    BN_bin2bn(hash, DKIM_SHA256_LEN, want) == NULL ||
-	    BN_add(want, want, r->em0) != 1)
-		goto out;
-	ret = BN_cmp(acc, want) == 0 ? 1 : 0;
-out:
-	BN_CTX_end(ctx);
-	return ret;
-}
-
 /* Verify sig over the header hash with the key in kh: RSA through
- * rsa_verify_bn when the key has its BN values, else with a context in
+ * dkim_rsa_verify when the key has its BN values, else with a context in
  * kh->rd (ready or made here; freed unless the check succeeded).
  * Returns 1 valid, 0 invalid, -1 error. */
 static int
@@ -666,7 +469,7 @@ check_signature(struct khandle *kh, enum dkim_alg alg, const uint8_t *hash,
 	int r;
 
 	if (alg == DKIM_ALG_RSA_SHA256 && kh->rsa != NULL)
-		return rsa_verify_bn(kh->rsa, hash, b, blen);
+		return dkim_rsa_verify(kh->rsa, hash, b, blen);
 	if (vready_get(rd, kh->pk, alg) < 0)
 		return -1;
 	if (alg == DKIM_ALG_RSA_SHA256)
@@ -713,7 +516,7 @@ key_cache_lend(size_t i, struct khandle *kh)
 	kh->bits = key_cache[i].bits;
 	kh->rsa = key_cache[i].rsa;
 	if (kh->rsa != NULL)
-		kh->rsa->refs++;
+		dkim_rsa_ref(kh->rsa);
 	kh->rd = key_cache[i].ready;
 	key_cache[i].ready.pctx = NULL;
 	key_cache[i].ready.mctx = NULL;
@@ -764,14 +567,6 @@ key_cache_get(int type, const uint8_t *der, size_t len, struct khandle *kh)
 	return r;
 }
 
-/* Drop one reference to r (under the lock). */
-static void
-rsa_pub_unref(struct rsa_pub *r)
-{
-	if (r != NULL && --r->refs == 0)
-		rsa_pub_free(r);
-}
-
 /* Keep the key in kh (a new entry unless it came from the cache), and
  * the record text with its flags when rec is not NULL. kh keeps its
  * references. */
@@ -791,7 +586,7 @@ key_cache_add(int type, const uint8_t *der, size_t len, const char *rec,
 		goto out;
 	i = key_cache_next++ % DKIM_KEY_CACHE_MAX;
 	EVP_PKEY_free(key_cache[i].pk);
-	rsa_pub_unref(key_cache[i].rsa);
+	dkim_rsa_unref(key_cache[i].rsa);
 	vready_free(&key_cache[i].ready);
 	free(key_cache[i].der);
 	free(key_cache[i].rec);
@@ -803,7 +598,7 @@ key_cache_add(int type, const uint8_t *der, size_t len, const char *rec,
 	key_cache[i].bits = kh->bits;
 	key_cache[i].rsa = kh->rsa;
 	if (kh->rsa != NULL)
-		kh->rsa->refs++;
+		dkim_rsa_ref(kh->rsa);
 found:
 	if (rec != NULL && rec_len <= DKIM_KEY_REC_MAX &&
 	    (key_cache[i].rec == NULL || key_cache[i].rec_hash != h ||
@@ -839,7 +634,7 @@ key_cache_release(struct khandle *kh)
 				}
 				break;
 			}
-		rsa_pub_unref(kh->rsa);
+		dkim_rsa_unref(kh->rsa);
 		(void)pthread_mutex_unlock(&key_cache_lock);
 	}
 	/* (A failed lock leaks kh->rsa rather than race on its count.) */
@@ -866,7 +661,7 @@ public_key(const struct dkim_key *key, struct khandle *kh,
 		}
 		kh->pk = pk;
 		kh->bits = (unsigned)EVP_PKEY_get_bits(pk);
-		kh->rsa = rsa_pub_new(pk);
+		kh->rsa = dkim_rsa_new(pk);
 		return 0;
 	}
 	if (key->plen != 32 || (pk = EVP_PKEY_new_raw_public_key(

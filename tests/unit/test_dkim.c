@@ -741,7 +741,7 @@ test_tampered(void **state)
 }
 
 /*
- * RSA verification through BN (dkim_verify.c rsa_verify_bn): every
+ * RSA verification through BN (dkim_rsa.c): every
  * encoding but the one RFC 8017 9.2 makes must fail, the same way
  * EVP_PKEY_verify decides.
  */
