@@ -940,28 +940,43 @@ rsa_encodings(EVP_PKEY *pk)
 	free(key);
 }
 
-static void
-test_rsa_bn_encodings(void **state)
+/* A new RSA key with public exponent e. */
+static EVP_PKEY *
+rsa_key_with_e(unsigned long e_word)
 {
-	struct keys *k = *state;
-	EVP_PKEY *pk = pem_key(k->rsa_pem), *pk3 = NULL;
+	EVP_PKEY *pk = NULL;
 	EVP_PKEY_CTX *c;
 	BIGNUM *e = BN_new();
 
-	rsa_encodings(pk);	/* e = 65537 */
-	EVP_PKEY_free(pk);
-	/* e = 3: another exponent through the same path */
 	assert_non_null(e);
-	assert_int_equal(BN_set_word(e, 3), 1);
+	assert_int_equal(BN_set_word(e, e_word), 1);
 	assert_non_null(c = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL));
 	assert_int_equal(EVP_PKEY_keygen_init(c), 1);
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(c, RSA_K * 8), 1);
 	assert_int_equal(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(c, e), 1);
-	assert_int_equal(EVP_PKEY_keygen(c, &pk3), 1);
+	assert_int_equal(EVP_PKEY_keygen(c, &pk), 1);
 	EVP_PKEY_CTX_free(c);
 	BN_free(e);
-	rsa_encodings(pk3);
-	EVP_PKEY_free(pk3);
+	return pk;
+}
+
+static void
+test_rsa_bn_encodings(void **state)
+{
+	/* Other exponents through the same path: the smallest, and the
+	 * largest it takes (every bit set: 31 squares, 31 products). */
+	static const unsigned long others[] = { 3, 0xffffffffUL };
+	struct keys *k = *state;
+	EVP_PKEY *pk = pem_key(k->rsa_pem);
+	size_t i;
+
+	rsa_encodings(pk);	/* e = 65537 */
+	EVP_PKEY_free(pk);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		pk = rsa_key_with_e(others[i]);
+		rsa_encodings(pk);
+		EVP_PKEY_free(pk);
+	}
 }
 
 /* Two records with the same key and different flags: the record cache
