@@ -417,6 +417,70 @@ relaxed_plain8(const uint8_t *p)
 	return (sp & (sp >> 8)) == 0;
 }
 
+#ifdef __SSE2__
+/* Relaxed body canonicalization of the 16 octets at p into o, with
+ * content (not WSP) just before p and at least 32 octets readable at p
+ * (the look past a CR); o has room for 31 octets. Settles in place what
+ * the masks show: WSP runs to one SP, a WSP run before CRLF dropped, and
+ * a CRLF with content after it. Returns the octets consumed, *olen the
+ * octets written; stops early before what needs the state machine (a
+ * WSP run reaching the end of the block, a bare CR, a CRLF followed by
+ * WSP or CR), and at the CR of such a CRLF, its WSP run already
+ * dropped. */
+static size_t
+relaxed16(const uint8_t *p, uint8_t *o, size_t *olen)
+{
+	const __m128i x = _mm_loadu_si128((const void *)p);
+	const __m128i tab = _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'));
+	unsigned ws, cr, lim, mask, keep_to, drop, d, kept, pos, k, j;
+	uint8_t tmp[32], *w = o;
+
+	ws = (unsigned)_mm_movemask_epi8(_mm_or_si128(tab,
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))));
+	cr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+	    _mm_set1_epi8('\r')));
+	lim = cr != 0 ? (unsigned)__builtin_ctz(cr) : 16;
+	mask = (1u << lim) - 1;
+	/* The octets up to the WSP run that ends at lim (lim: none). */
+	k = ~ws & mask;
+	keep_to = k != 0 ? 32 - (unsigned)__builtin_clz(k) : 0;
+	/* The second and later octets of each WSP run go (the one before
+	 * p is content); a run before a CRLF goes whole; one at the end of
+	 * the block or before a bare CR is left for the state machine. */
+	drop = ws & (ws << 1) & mask;
+	if (lim < 16 && p[lim + 1] == '\n') {
+		drop |= mask & ~((1u << keep_to) - 1);
+	} else if (keep_to < lim) {
+		lim = keep_to;
+		mask = (1u << lim) - 1;
+		drop &= mask;
+	}
+	/* HTAB as SP (only the first octet of a run is kept). */
+	_mm_storeu_si128((void *)tmp, _mm_xor_si128(x, _mm_and_si128(tab,
+	    _mm_set1_epi8('\t' ^ ' '))));
+	_mm_storeu_si128((void *)(tmp + 16), _mm_setzero_si128());
+	_mm_storeu_si128((void *)w, _mm_loadu_si128((const void *)tmp));
+	/* Close the gaps: after each dropped run, the rest of the block
+	 * again where the output has got to. */
+	pos = 0;
+	for (d = drop; d != 0; d = drop & (~0u << j)) {
+		k = (unsigned)__builtin_ctz(d);
+		w += k - pos;
+		if ((kept = ~drop & mask & (~0u << k)) == 0) {
+			pos = lim;
+			break;
+		}
+		j = (unsigned)__builtin_ctz(kept);
+		_mm_storeu_si128((void *)w, _mm_loadu_si128((const void *)
+		    (tmp + j)));
+		pos = j;
+	}
+	w += lim - pos;
+	*olen = (size_t)(w - o);
+	return lim;
+}
+#endif
+
 /* Copy content from *pp (< end) straight into the staging buffer, up to
  * the room left, while the relaxed form is plain to see: octets other
  * than WSP and CR; a WSP run between two of them as one SP; a CRLF
@@ -433,53 +497,29 @@ body_relaxed_run(struct dkim_body *b, const uint8_t **pp, const uint8_t *end)
 
 	/* UNSAFE: never more output octets than input octets consumed,
 	 * and nothing is read or consumed at or past q (at most room
-	 * octets ahead), so o stays inside b->out; a 16-octet store lands
-	 * at most where the 16 octets read would. */
+	 * octets ahead), so o stays inside b->out; relaxed16() reads 32
+	 * octets and writes up to 31 past o, so it runs only with 32 left
+	 * before q. */
 	q = (size_t)(end - p) < room ? end : p + room;
 	while (p < q) {
 		const uint8_t *lim;
 
 #ifdef __SSE2__
-		/* Sixteen octets at a time: all stored, those before the
-		 * first one that needs a look kept; a WSP run or a CRLF
-		 * with content after it is settled here too, so ordinary
-		 * text stays in this loop. */
-		while (q - p >= 16) {
-			const __m128i x = _mm_loadu_si128((const void *)p);
-			unsigned sp, t, bad;
+		/* Sixteen octets at a time, while each block leaves the
+		 * next one after content; a CRLF followed by content is
+		 * settled here too, so ordinary text stays in this loop. */
+		while (q - p >= 32) {
+			size_t used = relaxed16(p, o, &n);
 
-			sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
-			    _mm_set1_epi8(' ')));
-			t = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\t')),
-			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
-			/* HTAB, CR, SP followed by WSP or CR; an SP last is
-			 * unsure (its follower is in the next block). */
-			bad = t | (sp & (((sp | t) >> 1) | 0x8000u));
-			_mm_storeu_si128((void *)o, x);
-			if (bad == 0) {
-				o += 16;
-				p += 16;
+			o += n;
+			p += used;
+			if (used == 16)
 				continue;
-			}
-			o += __builtin_ctz(bad);
-			p += __builtin_ctz(bad);
-			if (*p == '\r') {
-				if (q - p < 3 || p[1] != '\n' ||
-				    relaxed_stop[p[2]])
-					goto out;
-				*o++ = '\r';
-				*o++ = '\n';
-				p += 2;
-				continue;
-			}
-			for (w = p + 1; w < q && (*w == ' ' || *w == '\t');
-			    w++)
-				;
-			if (w == q || relaxed_stop[*w])
+			if (*p != '\r' || p[1] != '\n' || relaxed_stop[p[2]])
 				goto out;
-			*o++ = ' ';
-			p = w;
+			*o++ = '\r';
+			*o++ = '\n';
+			p += 2;
 		}
 #endif
 		/* Eight octets at a time while they are plain text... */

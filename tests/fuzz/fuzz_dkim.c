@@ -1,7 +1,8 @@
 /* fuzz_dkim: libFuzzer target for the DKIM parsers and canonicalizers.
  * The first input octet picks the target: the DKIM-Signature tag parser,
  * the key record parser, header and body canonicalization (both
- * algorithms, whole and in small chunks, which must agree), or the whole
+ * algorithms, whole and in small chunks, which must agree with each
+ * other and with the line-by-line model of dkim_canon_ref.c), or the whole
  * verifier on the input as a message, with a key record taken from the
  * input's first line. Last, every input is signed with an Ed25519 key
  * and verified again: that must pass. */
@@ -15,6 +16,7 @@
 #include "authn/dkim_private.h"
 #include "buf.h"
 #include "dkim.h"
+#include "dkim_canon_ref.h"
 
 #define FUZZ_CHUNK	7
 
@@ -72,9 +74,12 @@ body_digest(enum dkim_canon c, const uint8_t *p, size_t n, size_t step,
 static void
 fuzz_canon(const uint8_t *p, size_t n)
 {
-	uint8_t a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	uint8_t a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE], r[EVP_MAX_MD_SIZE];
 	uint64_t ta, tb;
 	struct buf out;
+	uint8_t *ref;
+	size_t rlen;
+	unsigned int mdlen;
 	int c;
 
 	for (c = 0; c < 2; c++) {
@@ -86,6 +91,13 @@ fuzz_canon(const uint8_t *p, size_t n)
 		body_digest(c, p, n, FUZZ_CHUNK, b, &tb);
 		if (memcmp(a, b, 32) != 0 || ta != tb)
 			abort();
+		/* the model, cut at the same l= (body_digest's p[0]) */
+		ref = dkim_canon_body_ref(c, p, n, &rlen);
+		if (ta != rlen || EVP_Digest(ref, n > 0 && p[0] < rlen ?
+		    p[0] : rlen, r, &mdlen, EVP_sha256(), NULL) != 1 ||
+		    memcmp(a, r, 32) != 0)
+			abort();
+		free(ref);
 		/* simple output never shrinks below a CRLF; relaxed never
 		 * grows past the input plus a CRLF */
 		if ((c == DKIM_CANON_SIMPLE && ta < 2) ||

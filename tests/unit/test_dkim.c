@@ -23,6 +23,7 @@
 #include "authn/dkim_private.h"
 #include "buf.h"
 #include "dkim.h"
+#include "dkim_canon_ref.h"
 
 /* A string literal and its length. */
 #define S(lit)	(lit), strlen(lit)
@@ -194,6 +195,80 @@ test_canon_body_limit(void **state)
 	    &total);
 	assert_memory_equal(got, want, 32);
 	assert_int_equal(total, 10);
+}
+
+/* Bodies drawn from the octets that matter to canonicalization, in
+ * runs (a WSP run can span a 16-octet block, lines end in CRLF, bare CR
+ * and LF, long lines and short), canonicalized whole and in uneven
+ * chunks, with and without l=: each must match the line-by-line model
+ * of dkim_canon_ref.c. */
+#define MODEL_BODIES	20000
+#define MODEL_LEN_MAX	400
+
+static uint32_t
+model_rand(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static size_t
+model_body(uint32_t *seed, char *out, size_t max)
+{
+	static const char *const pieces[] = {
+		"a", "word", "Line of text", " ", "  ", "   ", "\t", " \t ",
+		"\r\n", "\r\n", "\r\n\r\n", "\r", "\n", "\r\r\n", " \r\n",
+		"\t\r\n", "0123456789abcdef", "                 ",
+	};
+	size_t len = 0, want = model_rand(seed) % max, k;
+
+	while (len < want) {
+		const char *pc = pieces[model_rand(seed) %
+		    (sizeof(pieces) / sizeof(pieces[0]))];
+
+		k = strlen(pc);
+		if (k > max - len)
+			k = max - len;
+		memcpy(out + len, pc, k);
+		len += k;
+	}
+	return len;
+}
+
+static void
+test_canon_body_model(void **state)
+{
+	char body[MODEL_LEN_MAX];
+	uint8_t want[32], got[32];
+	uint32_t seed = 0x6d6f6174;
+	uint64_t total, limit;
+	size_t i, len, rlen, step;
+	uint8_t *ref;
+	int c;
+
+	(void)state;
+	for (i = 0; i < MODEL_BODIES; i++) {
+		len = model_body(&seed, body, sizeof(body));
+		step = i % 3 == 0 ? 0 : 1 + model_rand(&seed) % 40;
+		for (c = DKIM_CANON_SIMPLE; c <= DKIM_CANON_RELAXED; c++) {
+			ref = dkim_canon_body_ref(c, (const uint8_t *)body, len,
+			    &rlen);
+			sha256((const char *)ref, rlen, want);
+			body_hash(c, body, len, step, false, 0, got, &total);
+			if (memcmp(got, want, 32) != 0 || total != rlen)
+				fail_msg("body %zu (%s, step %zu) differs from "
+				    "the model", i, c == DKIM_CANON_SIMPLE ?
+				    "simple" : "relaxed", step);
+			/* l= cuts the same canonical octets */
+			limit = model_rand(&seed) % (rlen + 1);
+			sha256((const char *)ref, (size_t)limit, want);
+			body_hash(c, body, len, step, true, limit, got, &total);
+			assert_memory_equal(got, want, 32);
+			free(ref);
+		}
+	}
 }
 
 /*
@@ -1223,6 +1298,7 @@ main(void)
 		cmocka_unit_test(test_canon_body_vectors),
 		cmocka_unit_test(test_canon_body_empty_hashes),
 		cmocka_unit_test(test_canon_body_limit),
+		cmocka_unit_test(test_canon_body_model),
 		cmocka_unit_test(test_tags_parse),
 		cmocka_unit_test(test_key_parse),
 		cmocka_unit_test(test_base64),
