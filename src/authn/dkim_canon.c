@@ -418,6 +418,14 @@ relaxed_plain8(const uint8_t *p)
 }
 
 #ifdef __SSE2__
+/* x with HTAB as SP (only the first octet of a WSP run is kept). */
+static inline __m128i
+tab_to_sp(__m128i x)
+{
+	return _mm_xor_si128(x, _mm_and_si128(_mm_cmpeq_epi8(x,
+	    _mm_set1_epi8('\t')), _mm_set1_epi8('\t' ^ ' ')));
+}
+
 /* Relaxed body canonicalization of the 16 octets at p into o, with
  * content (not WSP) just before p and at least 32 octets readable at p
  * (the look past a CR); o has room for 31 octets. Settles in place what
@@ -433,7 +441,7 @@ relaxed16(const uint8_t *p, uint8_t *o, size_t *olen)
 	const __m128i x = _mm_loadu_si128((const void *)p);
 	const __m128i tab = _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'));
 	unsigned ws, cr, lim, mask, keep_to, drop, d, kept, pos, k, j;
-	uint8_t tmp[32], *w = o;
+	uint8_t *w = o;
 
 	ws = (unsigned)_mm_movemask_epi8(_mm_or_si128(tab,
 	    _mm_cmpeq_epi8(x, _mm_set1_epi8(' '))));
@@ -455,13 +463,12 @@ relaxed16(const uint8_t *p, uint8_t *o, size_t *olen)
 		mask = (1u << lim) - 1;
 		drop &= mask;
 	}
-	/* HTAB as SP (only the first octet of a run is kept). */
-	_mm_storeu_si128((void *)tmp, _mm_xor_si128(x, _mm_and_si128(tab,
-	    _mm_set1_epi8('\t' ^ ' '))));
-	_mm_storeu_si128((void *)(tmp + 16), _mm_setzero_si128());
-	_mm_storeu_si128((void *)w, _mm_loadu_si128((const void *)tmp));
+	_mm_storeu_si128((void *)w, tab_to_sp(x));
 	/* Close the gaps: after each dropped run, the rest of the block
-	 * again where the output has got to. */
+	 * again where the output has got to (loaded again from the input:
+	 * a load across the two halves of a fresh 32-octet stack copy
+	 * would wait for the stores, a stall that cost more than the
+	 * rest of the block). */
 	pos = 0;
 	for (d = drop; d != 0; d = drop & (~0u << j)) {
 		k = (unsigned)__builtin_ctz(d);
@@ -471,8 +478,8 @@ relaxed16(const uint8_t *p, uint8_t *o, size_t *olen)
 			break;
 		}
 		j = (unsigned)__builtin_ctz(kept);
-		_mm_storeu_si128((void *)w, _mm_loadu_si128((const void *)
-		    (tmp + j)));
+		_mm_storeu_si128((void *)w, tab_to_sp(_mm_loadu_si128(
+		    (const void *)(p + j))));
 		pos = j;
 	}
 	w += lim - pos;
