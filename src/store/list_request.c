@@ -733,7 +733,8 @@ confirm(struct store *st, const struct config *cfg,
 /* Is msg a DSN (RFC 3464) reporting a permanent failure: a
  * multipart/report of report-type delivery-status whose
  * message/delivery-status part (or RFC 6533 global-) has a recipient
- * with Action: failed and a Status: 5.x.x? Reads at most
+ * with Action: failed and a Status: 5.x.x, both in that recipient's
+ * block (blocks are separated by empty lines, 2.1)? Reads at most
  * LIST_DSN_SCAN octets. */
 static bool
 is_failure_dsn(const uint8_t *msg, size_t len)
@@ -765,11 +766,15 @@ is_failure_dsn(const uint8_t *msg, size_t len)
 		if (c->body_off > len || end > len || end < c->body_off)
 			break;
 		/* Field lines: "Action: failed", "Status: 5.x.x". */
-		for (i = c->body_off; i < end; ) {
+		for (i = c->body_off; i < end && !(failed && permanent); ) {
 			const char *l = (const char *)msg + i;
 			size_t n = end - i, k;
 
-			if (n > 7 && ascii_nieq(l, "Action:", 7)) {
+			if (l[0] == '\n' || (n > 1 && l[0] == '\r' &&
+			    l[1] == '\n')) {
+				/* The next block: another recipient. */
+				failed = permanent = false;
+			} else if (n > 7 && ascii_nieq(l, "Action:", 7)) {
 				for (k = 7; k < n && (l[k] == ' ' ||
 				    l[k] == '\t'); k++)
 					;

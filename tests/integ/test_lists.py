@@ -230,9 +230,11 @@ def test_subscribe_and_unsubscribe_round_trip(site):
 	    r"(.*\n)*.*event=list-confirm .*unknown or expired token")
 
 
-def dsn(srv, rcpt, failed, status="5.1.1", action="failed"):
-	"""A DSN (RFC 3464) from the null sender to rcpt about failed."""
+def dsn(srv, rcpt, failed, status="5.1.1", action="failed", blocks=None):
+	"""A DSN (RFC 3464) from the null sender to rcpt about failed, or
+	with these per-recipient blocks [(action, status)]."""
 	b = "dsn-boundary-1"
+	blocks = blocks or [(action, status)]
 	msg = ("From: MAILER-DAEMON@client.example.org\r\n"
 	    f"To: {rcpt}\r\nSubject: Undelivered Mail\r\n"
 	    "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
@@ -240,9 +242,10 @@ def dsn(srv, rcpt, failed, status="5.1.1", action="failed"):
 	    f" boundary=\"{b}\"\r\n\r\n"
 	    f"--{b}\r\nContent-Type: text/plain\r\n\r\nIt failed.\r\n"
 	    f"--{b}\r\nContent-Type: message/delivery-status\r\n\r\n"
-	    "Reporting-MTA: dns; client.example.org\r\n\r\n"
-	    f"Final-Recipient: rfc822; {failed}\r\nAction: {action}\r\n"
-	    f"Status: {status}\r\n\r\n--{b}--\r\n").encode()
+	    "Reporting-MTA: dns; client.example.org\r\n\r\n" +
+	    "\r\n".join(f"Final-Recipient: rfc822; {failed}\r\n"
+	    f"Action: {a}\r\nStatus: {st}\r\n" for a, st in blocks) +
+	    f"\r\n--{b}--\r\n").encode()
 	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as c:
 		c.sendmail("", [rcpt], msg)
 
@@ -290,11 +293,14 @@ def test_forged_bounces_do_not_count(site):
 		dsn(site, wrong_tag, CAROL)
 		post(site, "", verp, f"plain mail {i}")
 		dsn(site, verp, CAROL, status="4.2.2", action="delayed")
+		# "failed" and a 5.x.x status, but for different recipients
+		dsn(site, verp, CAROL, blocks=[("failed", "4.4.7"),
+		    ("delayed", "5.0.0")])
 	assert wait_until(lambda: site.log_count(r"event=list-bounce .*"
-	    r"dropped") == 25, 20), site.log_count(r"event=list-bounce")
+	    r"dropped") == 30, 20), site.log_count(r"event=list-bounce")
 	assert site.log_count(r"bad VERP address") == 10
 	assert site.log_count(r"VERP tag does not match") == 5
-	assert site.log_count(r"not a DSN of a permanent failure") == 10
+	assert site.log_count(r"not a DSN of a permanent failure") == 15
 	assert re.search(r"carol@example\.test\s+active\s+bounces=0",
 	    site.ctl("list", "show", LIST).stdout)
 
