@@ -182,10 +182,13 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
     struct dynscreen *dyn, const struct worker_listener *ls, size_t nls,
     unsigned index)
 {
-	struct smtp_server srv;
-	struct pop3_server psrv;
-	struct imap_server isrv;
-	struct web_server wsrv;
+	/* Static, not on this stack: at the drain's hard stop, work still
+	 * in the thread pool (a filter, a store call) reads them through
+	 * its session until the process exits, after this returns. */
+	static struct smtp_server srv;
+	static struct pop3_server psrv;
+	static struct imap_server isrv;
+	static struct web_server wsrv;
 	const char *error = NULL;
 	uv_loop_t *loop = uv_default_loop();
 	char role[32];
