@@ -603,20 +603,28 @@ confirm_action(struct store *st, const struct config *cfg,
 	return 1;
 }
 
-struct token_peek {
-	const char	*token;
-	bool		 mode;	/* a "digest" or "each" token */
-};
-
-static void
-peek_token(void *ctx, const char *const *cols, int ncols)
+/* Before a delivery mode change ("digest" or "each" token) of a list
+ * with digests: what waits for the digest goes out first, to the digest
+ * members so far (list_digest_flush), outside the token's transaction.
+ * Only for the token's own list (li, or any when li is NULL: moatctl).
+ * Returns 0, or -1 when that failed (the token stays for a retry). */
+static int
+flush_before_mode_change(struct store *st, const struct config *cfg,
+    const struct list_info *li, const char *token)
 {
-	struct token_peek *tp = ctx;
+	char list[LIST_ADDR_MAX + 1], action[16];
+	struct list_info own;
+	const char *error = NULL;
+	int r;
 
-	/* token, address, action, expires, size */
-	if (ncols >= 3 && strcmp(cols[0], tp->token) == 0)
-		tp->mode = strcmp(cols[2], "digest") == 0 ||
-		    strcmp(cols[2], "each") == 0;
+	if ((r = store_list_token_peek(st, token, list, action)) <= 0)
+		return r;
+	if ((strcmp(action, "digest") != 0 && strcmp(action, "each") != 0) ||
+	    (li != NULL && !ascii_ieq(li->address, list)))
+		return 0;
+	if (store_list_get(st, list, &own, &error) < 0)
+		return -1;
+	return own.digest ? list_digest_flush(st, cfg, own.address) : 0;
 }
 
 int
@@ -636,18 +644,9 @@ list_request_confirm(struct store *st, const struct config *cfg,
 	orig.session = (char *)(session ? session : "-");
 	qid[0] = '\0';
 	buf_init(&data, LIST_HELD_MAX);
-	/* A delivery mode change: what waits for the digest goes out
-	 * first, to the digest members so far (list_digest_flush), outside
-	 * the transaction below. Failing that, the token stays for a
-	 * retry. */
-	if (li != NULL && li->digest) {
-		struct token_peek tp = { token, false };
-
-		if (store_list_tokens(st, li->address, peek_token, &tp) < 0 ||
-		    (tp.mode && list_digest_flush(st, cfg, li->address) < 0)) {
-			buf_deinit(&data);
-			return -1;
-		}
+	if (flush_before_mode_change(st, cfg, li, token) < 0) {
+		buf_deinit(&data);
+		return -1;
 	}
 	/* Take the token, act, commit: one transaction. When the action
 	 * fails (a full disk, a database error) the rollback gives the

@@ -33,6 +33,7 @@ enum {
 	LS_TOKEN_REPLACE,
 	LS_TOKEN_ADD,
 	LS_TOKEN_TAKE,
+	LS_TOKEN_PEEK,
 	LS_TOKENS,
 	LS_SET_NAME,
 	LS_SET_POST,
@@ -115,6 +116,9 @@ static const char *const ls_sql[LS_COUNT] = {
 	[LS_TOKEN_TAKE] =
 	    "DELETE FROM list_tokens WHERE token = ?1 AND expires > ?2"
 	    " RETURNING list, address, action, data, meta",
+	[LS_TOKEN_PEEK] =
+	    "SELECT list, action FROM list_tokens"
+	    " WHERE token = ?1 AND expires > ?2",
 	[LS_TOKENS] =
 	    "SELECT token, address, action,"
 	    " strftime('%Y-%m-%dT%H:%M:%SZ', expires, 'unixepoch'),"
@@ -913,6 +917,35 @@ store_list_token_take(struct store *st, const char *token,
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
 		(void)store_db_error(st, "token take");
+		r = -1;
+	}
+	store_stmt_done(s);
+	return r;
+}
+
+int
+store_list_token_peek(struct store *st, const char *token,
+    char list[LIST_ADDR_MAX + 1], char action[16])
+{
+	sqlite3_stmt *s = stmt(st, LS_TOKEN_PEEK);
+	const char *v;
+	int rc, r = 0;
+
+	if (s == NULL)
+		return -1;
+	if (store_bind_text(s, 1, token) < 0 ||
+	    store_bind_int(s, 2, (int64_t)time(NULL)) < 0) {
+		store_stmt_done(s);
+		return -1;
+	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v = (const char *)sqlite3_column_text(s, 0);
+		moat_strlcpy(list, v ? v : "", LIST_ADDR_MAX + 1);
+		v = (const char *)sqlite3_column_text(s, 1);
+		moat_strlcpy(action, v ? v : "", 16);
+		r = 1;
+	} else if (rc != SQLITE_DONE) {
+		(void)store_db_error(st, "token peek");
 		r = -1;
 	}
 	store_stmt_done(s);

@@ -128,6 +128,10 @@ int store_list_token_new(struct store *st, const char *list,
 int store_list_token_take(struct store *st, const char *token,
     char list[LIST_ADDR_MAX + 1], char address[LIST_ADDR_MAX + 1],
     char action[16], struct buf *data, char meta[LIST_META_MAX + 1]);
+/* A token's list and action without taking it: 1 when it exists and
+ * has not expired, 0 when not, -1 on a database error. */
+int store_list_token_peek(struct store *st, const char *token,
+    char list[LIST_ADDR_MAX + 1], char action[16]);
 /* rows: token, address, action, expires (ISO 8601), size of data */
 int store_list_tokens(struct store *st, const char *list, store_row_cb *cb,
     void *ctx);

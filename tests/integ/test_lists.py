@@ -716,6 +716,32 @@ def test_digest_mode_by_mail_with_confirmation(digest_site):
 	    r"note=\"not a member\"")
 
 
+def test_mode_token_confirmed_by_moatctl_sends_what_waits_first(digest_site):
+	"""`moatctl list confirm` of a mode token, like `member set`, sends
+	the waiting digest first: carol turning digest must not get the post
+	she already had again in the next digest."""
+	site = digest_site
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(CAROL, ["team-request@example.test"],
+		    b"From: carol@example.test\r\nTo: team-request@example.test"
+		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	[data] = site.wait_delivered(1, user=CAROL)
+	token = re.search(r"confirm ([0-9a-f]{32})", parse(data)["Subject"]) \
+	    .group(1)
+	post(site, CAROL, LIST, "waits for the digest", body="Waiting.\r\n")
+	site.wait_delivered(2, user=CAROL)
+	assert wait_until(lambda: digest_db(site,
+	    "SELECT count(*) FROM list_digest") == [(1,)], 10)
+	r = site.ctl("list", "confirm", token)
+	assert "confirmed" in r.stdout, r.stdout
+	assert digest_db(site, "SELECT mode FROM list_members WHERE "
+	    "address = ?", (CAROL,)) == [("digest",)]
+	# demo's digest went out with the post; nothing waits for carol's.
+	[data] = site.wait_delivered(1, user=DEMO)
+	assert b"waits for the digest" in data and b"multipart/digest" in data
+	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+
+
 def test_lost_verp_key_is_made_again(site):
 	"""The VERP key's row gone (a restored backup, a hand edit): posts
 	still go out, with a new key, and the log says bounces of earlier
