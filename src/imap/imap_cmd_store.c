@@ -521,6 +521,7 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 {
 	struct imap_parse_error err;
 	struct imap_append ap;
+	struct imap_junk *junk;
 	char folder[IMAP_NAME_MAX + 1], b[MAILBOX_NAME_MAX + 1], code[64];
 	char *bp = b;
 	const char *e = NULL;
@@ -575,6 +576,9 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 			folder_keywords(s, folder, &uid, &kw, 1);
 		free(kw);
 	}
+	junk = imap_junk_begin_append(s, folder);	/* into Junk: spam */
+	imap_junk_add(junk, (const uint8_t *)ap.data.p, ap.data.len);
+	imap_junk_commit(&junk);
 	snprintf(code, sizeof(code), "APPENDUID %u %u", uidvalidity, uid);
 	imap_tagged(s, "OK", code, "APPEND completed");
 }

@@ -88,21 +88,16 @@ not_ham(const char *folder)
 	return false;
 }
 
-struct imap_junk *
-imap_junk_begin(struct imap_session *s, const char *to)
+/* A learning of class cls for s's user, or NULL when learning from
+ * users is off. */
+static struct imap_junk *
+junk_new(struct imap_session *s, enum bayes_class cls)
 {
 	const struct config *cfg = s->srv->cfg;
 	struct imap_junk *j;
-	enum bayes_class cls;
 
 	if (!cfg->spam || !cfg->spam_learn_moves || s->user[0] == '\0' ||
-	    s->mb == NULL || strlen(s->user) > BAYES_SCOPE_MAX)
-		return NULL;
-	if (!is_junk(s->folder) && is_junk(to))
-		cls = BAYES_SPAM;
-	else if (is_junk(s->folder) && !not_ham(to))
-		cls = BAYES_HAM;
-	else
+	    strlen(s->user) > BAYES_SCOPE_MAX)
 		return NULL;
 	j = xcalloc(1, sizeof(*j));
 	j->work.data = j;
@@ -112,6 +107,24 @@ imap_junk_begin(struct imap_session *s, const char *to)
 	moat_strlcpy(j->user, s->user, sizeof(j->user));
 	moat_strlcpy(j->session, s->id, sizeof(j->session));
 	return j;
+}
+
+struct imap_junk *
+imap_junk_begin(struct imap_session *s, const char *to)
+{
+	if (s->mb == NULL)
+		return NULL;
+	if (!is_junk(s->folder) && is_junk(to))
+		return junk_new(s, BAYES_SPAM);
+	if (is_junk(s->folder) && !not_ham(to))
+		return junk_new(s, BAYES_HAM);
+	return NULL;
+}
+
+struct imap_junk *
+imap_junk_begin_append(struct imap_session *s, const char *to)
+{
+	return is_junk(to) ? junk_new(s, BAYES_SPAM) : NULL;
 }
 
 void

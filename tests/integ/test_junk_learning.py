@@ -1,5 +1,6 @@
 """Users teach the spam filter through IMAP: COPY, MOVE and UID MOVE into
-Junk learn spam in the user's scope (and globally), a MOVE out of Junk
+Junk, and APPEND into Junk, learn spam in the user's scope (and
+globally), a MOVE out of Junk
 into INBOX turns the learning into ham, into Trash or a folder under Junk
 teaches nothing; the
 learning runs in the thread pool after the tagged OK. At SMTP, mail for
@@ -151,6 +152,27 @@ def test_moves_into_and_out_of_junk_learn(make_server):
 	c.logout()
 	assert learn_lines(srv) == 5
 	assert stats(srv)[DEMO] == (2, 1)
+
+
+def test_append_into_junk_learns_spam(make_server):
+	"""A client moving a message in from another account (or without
+	MOVE) APPENDs it to Junk: that is spam too; APPEND elsewhere is
+	not."""
+	srv = junk_server(make_server)
+	spam = corpus("spam")[TRAIN].read_bytes()
+	c = imap(srv)
+	append(c, "INBOX", corpus("spam")[TRAIN + 1].read_bytes())
+	append(c, "Junk", spam)
+	wait_stats(srv, DEMO, (1, 0))
+	wait_stats(srv, "(global)", (TRAIN + 1, TRAIN))
+	assert srv.wait_log(r"event=junk-learn class=spam "
+	    r'user="demo@example.test" learned=1 known=0')
+	append(c, "Junk", spam)
+	assert srv.wait_log(r"event=junk-learn class=spam "
+	    r'user="demo@example.test" learned=0 known=1')
+	c.logout()
+	assert learn_lines(srv) == 2
+	assert stats(srv)[DEMO] == (1, 0)
 
 
 def test_learning_off(make_server):
