@@ -178,6 +178,7 @@ digest_build(const struct list_info *li, const struct dposts *p,
 	struct tm tm;
 	uint32_t r32 = 0;
 	size_t i;
+	bool any8;
 	int r = 0;
 
 	if (pick_boundary(p, b, sizeof(b)) < 0)
@@ -221,16 +222,30 @@ digest_build(const struct list_info *li, const struct dposts *p,
 		r |= buf_printf(body, "%4zu. %s\r\n      From: %s\r\n", i + 1,
 		    subject, from);
 	}
+	/* A post with 8-bit octets says so (RFC 2045 6.4: a message or
+	 * multipart is 7bit, 8bit or binary); one with UTF-8 in its header
+	 * is a message/global (RFC 6532 3.7), not a message/rfc822. So is
+	 * every container around it. */
+	for (i = 0, any8 = false; i < p->n; i++)
+		any8 |= has_8bit(p->v[i].data, p->v[i].len);
 	r |= buf_printf(body, "\r\n--%s\r\nContent-Type: multipart/digest; "
-	    "boundary=\"%s_d\"\r\n\r\n", b, b);
+	    "boundary=\"%s_d\"\r\n%s\r\n", b, b, any8 ?
+	    "Content-Transfer-Encoding: 8bit\r\n" : "");
 	for (i = 0; i < p->n && r == 0; i++) {
-		r |= buf_printf(body, "--%s_d\r\nContent-Type: message/rfc822"
-		    "\r\n\r\n", b);
+		size_t hl = mime_header_end(p->v[i].data, p->v[i].len);
+		bool h8 = has_8bit(p->v[i].data, hl);
+
+		r |= buf_printf(body, "--%s_d\r\nContent-Type: message/%s"
+		    "\r\n%s\r\n", b, h8 ? "global" : "rfc822", h8 ||
+		    has_8bit(p->v[i].data + hl, p->v[i].len - hl) ?
+		    "Content-Transfer-Encoding: 8bit\r\n" : "");
 		r |= buf_append(body, p->v[i].data, p->v[i].len);
 		r |= buf_append_str(body, "\r\n");
 	}
 	r |= buf_printf(body, "--%s_d--\r\n\r\n--%s--\r\n", b, b);
 	*eightbit_r = has_8bit(body->data, body->len);
+	if (*eightbit_r)
+		r |= buf_append_str(head, "Content-Transfer-Encoding: 8bit\r\n");
 	return r < 0 ? -1 : 0;
 }
 

@@ -604,6 +604,38 @@ def test_digest_member_gets_one_digest_of_both_posts(digest_site):
 	assert len(site.maildir_files(DEMO)) == 1
 
 
+def test_digest_labels_8bit_and_utf8_posts(digest_site):
+	"""A post with UTF-8 in its header goes into the digest as a
+	message/global (RFC 6532 3.7), a post with an 8-bit body as a
+	message/rfc822 labelled 8bit, and every container around them is
+	labelled 8bit (RFC 2045 6.4)."""
+	site = digest_site
+	post(site, CAROL, LIST, "plain one", body="ASCII only.\r\n")
+	post(site, CAROL, LIST, "eight bit body", body="Gr\u00fc\u00dfe.\r\n")
+	utf8 = ("From: carol@example.test\r\nTo: team@example.test\r\n"
+	    "Subject: Gr\u00fc\u00dfe aus K\u00f6ln\r\n"
+	    "Message-ID: <p-utf8@integ.test>\r\n\r\nHallo.\r\n").encode()
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(CAROL, [LIST], utf8, mail_options=["SMTPUTF8",
+		    "BODY=8BITMIME"])
+	site.wait_delivered(3, user=CAROL)
+	assert wait_until(lambda: digest_db(site,
+	    "SELECT count(*) FROM list_digest") == [(3,)], 10)
+	site.ctl("list", "digest", LIST)
+	[data] = site.wait_delivered(1, user=DEMO)
+	m = email.message_from_bytes(data)
+	assert m["Content-Transfer-Encoding"] == "8bit"
+	toc, dig = m.get_payload()
+	assert dig.get_content_type() == "multipart/digest"
+	assert dig["Content-Transfer-Encoding"] == "8bit"
+	parts = dig.get_payload()
+	assert [p.get_content_type() for p in parts] == \
+	    ["message/rfc822", "message/rfc822", "message/global"]
+	assert [p["Content-Transfer-Encoding"] for p in parts] == \
+	    [None, "8bit", "8bit"]
+	assert "Grüße aus Köln".encode() in data
+
+
 def test_mode_switch_sends_what_waits_first(digest_site):
 	"""A delivery mode change sends the waiting digest first, to the
 	digest members so far: carol (each) turning digest does not get the
