@@ -18,9 +18,7 @@
 #include "xalloc.h"
 
 #define ARC_SHA256_LEN		32
-#define ARC_FOLD_COLUMNS	78	/* RFC 5322 2.1.1 */
 #define ARC_FIELD_MAX		(32 * 1024)	/* one produced field */
-#define ARC_B64_MAX		(4 * ((DKIM_SIG_B_MAX + 2) / 3) + 1)
 #define ARC_INST_DIGITS		2	/* i= up to ARC_SETS_MAX */
 
 #define ARC_AAR			"ARC-Authentication-Results"
@@ -864,73 +862,17 @@ static const char *const ams_fields[] = {
 };
 #define AMS_FIELDS (sizeof(ams_fields) / sizeof(ams_fields[0]))
 
-/* Append s at column *col, folding first when it would pass
- * ARC_FOLD_COLUMNS; space: separate with one SP if not folding. */
-static int
-put(struct buf *out, size_t *col, const char *s, size_t n, bool space)
-{
-	if (*col + (space ? 1 : 0) + n > ARC_FOLD_COLUMNS && *col > 1) {
-		if (buf_append(out, "\r\n ", 3) < 0)
-			return -1;
-		*col = 1;
-	} else if (space) {
-		if (buf_append(out, " ", 1) < 0)
-			return -1;
-		(*col)++;
-	}
-	if (buf_append(out, s, n) < 0)
-		return -1;
-	*col += n;
-	return 0;
-}
-
-static int
-put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
-{
-	char tmp[DKIM_DOMAIN_MAX + 64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -1;
-	return put(out, col, tmp, (size_t)n, true);
-}
-
 /* Sign hash and append b= (folded) and CRLF to f. */
 static int
 put_b(const struct dkim_signer *signer, const uint8_t *hash, struct buf *f,
     size_t col)
 {
 	uint8_t sig[DKIM_SIG_B_MAX];
-	char b64[ARC_B64_MAX];
-	size_t siglen, b64len, off, k;
-	int r = 0;
+	size_t siglen;
 
 	if (dkim_signer_sign_hash(signer, hash, sig, &siglen) < 0)
 		return -1;
-	b64len = (size_t)EVP_EncodeBlock((unsigned char *)b64, sig,
-	    (int)siglen);
-	for (off = 0; off < b64len; off += k) {
-		k = col < ARC_FOLD_COLUMNS ? ARC_FOLD_COLUMNS - col : 0;
-		if (k == 0) {
-			r |= buf_append(f, "\r\n ", 3);
-			col = 1;
-			continue;
-		}
-		if (k > b64len - off)
-			k = b64len - off;
-		r |= buf_append(f, b64 + off, k);
-		col += k;
-	}
-	r |= buf_append(f, "\r\n", 2);
-	return r;
+	return dkim_fold_b(f, col, sig, siglen);
 }
 
 static int
@@ -958,12 +900,12 @@ make_ams(const struct dkim_signer *signer, const struct arc_verify *v,
 	    v->bh[DKIM_CANON_RELAXED], ARC_SHA256_LEN);
 	r |= buf_append_str(f, ARC_AMS ":");
 	col = f->len;
-	r |= put_fmt(f, &col, "i=%u;", inst);
-	r |= put_fmt(f, &col, "a=%s;", dkim_signer_algorithm(signer));
-	r |= put(f, &col, "c=relaxed/relaxed;", 18, true);
-	r |= put_fmt(f, &col, "d=%s;", dkim_signer_domain(signer));
-	r |= put_fmt(f, &col, "s=%s;", dkim_signer_selector(signer));
-	r |= put_fmt(f, &col, "t=%lld;", (long long)now);
+	r |= dkim_fold_put_fmt(f, &col, "i=%u;", inst);
+	r |= dkim_fold_put_fmt(f, &col, "a=%s;", dkim_signer_algorithm(signer));
+	r |= dkim_fold_put(f, &col, "c=relaxed/relaxed;", 18, true);
+	r |= dkim_fold_put_fmt(f, &col, "d=%s;", dkim_signer_domain(signer));
+	r |= dkim_fold_put_fmt(f, &col, "s=%s;", dkim_signer_selector(signer));
+	r |= dkim_fold_put_fmt(f, &col, "t=%lld;", (long long)now);
 	for (i = 0; i < nh; i++) {
 		char item[64];
 		int n = snprintf(item, sizeof(item), "%s%.*s%s",
@@ -973,10 +915,10 @@ make_ams(const struct dkim_signer *signer, const struct arc_verify *v,
 		if (n < 0 || (size_t)n >= sizeof(item))
 			r = -1;
 		else
-			r |= put(f, &col, item, (size_t)n, i == 0);
+			r |= dkim_fold_put(f, &col, item, (size_t)n, i == 0);
 	}
-	r |= put_fmt(f, &col, "bh=%s;", bh);
-	r |= put(f, &col, "b=", 2, true);
+	r |= dkim_fold_put_fmt(f, &col, "bh=%s;", bh);
+	r |= dkim_fold_put(f, &col, "b=", 2, true);
 	if (r != 0 || nh == 0 || (md = EVP_MD_CTX_new()) == NULL) {
 		free(h);
 		return -1;
@@ -1066,13 +1008,13 @@ arc_seal(const struct dkim_signer *signer, const void *msg, size_t len,
 	}
 	r |= buf_append_str(&as, ARC_AS ":");
 	col = as.len;
-	r |= put_fmt(&as, &col, "i=%u;", inst);
-	r |= put_fmt(&as, &col, "a=%s;", dkim_signer_algorithm(signer));
-	r |= put_fmt(&as, &col, "cv=%s;", cv);
-	r |= put_fmt(&as, &col, "d=%s;", dkim_signer_domain(signer));
-	r |= put_fmt(&as, &col, "s=%s;", dkim_signer_selector(signer));
-	r |= put_fmt(&as, &col, "t=%lld;", (long long)now);
-	r |= put(&as, &col, "b=", 2, true);
+	r |= dkim_fold_put_fmt(&as, &col, "i=%u;", inst);
+	r |= dkim_fold_put_fmt(&as, &col, "a=%s;", dkim_signer_algorithm(signer));
+	r |= dkim_fold_put_fmt(&as, &col, "cv=%s;", cv);
+	r |= dkim_fold_put_fmt(&as, &col, "d=%s;", dkim_signer_domain(signer));
+	r |= dkim_fold_put_fmt(&as, &col, "s=%s;", dkim_signer_selector(signer));
+	r |= dkim_fold_put_fmt(&as, &col, "t=%lld;", (long long)now);
+	r |= dkim_fold_put(&as, &col, "b=", 2, true);
 	if (r != 0) {
 		*error_r = "ARC-Seal too long";
 		goto done;

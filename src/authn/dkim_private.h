@@ -133,6 +133,20 @@ void dkim_rsa_unref(struct dkim_rsa *r);
 int dkim_rsa_verify(const struct dkim_rsa *r, const uint8_t *hash,
     const uint8_t *b, size_t blen);
 
+/* Folded signature fields (dkim_fold.c). dkim_fold_put: append s (n
+ * octets) at column *col, folding first ("CRLF SP") when it would pass
+ * DKIM_FOLD_COLUMNS; space: separate with one SP if not folding.
+ * dkim_fold_put_fmt: the same for a formatted tag, with the space.
+ * dkim_fold_b: sig in base64 from column col, folded anywhere, then
+ * CRLF. All return 0 or -1. */
+#define DKIM_FOLD_COLUMNS	78	/* RFC 5322 2.1.1 */
+int dkim_fold_put(struct buf *out, size_t *col, const char *s, size_t n,
+    bool space);
+int dkim_fold_put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int dkim_fold_b(struct buf *out, size_t col, const uint8_t *sig,
+    size_t siglen);
+
 struct dkim_signer;
 /* Sign a SHA-256 hash with the signer's key (RSA PKCS#1 v1.5 or Ed25519
  * over the hash, as DKIM does); sig has room for DKIM_SIG_B_MAX. Returns

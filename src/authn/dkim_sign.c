@@ -8,7 +8,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,9 +21,7 @@
 #include "util.h"
 #include "xalloc.h"
 
-#define DKIM_FOLD_COLUMNS	78	/* RFC 5322 2.1.1 */
 #define DKIM_SHA256_LEN		32
-#define DKIM_B64_MAX		(4 * ((DKIM_SIG_B_MAX + 2) / 3) + 1)
 #define DKIM_SIGN_FIELD_MAX	(32 * 1024)	/* one produced field */
 
 /* A signing context ready for a signer's key: setting one up in OpenSSL
@@ -273,46 +270,6 @@ dkim_sign_free(struct dkim_sign **gp)
 	*gp = NULL;
 }
 
-/* Append s (n octets) at column *col, folding first ("CRLF SP") when it
- * would pass DKIM_FOLD_COLUMNS; space: separate with one SP if not. */
-static int
-put(struct buf *out, size_t *col, const char *s, size_t n, bool space)
-{
-	if (*col + (space ? 1 : 0) + n > DKIM_FOLD_COLUMNS && *col > 1) {
-		if (buf_append(out, "\r\n ", 3) < 0)
-			return -1;
-		*col = 1;
-	} else if (space) {
-		if (buf_append(out, " ", 1) < 0)
-			return -1;
-		(*col)++;
-	}
-	if (buf_append(out, s, n) < 0)
-		return -1;
-	*col += n;
-	return 0;
-}
-
-static int
-put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* put() of a formatted tag, with a separating space. */
-static int
-put_fmt(struct buf *out, size_t *col, const char *fmt, ...)
-{
-	char tmp[DKIM_DOMAIN_MAX + 64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -1;
-	return put(out, col, tmp, (size_t)n, true);
-}
-
 static const char *
 canon_str(enum dkim_canon c)
 {
@@ -458,9 +415,9 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
     struct dkim_slice *h, size_t hmax, struct buf *out, const char **error_r)
 {
 	struct buf f;
-	char num[32], b64[DKIM_B64_MAX];
+	char num[32];
 	uint8_t hash[DKIM_SHA256_LEN], sig[DKIM_SIG_B_MAX];
-	size_t nh, i, col, siglen = sizeof(sig), b64len, off, k;
+	size_t nh, i, col, siglen = sizeof(sig);
 	unsigned int hlen;
 	EVP_MD_CTX *md;
 	int r = 0, n;
@@ -469,18 +426,18 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 	buf_init(&f, DKIM_SIGN_FIELD_MAX);
 	r |= buf_append_str(&f, "DKIM-Signature:");
 	col = f.len;
-	r |= put(&f, &col, "v=1;", 4, true);
-	r |= put_fmt(&f, &col, "a=%s;", dkim_signer_algorithm(s));
-	r |= put_fmt(&f, &col, "c=%s/%s;", canon_str(s->hcanon),
+	r |= dkim_fold_put(&f, &col, "v=1;", 4, true);
+	r |= dkim_fold_put_fmt(&f, &col, "a=%s;", dkim_signer_algorithm(s));
+	r |= dkim_fold_put_fmt(&f, &col, "c=%s/%s;", canon_str(s->hcanon),
 	    canon_str(s->bcanon));
-	r |= put_fmt(&f, &col, "d=%s;", s->domain);
-	r |= put_fmt(&f, &col, "s=%s;", s->selector);
+	r |= dkim_fold_put_fmt(&f, &col, "d=%s;", s->domain);
+	r |= dkim_fold_put_fmt(&f, &col, "s=%s;", s->selector);
 	n = snprintf(num, sizeof(num), "t=%" PRIu64 ";",
 	    (uint64_t)(g->now < 0 ? 0 : g->now));
 	if (n < 0 || (size_t)n >= sizeof(num))
 		r = -1;
 	else
-		r |= put(&f, &col, num, (size_t)n, true);
+		r |= dkim_fold_put(&f, &col, num, (size_t)n, true);
 	for (i = 0; i < nh; i++) {
 		/* "h=" or ":", the name (from sign_fields), ";" if last */
 		char item[64];
@@ -495,13 +452,13 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 		ilen += h[i].len;
 		if (i + 1 == nh)
 			item[ilen++] = ';';
-		r |= put(&f, &col, item, ilen, i == 0);
+		r |= dkim_fold_put(&f, &col, item, ilen, i == 0);
 	}
 	if (s->length_tag)
-		r |= put_fmt(&f, &col, "l=%" PRIu64 ";",
+		r |= dkim_fold_put_fmt(&f, &col, "l=%" PRIu64 ";",
 		    g->body_len[s->bcanon]);
-	r |= put_fmt(&f, &col, "bh=%s;", bh);
-	r |= put(&f, &col, "b=", 2, true);
+	r |= dkim_fold_put_fmt(&f, &col, "bh=%s;", bh);
+	r |= dkim_fold_put(&f, &col, "b=", 2, true);
 	if (r != 0) {
 		*error_r = "signature field too long";
 		goto fail;
@@ -521,23 +478,7 @@ sign_one(struct dkim_sign *g, const struct dkim_signer *s, const char *bh,
 		*error_r = "signing failed";
 		goto fail;
 	}
-	b64len = (size_t)EVP_EncodeBlock((unsigned char *)b64, sig,
-	    (int)siglen);
-	/* b= folded: whitespace in b= is ignored (RFC 6376 3.5). */
-	r = 0;
-	for (off = 0; off < b64len; off += k) {
-		k = col < DKIM_FOLD_COLUMNS ? DKIM_FOLD_COLUMNS - col : 0;
-		if (k == 0) {
-			r |= buf_append(&f, "\r\n ", 3);
-			col = 1;
-			continue;
-		}
-		if (k > b64len - off)
-			k = b64len - off;
-		r |= buf_append(&f, b64 + off, k);
-		col += k;
-	}
-	r |= buf_append(&f, "\r\n", 2);
+	r = dkim_fold_b(&f, col, sig, siglen);
 	if (r != 0 || buf_append(out, f.data, f.len) < 0) {
 		*error_r = "signature does not fit";
 		goto fail;
