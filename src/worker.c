@@ -93,7 +93,7 @@ worker_stop_loop(struct smtp_server *srv)
 		return;
 	if (imap_srv != NULL && imap_srv->nsessions > 0)
 		return;
-	if (web_srv != NULL && web_srv->nsessions > 0)
+	if (web_srv != NULL && web_srv->base.nsessions > 0)
 		return;
 	uv_stop(srv->loop);
 }
@@ -111,7 +111,7 @@ worker_imap_idle(struct imap_server *isrv)
 }
 
 static void
-worker_web_idle(struct web_server *wsrv)
+worker_web_idle(struct session_server *wsrv)
 {
 	worker_stop_loop(wsrv->data);
 }
@@ -162,7 +162,7 @@ on_term(uv_signal_t *h, int signum)
 	srv->on_idle = worker_stop_loop;
 	pop3_srv->on_idle = worker_pop3_idle;
 	imap_srv->on_idle = worker_imap_idle;
-	web_srv->on_idle = worker_web_idle;
+	web_srv->base.on_idle = worker_web_idle;
 	pop3_server_drain(pop3_srv);
 	imap_server_drain(imap_srv);
 	web_server_drain(web_srv);
@@ -231,11 +231,11 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	isrv.data = &srv;
 	imap_srv = &isrv;
 	memset(&wsrv, 0, sizeof(wsrv));
-	wsrv.loop = loop;
-	wsrv.cfg = cfg;
-	wsrv.ssl_ctx = ssl_ctx;
-	wsrv.screen = srv.screen;
-	wsrv.data = &srv;
+	wsrv.base.loop = loop;
+	wsrv.base.cfg = cfg;
+	wsrv.base.ssl_ctx = ssl_ctx;
+	wsrv.base.screen = srv.screen;
+	wsrv.base.data = &srv;
 	web_srv = &wsrv;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));

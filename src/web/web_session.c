@@ -15,16 +15,15 @@
  * The token is a capability: it is never logged. */
 #include "web_session.h"
 
-#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "conn.h"
 #include "log.h"
 #include "screen.h"
+#include "session.h"
 #include "store.h"
 #include "store_list.h"
 #include "util.h"
@@ -52,15 +51,10 @@ static const char *const state_names[WEB_STATE_COUNT] = {
 };
 
 struct web_session {
-	struct web_server	*srv;
-	struct conn		*conn;
-	char			 id[17];
+	struct session		 base;		/* first: see session.h */
 	enum web_state		 state;
-	bool			 conn_gone;
 	bool			 busy;
-	uv_timer_t		 timer;
 	struct web_parser	 parser;
-	struct web_session	*prev, *next;
 	/* the store call */
 	uv_work_t		 work;
 	bool			 remove;	/* POST: unsubscribe */
@@ -69,6 +63,8 @@ struct web_session {
 	char			 member[LIST_ADDR_MAX + 1];
 	int			 found;		/* 1, 0, -1 error */
 };
+_Static_assert(offsetof(struct web_session, base) == 0,
+    "session.c frees the web_session through its base");
 
 static const char page_confirm[] =
 	"<!DOCTYPE html>\n"
@@ -96,7 +92,9 @@ static const char page_done[] =
 static void web_on_input(struct conn *c);
 static void web_on_tls(struct conn *c, bool ok);
 static void web_on_close(struct conn *c);
-static void web_free(struct web_session *s);
+static void web_on_timeout(uv_timer_t *t);
+static void web_drain(struct session *ss);
+static void web_abort(struct session *ss);
 
 static const struct conn_ops web_conn_ops = {
 	.on_input = web_on_input,
@@ -104,23 +102,31 @@ static const struct conn_ops web_conn_ops = {
 	.on_close = web_on_close,
 };
 
+static const struct session_class web_class = {
+	.name = "web",
+	.state_names = state_names,
+	.conn_ops = &web_conn_ops,
+	.in_max = WEB_IN_MAX,
+	.on_timeout = web_on_timeout,
+	.drain = web_drain,
+	.abort = web_abort,
+};
+
 static void
 web_enter_state(struct web_session *s, enum web_state st)
 {
-	if (s->state != st)
-		log_debug("web session=%s state %s -> %s", s->id,
-		    state_names[s->state], state_names[st]);
+	session_log_state(&s->base, s->state, st);
 	s->state = st;
 }
 
 static void
 web_close(struct web_session *s)
 {
-	if (s->conn_gone || s->state == WEB_STATE_CLOSED)
+	if (s->base.conn_gone || s->state == WEB_STATE_CLOSED)
 		return;
 	web_enter_state(s, WEB_STATE_CLOSED);
-	uv_timer_stop(&s->timer);
-	conn_close(s->conn);
+	uv_timer_stop(&s->base.timer);
+	conn_close(s->base.conn);
 }
 
 /* The one answer of the session, then close. body is ours (static), never
@@ -134,7 +140,7 @@ web_respond(struct web_session *s, int status, const char *ctype,
 	size_t blen = strlen(body);
 	int n;
 
-	if (s->conn_gone || s->state == WEB_STATE_CLOSED)
+	if (s->base.conn_gone || s->state == WEB_STATE_CLOSED)
 		return;
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\n"
@@ -152,12 +158,13 @@ web_respond(struct web_session *s, int status, const char *ctype,
 	    status == 405 ? "Allow: GET, HEAD, POST\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		fatalx("web: response header does not fit");
-	conn_write(s->conn, head, (size_t)n);
+	conn_write(s->base.conn, head, (size_t)n);
 	if (r->method != WEB_METHOD_HEAD || s->parser.state !=
 	    WEB_PARSE_DONE)
-		conn_write(s->conn, body, blen);
-	log_info("web session=%s event=response method=%s status=%d", s->id,
-	    r->method_name[0] != '\0' ? r->method_name : "-", status);
+		conn_write(s->base.conn, body, blen);
+	log_info("web session=%s event=response method=%s status=%d",
+	    s->base.id, r->method_name[0] != '\0' ? r->method_name : "-",
+	    status);
 	web_close(s);
 }
 
@@ -215,10 +222,10 @@ member_work(uv_work_t *w)
 	const char *error = NULL;
 	struct store *st;
 
-	st = store_thread(s->srv->cfg->data_dir, &error);
+	st = store_thread(s->base.srv->cfg->data_dir, &error);
 	if (st == NULL) {
 		log_warnx("web session=%s event=store-error error=\"%s\"",
-		    s->id, error ? error : "?");
+		    s->base.id, error ? error : "?");
 		s->found = -1;
 		return;
 	}
@@ -226,7 +233,7 @@ member_work(uv_work_t *w)
 	    s->remove, s->member, &error);
 	if (s->found < 0)
 		log_warnx("web session=%s event=store-error error=\"%s\"",
-		    s->id, error != NULL ? error : "?");
+		    s->base.id, error != NULL ? error : "?");
 }
 
 static void
@@ -237,9 +244,9 @@ member_done(uv_work_t *w, int status)
 	s->busy = false;
 	if (status < 0)
 		s->found = -1;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		/* on_close came while we worked; it left the freeing to us. */
-		web_free(s);
+		session_free(&s->base);
 		return;
 	}
 	if (s->found < 0) {
@@ -252,7 +259,7 @@ member_done(uv_work_t *w, int status)
 	}
 	if (s->remove) {
 		log_info("web session=%s event=unsubscribe list=%s member=%s",
-		    s->id, s->list, s->member);
+		    s->base.id, s->list, s->member);
 		web_respond(s, 200, "text/html; charset=utf-8", page_done);
 	} else
 		web_respond(s, 200, "text/html; charset=utf-8", page_confirm);
@@ -269,7 +276,8 @@ web_request(struct web_session *s)
 
 	q = strchr(r->target, '?');
 	plen = q != NULL ? (size_t)(q - r->target) : strlen(r->target);
-	if (web_url_path(s->srv->cfg->list_web_url, path, sizeof(path)) < 0 ||
+	if (web_url_path(s->base.srv->cfg->list_web_url, path,
+	    sizeof(path)) < 0 ||
 	    plen != strlen(path) || memcmp(r->target, path, plen) != 0) {
 		web_error(s, 404);
 		return;
@@ -295,7 +303,7 @@ web_request(struct web_session *s)
 	s->busy = true;
 	web_enter_state(s, WEB_STATE_BUSY);
 	s->work.data = s;
-	if (uv_queue_work(s->srv->loop, &s->work, member_work,
+	if (uv_queue_work(s->base.srv->loop, &s->work, member_work,
 	    member_done) != 0)
 		fatalx("uv_queue_work failed");
 }
@@ -320,7 +328,7 @@ web_on_input(struct conn *c)
 		buf_reset(&c->in);
 		conn_pause(c);
 		log_info("web session=%s event=bad-request status=431 "
-		    "error=\"input past the buffer\"", s->id);
+		    "error=\"input past the buffer\"", s->base.id);
 		web_error(s, 431);
 		return;
 	}
@@ -331,7 +339,8 @@ web_on_input(struct conn *c)
 	conn_pause(c);
 	if (r < 0) {
 		log_info("web session=%s event=bad-request status=%d "
-		    "error=\"%s\"", s->id, s->parser.status, s->parser.error);
+		    "error=\"%s\"", s->base.id, s->parser.status,
+		    s->parser.error);
 		web_error(s, s->parser.status);
 		return;
 	}
@@ -351,39 +360,15 @@ web_on_tls(struct conn *c, bool ok)
 }
 
 static void
-web_timer_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void
-web_free(struct web_session *s)
-{
-	struct web_server *srv = s->srv;
-
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	uv_close((uv_handle_t *)&s->timer, web_timer_closed);
-	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
-}
-
-static void
 web_on_close(struct conn *c)
 {
 	struct web_session *s = c->ctx;
 
-	log_info("web session=%s event=disconnect", s->id);
-	s->conn_gone = true;
-	s->conn = NULL;
+	log_info("web session=%s event=disconnect", s->base.id);
+	session_conn_gone(&s->base);
 	if (s->busy)
 		return;		/* freed when the store call ends */
-	web_free(s);
+	session_free(&s->base);
 }
 
 static void
@@ -391,15 +376,14 @@ web_on_timeout(uv_timer_t *t)
 {
 	struct web_session *s = t->data;
 
-	if (s->busy || s->conn_gone)
+	if (s->busy || s->base.conn_gone)
 		return;
-	log_info("web session=%s event=timeout state=%s", s->id,
-	    state_names[s->state]);
+	session_log_timeout(&s->base, s->state);
 	if (s->state == WEB_STATE_READING)
 		web_error(s, 408);
 	else {
 		web_enter_state(s, WEB_STATE_CLOSED);
-		conn_abort(s->conn);
+		conn_abort(s->base.conn);
 	}
 }
 
@@ -407,81 +391,63 @@ void
 web_session_accept(struct web_server *srv, uv_stream_t *listener)
 {
 	struct web_session *s = xcalloc(1, sizeof(*s));
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = srv->base.cfg;
 	unsigned secs;
-	uint64_t rnd;
 	char text[320];
 
-	s->srv = srv;
 	web_parser_init(&s->parser);
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
-	s->conn = conn_accept(listener, &web_conn_ops, s, WEB_IN_MAX);
-	if (s->conn == NULL) {
+	if (session_accept(&s->base, &web_class, &srv->base, listener,
+	    SERVICE_WEB, NULL) < 0) {
 		free(s);
 		return;
 	}
-	uv_timer_init(srv->loop, &s->timer);
-	s->timer.data = s;
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info("web session=%s event=connect service=web ip=%s port=%u",
-	    s->id, s->conn->peer_ip, (unsigned)s->conn->peer_port);
 	/* One deadline for the whole request (slow clients: 408). */
 	secs = cfg->idle_timeout < WEB_REQUEST_TIMEOUT_S ?
 	    cfg->idle_timeout : WEB_REQUEST_TIMEOUT_S;
-	if (srv->nsessions >= cfg->busy_sessions && cfg->busy_timeout < secs)
+	if (srv->base.nsessions >= cfg->busy_sessions &&
+	    cfg->busy_timeout < secs)
 		secs = cfg->busy_timeout;
-	uv_timer_start(&s->timer, web_on_timeout, (uint64_t)secs * 1000, 0);
-	if (srv->nsessions > cfg->sessions || srv->draining) {
+	session_timer_start(&s->base, secs);
+	if (session_server_full(&srv->base) ||
+	    screen_session_refused(srv->base.screen, SERVICE_WEB, s->base.id,
+	    s->base.conn->peer_ip, text, sizeof(text)) ||
+	    session_start_tls(&s->base) < 0) {
 		web_enter_state(s, WEB_STATE_CLOSED);
-		conn_abort(s->conn);
+		conn_abort(s->base.conn);
+	}
+}
+
+/* Draining: a session still waiting for its request closes now. */
+static void
+web_drain(struct session *ss)
+{
+	struct web_session *s = (struct web_session *)ss;
+
+	if (!s->busy && s->state != WEB_STATE_CLOSED) {
+		web_enter_state(s, WEB_STATE_CLOSED);
+		conn_abort(ss->conn);
+	}
+}
+
+static void
+web_abort(struct session *ss)
+{
+	struct web_session *s = (struct web_session *)ss;
+
+	if (s->busy)
 		return;
-	}
-	if (screen_session_refused(srv->screen, SERVICE_WEB, s->id,
-	    s->conn->peer_ip, text, sizeof(text))) {
-		web_enter_state(s, WEB_STATE_CLOSED);
-		conn_abort(s->conn);
-		return;
-	}
-	if (srv->ssl_ctx == NULL || conn_start_tls(s->conn, srv->ssl_ctx) < 0) {
-		web_enter_state(s, WEB_STATE_CLOSED);
-		conn_abort(s->conn);
-	}
+	web_enter_state(s, WEB_STATE_CLOSED);
+	conn_abort(ss->conn);
 }
 
 void
 web_server_drain(struct web_server *srv)
 {
-	struct web_session *s, *next;
-
-	srv->draining = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (!s->conn_gone && !s->busy &&
-		    s->state != WEB_STATE_CLOSED) {
-			web_enter_state(s, WEB_STATE_CLOSED);
-			conn_abort(s->conn);
-		}
-	}
-	if (srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_server_drain(&srv->base);
 }
 
 void
 web_server_abort_all(struct web_server *srv)
 {
-	struct web_session *s, *next;
-
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->conn_gone || s->busy)
-			continue;
-		web_enter_state(s, WEB_STATE_CLOSED);
-		conn_abort(s->conn);
-	}
+	session_server_abort_all(&srv->base);
 }

@@ -9,26 +9,14 @@
 
 #include <stdbool.h>
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "config.h"
-
-struct screen;
-struct web_session;
+#include "session.h"
 
 /* What every web session of a worker shares. */
 struct web_server {
-	uv_loop_t		*loop;
-	const struct config	*cfg;
-	SSL_CTX			*ssl_ctx;
-	struct screen		*screen;	/* screening (screen.h) */
-	unsigned		 nsessions;
-	bool			 draining;
-	/* Called when the last session ends while draining. */
-	void			(*on_idle)(struct web_server *srv);
-	void			*data;		/* for on_idle */
-	struct web_session	*sessions;	/* list, for drain */
+	struct session_server	 base;
 };
 
 /* Accept a connection on a web listener. */
