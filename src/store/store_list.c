@@ -871,22 +871,33 @@ fail:
 	return -1;
 }
 
+/* Statement which bound to a token that has not expired, or NULL. */
+static sqlite3_stmt *
+token_stmt(struct store *st, unsigned which, const char *token)
+{
+	sqlite3_stmt *s = stmt(st, which);
+
+	if (s == NULL)
+		return NULL;
+	if (store_bind_text(s, 1, token) < 0 ||
+	    store_bind_int(s, 2, (int64_t)time(NULL)) < 0) {
+		store_stmt_done(s);
+		return NULL;
+	}
+	return s;
+}
+
 int
 store_list_token_take(struct store *st, const char *token,
     char list[LIST_ADDR_MAX + 1], char address[LIST_ADDR_MAX + 1],
     char action[16], struct buf *data, char meta[LIST_META_MAX + 1])
 {
-	sqlite3_stmt *s = stmt(st, LS_TOKEN_TAKE);
+	sqlite3_stmt *s = token_stmt(st, LS_TOKEN_TAKE, token);
 	const char *v;
 	int rc, r = 0;
 
 	if (s == NULL)
 		return -1;
-	if (store_bind_text(s, 1, token) < 0 ||
-	    store_bind_int(s, 2, (int64_t)time(NULL)) < 0) {
-		store_stmt_done(s);
-		return -1;
-	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		v = (const char *)sqlite3_column_text(s, 0);
@@ -927,17 +938,12 @@ int
 store_list_token_peek(struct store *st, const char *token,
     char list[LIST_ADDR_MAX + 1], char action[16])
 {
-	sqlite3_stmt *s = stmt(st, LS_TOKEN_PEEK);
+	sqlite3_stmt *s = token_stmt(st, LS_TOKEN_PEEK, token);
 	const char *v;
 	int rc, r = 0;
 
 	if (s == NULL)
 		return -1;
-	if (store_bind_text(s, 1, token) < 0 ||
-	    store_bind_int(s, 2, (int64_t)time(NULL)) < 0) {
-		store_stmt_done(s);
-		return -1;
-	}
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		v = (const char *)sqlite3_column_text(s, 0);
 		moat_strlcpy(list, v ? v : "", LIST_ADDR_MAX + 1);

@@ -708,12 +708,17 @@ def test_digest_mode_refused_without_digest_and_off_flushes(site):
 	assert parse(data)["Subject"] == "[team] after off"
 
 
+def request(site, sender, command):
+	"""A command to team-request@ in the Subject."""
+	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
+		c.sendmail(sender, ["team-request@example.test"],
+		    f"From: {sender}\r\nTo: team-request@example.test\r\n"
+		    f"Subject: {command}\r\n\r\n\r\n".encode())
+
+
 def test_digest_mode_by_mail_with_confirmation(digest_site):
 	site = digest_site
-	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
-		c.sendmail(CAROL, ["team-request@example.test"],
-		    b"From: carol@example.test\r\nTo: team-request@example.test"
-		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	request(site, CAROL, "set digest")
 	[data] = site.wait_delivered(1, user=CAROL)
 	m = parse(data)
 	token = re.search(r"confirm ([0-9a-f]{32})", m["Subject"]).group(1)
@@ -725,10 +730,7 @@ def test_digest_mode_by_mail_with_confirmation(digest_site):
 	assert wait_until(lambda: digest_db(site, "SELECT mode FROM list_members "
 	    "WHERE address = ?", (CAROL,)) == [("digest",)], 10)
 	# Back to each, the same way.
-	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
-		c.sendmail(CAROL, ["team-request@example.test"],
-		    b"From: carol@example.test\r\nTo: team-request@example.test"
-		    b"\r\nSubject: set each\r\n\r\n\r\n")
+	request(site, CAROL, "set each")
 	assert wait_until(lambda: len(site.maildir_files(CAROL)) >= 2, 10)
 	datas = [f.read_bytes() for f in site.maildir_files(CAROL)]
 	tokens = [re.search(rb"Subject: confirm ([0-9a-f]{32})", d)
@@ -740,10 +742,7 @@ def test_digest_mode_by_mail_with_confirmation(digest_site):
 	assert digest_db(site, "SELECT mode FROM list_members WHERE "
 	    "address = ?", (CAROL,)) == [("each",)]
 	# An outsider cannot ask.
-	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
-		c.sendmail(DAVE, ["team-request@example.test"],
-		    b"From: dave@example.test\r\nTo: team-request@example.test"
-		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	request(site, DAVE, "set digest")
 	assert site.wait_log(r"event=list-mode-request .* addr=<dave@example.test> "
 	    r"note=\"not a member\"")
 
@@ -753,10 +752,7 @@ def test_mode_token_confirmed_by_moatctl_sends_what_waits_first(digest_site):
 	the waiting digest first: carol turning digest must not get the post
 	she already had again in the next digest."""
 	site = digest_site
-	with smtplib.SMTP("127.0.0.1", site.smtp_port, timeout=10) as c:
-		c.sendmail(CAROL, ["team-request@example.test"],
-		    b"From: carol@example.test\r\nTo: team-request@example.test"
-		    b"\r\nSubject: set digest\r\n\r\n\r\n")
+	request(site, CAROL, "set digest")
 	[data] = site.wait_delivered(1, user=CAROL)
 	token = re.search(r"confirm ([0-9a-f]{32})", parse(data)["Subject"]) \
 	    .group(1)
