@@ -89,7 +89,7 @@ worker_stop_loop(struct smtp_server *srv)
 {
 	if (srv->nsessions > 0)
 		return;
-	if (pop3_srv != NULL && pop3_srv->nsessions > 0)
+	if (pop3_srv != NULL && pop3_srv->base.nsessions > 0)
 		return;
 	if (imap_srv != NULL && imap_srv->nsessions > 0)
 		return;
@@ -99,7 +99,7 @@ worker_stop_loop(struct smtp_server *srv)
 }
 
 static void
-worker_pop3_idle(struct pop3_server *psrv)
+worker_pop3_idle(struct session_server *psrv)
 {
 	worker_stop_loop(psrv->data);
 }
@@ -160,7 +160,7 @@ on_term(uv_signal_t *h, int signum)
 	    (uint64_t)srv->cfg->drain_timeout * 1000, 0);
 	uv_unref((uv_handle_t *)&drain_timer);
 	srv->on_idle = worker_stop_loop;
-	pop3_srv->on_idle = worker_pop3_idle;
+	pop3_srv->base.on_idle = worker_pop3_idle;
 	imap_srv->on_idle = worker_imap_idle;
 	web_srv->base.on_idle = worker_web_idle;
 	pop3_server_drain(pop3_srv);
@@ -215,12 +215,12 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 			log_warnx("event=dns-unavailable error=\"%s\"", err);
 	}
 	memset(&psrv, 0, sizeof(psrv));
-	psrv.loop = loop;
-	psrv.cfg = cfg;
-	psrv.ssl_ctx = ssl_ctx;
+	psrv.base.loop = loop;
+	psrv.base.cfg = cfg;
+	psrv.base.ssl_ctx = ssl_ctx;
 	psrv.store = srv.store;
-	psrv.screen = srv.screen;
-	psrv.data = &srv;
+	psrv.base.screen = srv.screen;
+	psrv.base.data = &srv;
 	pop3_srv = &psrv;
 	memset(&isrv, 0, sizeof(isrv));
 	isrv.loop = loop;

@@ -101,9 +101,9 @@ pop3_cmd_list(struct pop3_session *s, const char *args, size_t len)
 	    s->nmsgs - s->ndeleted, s->total_size);
 	for (k = 0; k < s->nmsgs; k++)
 		if (!s->deleted[k])
-			conn_printf(s->conn, "%zu %" PRIu64 "\r\n", k + 1,
+			conn_printf(s->base.conn, "%zu %" PRIu64 "\r\n", k + 1,
 			    s->msgs[k].size);
-	conn_printf(s->conn, ".\r\n");
+	conn_printf(s->base.conn, ".\r\n");
 }
 
 void
@@ -123,9 +123,9 @@ pop3_cmd_uidl(struct pop3_session *s, const char *args, size_t len)
 	pop3_reply(s, true, "Unique-ID listing follows");
 	for (k = 0; k < s->nmsgs; k++)
 		if (!s->deleted[k])
-			conn_printf(s->conn, "%zu %" PRIu32 ".%" PRIu32 "\r\n",
-			    k + 1, s->uidvalidity, s->msgs[k].uid);
-	conn_printf(s->conn, ".\r\n");
+			conn_printf(s->base.conn, "%zu %" PRIu32 ".%" PRIu32
+			    "\r\n", k + 1, s->uidvalidity, s->msgs[k].uid);
+	conn_printf(s->base.conn, ".\r\n");
 }
 
 void
@@ -171,7 +171,7 @@ send_start(struct pop3_session *s, long i, bool top, uint32_t lines)
 
 	if (fd < 0) {
 		log_warn("pop3 session=%s event=message-open-failed uid=%"
-		    PRIu32, s->id, s->msgs[i].uid);
+		    PRIu32, s->base.id, s->msgs[i].uid);
 		pop3_reply(s, false, "[SYS/TEMP] Message %ld is no longer "
 		    "available", i + 1);
 		return;
@@ -189,7 +189,7 @@ send_start(struct pop3_session *s, long i, bool top, uint32_t lines)
 	else
 		pop3_reply(s, true, "%" PRIu64 " octets", s->msgs[i].size);
 	/* Commands pipelined behind wait until the message is sent. */
-	conn_pause(s->conn);
+	conn_pause(s->base.conn);
 	pop3_enter_state(s, POP3_STATE_SENDING);
 	pop3_send_more(s);
 }
@@ -275,7 +275,7 @@ pop3_send_more(struct pop3_session *s)
 	static uint8_t in[POP3_SEND_CHUNK];
 	static uint8_t out[2 * POP3_SEND_CHUNK + 2];
 
-	if (s->conn_gone || s->state != POP3_STATE_SENDING)
+	if (s->base.conn_gone || s->state != POP3_STATE_SENDING)
 		return;
 	/* Each round sends one chunk; the next waits for on_drained, so at
 	 * most one chunk per session is buffered. A round that produces
@@ -289,7 +289,7 @@ pop3_send_more(struct pop3_session *s)
 			continue;
 		if (r < 0) {
 			log_warn("pop3 session=%s event=message-read-failed",
-			    s->id);
+			    s->base.id);
 			/* The client already has "+OK": all we can do is
 			 * hang up, so it does not take a cut message. */
 			pop3_close(s);
@@ -300,16 +300,16 @@ pop3_send_more(struct pop3_session *s)
 		if (r == 0 || stop) {
 			if (!s->line_start)
 				out[o++] = '\r', out[o++] = '\n';
-			conn_write(s->conn, out, o);
-			conn_printf(s->conn, ".\r\n");
-			conn_flush(s->conn);
+			conn_write(s->base.conn, out, o);
+			conn_printf(s->base.conn, ".\r\n");
+			conn_flush(s->base.conn);
 			send_finish(s);
 			return;
 		}
 		if (o == 0)
 			continue;
-		conn_write(s->conn, out, o);
-		conn_flush(s->conn);
+		conn_write(s->base.conn, out, o);
+		conn_flush(s->base.conn);
 		return;
 	}
 }
@@ -337,18 +337,18 @@ update_done(uv_work_t *w, int status)
 		j->failed = true;
 	/* Expunged or not, the session ends and the lock goes. */
 	pop3_maildrop_release(s);
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		free(j->uids);
 		free(j);
 		pop3_free(s);
 		return;
 	}
 	if (j->failed) {
-		log_warnx("pop3 session=%s event=expunge-failed", s->id);
+		log_warnx("pop3 session=%s event=expunge-failed", s->base.id);
 		pop3_reply(s, false, "[SYS/TEMP] Some deleted messages were "
 		    "not removed");
 	} else {
-		log_info("pop3 session=%s event=update expunged=%d", s->id,
+		log_info("pop3 session=%s event=update expunged=%d", s->base.id,
 		    j->removed);
 		pop3_reply(s, true, "Bye, %d message%s deleted", j->removed,
 		    j->removed == 1 ? "" : "s");
@@ -379,9 +379,9 @@ pop3_update(struct pop3_session *s)
 			j->uids[j->n++] = s->msgs[k].uid;
 	s->busy = true;
 	pop3_enter_state(s, POP3_STATE_BUSY);
-	conn_pause(s->conn);
-	uv_timer_stop(&s->timer);
-	if (uv_queue_work(s->srv->loop, &j->work, update_work,
+	conn_pause(s->base.conn);
+	uv_timer_stop(&s->base.timer);
+	if (uv_queue_work(s->srv->base.loop, &j->work, update_work,
 	    update_done) != 0)
 		fatalx("uv_queue_work failed");
 }

@@ -48,7 +48,8 @@ struct open_job {
 static unsigned
 auth_flags(const struct pop3_session *s)
 {
-	return auth_sasl_flags(s->srv->cfg, pop3_is_tls(s), s->conn->peer_ip);
+	return auth_sasl_flags(s->srv->base.cfg, pop3_is_tls(s),
+	    s->base.conn->peer_ip);
 }
 
 bool
@@ -65,7 +66,7 @@ pop3_auth_mechs(struct pop3_session *s, char *out, size_t outlen)
 
 	out[0] = '\0';
 	memset(&cb, 0, sizeof(cb));
-	if (pop3_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+	if (pop3_is_tls(s) && sasl_cbind_from_ssl(s->base.conn->ssl, &cb) == 0)
 		p.cbind = &cb;
 	if (sasl_mechanisms(&p, out, outlen) < 0)
 		out[0] = '\0';
@@ -128,8 +129,8 @@ static void
 pop3_wait(struct pop3_session *s)
 {
 	s->busy = true;
-	conn_pause(s->conn);
-	uv_timer_stop(&s->timer);
+	conn_pause(s->base.conn);
+	uv_timer_stop(&s->base.timer);
 }
 
 static void open_done(uv_work_t *w, int status);
@@ -140,11 +141,11 @@ auth_delay_done(uv_timer_t *t)
 	struct pop3_session *s = t->data;
 
 	s->busy = false;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		pop3_free(s);
 		return;
 	}
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	pop3_session_resume(s);
 }
 
@@ -159,18 +160,18 @@ login_ok(struct pop3_session *s, const char *user)
 	moat_strlcpy(s->auth_user, user, sizeof(s->auth_user));
 	{
 		struct auth_attempt a = { .service = "pop3",
-		    .ip = s->conn->peer_ip, .user = user, .ok = true };
+		    .ip = s->base.conn->peer_ip, .user = user, .ok = true };
 		char text[8];
 
-		(void)auth_event_logged(s->srv->screen, s->srv->store, &a,
-		    s->id, text, sizeof(text));
+		(void)auth_event_logged(s->srv->base.screen, s->srv->store, &a,
+		    s->base.id, text, sizeof(text));
 	}
 	if (at == NULL || (size_t)(at - user) >= sizeof(local) ||
 	    (memcpy(local, user, (size_t)(at - user)),
 	    local[at - user] = '\0',
-	    maildir_path(s->srv->cfg->data_dir, at + 1, local, s->maildir,
+	    maildir_path(s->srv->base.cfg->data_dir, at + 1, local, s->maildir,
 	    sizeof(s->maildir)) < 0)) {
-		log_warnx("pop3 session=%s event=bad-maildrop", s->id);
+		log_warnx("pop3 session=%s event=bad-maildrop", s->base.id);
 		pop3_reply(s, false, "[SYS/PERM] No maildrop for this account");
 		s->auth_user[0] = '\0';
 		pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
@@ -181,7 +182,8 @@ login_ok(struct pop3_session *s, const char *user)
 	j->work.data = j;
 	pop3_enter_state(s, POP3_STATE_BUSY);
 	pop3_wait(s);
-	if (uv_queue_work(s->srv->loop, &j->work, open_work, open_done) != 0)
+	if (uv_queue_work(s->srv->base.loop, &j->work, open_work,
+	    open_done) != 0)
 		fatalx("uv_queue_work failed");
 }
 
@@ -194,7 +196,7 @@ open_result(struct pop3_session *s, struct open_job *j)
 	log_escape(esc, sizeof(esc), s->auth_user, strlen(s->auth_user));
 	if (j->open_result == -2) {
 		log_info("pop3 session=%s event=maildrop-locked user=\"%s\"",
-		    s->id, esc);
+		    s->base.id, esc);
 		pop3_reply(s, false, "[IN-USE] Mailbox locked by another "
 		    "session");
 		s->auth_user[0] = '\0';
@@ -203,7 +205,7 @@ open_result(struct pop3_session *s, struct open_job *j)
 	}
 	if (j->open_result < 0) {
 		log_warnx("pop3 session=%s event=maildrop-failed user=\"%s\" "
-		    "error=\"%s\"", s->id, esc, j->error ? j->error : "-");
+		    "error=\"%s\"", s->base.id, esc, j->error ? j->error : "-");
 		pop3_reply(s, false, "[SYS/TEMP] Cannot open the mailbox, try "
 		    "again later");
 		s->auth_user[0] = '\0';
@@ -216,7 +218,7 @@ open_result(struct pop3_session *s, struct open_job *j)
 		s->total_size += s->msgs[i].size;
 	pop3_enter_state(s, POP3_STATE_TRANSACTION);
 	log_info("pop3 session=%s event=login user=\"%s\" messages=%zu",
-	    s->id, esc, s->nmsgs);
+	    s->base.id, esc, s->nmsgs);
 	pop3_reply(s, true, "Logged in, %zu message%s (%llu octets)",
 	    s->nmsgs, s->nmsgs == 1 ? "" : "s",
 	    (unsigned long long)s->total_size);
@@ -260,7 +262,7 @@ open_done(uv_work_t *w, int status)
 	struct open_job *j = w->data;
 	struct pop3_session *s = j->s;
 
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		s->busy = false;
 		free(j);
 		pop3_free(s);	/* releases a lock the job may have taken */
@@ -273,7 +275,7 @@ open_done(uv_work_t *w, int status)
 	s->busy = false;
 	open_result(s, j);
 	free(j);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	pop3_session_resume(s);
 }
 
@@ -286,7 +288,7 @@ auth_done(struct auth_step *st, int status)
 	bool banned;
 
 	(void)status;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		s->busy = false;
 		sasl_free(&s->sasl);
 		pop3_free(s);
@@ -295,9 +297,9 @@ auth_done(struct auth_step *st, int status)
 	switch (st->reply.status) {
 	case SASL_CONTINUE:
 		/* Challenges are not logged: they are part of the exchange. */
-		conn_printf(s->conn, "+ %s\r\n", st->challenge);
+		conn_printf(s->base.conn, "+ %s\r\n", st->challenge);
 		s->busy = false;
-		conn_flush(s->conn);
+		conn_flush(s->base.conn);
 		pop3_session_resume(s);
 		return;
 	case SASL_OK:
@@ -305,7 +307,7 @@ auth_done(struct auth_step *st, int status)
 		s->busy = false;
 		login_ok(s, st->user);
 		if (!s->busy) {
-			conn_flush(s->conn);
+			conn_flush(s->base.conn);
 			pop3_session_resume(s);
 		}
 		return;
@@ -314,20 +316,20 @@ auth_done(struct auth_step *st, int status)
 	}
 	{
 		struct auth_attempt a = { .service = "pop3",
-		    .ip = s->conn->peer_ip,
+		    .ip = s->base.conn->peer_ip,
 		    .user = st->user[0] ? st->user : NULL, .ok = false,
 		    .reason = sasl_fail_name(fail),
 		    .fingerprint = st->reply.fingerprint };
 
-		banned = auth_event_logged(s->srv->screen, s->srv->store, &a,
-		    s->id, bantext, sizeof(bantext));
+		banned = auth_event_logged(s->srv->base.screen, s->srv->store,
+		    &a, s->base.id, bantext, sizeof(bantext));
 	}
 	sasl_free(&s->sasl);
 	pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
 	auth_fail_reply(s, fail);
 	if (banned) {
 		/* The attempt that crossed the threshold ends it here. */
-		conn_printf(s->conn, "-ERR [SYS/PERM] %s\r\n", bantext);
+		conn_printf(s->base.conn, "-ERR [SYS/PERM] %s\r\n", bantext);
 		s->busy = false;
 		pop3_close(s);
 		return;
@@ -341,7 +343,7 @@ auth_done(struct auth_step *st, int status)
 	}
 	s->busy = false;
 	pop3_count_error(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	pop3_session_resume(s);
 }
 
@@ -349,22 +351,24 @@ auth_done(struct auth_step *st, int status)
 static void
 sasl_begin(struct pop3_session *s)
 {
-	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.data_dir = s->srv->base.cfg->data_dir;
 	s->auth_service.service = "pop3";	/* the pop3=on|off setting */
-	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
+	moat_strlcpy(s->auth_service.ip, s->base.conn->peer_ip,
 	    sizeof(s->auth_service.ip));
-	s->auth_service.dyn = s->srv->screen != NULL ?
-	    screen_dyn(s->srv->screen) : NULL;
-	s->auth_service.refuse_frozen = !s->srv->cfg->hj_frozen_mail_access;
+	s->auth_service.dyn = s->srv->base.screen != NULL ?
+	    screen_dyn(s->srv->base.screen) : NULL;
+	s->auth_service.refuse_frozen =
+	    !s->srv->base.cfg->hj_frozen_mail_access;
 	s->sasl = auth_sasl_begin(&s->auth_service, &s->sasl_lookup,
-	    &s->sasl_cbind, auth_flags(s), pop3_is_tls(s) ? s->conn->ssl : NULL);
+	    &s->sasl_cbind, auth_flags(s),
+	    pop3_is_tls(s) ? s->base.conn->ssl : NULL);
 }
 
 static void
 refuse_cleartext(struct pop3_session *s)
 {
-	log_info("pop3 session=%s event=cleartext-refused ip=%s", s->id,
-	    s->conn->peer_ip);
+	log_info("pop3 session=%s event=cleartext-refused ip=%s", s->base.id,
+	    s->base.conn->peer_ip);
 	pop3_reply(s, false, "[AUTH] Cleartext authentication is not "
 	    "allowed: TLS required (use STLS or pop3s)");
 	pop3_count_error(s);
@@ -437,7 +441,7 @@ pop3_cmd_pass(struct pop3_session *s, const char *args, size_t len)
 	explicit_bzero(s->user, sizeof(s->user));
 	sasl_begin(s);
 	pop3_enter_state(s, POP3_STATE_AUTH);
-	if (auth_run_start(s->srv->loop, s->sasl, "PLAIN", 5, b64,
+	if (auth_run_start(s->srv->base.loop, s->sasl, "PLAIN", 5, b64,
 	    strlen(b64), auth_done, s) < 0)
 		fatalx("pop3: PLAIN is a valid mechanism name");
 	explicit_bzero(b64, strlen(b64));
@@ -463,13 +467,13 @@ pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 			const char *p = mechs, *nl;
 
 			while ((nl = strchr(p, '\n')) != NULL) {
-				conn_printf(s->conn, "%.*s\r\n",
+				conn_printf(s->base.conn, "%.*s\r\n",
 				    (int)(nl - p), p);
 				p = nl + 1;
 			}
-			conn_printf(s->conn, "%s\r\n", p);
+			conn_printf(s->base.conn, "%s\r\n", p);
 		}
-		conn_printf(s->conn, ".\r\n");
+		conn_printf(s->base.conn, ".\r\n");
 		return;
 	}
 	if (!pop3_cleartext_ok(s)) {
@@ -487,7 +491,7 @@ pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 	s->have_user = false;
 	sasl_begin(s);
 	pop3_enter_state(s, POP3_STATE_AUTH);
-	if (auth_run_start(s->srv->loop, s->sasl, args, mlen, sp ? sp + 1 :
+	if (auth_run_start(s->srv->base.loop, s->sasl, args, mlen, sp ? sp + 1 :
 	    NULL, sp ? len - mlen - 1 : 0, auth_done, s) < 0)
 		fatalx("pop3: mechanism length checked above");
 	pop3_wait(s);
@@ -496,6 +500,6 @@ pop3_cmd_auth(struct pop3_session *s, const char *args, size_t len)
 void
 pop3_auth_line(struct pop3_session *s, const char *line, size_t len)
 {
-	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	auth_run_line(s->srv->base.loop, s->sasl, line, len, auth_done, s);
 	pop3_wait(s);
 }

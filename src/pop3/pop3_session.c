@@ -16,21 +16,19 @@
  * lower-cased, and maildir_path() refuses unsafe components). */
 #include "pop3_session.h"
 
-#include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
 #include "screen.h"
+#include "session.h"
 #include "mailbox.h"
 #include "smtp_parser.h"
-#include "tls.h"
 #include "util.h"
 #include "xalloc.h"
 #include "pop3_session_private.h"
@@ -58,6 +56,9 @@ static void pop3_on_input(struct conn *c);
 static void pop3_on_tls(struct conn *c, bool ok);
 static void pop3_on_close(struct conn *c);
 static void pop3_on_drained(struct conn *c);
+static void pop3_on_timeout(uv_timer_t *t);
+static void pop3_drain(struct session *ss);
+static void pop3_abort(struct session *ss);
 
 static const struct conn_ops pop3_conn_ops = {
 	.on_input = pop3_on_input,
@@ -66,19 +67,29 @@ static const struct conn_ops pop3_conn_ops = {
 	.on_drained = pop3_on_drained,
 };
 
+static const struct session_class pop3_class = {
+	.name = "pop3",
+	.state_names = state_names,
+	.conn_ops = &pop3_conn_ops,
+	.in_max = POP3_IN_MAX,
+	.on_timeout = pop3_on_timeout,
+	.drain = pop3_drain,
+	.abort = pop3_abort,
+};
+_Static_assert(offsetof(struct pop3_session, base) == 0,
+    "session.c frees the pop3_session through its base");
+
 void
 pop3_enter_state(struct pop3_session *s, enum pop3_state st)
 {
-	if (s->state != st)
-		log_debug("pop3 session=%s state %s -> %s", s->id,
-		    state_names[s->state], state_names[st]);
+	session_log_state(&s->base, s->state, st);
 	s->state = st;
 }
 
 bool
 pop3_is_tls(const struct pop3_session *s)
 {
-	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
+	return session_is_tls(&s->base);
 }
 
 void
@@ -93,15 +104,13 @@ pop3_reply(struct pop3_session *s, bool ok, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		text[0] = '\0';
-	if (s->conn == NULL || s->conn_gone)
+	if (s->base.conn == NULL || s->base.conn_gone)
 		return;
-	conn_printf(s->conn, "%s%s%s\r\n", ok ? "+OK" : "-ERR",
+	conn_printf(s->base.conn, "%s%s%s\r\n", ok ? "+OK" : "-ERR",
 	    text[0] ? " " : "", text);
-	log_info("pop3 session=%s cmd=%s reply=%s text=\"%s\"", s->id,
+	log_info("pop3 session=%s cmd=%s reply=%s text=\"%s\"", s->base.id,
 	    pop3_cmd_name(s->cur_cmd), ok ? "+OK" : "-ERR", text);
 }
-
-static void pop3_on_timeout(uv_timer_t *t);
 
 /* The idle timer restarts per command ([limits] idle_timeout; RFC 1939 3
  * asks for at least 10 minutes, the admin decides), shortened when the
@@ -109,27 +118,23 @@ static void pop3_on_timeout(uv_timer_t *t);
 void
 pop3_timer_arm(struct pop3_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
-	unsigned secs = s->srv->nsessions >= cfg->busy_sessions ?
-	    cfg->busy_timeout : cfg->idle_timeout;
-
-	uv_timer_start(&s->timer, pop3_on_timeout, (uint64_t)secs * 1000, 0);
+	session_timer_arm(&s->base);
 }
 
 void
 pop3_close(struct pop3_session *s)
 {
-	if (s->conn_gone || s->state == POP3_STATE_CLOSED)
+	if (s->base.conn_gone || s->state == POP3_STATE_CLOSED)
 		return;
 	pop3_enter_state(s, POP3_STATE_CLOSED);
-	conn_close(s->conn);
+	conn_close(s->base.conn);
 }
 
 void
 pop3_count_error(struct pop3_session *s)
 {
-	if (++s->nerrors >= s->srv->cfg->errors) {
-		log_info("pop3 session=%s event=too-many-errors", s->id);
+	if (++s->nerrors >= s->srv->base.cfg->errors) {
+		log_info("pop3 session=%s event=too-many-errors", s->base.id);
 		pop3_reply(s, false, "Too many errors, closing connection");
 		pop3_close(s);
 	}
@@ -157,8 +162,8 @@ pop3_greet(struct pop3_session *s)
 {
 	/* No APOP timestamp: APOP needs the plaintext password on the
 	 * server, which we never store. */
-	conn_printf(s->conn, "+OK %s POP3 moat ready\r\n",
-	    s->srv->cfg->hostname);
+	conn_printf(s->base.conn, "+OK %s POP3 moat ready\r\n",
+	    s->srv->base.cfg->hostname);
 	pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
 }
 
@@ -176,19 +181,19 @@ cmd_capa(struct pop3_session *s, const char *args, size_t len)
 		return;
 	}
 	pop3_reply(s, true, "Capability list follows");
-	conn_printf(s->conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n"
+	conn_printf(s->base.conn, "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n"
 	    "AUTH-RESP-CODE\r\n");
 	if (s->state == POP3_STATE_AUTHORIZATION) {
 		if (pop3_cleartext_ok(s))
-			conn_printf(s->conn, "USER\r\n");
+			conn_printf(s->base.conn, "USER\r\n");
 		pop3_auth_mechs(s, mechs, sizeof(mechs));
 		if (mechs[0] != '\0')
-			conn_printf(s->conn, "SASL %s\r\n", mechs);
-		if (s->srv->ssl_ctx != NULL && s->conn->ssl == NULL &&
+			conn_printf(s->base.conn, "SASL %s\r\n", mechs);
+		if (s->srv->base.ssl_ctx != NULL && s->base.conn->ssl == NULL &&
 		    s->service == SERVICE_POP3)
-			conn_printf(s->conn, "STLS\r\n");
+			conn_printf(s->base.conn, "STLS\r\n");
 	}
-	conn_printf(s->conn, "IMPLEMENTATION moat\r\n.\r\n");
+	conn_printf(s->base.conn, "IMPLEMENTATION moat\r\n.\r\n");
 }
 
 static void
@@ -200,7 +205,7 @@ cmd_stls(struct pop3_session *s, const char *args, size_t len)
 		pop3_count_error(s);
 		return;
 	}
-	if (s->srv->ssl_ctx == NULL || s->conn->ssl != NULL ||
+	if (s->srv->base.ssl_ctx == NULL || s->base.conn->ssl != NULL ||
 	    s->service != SERVICE_POP3) {
 		pop3_reply(s, false, "TLS already active or not available");
 		pop3_count_error(s);
@@ -212,8 +217,8 @@ cmd_stls(struct pop3_session *s, const char *args, size_t len)
 	s->have_user = false;
 	explicit_bzero(s->user, sizeof(s->user));
 	pop3_enter_state(s, POP3_STATE_TLS_WAIT);
-	if (conn_start_tls(s->conn, s->srv->ssl_ctx) < 0) {
-		log_warnx("pop3 session=%s event=tls-setup-failed", s->id);
+	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+		log_warnx("pop3 session=%s event=tls-setup-failed", s->base.id);
 		pop3_close(s);
 	}
 }
@@ -278,8 +283,8 @@ pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
 	size_t i;
 
 	s->cur_cmd = POP3_CMD_UNKNOWN;
-	if (++s->ncommands > s->srv->cfg->commands) {
-		log_info("pop3 session=%s event=too-many-commands", s->id);
+	if (++s->ncommands > s->srv->base.cfg->commands) {
+		log_info("pop3 session=%s event=too-many-commands", s->base.id);
 		pop3_reply(s, false, "Too many commands, closing connection");
 		pop3_close(s);
 		return;
@@ -306,7 +311,7 @@ pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
 
 		log_escape(esc, sizeof(esc), line, len < 20 ? len : 20);
 		log_info("pop3 session=%s event=unknown-command line=\"%s\"",
-		    s->id, esc);
+		    s->base.id, esc);
 	}
 	pop3_reply(s, false, "Unknown command");
 	pop3_count_error(s);
@@ -325,7 +330,7 @@ pop3_idle_state(const struct pop3_session *s)
 static void
 pop3_drain_check(struct pop3_session *s)
 {
-	if (!s->srv->draining || s->conn_gone || !pop3_idle_state(s))
+	if (!s->srv->base.draining || s->base.conn_gone || !pop3_idle_state(s))
 		return;
 	s->cur_cmd = POP3_CMD_UNKNOWN;
 	pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
@@ -335,10 +340,10 @@ pop3_drain_check(struct pop3_session *s)
 static void
 pop3_process(struct pop3_session *s)
 {
-	struct conn *c = s->conn;
+	struct conn *c = s->base.conn;
 
 	pop3_drain_check(s);
-	while (!s->conn_gone && !c->closing && !c->paused && !s->busy &&
+	while (!s->base.conn_gone && !c->closing && !c->paused && !s->busy &&
 	    (pop3_idle_state(s) || s->state == POP3_STATE_AUTH)) {
 		size_t linelen = 0;
 		enum smtp_line_result r;
@@ -383,7 +388,7 @@ pop3_process(struct pop3_session *s)
 			}
 			s->cur_cmd = POP3_CMD_UNKNOWN;
 			log_info("pop3 session=%s event=bad-line reason=%s",
-			    s->id, r == SMTP_LINE_TOO_LONG ? "too-long" :
+			    s->base.id, r == SMTP_LINE_TOO_LONG ? "too-long" :
 			    "bare-lf");
 			if (r == SMTP_LINE_TOO_LONG)
 				pop3_reply(s, false, "Line too long");
@@ -397,18 +402,19 @@ pop3_process(struct pop3_session *s)
 		pop3_reply(s, false, "Too much pipelined input");
 		pop3_close(s);
 	}
-	if (!s->conn_gone)
+	if (!s->base.conn_gone)
 		conn_flush(c);
 }
 
 void
 pop3_session_resume(struct pop3_session *s)
 {
-	if (s->conn_gone)
+	if (s->base.conn_gone)
 		return;
 	pop3_timer_arm(s);
-	if (s->conn->paused)
-		conn_resume(s->conn);	/* runs the input loop if needed */
+	/* conn_resume runs the input loop if needed */
+	if (s->base.conn->paused)
+		conn_resume(s->base.conn);
 	pop3_process(s);
 }
 
@@ -431,12 +437,10 @@ static void
 pop3_on_tls(struct conn *c, bool ok)
 {
 	struct pop3_session *s = c->ctx;
-	char desc[160];
 
 	if (!ok)
 		return;
-	if (tls_describe(c->ssl, desc, sizeof(desc)) == 0)
-		log_info("pop3 session=%s event=tls %s", s->id, desc);
+	session_log_tls(&s->base);
 	if (s->service == SERVICE_POP3S && s->ncommands == 0)
 		pop3_greet(s);	/* implicit TLS: greet once encrypted */
 	else
@@ -444,34 +448,13 @@ pop3_on_tls(struct conn *c, bool ok)
 	conn_flush(c);
 }
 
-static void
-pop3_timer_closed(uv_handle_t *h)
-{
-	struct pop3_session *s = h->data;
-
-	if (--s->handles_open == 0)
-		free(s);
-}
-
 void
 pop3_free(struct pop3_session *s)
 {
-	struct pop3_server *srv = s->srv;
-
 	pop3_maildrop_release(s);
 	sasl_free(&s->sasl);
 	explicit_bzero(s->user, sizeof(s->user));
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	uv_close((uv_handle_t *)&s->timer, pop3_timer_closed);
-	uv_close((uv_handle_t *)&s->auth_timer, pop3_timer_closed);
-	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_free(&s->base);
 }
 
 static void
@@ -479,10 +462,9 @@ pop3_on_close(struct conn *c)
 {
 	struct pop3_session *s = c->ctx;
 
-	log_info("pop3 session=%s event=disconnect%s commands=%u", s->id,
+	log_info("pop3 session=%s event=disconnect%s commands=%u", s->base.id,
 	    s->quit ? "" : " reason=peer-or-error", s->ncommands);
-	s->conn_gone = true;
-	s->conn = NULL;
+	session_conn_gone(&s->base);
 	if (s->busy)
 		return;		/* freed when that step ends */
 	pop3_free(s);
@@ -493,10 +475,9 @@ pop3_on_timeout(uv_timer_t *t)
 {
 	struct pop3_session *s = t->data;
 
-	if (s->busy || s->conn_gone)
+	if (s->busy || s->base.conn_gone)
 		return;
-	log_info("pop3 session=%s event=timeout state=%s", s->id,
-	    state_names[s->state]);
+	session_log_timeout(&s->base, s->state);
 	s->cur_cmd = POP3_CMD_UNKNOWN;
 	pop3_reply(s, false, "Idle timeout, closing connection");
 	pop3_close(s);
@@ -507,92 +488,80 @@ pop3_session_accept(struct pop3_server *srv, uv_stream_t *listener,
     enum listen_service service)
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
-	uint64_t rnd;
 	char text[320];
 
 	s->srv = srv;
 	s->service = service;
 	s->lock_fd = -1;
 	s->send_fd = -1;
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
-	s->conn = conn_accept(listener, &pop3_conn_ops, s, POP3_IN_MAX);
-	if (s->conn == NULL) {
+	if (session_accept(&s->base, &pop3_class, &srv->base, listener,
+	    service, &s->auth_timer) < 0) {
 		free(s);
 		return;
 	}
-	uv_timer_init(srv->loop, &s->timer);
-	s->timer.data = s;
-	uv_timer_init(srv->loop, &s->auth_timer);
-	s->auth_timer.data = s;
-	s->handles_open = 2;
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info("pop3 session=%s event=connect service=%s ip=%s port=%u",
-	    s->id, config_service_name(service), s->conn->peer_ip,
-	    (unsigned)s->conn->peer_port);
 	pop3_timer_arm(s);
-	if (srv->nsessions > srv->cfg->sessions || srv->draining) {
-		conn_printf(s->conn, "-ERR [SYS/TEMP] Too many connections, "
-		    "try again later\r\n");
+	if (session_server_full(&srv->base)) {
+		conn_printf(s->base.conn, "-ERR [SYS/TEMP] Too many "
+		    "connections, try again later\r\n");
 		pop3_enter_state(s, POP3_STATE_CLOSED);
-		conn_close(s->conn);
+		conn_close(s->base.conn);
 		return;
 	}
-	if (screen_session_refused(srv->screen, service, s->id,
-	    s->conn->peer_ip, text, sizeof(text))) {
+	if (screen_session_refused(srv->base.screen, service, s->base.id,
+	    s->base.conn->peer_ip, text, sizeof(text))) {
 		if (service != SERVICE_POP3S)
-			conn_printf(s->conn, "-ERR [SYS/PERM] %s\r\n", text);
+			conn_printf(s->base.conn, "-ERR [SYS/PERM] %s\r\n",
+			    text);
 		pop3_enter_state(s, POP3_STATE_CLOSED);
-		conn_close(s->conn);
+		conn_close(s->base.conn);
 		return;
 	}
 	if (service == SERVICE_POP3S) {
 		pop3_enter_state(s, POP3_STATE_TLS_WAIT);
-		if (srv->ssl_ctx == NULL ||
-		    conn_start_tls(s->conn, srv->ssl_ctx) < 0)
+		if (session_start_tls(&s->base) < 0)
 			pop3_close(s);
 		return;
 	}
 	pop3_greet(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
+}
+
+/* Draining: a handshake is cut off; a session waiting for a command
+ * ends now. */
+static void
+pop3_drain(struct session *ss)
+{
+	struct pop3_session *s = (struct pop3_session *)ss;
+
+	if (s->state == POP3_STATE_TLS_WAIT) {
+		conn_abort(ss->conn);
+		return;
+	}
+	pop3_drain_check(s);
+	if (!ss->conn_gone)
+		conn_flush(ss->conn);
+}
+
+static void
+pop3_abort(struct session *ss)
+{
+	struct pop3_session *s = (struct pop3_session *)ss;
+
+	if (s->busy)
+		return;
+	s->cur_cmd = POP3_CMD_UNKNOWN;
+	pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
+	pop3_close(s);
 }
 
 void
 pop3_server_drain(struct pop3_server *srv)
 {
-	struct pop3_session *s, *next;
-
-	srv->draining = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->state == POP3_STATE_TLS_WAIT && !s->conn_gone)
-			conn_abort(s->conn);
-		else if (!s->conn_gone) {
-			pop3_drain_check(s);
-			if (!s->conn_gone)
-				conn_flush(s->conn);
-		}
-	}
-	if (srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_server_drain(&srv->base);
 }
 
 void
 pop3_server_abort_all(struct pop3_server *srv)
 {
-	struct pop3_session *s, *next;
-
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->conn_gone || s->busy)
-			continue;
-		s->cur_cmd = POP3_CMD_UNKNOWN;
-		pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
-		pop3_close(s);
-	}
+	session_server_abort_all(&srv->base);
 }

@@ -7,27 +7,17 @@
 
 #include <stdbool.h>
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "config.h"
+#include "session.h"
 
 struct store;
-struct screen;
 
 /* What every POP3 session of a worker shares. */
 struct pop3_server {
-	uv_loop_t		*loop;
-	const struct config	*cfg;
-	SSL_CTX			*ssl_ctx;
+	struct session_server	 base;
 	struct store		*store;
-	struct screen		*screen;	/* screening (screen.h) */
-	unsigned		 nsessions;
-	bool			 draining;
-	/* Called when the last session ends while draining. */
-	void			(*on_idle)(struct pop3_server *srv);
-	void			*data;		/* for on_idle */
-	struct pop3_session	*sessions;	/* list, for drain */
 };
 
 /* Accept a connection on a pop3 or pop3s listener. */

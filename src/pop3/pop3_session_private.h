@@ -38,16 +38,11 @@ enum pop3_state {
 };
 
 struct pop3_session {
+	struct session		 base;		/* first: see session.h */
 	struct pop3_server	*srv;
-	struct conn		*conn;
-	struct pop3_session	*next, *prev;	/* srv->sessions */
 	enum listen_service	 service;
 	enum pop3_state		 state;
-	char			 id[17];
-	uv_timer_t		 timer;
 	uv_timer_t		 auth_timer;
-	unsigned		 handles_open;	/* timers to close at free */
-	bool			 conn_gone;
 	bool			 busy;		/* pool job or delay running */
 	bool			 quit;
 	bool			 discard_line;	/* skip to LF after overflow */
