@@ -5,6 +5,7 @@
  * moatd runs, since files are only ever renamed into place. IDs are
  * checked with queue_id_valid: no argument ever becomes a path. */
 #include "moatctl_quarantine.h"
+#include "moatctl_ids.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -188,30 +189,6 @@ q_release(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-static int
-q_delete(const struct config *cfg, int argc, char **argv)
-{
-	int i, rc = 0;
-
-	for (i = 2; i < argc; i++) {
-		if (!queue_id_valid(argv[i])) {
-			fprintf(stderr, "moatctl: %s: not a queue id\n",
-			    argv[i]);
-			rc = 1;
-			continue;
-		}
-		if (quarantine_delete(cfg->data_dir, argv[i]) < 0) {
-			fprintf(stderr, "moatctl: %s: %s\n", argv[i],
-			    errno == ENOENT ? "no such message in the "
-			    "quarantine" : strerror(errno));
-			rc = 1;
-			continue;
-		}
-		printf("deleted %s\n", argv[i]);
-	}
-	return rc;
-}
-
 int
 moatctl_quarantine(const struct config *cfg, int argc, char **argv)
 {
@@ -226,7 +203,8 @@ moatctl_quarantine(const struct config *cfg, int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "release") == 0)
 		return q_release(cfg, argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "delete") == 0)
-		return q_delete(cfg, argc, argv);
+		return moatctl_delete_ids(cfg->data_dir, argc, argv, 2,
+		    quarantine_delete, "quarantine");
 	fputs(QUARANTINE_CTL_USAGE, stderr);
 	return 2;
 }

@@ -3,6 +3,7 @@
  * everything now, delete a message. Reads the queue directory directly;
  * safe while moatd runs (files are replaced atomically). */
 #include "moatctl_queue.h"
+#include "moatctl_ids.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -202,25 +203,9 @@ moatctl_queue(const struct config *cfg, int argc, char **argv)
 			rc = 1;
 		return rc;
 	}
-	if (argc >= 3 && strcmp(argv[1], "delete") == 0) {
-		for (i = 2; i < argc; i++) {
-			if (!queue_id_valid(argv[i])) {
-				fprintf(stderr, "moatctl: %s: not a queue id\n",
-				    argv[i]);
-				rc = 1;
-				continue;
-			}
-			if (queue_remove(cfg->data_dir, argv[i]) < 0) {
-				fprintf(stderr, "moatctl: %s: %s\n", argv[i],
-				    errno == ENOENT ? "no such message in "
-				    "the queue" : strerror(errno));
-				rc = 1;
-				continue;
-			}
-			printf("deleted %s\n", argv[i]);
-		}
-		return rc;
-	}
+	if (argc >= 3 && strcmp(argv[1], "delete") == 0)
+		return moatctl_delete_ids(cfg->data_dir, argc, argv, 2,
+		    queue_remove, "queue");
 	fprintf(stderr, "usage: moatctl queue list | show ID | flush | "
 	    "hold ID... | release ID... | delete ID...\n");
 	return 2;

@@ -238,3 +238,37 @@ def test_log_rejected_lists_refusals(moat_server):
 	    .splitlines()) == 2
 	r = srv.ctl("log", "rejected", "--since", "soon", check=False)
 	assert r.returncode == 2 and "--since" in r.stderr
+
+
+def test_queue_hold_release_delete(srv):
+	"""A message deferred (the mailbox full for now) stays queued:
+	moatctl queue hold, release and delete act on it by id; a bad or
+	unknown id is an error that names it."""
+	srv.ctl("account", "set", DEMO, "quota=4K")
+	srv.start()
+	body = ("x" * 70 + "\r\n") * 30
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as s:
+		s.sendmail("a@client.example.org", [DEMO], make_message("fill",
+		    body=body))
+	srv.wait_delivered(1)
+	with smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10) as s:
+		# no SIZE=: RCPT cannot know, delivery finds no room yet
+		s.ehlo("client.example.org")
+		assert s.mail("a@client.example.org")[0] == 250
+		assert s.rcpt(DEMO)[0] == 250
+		assert s.data(make_message("stuck", body=body))[0] == 250
+	assert srv.wait_log(r"event=over-quota"), "no deferral"
+	[entry] = srv.queue_list()
+	qid = entry[0]
+	assert srv.ctl("queue", "hold", qid).stdout == f"held {qid}\n"
+	assert wait_until(lambda: "held" in srv.queue_list()[0], 5), \
+	    srv.queue_list()
+	assert srv.ctl("queue", "release", qid).stdout == f"released {qid}\n"
+	r = srv.ctl("queue", "delete", qid, "not-an-id", check=False)
+	assert r.returncode == 1
+	assert r.stdout == f"deleted {qid}\n"
+	assert "moatctl: not-an-id: not a queue id" in r.stderr, r.stderr
+	assert srv.queue_list() == []
+	r = srv.ctl("queue", "delete", qid, check=False)
+	assert r.returncode == 1 and \
+	    f"moatctl: {qid}: no such message in the queue" in r.stderr, r.stderr
