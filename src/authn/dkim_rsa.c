@@ -222,8 +222,9 @@ hash_word(const uint8_t *hash, size_t j)
 	return w;
 }
 
-/* s = b as an integer (b may be shorter than the modulus, as OpenSSL
- * accepts; longer is invalid), s < n (5.2.2 step 1), then s^e mod n is
+/* b must be k octets (8.2.2 step 1, as OpenSSL checks: a valid
+ * signature with a leading zero octet left out is the same integer,
+ * but is refused), s = b as an integer < n (5.2.2 step 1), s^e mod n is
  * compared with the one valid encoding of the hash (8.2.2 steps 3-4:
  * encode and compare, so nothing else passes; both are below n, so
  * equal as integers exactly when equal as k octets), each times K (see
@@ -238,7 +239,7 @@ dkim_rsa_verify(const struct dkim_rsa *r, const uint8_t *hash,
 	size_t j;
 	int ret = -1;
 
-	if (blen > r->k || blen > INT_MAX)
+	if (blen != r->k || blen > INT_MAX)
 		return 0;
 	if ((ctx = bn_ctx()) == NULL)
 		return -1;

@@ -822,6 +822,7 @@ test_tampered(void **state)
  */
 
 #define RSA_K	256	/* 2048-bit modulus octets */
+#define RSA_ZERO_TRIES	8192	/* signatures tried for a leading 0 */
 
 static EVP_PKEY *
 pem_key(const char *pem)
@@ -987,6 +988,25 @@ rsa_encodings(EVP_PKEY *pk)
 	sig[0] = 0x00;
 	memcpy(sig + 1, good, RSA_K);
 	expect_rsa(key, pk, hash, sig, RSA_K + 1, 0);
+	/* a valid signature whose first octet is 0, without that octet:
+	 * the same integer, but not k octets (RFC 8017 8.2.2 step 1) */
+	{
+		uint8_t h2[32];
+		unsigned tries;
+
+		memcpy(h2, hash, sizeof(h2));
+		for (tries = 0; tries < RSA_ZERO_TRIES; tries++) {
+			h2[0] = (uint8_t)tries;
+			h2[1] = (uint8_t)(tries >> 8);
+			encode(em, di_sha256, sizeof(di_sha256), h2);
+			raw_sign(pk, em, sig);
+			if (sig[0] == 0x00)
+				break;
+		}
+		assert_true(tries < RSA_ZERO_TRIES);
+		expect_rsa(key, pk, h2, sig, RSA_K, 1);
+		expect_rsa(key, pk, h2, sig + 1, RSA_K - 1, 0);
+	}
 	/* s >= n: n itself, all ones; s = 1 */
 	assert_int_equal(EVP_PKEY_get_bn_param(pk, "n", &n), 1);
 	assert_int_equal(BN_bn2binpad(n, sig, RSA_K), RSA_K);
