@@ -8,7 +8,12 @@
  * whose members share octets stops the walk. A zip behind a prefix (a
  * self-extracting stub) is found by its end record. Only a member
  * that is itself a zip is kept whole (up to CONTENT_ARCHIVE_MAX) so that
- * its central directory can be read. */
+ * its central directory can be read. gzip (src/filter/gzip.c) and tar
+ * (src/filter/tar.c) read front to back, so a part or member that is
+ * one is opened as it streams (a "nest"): its members' octets go on to
+ * their own hash and sniffer, and to a nest of their own, a window of
+ * each level in memory; every member's octets count against the budget
+ * as they come out. */
 #include "content.h"
 
 #include <stdio.h>
@@ -18,7 +23,9 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "gzip.h"
 #include "mime.h"
+#include "tar.h"
 #include "util.h"
 #include "xalloc.h"
 #include "zip.h"
@@ -140,6 +147,8 @@ content_detect(const uint8_t *p, size_t len)
 		return "macho";
 	if (zip_is_zip(p, len))
 		return "zip";
+	if (tar_is_tar(p, len))
+		return "tar";
 	if (starts(p, len, "Rar!\x1a\x07", 6))
 		return "rar";
 	if (starts(p, len, "7z\xbc\xaf\x27\x1c", 6))
@@ -241,37 +250,300 @@ set_name(char *dst, const char *src, size_t n)
 static void scan_zip(struct scan *sc, const uint8_t *p, size_t len,
     unsigned depth);
 
+struct nest;
+
 /* One archive member being decoded: the hash, the first octets for the
- * type, and the whole content only when it is itself a zip. */
+ * type and for what to open it as: the whole content when it is itself
+ * a zip, or a nest when it is a gzip or tar. Its part is reserved when
+ * it starts (an index: ci->parts moves as nested members are added). */
 struct member {
 	struct scan	*sc;
+	size_t		 part;
+	unsigned	 depth;
 	EVP_MD_CTX	*md;
 	uint8_t		 head[CONTENT_SNIFF_LEN];
 	size_t		 headlen;
+	uint64_t	 size;
+	bool		 decided;	/* what to open it as */
 	bool		 keep;
 	bool		 keep_failed;
 	struct buf	 kept;
+	struct nest	*nest;
 };
 
-static int
-member_sink(const uint8_t *p, size_t n, void *ctx)
+/* A gzip or tar being read as it streams, reporting members at depth. */
+struct nest {
+	struct scan		*sc;
+	unsigned		 depth;
+	size_t			 outer;	/* the part it is the content of */
+	struct gzip_reader	*gz;
+	struct tar_reader	*tar;
+	struct member		*cur;	/* the member being read */
+};
+
+static struct nest *nest_open(struct scan *sc, const uint8_t *p,
+    size_t len, unsigned depth, size_t outer);
+static int nest_feed(struct nest *ns, const uint8_t *p, size_t len);
+static void nest_close(struct nest **nsp);
+
+/* NULL: a limit stopped the walk. */
+static struct member *
+member_new(struct scan *sc, unsigned depth, const char *name, size_t nlen)
 {
-	struct member *mb = ctx;
+	struct content_part *cp;
+	struct member *mb;
+
+	if (!count(sc, depth))
+		return NULL;
+	mb = xcalloc(1, sizeof(*mb));
+	mb->sc = sc;
+	mb->depth = depth;
+	buf_init(&mb->kept, CONTENT_ARCHIVE_MAX);
+	if ((mb->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(mb->md, EVP_sha256(), NULL) != 1)
+		abort();	/* out of memory */
+	cp = part_add(sc, depth);
+	mb->part = sc->ci->nparts - 1;
+	set_name(cp->name, name, nlen);
+	cp->in_archive = true;
+	cp->attachment = true;
+	return mb;
+}
+
+/* The first octets are in: keep a zip, open a gzip or tar. */
+static int
+member_decide(struct member *mb)
+{
+	struct scan *sc = mb->sc;
+
+	mb->decided = true;
+	if (!sc->lim->archives)
+		return 0;
+	if (zip_is_zip(mb->head, mb->headlen)) {
+		mb->keep = true;
+		if (buf_append(&mb->kept, mb->head, mb->headlen) < 0)
+			mb->keep_failed = true;
+		return 0;
+	}
+	mb->nest = nest_open(sc, mb->head, mb->headlen, mb->depth + 1,
+	    mb->part);
+	if (mb->nest == NULL)
+		return stopped(sc) ? -1 : 0;
+	return nest_feed(mb->nest, mb->head, mb->headlen);
+}
+
+/* The member's next octets, counted against the budget (cut there). */
+static int
+member_write(struct member *mb, const uint8_t *p, size_t n)
+{
+	struct scan *sc = mb->sc;
+	uint64_t left = budget(sc);
+	bool over = false;
 	size_t h;
 
-	if (EVP_DigestUpdate(mb->md, p, n) != 1)
+	if (stopped(sc))
 		return -1;
-	if (mb->headlen == 0)
-		mb->keep = mb->sc->lim->archives && zip_is_zip(p, n);
-	if (mb->headlen < sizeof(mb->head)) {
+	if (n > left) {
+		n = (size_t)left;
+		over = true;
+	}
+	sc->ci->decoded_total += n;
+	mb->size += n;
+	if (EVP_DigestUpdate(mb->md, p, n) != 1)
+		abort();
+	if (!mb->decided) {
 		h = sizeof(mb->head) - mb->headlen < n ?
 		    sizeof(mb->head) - mb->headlen : n;
 		memcpy(mb->head + mb->headlen, p, h);
 		mb->headlen += h;
+		p += h;
+		n -= h;
+		if (mb->headlen == sizeof(mb->head) && member_decide(mb) < 0)
+			return -1;
 	}
-	if (mb->keep && !mb->keep_failed && buf_append(&mb->kept, p, n) < 0)
+	if (n > 0 && mb->keep && !mb->keep_failed &&
+	    buf_append(&mb->kept, p, n) < 0)
 		mb->keep_failed = true;
-	return 0;
+	if (n > 0 && mb->nest != NULL && nest_feed(mb->nest, p, n) < 0)
+		return -1;
+	if (over && !stopped(sc))
+		sc->ci->limit = LIMIT_SIZE;
+	return stopped(sc) ? -1 : 0;
+}
+
+static int
+member_sink(const uint8_t *p, size_t n, void *ctx)
+{
+	return member_write(ctx, p, n);
+}
+
+/* The member's content is over: whole, or cut (unread: what to call it
+ * when nothing could be read). */
+static void
+member_end(struct member *mb, bool whole, const char *unread)
+{
+	struct scan *sc = mb->sc;
+	struct content_part *cp;
+	unsigned int hlen = 0;
+
+	if (!mb->decided && !stopped(sc))
+		(void)member_decide(mb);
+	nest_close(&mb->nest);
+	cp = &sc->ci->parts[mb->part];
+	cp->size = mb->size;
+	if (EVP_DigestFinal_ex(mb->md, cp->sha256, &hlen) != 1)
+		abort();
+	EVP_MD_CTX_free(mb->md);
+	if (unread != NULL && mb->size == 0)
+		moat_strlcpy(cp->detected, unread, sizeof(cp->detected));
+	else
+		moat_strlcpy(cp->detected, content_detect(mb->head,
+		    mb->headlen), sizeof(cp->detected));
+	if (mb->keep && mb->keep_failed && !stopped(sc))
+		sc->ci->limit = LIMIT_SIZE;	/* too big to open */
+	else if (mb->keep && whole && !stopped(sc))
+		scan_zip(sc, mb->kept.data, mb->kept.len, mb->depth + 1);
+	buf_deinit(&mb->kept);
+	free(mb);
+}
+
+/* ---- gzip and tar, as they stream ---------------------------------------- */
+
+static int
+tar_begin(const struct tar_entry *e, void *ctx)
+{
+	struct nest *ns = ctx;
+
+	ns->cur = member_new(ns->sc, ns->depth, e->name, strlen(e->name));
+	return ns->cur == NULL ? -1 : 0;
+}
+
+static int
+tar_data(const uint8_t *p, size_t n, void *ctx)
+{
+	struct nest *ns = ctx;
+
+	return member_write(ns->cur, p, n);
+}
+
+static int
+tar_end(bool whole, void *ctx)
+{
+	struct nest *ns = ctx;
+
+	member_end(ns->cur, whole, NULL);
+	ns->cur = NULL;
+	return stopped(ns->sc) ? -1 : 0;
+}
+
+static const struct tar_ops nest_tar_ops = { tar_begin, tar_data, tar_end };
+
+/* A gzip of a .tgz is a .tar; of x.gz, x; FNAME, when set, wins. */
+static void
+gzip_member_name(const char *outer, const char *fname, char *dst)
+{
+	size_t n = strlen(outer);
+
+	if (fname[0] != '\0')
+		set_name(dst, fname, strlen(fname));
+	else if (n > 4 && ascii_nieq(outer + n - 4, ".tgz", 4)) {
+		set_name(dst, outer, n - 4);
+		moat_strlcpy(dst + strlen(dst), ".tar",
+		    CONTENT_NAME_MAX - strlen(dst));
+	} else if (n > 3 && ascii_nieq(outer + n - 3, ".gz", 3))
+		set_name(dst, outer, n - 3);
+}
+
+/* A nest for the content starting with p, when it is a gzip or a tar;
+ * NULL: neither, or a limit stopped the walk (a gzip is one member). */
+static struct nest *
+nest_open(struct scan *sc, const uint8_t *p, size_t len, unsigned depth,
+    size_t outer)
+{
+	struct nest *ns;
+	bool gz = gzip_is_gzip(p, len);
+
+	if (!gz && !tar_is_tar(p, len))
+		return NULL;
+	ns = xcalloc(1, sizeof(*ns));
+	ns->sc = sc;
+	ns->depth = depth;
+	ns->outer = outer;
+	if (!gz) {
+		ns->tar = tar_new();
+		return ns;
+	}
+	if ((ns->cur = member_new(sc, depth, "", 0)) == NULL) {
+		free(ns);
+		return NULL;
+	}
+	ns->gz = gzip_new();
+	return ns;
+}
+
+/* -1: the walk stopped. */
+static int
+nest_feed(struct nest *ns, const uint8_t *p, size_t len)
+{
+	struct scan *sc = ns->sc;
+	uint64_t was;
+	size_t n;
+	int r;
+
+	if (ns->tar != NULL)
+		return tar_feed(ns->tar, p, len, &nest_tar_ops, ns);
+	while (len > 0 && !stopped(sc)) {
+		n = len < GZIP_WINDOW ? len : GZIP_WINDOW;
+		if (work_budget(sc) < n) {
+			sc->ci->limit = LIMIT_WORK;
+			break;
+		}
+		was = gzip_in(ns->gz);
+		r = gzip_feed(ns->gz, p, n, member_sink, ns->cur);
+		sc->ci->work += gzip_in(ns->gz) - was;
+		if (r != GZIP_MORE)
+			break;
+		p += n;
+		len -= n;
+	}
+	return stopped(sc) ? -1 : 0;
+}
+
+static void
+nest_close(struct nest **nsp)
+{
+	struct nest *ns = *nsp;
+	struct content_info *ci;
+	int r;
+
+	if (ns == NULL)
+		return;
+	if (ns->tar != NULL) {
+		(void)tar_finish(ns->tar, &nest_tar_ops, ns);
+		tar_free(&ns->tar);
+	} else {
+		ci = ns->sc->ci;
+		gzip_member_name(ci->parts[ns->outer].name,
+		    gzip_name(ns->gz), ci->parts[ns->cur->part].name);
+		r = gzip_finish(ns->gz);
+		member_end(ns->cur, r == 0, r == 0 ? NULL : "unreadable");
+		gzip_free(&ns->gz);
+	}
+	free(ns);
+	*nsp = NULL;
+}
+
+/* The content of the part at index outer, when it is a gzip or tar. */
+static void
+scan_stream(struct scan *sc, const uint8_t *p, size_t len, unsigned depth,
+    size_t outer)
+{
+	struct nest *ns = nest_open(sc, p, len, depth, outer);
+
+	if (ns == NULL)
+		return;
+	(void)nest_feed(ns, p, len);
+	nest_close(&ns);
 }
 
 struct zip_walk_ctx {
@@ -284,54 +556,26 @@ zip_member(const struct zip_member *m, void *ctx)
 {
 	struct zip_walk_ctx *z = ctx;
 	struct scan *sc = z->sc;
-	struct content_part *cp;
-	struct member mb;
+	struct member *mb;
 	struct zip_read rd;
-	uint64_t total;
-	unsigned int hlen = 0;
 	size_t nlen = strlen(m->name);
 	int r;
 
 	if (nlen > 0 && m->name[nlen - 1] == '/' && m->data_len <= 2)
 		return 0;	/* a directory */
-	if (!count(sc, z->depth))
+	if ((mb = member_new(sc, z->depth, m->name, nlen)) == NULL)
 		return -1;
-	memset(&mb, 0, sizeof(mb));
-	mb.sc = sc;
-	buf_init(&mb.kept, CONTENT_ARCHIVE_MAX);
-	if ((mb.md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(mb.md, EVP_sha256(), NULL) != 1)
-		abort();	/* out of memory */
 	memset(&rd, 0, sizeof(rd));
-	rd.max_out = budget(sc);
+	rd.max_out = budget(sc);	/* member_write counts the octets */
 	rd.max_in = work_budget(sc);
-	r = zip_member_read(m, &rd, member_sink, &mb);
-	total = rd.out;
+	r = zip_member_read(m, &rd, member_sink, mb);
 	sc->ci->work += rd.in;
-	cp = part_add(sc, z->depth);
-	set_name(cp->name, m->name, nlen);
-	cp->in_archive = true;
-	cp->attachment = true;
-	cp->size = total;
-	sc->ci->decoded_total += total;
-	if (EVP_DigestFinal_ex(mb.md, cp->sha256, &hlen) != 1)
-		abort();
-	EVP_MD_CTX_free(mb.md);
-	if (r == 2 && total == 0)
-		moat_strlcpy(cp->detected, m->encrypted ? "encrypted" :
-		    "unreadable", sizeof(cp->detected));
-	else
-		moat_strlcpy(cp->detected, content_detect(mb.head,
-		    mb.headlen), sizeof(cp->detected));
-	if (r == 1)
+	if (r == 1 && !stopped(sc))
 		sc->ci->limit = LIMIT_SIZE;
-	else if (r == 3)
+	else if (r == 3 && !stopped(sc))
 		sc->ci->limit = LIMIT_WORK;
-	else if (mb.keep && mb.keep_failed)
-		sc->ci->limit = LIMIT_SIZE;	/* too big to open */
-	else if (mb.keep && r == 0)
-		scan_zip(sc, mb.kept.data, mb.kept.len, z->depth + 1);
-	buf_deinit(&mb.kept);
+	member_end(mb, r == 0, r != 2 ? NULL : m->encrypted ? "encrypted" :
+	    "unreadable");
 	return stopped(sc) ? -1 : 0;
 }
 
@@ -360,6 +604,7 @@ scan_leaf(struct scan *sc, const struct mime_message *m,
 {
 	struct content_part *cp;
 	struct buf out;
+	size_t at;
 	uint64_t left = budget(sc);
 	unsigned int hlen = 0;
 	bool bad = false;
@@ -367,6 +612,7 @@ scan_leaf(struct scan *sc, const struct mime_message *m,
 	/* one more than the budget, so that reaching it is seen */
 	buf_init(&out, left >= SIZE_MAX ? SIZE_MAX : (size_t)left + 1);
 	cp = part_add(sc, mp->depth);
+	at = sc->ci->nparts - 1;
 	part_name(mp, cp);
 	snprintf(cp->type, sizeof(cp->type), "%s/%s", mp->type,
 	    mp->subtype);
@@ -397,7 +643,8 @@ scan_leaf(struct scan *sc, const struct mime_message *m,
 			moat_strlcpy(cp->detected, "zip",
 			    sizeof(cp->detected));
 		scan_zip(sc, out.data, out.len, mp->depth + 1);
-	}
+	} else if (sc->lim->archives)
+		scan_stream(sc, out.data, out.len, mp->depth + 1, at);
 	buf_deinit(&out);
 }
 

@@ -4,7 +4,11 @@
  * limits are shown to stop the walk: a 64 MB member of zeros under a 4 MB
  * budget, nesting and part counts, many directory entries naming one
  * stream of empty blocks (work that decodes to nothing), and the type
- * detection table. */
+ * detection table. gzip files and tar archives are built here too: an
+ * exe in a .tar.gz, FNAME and the names taken from the outer one,
+ * several members, truncation, a gzip bomb, gzips in gzips, tars whose
+ * sizes lie, damaged blocks, GNU long names and pax records, each also
+ * fed to the readers one octet at a time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,8 @@
 
 #include "buf.h"
 #include "content.h"
+#include "gzip.h"
+#include "tar.h"
 #include "zip.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -230,6 +236,7 @@ test_detect_table(void **state)
 		{ "Rar!\x1a\x07\x00", 7, "rar" },
 		{ "7z\xbc\xaf\x27\x1c", 6, "7z" },
 		{ "\x1f\x8b\x08", 3, "gzip" },
+		{ "tar\0", 4, "unknown" },	/* a header: test_tar_* */
 		{ "%PDF-1.7\n", 9, "pdf" },
 		{ "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "ole" },
 		{ "#!/bin/sh\n", 10, "script" },
@@ -772,6 +779,667 @@ test_prefixed_zip(void **state)
 	buf_deinit(&z);
 }
 
+/* ---- gzip and tar ------------------------------------------------------- */
+
+/* A gzip member of p (FNAME when fname is not NULL). */
+static void
+build_gzip(const uint8_t *p, size_t len, const char *fname, struct buf *out)
+{
+	z_stream z;
+	gz_header h;
+	uint8_t win[4096];
+	int r;
+
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	if (fname != NULL) {
+		memset(&h, 0, sizeof(h));
+		h.name = (Bytef *)(uintptr_t)fname;
+		assert_int_equal(deflateSetHeader(&z, &h), Z_OK);
+	}
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = win;
+		z.avail_out = sizeof(win);
+		r = deflate(&z, Z_FINISH);
+		assert_true(r == Z_OK || r == Z_STREAM_END);
+		assert_int_equal(buf_append(out, win, sizeof(win) -
+		    z.avail_out), 0);
+	} while (r != Z_STREAM_END);
+	deflateEnd(&z);
+}
+
+/* An octal field of n octets: n - 1 digits and a NUL. */
+static void
+put_octal(uint8_t *f, size_t n, uint64_t v)
+{
+	size_t i;
+
+	for (i = n - 1; i-- > 0; v >>= 3)
+		f[i] = (uint8_t)('0' + (v & 7));
+	f[n - 1] = '\0';
+}
+
+static void
+tar_checksum(uint8_t *h)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	put_octal(h + 148, 7, sum);	/* six digits, NUL, blank */
+}
+
+/* A ustar header (the size field says size, whatever follows). */
+static void
+tar_header(struct buf *out, const char *name, uint64_t size, char type)
+{
+	uint8_t h[512];
+
+	memset(h, 0, sizeof(h));
+	assert_true(strlen(name) <= 100);
+	memcpy(h, name, strlen(name));
+	put_octal(h + 100, 8, 0644);
+	put_octal(h + 108, 8, 1000);
+	put_octal(h + 116, 8, 1000);
+	put_octal(h + 124, 12, size);
+	put_octal(h + 136, 12, 1700000000);
+	h[156] = (uint8_t)type;
+	memcpy(h + 257, "ustar\0" "00", 8);
+	tar_checksum(h);
+	assert_int_equal(buf_append(out, h, sizeof(h)), 0);
+}
+
+static void
+tar_pad(struct buf *out)
+{
+	static const uint8_t zero[512];
+
+	if (out->len % 512 != 0)
+		assert_int_equal(buf_append(out, zero, 512 - out->len % 512),
+		    0);
+}
+
+static void
+tar_file(struct buf *out, const char *name, const uint8_t *p, size_t len)
+{
+	tar_header(out, name, len, '0');
+	assert_int_equal(buf_append(out, p, len), 0);
+	tar_pad(out);
+}
+
+static void
+tar_close(struct buf *out)
+{
+	static const uint8_t zero[1024];
+
+	assert_int_equal(buf_append(out, zero, sizeof(zero)), 0);
+}
+
+static const uint8_t exe[] = "MZ\x90\x00\x03\x00\x00\x00\x04\x00 a dos exe";
+static const char readme[] = "nothing to see here\r\n";
+
+/* invoice.tar.gz: gzip, then tar, then the files, each a level deeper
+ * and each named, sized, hashed and sniffed as if it were attached. */
+static void
+test_tar_gz_exe_found(void **state)
+{
+	struct buf t, g, msg;
+	struct content_info *ci, *plain;
+	const struct content_part *p;
+
+	(void)state;
+	buf_init(&t, 0);
+	tar_header(&t, "docs/", 0, '5');
+	tar_file(&t, "docs/readme.txt", (const uint8_t *)readme,
+	    sizeof(readme) - 1);
+	tar_file(&t, "docs/invoice.pdf.exe", exe, sizeof(exe) - 1);
+	tar_close(&t);
+	buf_init(&g, 0);
+	build_gzip(t.data, t.len, NULL, &g);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=\"invoice.tar.gz\"", g.data,
+	    g.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "invoice.tar.gz");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "gzip");
+	assert_int_equal(p->depth, 1);
+	p = find(ci, "invoice.tar");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "tar");
+	assert_true(p->in_archive);
+	assert_int_equal(p->depth, 2);
+	assert_int_equal(p->size, t.len);
+	assert_null(find(ci, "docs/"));
+	p = find(ci, "docs/readme.txt");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "text");
+	assert_int_equal(p->size, sizeof(readme) - 1);
+	p = find(ci, "docs/invoice.pdf.exe");
+	assert_non_null(p);
+	assert_true(p->in_archive);
+	assert_true(p->attachment);
+	assert_int_equal(p->depth, 3);
+	assert_string_equal(p->detected, "exe");
+	assert_int_equal(p->size, sizeof(exe) - 1);
+	assert_int_equal(ci->max_depth, 3);
+	assert_int_equal(ci->decoded_total, 5 + g.len + t.len +
+	    sizeof(readme) - 1 + sizeof(exe) - 1);
+	assert_true(ci->work <= g.len);
+	/* the hash is the file's own, as if it were attached as it is */
+	buf_reset(&msg);
+	build_message("attachment; filename=plain.exe", exe, sizeof(exe) - 1,
+	    &msg);
+	plain = scan(&msg, 0, 0, 0);
+	assert_memory_equal(find(plain, "plain.exe")->sha256, p->sha256, 32);
+	content_info_free(plain);
+	content_info_free(ci);
+	/* gzip and tar are two levels: at most 2, the files are too deep */
+	buf_reset(&msg);
+	build_message("attachment; filename=\"invoice.tar.gz\"", g.data,
+	    g.len, &msg);
+	ci = scan(&msg, 0, 2, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "nesting");
+	assert_null(find(ci, "docs/invoice.pdf.exe"));
+	content_info_free(ci);
+	/* a bare tar is opened too, and archives = no opens neither */
+	buf_reset(&msg);
+	build_message("attachment; filename=\"a.tar\"", t.data, t.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_string_equal(find(ci, "a.tar")->detected, "tar");
+	assert_int_equal(find(ci, "docs/invoice.pdf.exe")->depth, 2);
+	content_info_free(ci);
+	{
+		struct content_limits lim;
+
+		content_limits_default(&lim);
+		lim.archives = false;
+		buf_reset(&msg);
+		build_message("attachment; filename=\"b.tgz\"", g.data, g.len,
+		    &msg);
+		ci = content_scan(msg.data, msg.len, &lim);
+		assert_int_equal(ci->nparts, 2);
+		assert_null(find(ci, "b.tar"));
+		content_info_free(ci);
+	}
+	buf_deinit(&msg);
+	buf_deinit(&g);
+	buf_deinit(&t);
+}
+
+/* The gzip's member is named by FNAME, else after the outer name; a
+ * file of several members is one content, trailing octets ignored. */
+static void
+test_gzip_names_and_members(void **state)
+{
+	static const struct {
+		const char	*outer;
+		const char	*fname;
+		const char	*want;
+	} cases[] = {
+		{ "report.gz", "payload.exe", "payload.exe" },
+		{ "report.pdf.gz", NULL, "report.pdf" },
+		{ "Backup.TGZ", NULL, "Backup.tar" },
+		{ "data.bin", NULL, "" },
+	};
+	struct buf g, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+	size_t i;
+
+	(void)state;
+	buf_init(&g, 0);
+	buf_init(&msg, OUT_MAX);
+	for (i = 0; i < NELEM(cases); i++) {
+		buf_reset(&g);
+		buf_reset(&msg);
+		build_gzip(elf, sizeof(elf) - 1, cases[i].fname, &g);
+		build_message("attachment; filename=x", g.data, g.len, &msg);
+		buf_reset(&msg);
+		assert_int_equal(buf_printf(&msg, "attachment; filename=\"%s\"",
+		    cases[i].outer), 0);
+		{
+			char disp[128];
+
+			snprintf(disp, sizeof(disp), "%.*s", (int)msg.len,
+			    (const char *)msg.data);
+			buf_reset(&msg);
+			build_message(disp, g.data, g.len, &msg);
+		}
+		ci = scan(&msg, 0, 0, 0);
+		assert_null(ci->limit);
+		assert_int_equal(ci->nparts, 3);
+		p = &ci->parts[2];
+		assert_string_equal(p->name, cases[i].want);
+		assert_string_equal(p->detected, "elf");
+		assert_true(p->in_archive);
+		assert_int_equal(p->size, sizeof(elf) - 1);
+		content_info_free(ci);
+	}
+	/* two members and trailing zeros: gunzip writes both, ignores the
+	 * zeros */
+	buf_reset(&g);
+	build_gzip(exe, sizeof(exe) - 1, "two.exe", &g);
+	build_gzip((const uint8_t *)readme, sizeof(readme) - 1, "x", &g);
+	assert_int_equal(buf_append(&g, "\0\0\0\0", 4), 0);
+	buf_reset(&msg);
+	build_message("attachment; filename=two.gz", g.data, g.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "two.exe");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "exe");
+	assert_int_equal(p->size, sizeof(exe) - 1 + sizeof(readme) - 1);
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&g);
+}
+
+/* Every truncation of a .tar.gz: no crash, no limit; the cut gzip's
+ * content is what could be inflated, and once the exe's first octets
+ * are out it is seen. A bad CRC still shows what was read. */
+static void
+test_gzip_truncated(void **state)
+{
+	uint8_t big[3000];
+	struct buf t, g, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+	size_t cut, i;
+	bool seen_exe = false;
+
+	(void)state;
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + i / 13);
+	memcpy(big, exe, sizeof(exe) - 1);
+	buf_init(&t, 0);
+	tar_file(&t, "a.exe", big, sizeof(big));
+	tar_close(&t);
+	buf_init(&g, 0);
+	build_gzip(t.data, t.len, "a.tar", &g);
+	buf_init(&msg, OUT_MAX);
+	for (cut = 0; cut < g.len; cut++) {
+		buf_reset(&msg);
+		build_message("attachment; filename=c.tgz", g.data, cut, &msg);
+		ci = scan(&msg, 0, 0, 0);
+		assert_null(ci->limit);
+		p = find(ci, "a.tar");
+		if (cut < 10) {
+			/* not even the fixed header: not a gzip to open */
+			assert_true(p == NULL || p->size == 0);
+		} else if (p != NULL && p->size == 0)
+			assert_string_equal(p->detected, "unreadable");
+		if ((p = find(ci, "a.exe")) != NULL &&
+		    strcmp(p->detected, "exe") == 0)
+			seen_exe = true;
+		content_info_free(ci);
+	}
+	assert_true(seen_exe);
+	/* the whole file, then with its CRC broken */
+	g.data[g.len - 6] ^= 0xff;
+	buf_reset(&msg);
+	build_message("attachment; filename=c.tgz", g.data, g.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_string_equal(find(ci, "a.tar")->detected, "tar");
+	assert_int_equal(find(ci, "a.tar")->size, t.len);
+	assert_string_equal(find(ci, "a.exe")->detected, "exe");
+	content_info_free(ci);
+	/* a header with nothing after it */
+	buf_reset(&msg);
+	build_message("attachment; filename=h.gz", g.data, 10, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	assert_string_equal(find(ci, "h")->detected, "unreadable");
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&g);
+	buf_deinit(&t);
+}
+
+/* 64 MB of zeros gzip to ~64 KB: a 4 MB budget stops the inflate
+ * there, and a .tar.gz of it too (the tar's file counts as well). */
+static void
+test_gzip_bomb_stops_at_budget(void **state)
+{
+	const size_t big = 64u * 1024 * 1024;
+	uint8_t *zeros = calloc(1, big);
+	struct buf g, t, msg;
+	struct content_info *ci;
+	const struct content_part *p;
+
+	(void)state;
+	assert_non_null(zeros);
+	buf_init(&g, 0);
+	build_gzip(zeros, big, NULL, &g);
+	assert_true(g.len < 1024 * 1024);
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=zeros.bin.gz", g.data, g.len,
+	    &msg);
+	ci = scan(&msg, 4u * 1024 * 1024, 0, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "decoded size");
+	assert_int_equal(ci->decoded_total, 4u * 1024 * 1024);
+	p = find(ci, "zeros.bin");
+	assert_non_null(p);
+	assert_true(p->size < 4u * 1024 * 1024);
+	assert_true(ci->work <= g.len);
+	content_info_free(ci);
+	ci = scan(&msg, 128u * 1024 * 1024, 0, 0);
+	assert_null(ci->limit);
+	assert_int_equal(find(ci, "zeros.bin")->size, big);
+	content_info_free(ci);
+	/* the zeros as a file in a .tar.gz */
+	buf_init(&t, 0);
+	tar_header(&t, "zeros.img", big, '0');
+	assert_int_equal(buf_append(&t, zeros, big), 0);
+	tar_close(&t);
+	free(zeros);
+	buf_reset(&g);
+	build_gzip(t.data, t.len, NULL, &g);
+	buf_deinit(&t);
+	buf_reset(&msg);
+	build_message("attachment; filename=z.tgz", g.data, g.len, &msg);
+	ci = scan(&msg, 4u * 1024 * 1024, 0, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "decoded size");
+	assert_int_equal(ci->decoded_total, 4u * 1024 * 1024);
+	assert_non_null(find(ci, "z.tar"));
+	assert_non_null(find(ci, "zeros.img"));
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&g);
+}
+
+/* gzip of gzip of ...: each is a level, the nesting limit stops it. */
+static void
+test_gzip_in_gzip_nesting(void **state)
+{
+	struct buf g, next, msg;
+	struct content_info *ci;
+	int i;
+
+	(void)state;
+	buf_init(&g, 0);
+	build_gzip(exe, sizeof(exe) - 1, "deep.exe", &g);
+	for (i = 0; i < 8; i++) {
+		buf_init(&next, 0);
+		build_gzip(g.data, g.len, NULL, &next);
+		buf_deinit(&g);
+		g = next;
+	}
+	buf_init(&msg, OUT_MAX);
+	build_message("attachment; filename=n.gz", g.data, g.len, &msg);
+	ci = scan(&msg, 0, 5, 0);
+	assert_non_null(ci->limit);
+	assert_string_equal(ci->limit, "nesting");
+	assert_null(find(ci, "deep.exe"));
+	assert_true(ci->max_depth <= 5);
+	content_info_free(ci);
+	ci = scan(&msg, 0, 12, 0);
+	assert_null(ci->limit);
+	assert_int_equal(find(ci, "deep.exe")->depth, 10);
+	assert_string_equal(find(ci, "deep.exe")->detected, "exe");
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&g);
+}
+
+struct seen {
+	char		names[8][TAR_NAME_MAX];
+	uint64_t	got[8];
+	bool		whole[8];
+	size_t		n;
+	struct buf	out;		/* gzip: the content */
+};
+
+static int
+seen_begin(const struct tar_entry *e, void *ctx)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < NELEM(s->names));
+	memcpy(s->names[s->n], e->name, sizeof(e->name));
+	s->got[s->n] = 0;
+	s->whole[s->n] = false;
+	return 0;
+}
+
+static int
+seen_data(const uint8_t *p, size_t len, void *ctx)
+{
+	struct seen *s = ctx;
+
+	(void)p;
+	s->got[s->n] += len;
+	return 0;
+}
+
+static int
+seen_end(bool whole, void *ctx)
+{
+	struct seen *s = ctx;
+
+	s->whole[s->n++] = whole;
+	return 0;
+}
+
+static const struct tar_ops seen_ops = { seen_begin, seen_data, seen_end };
+
+/* The tar in p, fed whole or one octet at a time. */
+static int
+read_tar(const uint8_t *p, size_t len, bool trickle, struct seen *s)
+{
+	struct tar_reader *t = tar_new();
+	size_t i;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (!trickle)
+		assert_int_equal(tar_feed(t, p, len, &seen_ops, s), 0);
+	for (i = 0; trickle && i < len; i++)
+		assert_int_equal(tar_feed(t, p + i, 1, &seen_ops, s), 0);
+	r = tar_finish(t, &seen_ops, s);
+	tar_free(&t);
+	assert_null(t);
+	return r;
+}
+
+/* A pax extended header ('x') of the records. */
+static void
+tar_pax(struct buf *out, const char *records)
+{
+	tar_header(out, "PaxHeaders/x", strlen(records), 'x');
+	assert_int_equal(buf_append_str(out, records), 0);
+	tar_pad(out);
+}
+
+/* Sizes that lie, damaged blocks, long names: never read past the
+ * input, and what tar would extract is what is reported. */
+static void
+test_tar_malformed(void **state)
+{
+	char longname[300];
+	uint8_t blk[512];
+	struct buf t, msg;
+	struct seen s;
+	struct content_info *ci;
+	const struct content_part *p;
+	size_t cut;
+	int trickle;
+
+	(void)state;
+	buf_init(&t, 0);
+	buf_init(&msg, OUT_MAX);
+	/* a size past the data, in a heap block of exactly the tar's
+	 * length (ASan sees any read past it) */
+	tar_header(&t, "cut.exe", 1u << 30, '0');
+	assert_int_equal(buf_append(&t, exe, sizeof(exe) - 1), 0);
+	for (trickle = 0; trickle < 2; trickle++) {
+		uint8_t *exact = malloc(t.len);
+
+		assert_non_null(exact);
+		memcpy(exact, t.data, t.len);
+		assert_int_equal(read_tar(exact, t.len, trickle, &s), 1);
+		free(exact);
+		assert_int_equal(s.n, 1);
+		assert_string_equal(s.names[0], "cut.exe");
+		assert_int_equal(s.got[0], sizeof(exe) - 1);
+		assert_false(s.whole[0]);
+	}
+	build_message("attachment; filename=cut.tar", t.data, t.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "cut.exe");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "exe");
+	assert_int_equal(p->size, sizeof(exe) - 1);
+	content_info_free(ci);
+	/* a garbage block (bad checksum) between two files is skipped, as
+	 * GNU tar skips to the next header; a base-256 size; a directory
+	 * whose size field is not followed by data; a GNU long name; pax
+	 * path and size (the header's own size field says 0) */
+	buf_reset(&t);
+	tar_file(&t, "one.txt", (const uint8_t *)readme, sizeof(readme) - 1);
+	memset(blk, 'A', sizeof(blk));
+	assert_int_equal(buf_append(&t, blk, sizeof(blk)), 0);
+	tar_header(&t, "b256.bin", 0, '0');
+	t.data[t.len - 512 + 124] = 0x80;
+	memset(t.data + t.len - 512 + 125, 0, 11);
+	t.data[t.len - 512 + 135] = 3;
+	tar_checksum(t.data + t.len - 512);
+	assert_int_equal(buf_append(&t, "abc", 3), 0);
+	tar_pad(&t);
+	tar_header(&t, "dir/", 1024, '5');
+	memset(longname, 'n', sizeof(longname));
+	memcpy(longname + sizeof(longname) - 5, ".exe", 5);
+	tar_header(&t, "././@LongLink", sizeof(longname), 'L');
+	assert_int_equal(buf_append(&t, longname, sizeof(longname)), 0);
+	tar_pad(&t);
+	tar_file(&t, "short", elf, sizeof(elf) - 1);
+	tar_pax(&t, "31 path=pax/hidden/payload.exe\n12 size=100\n");
+	tar_header(&t, "decoy.txt", 0, '0');
+	assert_int_equal(buf_append(&t, exe, sizeof(exe) - 1), 0);
+	memset(blk, 0, sizeof(blk));
+	assert_int_equal(buf_append(&t, blk, 100 - (sizeof(exe) - 1)), 0);
+	tar_pad(&t);
+	tar_file(&t, "last.txt", (const uint8_t *)"end", 3);
+	tar_close(&t);
+	for (trickle = 0; trickle < 2; trickle++) {
+		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
+		assert_int_equal(s.n, 5);
+		assert_string_equal(s.names[0], "one.txt");
+		assert_string_equal(s.names[1], "b256.bin");
+		assert_int_equal(s.got[1], 3);
+		assert_int_equal(strlen(s.names[2]), TAR_NAME_MAX - 1);
+		assert_memory_equal(s.names[2], longname, TAR_NAME_MAX - 1);
+		assert_int_equal(s.got[2], sizeof(elf) - 1);
+		assert_string_equal(s.names[3], "pax/hidden/payload.exe");
+		assert_int_equal(s.got[3], 100);
+		assert_string_equal(s.names[4], "last.txt");
+		assert_true(s.whole[4]);
+	}
+	buf_reset(&msg);
+	build_message("attachment; filename=m.tar", t.data, t.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_null(ci->limit);
+	p = find(ci, "pax/hidden/payload.exe");
+	assert_non_null(p);
+	assert_string_equal(p->detected, "exe");
+	assert_null(find(ci, "decoy.txt"));
+	assert_string_equal(find(ci, "b256.bin")->detected, "text");
+	/* every truncation: no crash, no limit, never more parts */
+	for (cut = 0; cut < t.len; cut += 7) {
+		struct content_info *c2;
+
+		buf_reset(&msg);
+		build_message("attachment; filename=m.tar", t.data, cut,
+		    &msg);
+		c2 = scan(&msg, 0, 0, 0);
+		assert_null(c2->limit);
+		assert_true(c2->nparts <= ci->nparts);
+		content_info_free(c2);
+	}
+	content_info_free(ci);
+	/* an all-zero "tar" and a header with a broken checksum are not
+	 * tars */
+	memset(blk, 0, sizeof(blk));
+	assert_false(tar_is_tar(blk, sizeof(blk)));
+	buf_reset(&t);
+	tar_header(&t, "x", 0, '0');
+	assert_true(tar_is_tar(t.data, t.len));
+	t.data[0] = 'y';
+	assert_false(tar_is_tar(t.data, t.len));
+	assert_false(tar_is_tar(t.data, 511));
+	buf_deinit(&msg);
+	buf_deinit(&t);
+}
+
+static int
+seen_sink(const uint8_t *p, size_t len, void *ctx)
+{
+	struct seen *s = ctx;
+
+	assert_true(len <= GZIP_WINDOW);
+	assert_int_equal(buf_append(&s->out, p, len), 0);
+	return 0;
+}
+
+/* gzip_feed one octet at a time gives what one call gives. */
+static void
+test_gzip_reader_trickle(void **state)
+{
+	uint8_t big[200000];
+	struct gzip_reader *gz;
+	struct buf g;
+	struct seen s;
+	size_t i;
+	int trickle, r;
+
+	(void)state;
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i % 251 == 0 ? i / 251 : 'a' + i % 7);
+	buf_init(&g, 0);
+	build_gzip(big, sizeof(big), "name.txt", &g);
+	build_gzip((const uint8_t *)"tail", 4, NULL, &g);
+	for (trickle = 0; trickle < 2; trickle++) {
+		memset(&s, 0, sizeof(s));
+		buf_init(&s.out, 0);
+		gz = gzip_new();
+		assert_string_equal(gzip_name(gz), "");
+		if (!trickle)
+			r = gzip_feed(gz, g.data, g.len, seen_sink, &s);
+		for (i = 0, r = GZIP_MORE; trickle && i < g.len; i++)
+			r = gzip_feed(gz, g.data + i, 1, seen_sink, &s);
+		assert_int_equal(r, GZIP_MORE);
+		assert_int_equal(gzip_finish(gz), 0);
+		assert_string_equal(gzip_name(gz), "name.txt");
+		assert_int_equal(gzip_in(gz), g.len);
+		assert_int_equal(s.out.len, sizeof(big) + 4);
+		assert_memory_equal(s.out.data, big, sizeof(big));
+		gzip_free(&gz);
+		assert_null(gz);
+		buf_deinit(&s.out);
+	}
+	/* cut in the middle: corrupt at the finish */
+	memset(&s, 0, sizeof(s));
+	buf_init(&s.out, 0);
+	gz = gzip_new();
+	assert_int_equal(gzip_feed(gz, g.data, g.len / 2, seen_sink, &s),
+	    GZIP_MORE);
+	assert_int_equal(gzip_finish(gz), GZIP_CORRUPT);
+	gzip_free(&gz);
+	buf_deinit(&s.out);
+	buf_deinit(&g);
+}
+
 int
 main(void)
 {
@@ -786,6 +1454,13 @@ main(void)
 		cmocka_unit_test(test_overlapping_members_refused),
 		cmocka_unit_test(test_member_regions),
 		cmocka_unit_test(test_prefixed_zip),
+		cmocka_unit_test(test_tar_gz_exe_found),
+		cmocka_unit_test(test_gzip_names_and_members),
+		cmocka_unit_test(test_gzip_truncated),
+		cmocka_unit_test(test_gzip_bomb_stops_at_budget),
+		cmocka_unit_test(test_gzip_in_gzip_nesting),
+		cmocka_unit_test(test_tar_malformed),
+		cmocka_unit_test(test_gzip_reader_trickle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
