@@ -91,7 +91,7 @@ worker_stop_loop(struct smtp_server *srv)
 		return;
 	if (pop3_srv != NULL && pop3_srv->base.nsessions > 0)
 		return;
-	if (imap_srv != NULL && imap_srv->nsessions > 0)
+	if (imap_srv != NULL && imap_srv->base.nsessions > 0)
 		return;
 	if (web_srv != NULL && web_srv->base.nsessions > 0)
 		return;
@@ -105,7 +105,7 @@ worker_pop3_idle(struct session_server *psrv)
 }
 
 static void
-worker_imap_idle(struct imap_server *isrv)
+worker_imap_idle(struct session_server *isrv)
 {
 	worker_stop_loop(isrv->data);
 }
@@ -161,7 +161,7 @@ on_term(uv_signal_t *h, int signum)
 	uv_unref((uv_handle_t *)&drain_timer);
 	srv->on_idle = worker_stop_loop;
 	pop3_srv->base.on_idle = worker_pop3_idle;
-	imap_srv->on_idle = worker_imap_idle;
+	imap_srv->base.on_idle = worker_imap_idle;
 	web_srv->base.on_idle = worker_web_idle;
 	pop3_server_drain(pop3_srv);
 	imap_server_drain(imap_srv);
@@ -223,12 +223,12 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	psrv.base.data = &srv;
 	pop3_srv = &psrv;
 	memset(&isrv, 0, sizeof(isrv));
-	isrv.loop = loop;
-	isrv.cfg = cfg;
-	isrv.ssl_ctx = ssl_ctx;
+	isrv.base.loop = loop;
+	isrv.base.cfg = cfg;
+	isrv.base.ssl_ctx = ssl_ctx;
 	isrv.store = srv.store;
-	isrv.screen = srv.screen;
-	isrv.data = &srv;
+	isrv.base.screen = srv.screen;
+	isrv.base.data = &srv;
 	imap_srv = &isrv;
 	memset(&wsrv, 0, sizeof(wsrv));
 	wsrv.base.loop = loop;

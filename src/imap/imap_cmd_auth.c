@@ -36,8 +36,8 @@
 static unsigned
 auth_flags(const struct imap_session *s)
 {
-	return s->conn == NULL ? 0 : auth_sasl_flags(s->srv->cfg,
-	    imap_is_tls(s), s->conn->peer_ip);
+	return s->base.conn == NULL ? 0 : auth_sasl_flags(s->srv->base.cfg,
+	    imap_is_tls(s), s->base.conn->peer_ip);
 }
 
 bool
@@ -54,7 +54,7 @@ imap_auth_mechs(struct imap_session *s, char *out, size_t outlen)
 
 	out[0] = '\0';
 	memset(&cb, 0, sizeof(cb));
-	if (imap_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+	if (imap_is_tls(s) && sasl_cbind_from_ssl(s->base.conn->ssl, &cb) == 0)
 		p.cbind = &cb;
 	if (sasl_mechanisms(&p, out, outlen) < 0)
 		out[0] = '\0';
@@ -73,7 +73,7 @@ imap_cmd_capability(struct imap_session *s, struct imap_command *c)
 		return;
 	}
 	imap_capabilities(s, caps, sizeof(caps));
-	conn_printf(s->conn, "* CAPABILITY %s\r\n", caps);
+	conn_printf(s->base.conn, "* CAPABILITY %s\r\n", caps);
 	imap_tagged(s, "OK", NULL, "CAPABILITY completed");
 }
 
@@ -98,7 +98,7 @@ imap_cmd_logout(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	conn_printf(s->conn, "* BYE Logging out\r\n");
+	conn_printf(s->base.conn, "* BYE Logging out\r\n");
 	imap_deselect(s);	/* LOGOUT does not expunge */
 	imap_tagged(s, "OK", NULL, "LOGOUT completed");
 	imap_close(s);
@@ -116,7 +116,7 @@ imap_cmd_id(struct imap_session *s, struct imap_command *c)
 	}
 	/* RFC 2971: the client's fields are not needed; no version is
 	 * given away. */
-	conn_printf(s->conn, "* ID (\"name\" \"moat\")\r\n");
+	conn_printf(s->base.conn, "* ID (\"name\" \"moat\")\r\n");
 	imap_tagged(s, "OK", NULL, "ID completed");
 }
 
@@ -149,7 +149,7 @@ imap_cmd_enable(struct imap_session *s, struct imap_command *c)
 			moat_strlcat(done, " QRESYNC", sizeof(done));
 		}
 	}
-	conn_printf(s->conn, "* ENABLED%s\r\n", done);
+	conn_printf(s->base.conn, "* ENABLED%s\r\n", done);
 	imap_tagged(s, "OK", NULL, "ENABLE completed");
 }
 
@@ -162,7 +162,7 @@ imap_cmd_starttls(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	if (s->srv->ssl_ctx == NULL || s->conn->ssl != NULL ||
+	if (s->srv->base.ssl_ctx == NULL || s->base.conn->ssl != NULL ||
 	    s->service != SERVICE_IMAP) {
 		imap_tagged(s, "NO", NULL, "TLS already active or not "
 		    "available");
@@ -174,8 +174,8 @@ imap_cmd_starttls(struct imap_session *s, struct imap_command *c)
 	 * 6.2.1); so must the parser. */
 	imap_parser_reset(s->parser);
 	imap_enter_state(s, IMAP_STATE_TLS_WAIT);
-	if (conn_start_tls(s->conn, s->srv->ssl_ctx) < 0) {
-		log_warnx("imap session=%s event=tls-setup-failed", s->id);
+	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+		log_warnx("imap session=%s event=tls-setup-failed", s->base.id);
 		imap_close(s);
 	}
 }
@@ -187,8 +187,8 @@ static void
 auth_wait(struct imap_session *s)
 {
 	s->busy = true;
-	conn_pause(s->conn);
-	uv_timer_stop(&s->timer);
+	conn_pause(s->base.conn);
+	uv_timer_stop(&s->base.timer);
 }
 
 static void
@@ -196,7 +196,7 @@ auth_delay_done(uv_timer_t *t)
 {
 	struct imap_session *s = t->data;
 
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		imap_session_gone(s);
 		return;
 	}
@@ -206,12 +206,16 @@ auth_delay_done(uv_timer_t *t)
 static unsigned
 sessions_of(struct imap_session *s, const char *user)
 {
-	struct imap_session *o;
+	struct session *ss;
 	unsigned n = 0;
 
-	for (o = s->srv->sessions; o != NULL; o = o->next)
-		if (o != s && !o->conn_gone && strcmp(o->user, user) == 0)
+	for (ss = s->srv->base.sessions; ss != NULL; ss = ss->next) {
+		/* Every session on this server is an imap_session. */
+		const struct imap_session *o = (struct imap_session *)ss;
+
+		if (o != s && !ss->conn_gone && strcmp(o->user, user) == 0)
 			n++;
+	}
 	return n;
 }
 
@@ -222,20 +226,20 @@ login_ok(struct imap_session *s, const char *user)
 {
 	const char *at = strrchr(user, '@');
 	char local[SASL_USER_MAX + 1], caps[CAPS_MAX], esc[LOG_ESC_MAX];
-	uint64_t appendlimit = s->srv->cfg->message_size;
+	uint64_t appendlimit = s->srv->base.cfg->message_size;
 
 	{
 		struct auth_attempt a = { .service = "imap",
-		    .ip = s->conn->peer_ip, .user = user, .ok = true };
+		    .ip = s->base.conn->peer_ip, .user = user, .ok = true };
 		char text[8];
 
-		(void)auth_event_logged(s->srv->screen, s->srv->store, &a,
-		    s->id, text, sizeof(text));
+		(void)auth_event_logged(s->srv->base.screen, s->srv->store, &a,
+		    s->base.id, text, sizeof(text));
 	}
 	log_escape(esc, sizeof(esc), user, strlen(user));
 	if (sessions_of(s, user) >= IMAP_SESSIONS_PER_USER) {
 		log_info("imap session=%s event=too-many-sessions user=\"%s\"",
-		    s->id, esc);
+		    s->base.id, esc);
 		imap_enter_state(s, IMAP_STATE_NOT_AUTH);
 		imap_tagged(s, "NO", "LIMIT", "Too many sessions for this "
 		    "account");
@@ -244,10 +248,10 @@ login_ok(struct imap_session *s, const char *user)
 	if (at == NULL || (size_t)(at - user) >= sizeof(local) ||
 	    (memcpy(local, user, (size_t)(at - user)),
 	    local[at - user] = '\0',
-	    maildir_path(s->srv->cfg->data_dir, at + 1, local, s->maildir,
+	    maildir_path(s->srv->base.cfg->data_dir, at + 1, local, s->maildir,
 	    sizeof(s->maildir)) < 0) || maildir_create(s->maildir) < 0) {
 		log_warnx("imap session=%s event=bad-maildir user=\"%s\"",
-		    s->id, esc);
+		    s->base.id, esc);
 		imap_enter_state(s, IMAP_STATE_NOT_AUTH);
 		imap_tagged(s, "NO", "UNAVAILABLE", "No mailbox for this "
 		    "account");
@@ -256,11 +260,11 @@ login_ok(struct imap_session *s, const char *user)
 	moat_strlcpy(s->user, user, sizeof(s->user));
 	imap_limits_auth(&s->limits, appendlimit);
 	imap_parser_set_limits(s->parser, &s->limits);
-	s->conn->in.max = (size_t)appendlimit + IMAP_LINE_MAX_AUTH +
+	s->base.conn->in.max = (size_t)appendlimit + IMAP_LINE_MAX_AUTH +
 	    IMAP_IN_SLACK;
 	imap_enter_state(s, IMAP_STATE_AUTH);
 	imap_special_folders(s);
-	log_info("imap session=%s event=login user=\"%s\"", s->id, esc);
+	log_info("imap session=%s event=login user=\"%s\"", s->base.id, esc);
 	imap_capabilities(s, caps, sizeof(caps));
 	imap_tagged(s, "OK", NULL, "[CAPABILITY %s] Logged in", caps);
 }
@@ -275,14 +279,14 @@ auth_done(struct auth_step *j, int status)
 	bool banned;
 
 	(void)status;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		sasl_free(&s->sasl);
 		imap_session_gone(s);
 		return;
 	}
 	switch (j->reply.status) {
 	case SASL_CONTINUE:
-		conn_printf(s->conn, "+ %s\r\n", j->challenge);
+		conn_printf(s->base.conn, "+ %s\r\n", j->challenge);
 		/* The command's input was dropped when the exchange began;
 		 * response lines follow. */
 		imap_cmd_finish(s);
@@ -297,13 +301,13 @@ auth_done(struct auth_step *j, int status)
 	}
 	{
 		struct auth_attempt a = { .service = "imap",
-		    .ip = s->conn->peer_ip,
+		    .ip = s->base.conn->peer_ip,
 		    .user = j->user[0] ? j->user : NULL, .ok = false,
 		    .reason = sasl_fail_name(j->reply.fail),
 		    .fingerprint = j->reply.fingerprint };
 
-		banned = auth_event_logged(s->srv->screen, s->srv->store, &a,
-		    s->id, bantext, sizeof(bantext));
+		banned = auth_event_logged(s->srv->base.screen, s->srv->store,
+		    &a, s->base.id, bantext, sizeof(bantext));
 	}
 	sasl_free(&s->sasl);
 	imap_enter_state(s, IMAP_STATE_NOT_AUTH);
@@ -336,7 +340,7 @@ auth_done(struct auth_step *j, int status)
 	}
 	if (banned) {
 		/* The attempt that crossed the threshold ends it here. */
-		conn_printf(s->conn, "* BYE [UNAVAILABLE] %s\r\n", bantext);
+		conn_printf(s->base.conn, "* BYE [UNAVAILABLE] %s\r\n", bantext);
 		imap_close(s);
 		return;
 	}
@@ -354,15 +358,16 @@ auth_done(struct auth_step *j, int status)
 static void
 sasl_begin(struct imap_session *s)
 {
-	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.data_dir = s->srv->base.cfg->data_dir;
 	s->auth_service.service = "imap";	/* the imap=on|off setting */
-	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
+	moat_strlcpy(s->auth_service.ip, s->base.conn->peer_ip,
 	    sizeof(s->auth_service.ip));
-	s->auth_service.dyn = s->srv->screen != NULL ?
-	    screen_dyn(s->srv->screen) : NULL;
-	s->auth_service.refuse_frozen = !s->srv->cfg->hj_frozen_mail_access;
+	s->auth_service.dyn = s->srv->base.screen != NULL ?
+	    screen_dyn(s->srv->base.screen) : NULL;
+	s->auth_service.refuse_frozen = !s->srv->base.cfg->hj_frozen_mail_access;
 	s->sasl = auth_sasl_begin(&s->auth_service, &s->sasl_lookup,
-	    &s->sasl_cbind, auth_flags(s), imap_is_tls(s) ? s->conn->ssl : NULL);
+	    &s->sasl_cbind, auth_flags(s),
+	    imap_is_tls(s) ? s->base.conn->ssl : NULL);
 }
 
 void
@@ -380,7 +385,7 @@ imap_cmd_login(struct imap_session *s, struct imap_command *c)
 	}
 	if (!imap_cleartext_ok(s)) {
 		log_info("imap session=%s event=cleartext-refused ip=%s",
-		    s->id, s->conn->peer_ip);
+		    s->base.id, s->base.conn->peer_ip);
 		imap_tagged(s, "NO", "PRIVACYREQUIRED", "LOGIN is disabled "
 		    "before TLS: use STARTTLS or imaps");
 		imap_count_error(s);
@@ -413,7 +418,7 @@ imap_cmd_login(struct imap_session *s, struct imap_command *c)
 		explicit_bzero((void *)(uintptr_t)lo.password.p,
 		    lo.password.len);
 	sasl_begin(s);
-	if (auth_run_start(s->srv->loop, s->sasl, "PLAIN", 5, b64,
+	if (auth_run_start(s->srv->base.loop, s->sasl, "PLAIN", 5, b64,
 	    strlen(b64), auth_done, s) < 0)
 		fatalx("imap: PLAIN is a valid mechanism name");
 	explicit_bzero(b64, strlen(b64));
@@ -439,7 +444,7 @@ imap_cmd_authenticate(struct imap_session *s, struct imap_command *c)
 	sasl_begin(s);
 	imap_enter_state(s, IMAP_STATE_SASL);
 	/* SASL-IR: an empty initial response is sent as "=". */
-	if (auth_run_start(s->srv->loop, s->sasl, (const char *)au.mech.p,
+	if (auth_run_start(s->srv->base.loop, s->sasl, (const char *)au.mech.p,
 	    au.mech.len, !au.has_ir ? NULL : au.ir.len == 0 ? "=" :
 	    (const char *)au.ir.p, !au.has_ir ? 0 : au.ir.len == 0 ? 1 :
 	    au.ir.len, auth_done, s) < 0)
@@ -451,6 +456,6 @@ void
 imap_sasl_line(struct imap_session *s, const char *line, size_t len)
 {
 	s->cmd_consumed = 0;
-	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	auth_run_line(s->srv->base.loop, s->sasl, line, len, auth_done, s);
 	auth_wait(s);
 }

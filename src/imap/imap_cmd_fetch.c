@@ -362,7 +362,7 @@ fetch_cache_flush(struct imap_session *s, struct fetch_cache *fc)
 	if (fc->nput > 0 && mailbox_cache_put(s->mb, fc->put, fc->nput,
 	    &e) < 0)
 		log_warnx("imap session=%s event=cache-store-failed error=%s",
-		    s->id, e != NULL ? e : "?");
+		    s->base.id, e != NULL ? e : "?");
 	mailbox_cache_free(&fc->put, fc->nput);
 	fc->nput = 0;
 	fc->capput = 0;
@@ -397,7 +397,7 @@ fetch_cache_find(struct imap_session *s, struct fetch_cache *fc, size_t idx)
 		if (mailbox_cache_get(s->mb, uid, fc->hi, &fc->c, &fc->n,
 		    &e) < 0) {
 			log_warnx("imap session=%s event=cache-read-failed "
-			    "error=%s", s->id, e != NULL ? e : "?");
+			    "error=%s", s->base.id, e != NULL ? e : "?");
 			return NULL;
 		}
 	}
@@ -589,19 +589,19 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 		case IMAP_FETCH_RFC822:
 			SEP();
 			(void)buf_append_str(out, "RFC822 ");
-			literal_out(s->conn, out, v->data, v->len);
+			literal_out(s->base.conn, out, v->data, v->len);
 			break;
 		case IMAP_FETCH_RFC822_HEADER:
 			SEP();
 			(void)buf_append_str(out, "RFC822.HEADER ");
-			literal_out(s->conn, out, v->data + v->root->hdr_off,
-			    v->root->hdr_len);
+			literal_out(s->base.conn, out,
+			    v->data + v->root->hdr_off, v->root->hdr_len);
 			break;
 		case IMAP_FETCH_RFC822_TEXT:
 			SEP();
 			(void)buf_append_str(out, "RFC822.TEXT ");
-			literal_out(s->conn, out, v->data + v->root->body_off,
-			    v->root->body_len);
+			literal_out(s->base.conn, out,
+			    v->data + v->root->body_off, v->root->body_len);
 			break;
 		case IMAP_FETCH_BODY_SECTION:
 			SEP();
@@ -622,7 +622,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 				}
 			}
 			(void)buf_append(out, " ", 1);
-			literal_out(s->conn, out, p, len);
+			literal_out(s->base.conn, out, p, len);
 			break;
 		case IMAP_FETCH_BINARY:
 		case IMAP_FETCH_BINARY_SIZE:
@@ -661,7 +661,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 			/* RFC 3516 4.2: literal8 when there are NULs. */
 			if (len > 0 && memchr(p, '\0', len) != NULL)
 				(void)buf_append(out, "~", 1);
-			literal_out(s->conn, out, p, len);
+			literal_out(s->base.conn, out, p, len);
 			break;
 		default:
 			break;
@@ -679,7 +679,7 @@ fetch_one(struct imap_session *s, size_t idx, struct buf *msg,
 	buf_deinit(&env);
 	buf_deinit(&body);
 	buf_deinit(&bs);
-	conn_write(s->conn, out->data, out->len);
+	conn_write(s->base.conn, out->data, out->len);
 	return 0;
 }
 
@@ -696,7 +696,7 @@ fetch_run(struct imap_session *s)
 	buf_init(&msg, IMAP_MSG_MAX);
 	buf_init(&out, FETCH_ITEM_MAX + IMAP_MSG_MAX);
 	buf_init(&tmp, IMAP_MSG_MAX);
-	while (fs->pos < fs->n && !s->conn_gone && !s->conn->closing) {
+	while (fs->pos < fs->n && !s->base.conn_gone && !s->base.conn->closing) {
 		size_t i = fs->pos++;
 
 		if (!fs->sel[i] || i >= s->nmsgs)
@@ -706,15 +706,16 @@ fetch_run(struct imap_session *s)
 			continue;
 		if (fetch_one(s, i, &msg, &out, &tmp, &fc) < 0)
 			log_info("imap session=%s event=fetch-gone uid=%u",
-			    s->id, s->msgs[i].uid);
+			    s->base.id, s->msgs[i].uid);
 		if (fc.nput >= FETCH_CACHE_BATCH)
 			fetch_cache_flush(s, &fc);
-		if (s->conn->out.len >= IMAP_FETCH_CHUNK && fs->pos < fs->n) {
+		if (s->base.conn->out.len >= IMAP_FETCH_CHUNK &&
+		    fs->pos < fs->n) {
 			fetch_cache_deinit(s, &fc);
 			buf_deinit(&msg);
 			buf_deinit(&out);
 			buf_deinit(&tmp);
-			conn_flush(s->conn);
+			conn_flush(s->base.conn);
 			return false;
 		}
 	}
@@ -736,7 +737,7 @@ fetch_run(struct imap_session *s)
 void
 imap_fetch_more(struct imap_session *s)
 {
-	if (s->conn_gone)
+	if (s->base.conn_gone)
 		return;
 	if (fetch_run(s))
 		imap_cmd_finish(s);
@@ -754,7 +755,7 @@ imap_vanished_earlier(struct imap_session *s, const struct imap_seqset *set,
 	struct buf out;
 
 	if (mailbox_vanished(s->mb, modseq, &v, &n, &e) < 0) {
-		log_warnx("imap session=%s event=vanished-failed", s->id);
+		log_warnx("imap session=%s event=vanished-failed", s->base.id);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -765,7 +766,7 @@ imap_vanished_earlier(struct imap_session *s, const struct imap_seqset *set,
 		(void)buf_append_str(&out, "* VANISHED (EARLIER) ");
 		(void)imap_numbers_append(v, o, &out);
 		(void)buf_append_str(&out, "\r\n");
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 		buf_deinit(&out);
 	}
 	free(v);
@@ -866,6 +867,6 @@ imap_cmd_fetch(struct imap_session *s, struct imap_command *c)
 	if (!fetch_run(s)) {
 		/* Waiting for the drain: no reads (the command's slices
 		 * point into the input buffer). */
-		conn_pause(s->conn);
+		conn_pause(s->base.conn);
 	}
 }

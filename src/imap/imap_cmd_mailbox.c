@@ -387,7 +387,7 @@ imap_special_folders(struct imap_session *s)
 		    sizeof(dir)) < 0 || maildir_create(dir) < 0 ||
 		    subs_set(s, special[i].folder, true) < 0)
 			log_warn("imap session=%s event=special-folder-failed "
-			    "folder=%s", s->id, special[i].folder);
+			    "folder=%s", s->base.id, special[i].folder);
 	}
 }
 
@@ -469,7 +469,7 @@ imap_cmd_list(struct imap_session *s, struct imap_command *c)
 	}
 	if (li.npatterns == 1 && li.patterns[0].len == 0 && !lsub) {
 		/* RFC 9051 6.3.9: the delimiter and root. */
-		conn_printf(s->conn, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+		conn_printf(s->base.conn, "* LIST (\\Noselect) \"/\" \"\"\r\n");
 		imap_tagged(s, "OK", NULL, "LIST completed");
 		return;
 	}
@@ -523,7 +523,7 @@ imap_cmd_list(struct imap_session *s, struct imap_command *c)
 	buf_deinit(&name);
 	buf_deinit(&pat);
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	imap_tagged(s, "OK", NULL, "%s completed", lsub ? "LSUB" : "LIST");
 }
@@ -537,7 +537,7 @@ imap_cmd_namespace(struct imap_session *s, struct imap_command *c)
 		imap_parse_failed(s, &err);
 		return;
 	}
-	conn_printf(s->conn, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	conn_printf(s->base.conn, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
 	imap_tagged(s, "OK", NULL, "NAMESPACE completed");
 }
 
@@ -566,7 +566,7 @@ imap_cmd_create(struct imap_session *s, struct imap_command *c)
 	}
 	if (imap_folder_dir(s, folder, dir, sizeof(dir)) < 0 ||
 	    maildir_create(dir) < 0) {
-		log_warn("imap session=%s event=create-failed", s->id);
+		log_warn("imap session=%s event=create-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Cannot create the mailbox");
 		return;
 	}
@@ -647,7 +647,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_command *c)
 	}
 	if (imap_folder_dir(s, folder, dir, sizeof(dir)) < 0 ||
 	    remove_folder(dir) < 0) {
-		log_warn("imap session=%s event=delete-failed", s->id);
+		log_warn("imap session=%s event=delete-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Cannot delete the mailbox");
 		return;
 	}
@@ -708,7 +708,8 @@ imap_cmd_rename(struct imap_session *s, struct imap_command *c)
 		    imap_folder_dir(s, nf, dto, sizeof(dto)) < 0 ||
 		    rename(dfrom, dto) < 0) {
 			folders_free(v, n);
-			log_warn("imap session=%s event=rename-failed", s->id);
+			log_warn("imap session=%s event=rename-failed",
+			    s->base.id);
 			imap_tagged(s, "NO", "SERVERBUG", "Cannot rename");
 			return;
 		}
@@ -800,7 +801,7 @@ status_append(struct imap_session *s, const char *folder, unsigned items,
 	ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu",
 	    (unsigned long long)st.highestmodseq)
 	ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu",
-	    (unsigned long long)s->srv->cfg->message_size)
+	    (unsigned long long)s->srv->base.cfg->message_size)
 #undef ITEM
 	if (buf_append_str(out, ")\r\n") < 0)
 		goto out;
@@ -836,11 +837,11 @@ imap_cmd_status(struct imap_session *s, struct imap_command *c)
 	buf_init(&out, 4096);
 	if (status_append(s, folder, st.items, &out, &e) < 0) {
 		buf_deinit(&out);
-		log_warnx("imap session=%s event=status-failed", s->id);
+		log_warnx("imap session=%s event=status-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Cannot read the mailbox");
 		return;
 	}
-	conn_write(s->conn, out.data, out.len);
+	conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	imap_tagged(s, "OK", NULL, "STATUS completed");
 }
@@ -872,7 +873,7 @@ qresync_select(struct imap_session *s, const struct imap_select *sel)
 		    (unsigned long long)m->modseq);
 	}
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 }
 
@@ -896,8 +897,8 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	if (s->mb != NULL) {
 		imap_deselect(s);
 		if (s->rev2)
-			conn_printf(s->conn, "* OK [CLOSED] Previous mailbox "
-			    "closed\r\n");
+			conn_printf(s->base.conn, "* OK [CLOSED] Previous "
+			    "mailbox closed\r\n");
 	}
 	if (sel.qresync && !s->qresync) {
 		/* RFC 7162 3.2.5: only after ENABLE QRESYNC. */
@@ -920,7 +921,7 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	    mailbox_status(s->mb, &st, &e) < 0 ||
 	    mailbox_list(s->mb, &s->msgs, &s->nmsgs, &e) < 0) {
 		log_warnx("imap session=%s event=select-failed error=\"%s\"",
-		    s->id, e ? e : "-");
+		    s->base.id, e ? e : "-");
 		imap_deselect(s);
 		imap_tagged(s, "NO", "UNAVAILABLE", "Cannot open the mailbox");
 		return;
@@ -936,17 +937,17 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 	if (imap_keywords_union(s->msgs, s->nmsgs, &kw) < 0 ||
 	    buf_cstr(&kw, &kws) < 0)
 		kws = "";
-	conn_printf(s->conn, "* FLAGS (\\Answered \\Flagged \\Deleted "
+	conn_printf(s->base.conn, "* FLAGS (\\Answered \\Flagged \\Deleted "
 	    "\\Seen \\Draft%s%s)\r\n* %zu EXISTS\r\n", kws[0] ? " " : "",
 	    kws, s->nmsgs);
 	buf_deinit(&kw);
 	if (!s->rev2) {
-		conn_printf(s->conn, "* 0 RECENT\r\n");
+		conn_printf(s->base.conn, "* 0 RECENT\r\n");
 		if (first_unseen > 0)
-			conn_printf(s->conn, "* OK [UNSEEN %zu] First unseen\r\n",
-			    first_unseen);
+			conn_printf(s->base.conn, "* OK [UNSEEN %zu] First "
+			    "unseen\r\n", first_unseen);
 	}
-	conn_printf(s->conn, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+	conn_printf(s->base.conn, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 	    "* OK [UIDNEXT %u] Predicted next UID\r\n"
 	    "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n"
 	    "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
@@ -961,7 +962,7 @@ imap_cmd_select(struct imap_session *s, struct imap_command *c)
 		if (buf_append_str(&nb, "* LIST () \"/\" ") == 0 &&
 		    client_name_append(s, folder, &nb) == 0 &&
 		    buf_append_str(&nb, "\r\n") == 0)
-			conn_write(s->conn, nb.data, nb.len);
+			conn_write(s->base.conn, nb.data, nb.len);
 		buf_deinit(&nb);
 	}
 	if (sel.qresync && sel.uidvalidity == st.uidvalidity)
@@ -982,7 +983,8 @@ imap_cmd_close(struct imap_session *s, struct imap_command *c)
 	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not. */
 	if (c->cmd == IMAP_CMD_CLOSE && !s->readonly &&
 	    imap_expunge_deleted(s, NULL) < 0)
-		log_warnx("imap session=%s event=close-expunge-failed", s->id);
+		log_warnx("imap session=%s event=close-expunge-failed",
+		    s->base.id);
 	imap_deselect(s);
 	imap_tagged(s, "OK", NULL, "%s completed", c->cmd == IMAP_CMD_CLOSE ?
 	    "CLOSE" : "UNSELECT");

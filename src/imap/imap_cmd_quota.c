@@ -25,7 +25,7 @@ quota_get(struct imap_session *s, uint64_t *limit_r, struct quota_usage *u)
 	if (store_account_quota(s->srv->store, s->user, limit_r, &e) < 0 ||
 	    quota_usage(s->maildir, u) < 0) {
 		log_warnx("imap session=%s event=quota-failed error=\"%s\"",
-		    s->id, e ? e : "usage");
+		    s->base.id, e ? e : "usage");
 		return -1;
 	}
 	return 0;
@@ -35,7 +35,7 @@ static void
 quota_line(struct imap_session *s, uint64_t limit,
     const struct quota_usage *u)
 {
-	conn_printf(s->conn, "* QUOTA \"%s\" (STORAGE %llu %llu)\r\n",
+	conn_printf(s->base.conn, "* QUOTA \"%s\" (STORAGE %llu %llu)\r\n",
 	    QUOTA_ROOT, (unsigned long long)((u->bytes + 1023) / 1024),
 	    (unsigned long long)(limit / 1024));
 }
@@ -91,16 +91,16 @@ imap_cmd_getquotaroot(struct imap_session *s, struct imap_command *c)
 		return;
 	}
 	/* The mailbox name as the client sent it (it is valid). */
-	conn_printf(s->conn, "* QUOTAROOT ");
+	conn_printf(s->base.conn, "* QUOTAROOT ");
 	if (mb.inbox)
-		conn_printf(s->conn, "INBOX");
+		conn_printf(s->base.conn, "INBOX");
 	else
-		conn_printf(s->conn, "{%zu+}\r\n%.*s", mb.name.len,
+		conn_printf(s->base.conn, "{%zu+}\r\n%.*s", mb.name.len,
 		    (int)mb.name.len, (const char *)mb.name.p);
 	if (limit > 0)
-		conn_printf(s->conn, " \"%s\"\r\n", QUOTA_ROOT);
+		conn_printf(s->base.conn, " \"%s\"\r\n", QUOTA_ROOT);
 	else
-		conn_printf(s->conn, "\r\n");
+		conn_printf(s->base.conn, "\r\n");
 	if (limit > 0)
 		quota_line(s, limit, &u);
 	imap_tagged(s, "OK", NULL, "GETQUOTAROOT completed");

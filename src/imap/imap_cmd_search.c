@@ -496,7 +496,7 @@ imap_cmd_search(struct imap_session *s, struct imap_command *c)
 	}
 	free(hits);
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	imap_tagged(s, "OK", NULL, "%sSEARCH completed%s", uid ? "UID " : "",
 	    save ? ", result saved" : "");

@@ -241,7 +241,7 @@ imap_cmd_sort(struct imap_session *s, struct imap_command *c)
 	}
 	free(v);
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	imap_tagged(s, "OK", NULL, "%sSORT completed%s", uid ? "UID " : "",
 	    save ? ", result saved" : "");
@@ -280,7 +280,7 @@ imap_cmd_thread(struct imap_session *s, struct imap_command *c)
 	else
 		r = imap_thread_orderedsubject(k, n, &out);
 	if (r == 0 && buf_append_str(&out, "\r\n") == 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	strs_free(ss, s->nmsgs);
 	free(k);

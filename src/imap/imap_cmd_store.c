@@ -67,9 +67,9 @@ folder_add(struct imap_session *s, const char *folder, const uint8_t *data,
 	size_t i, o = 0;
 	int fd, n;
 
-	for (i = 0; s->srv->cfg->hostname[i] != '\0' && o + 1 < sizeof(host);
-	    i++) {
-		char c = s->srv->cfg->hostname[i];
+	for (i = 0; s->srv->base.cfg->hostname[i] != '\0' &&
+	    o + 1 < sizeof(host); i++) {
+		char c = s->srv->base.cfg->hostname[i];
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.')
@@ -169,7 +169,7 @@ folder_keywords(struct imap_session *s, const char *folder,
 			ch.keywords = kws[k];
 			if (mailbox_store(mb, uids[k], &ch, &e) < 0)
 				log_warnx("imap session=%s "
-				    "event=keywords-failed uid=%u", s->id,
+				    "event=keywords-failed uid=%u", s->base.id,
 				    uids[k]);
 		}
 	}
@@ -258,7 +258,7 @@ store_one(struct imap_session *s, const struct imap_store *st, unsigned bits,
 		}
 	} else if (r < 0) {
 		log_warnx("imap session=%s event=store-failed uid=%u "
-		    "error=\"%s\"", s->id, m->uid, e ? e : "-");
+		    "error=\"%s\"", s->base.id, m->uid, e ? e : "-");
 	}
 	free(kw);
 	return r;
@@ -324,7 +324,7 @@ imap_cmd_store(struct imap_session *s, struct imap_command *c)
 	}
 	free(sel);
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_reset(&out);
 	if (nmod > 0) {
 		const char *code = NULL;
@@ -392,7 +392,7 @@ imap_cmd_expunge(struct imap_session *s, struct imap_command *c)
 	r = imap_expunge_deleted(s, sel);
 	free(sel);
 	if (r < 0) {
-		log_warnx("imap session=%s event=expunge-failed", s->id);
+		log_warnx("imap session=%s event=expunge-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Expunge failed");
 		return;
 	}
@@ -489,14 +489,14 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *c)
 	else
 		imap_junk_commit(&junk);	/* the pool learns; no waiting */
 	if (failed) {
-		log_warn("imap session=%s event=copy-failed", s->id);
+		log_warn("imap session=%s event=copy-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Copy failed");
 	} else if (move) {
 		if (n > 0 && mailbox_expunge(s->mb, src, n, &e) < 0)
 			log_warnx("imap session=%s event=move-expunge-failed",
-			    s->id);
+			    s->base.id);
 		if (n > 0)
-			conn_printf(s->conn, "* OK [%s] Moved\r\n",
+			conn_printf(s->base.conn, "* OK [%s] Moved\r\n",
 			    (const char *)out.data);
 		imap_tagged(s, "OK", NULL, "%sMOVE completed", uid ? "UID " :
 		    "");
@@ -545,7 +545,7 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 		imap_tagged(s, "NO", NULL, "Empty message");
 		return;
 	}
-	if (ap.data.len > s->srv->cfg->message_size) {
+	if (ap.data.len > s->srv->base.cfg->message_size) {
 		imap_tagged(s, "NO", "TOOBIG", "Message too big");
 		return;
 	}
@@ -565,7 +565,7 @@ imap_cmd_append(struct imap_session *s, struct imap_command *c)
 	    ap.has_flags ? flags_bits(&ap.flags) : 0, idate, b,
 	    sizeof(b)) < 0 ||
 	    folder_uids(s, folder, &bp, 1, &uid, &uidvalidity) < 0) {
-		log_warn("imap session=%s event=append-failed", s->id);
+		log_warn("imap session=%s event=append-failed", s->base.id);
 		imap_tagged(s, "NO", "SERVERBUG", "Cannot store the message");
 		return;
 	}

@@ -93,7 +93,7 @@ not_ham(const char *folder)
 static struct imap_junk *
 junk_new(struct imap_session *s, enum bayes_class cls)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct imap_junk *j;
 
 	if (!cfg->spam || !cfg->spam_learn_moves || s->user[0] == '\0' ||
@@ -101,11 +101,11 @@ junk_new(struct imap_session *s, enum bayes_class cls)
 		return NULL;
 	j = xcalloc(1, sizeof(*j));
 	j->work.data = j;
-	j->loop = s->srv->loop;
+	j->loop = s->srv->base.loop;
 	j->cfg = cfg;
 	j->cls = cls;
 	moat_strlcpy(j->user, s->user, sizeof(j->user));
-	moat_strlcpy(j->session, s->id, sizeof(j->session));
+	moat_strlcpy(j->session, s->base.id, sizeof(j->session));
 	return j;
 }
 

@@ -30,16 +30,15 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "conn.h"
 #include "log.h"
 #include "screen.h"
-#include "tls.h"
+#include "session.h"
 #include "util.h"
 #include "xalloc.h"
 #include "imap_session_private.h"
@@ -124,6 +123,9 @@ static void imap_on_input(struct conn *c);
 static void imap_on_tls(struct conn *c, bool ok);
 static void imap_on_close(struct conn *c);
 static void imap_on_drained(struct conn *c);
+static void imap_on_timeout(uv_timer_t *t);
+static void imap_drain(struct session *ss);
+static void imap_abort(struct session *ss);
 
 static const struct conn_ops imap_conn_ops = {
 	.on_input = imap_on_input,
@@ -132,25 +134,36 @@ static const struct conn_ops imap_conn_ops = {
 	.on_drained = imap_on_drained,
 };
 
+static const struct session_class imap_class = {
+	.name = "imap",
+	.state_names = state_names,
+	.conn_ops = &imap_conn_ops,
+	.in_max = IMAP_LINE_MAX_PREAUTH + IMAP_LITERAL_MAX_PREAUTH +
+	    IMAP_IN_SLACK,
+	.on_timeout = imap_on_timeout,
+	.drain = imap_drain,
+	.abort = imap_abort,
+};
+_Static_assert(offsetof(struct imap_session, base) == 0,
+    "session.c frees the imap_session through its base");
+
 void
 imap_enter_state(struct imap_session *s, enum imap_state st)
 {
-	if (s->state != st)
-		log_debug("imap session=%s state %s -> %s", s->id,
-		    state_names[s->state], state_names[st]);
+	session_log_state(&s->base, s->state, st);
 	s->state = st;
 }
 
 bool
 imap_is_tls(const struct imap_session *s)
 {
-	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
+	return session_is_tls(&s->base);
 }
 
 uint64_t
 imap_now_ms(struct imap_session *s)
 {
-	return uv_now(s->srv->loop);
+	return uv_now(s->srv->base.loop);
 }
 
 void
@@ -166,12 +179,12 @@ imap_capabilities(struct imap_session *s, char *out, size_t outlen)
 	    "SORT ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES QUOTA "
 	    "QUOTA=RES-STORAGE BINARY STATUS=SIZE", outlen);
 	snprintf(tmp, sizeof(tmp), " APPENDLIMIT=%" PRIu64,
-	    s->srv->cfg->message_size);
+	    s->srv->base.cfg->message_size);
 	moat_strlcat(out, tmp, outlen);
 	if (!preauth)
 		return;
-	if (s->srv->ssl_ctx != NULL && s->conn != NULL &&
-	    s->conn->ssl == NULL && s->service == SERVICE_IMAP)
+	if (s->srv->base.ssl_ctx != NULL && s->base.conn != NULL &&
+	    s->base.conn->ssl == NULL && s->service == SERVICE_IMAP)
 		moat_strlcat(out, " STARTTLS", outlen);
 	if (!imap_cleartext_ok(s))
 		moat_strlcat(out, " LOGINDISABLED", outlen);
@@ -218,16 +231,16 @@ imap_tagged(struct imap_session *s, const char *result, const char *code,
 	va_end(ap);
 	if (n < 0)
 		text[0] = '\0';
-	if (s->conn == NULL || s->conn_gone)
+	if (s->base.conn == NULL || s->base.conn_gone)
 		return;
 	if (s->mb != NULL && strcmp(result, "BAD") != 0 &&
 	    (d == NULL || (d->flags & F_NO_REFRESH) == 0))
 		imap_refresh(s);
-	conn_printf(s->conn, "%s %s %s%s%s%s\r\n", s->tag, result,
+	conn_printf(s->base.conn, "%s %s %s%s%s%s\r\n", s->tag, result,
 	    code ? "[" : "", code ? code : "", code ? "] " : "", text);
 	log_escape(esc, sizeof(esc), s->tag, strlen(s->tag));
 	log_info("imap session=%s tag=\"%s\" cmd=%s result=%s%s%s ms=%" PRIu64
-	    " text=\"%s\"", s->id, esc, name ? name : "-", result,
+	    " text=\"%s\"", s->base.id, esc, name ? name : "-", result,
 	    code ? " code=" : "", code ? code : "",
 	    imap_now_ms(s) - s->cmd_start_ms, text);
 }
@@ -261,40 +274,36 @@ imap_parse_failed(struct imap_session *s, const struct imap_parse_error *err)
 void
 imap_close(struct imap_session *s)
 {
-	if (s->conn_gone || s->state == IMAP_STATE_LOGOUT)
+	if (s->base.conn_gone || s->state == IMAP_STATE_LOGOUT)
 		return;
 	imap_enter_state(s, IMAP_STATE_LOGOUT);
 	uv_timer_stop(&s->aux_timer);
-	conn_close(s->conn);
+	conn_close(s->base.conn);
 }
 
 void
 imap_count_error(struct imap_session *s)
 {
-	if (++s->nerrors >= s->srv->cfg->errors && !s->conn_gone &&
+	if (++s->nerrors >= s->srv->base.cfg->errors && !s->base.conn_gone &&
 	    s->state != IMAP_STATE_LOGOUT) {
-		log_info("imap session=%s event=too-many-errors", s->id);
-		conn_printf(s->conn, "* BYE Too many errors, closing "
+		log_info("imap session=%s event=too-many-errors", s->base.id);
+		conn_printf(s->base.conn, "* BYE Too many errors, closing "
 		    "connection\r\n");
 		imap_close(s);
 	}
 }
-
-static void imap_on_timeout(uv_timer_t *t);
 
 /* Before login [limits] idle_timeout (busy_timeout when the worker is
  * busy); after it 30 minutes (RFC 9051 5.4). */
 void
 imap_timer_arm(struct imap_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
-	unsigned secs = s->srv->nsessions >= cfg->busy_sessions ?
-	    cfg->busy_timeout : cfg->idle_timeout;
+	unsigned secs = session_idle_secs(&s->base);
 
 	if (s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED ||
 	    s->state == IMAP_STATE_IDLE)
 		secs = IMAP_AUTH_IDLE_SECS;
-	uv_timer_start(&s->timer, imap_on_timeout, (uint64_t)secs * 1000, 0);
+	session_timer_start(&s->base, secs);
 }
 
 void
@@ -323,20 +332,21 @@ imap_refresh(struct imap_session *s)
 	const char *error = NULL;
 	struct buf out;
 
-	if (s->mb == NULL || s->conn_gone)
+	if (s->mb == NULL || s->base.conn_gone)
 		return;
 	if (mailbox_sync(s->mb, &error) < 0 ||
 	    mailbox_status(s->mb, &st, &error) < 0 ||
 	    mailbox_list(s->mb, &msgs, &n, &error) < 0) {
 		log_warnx("imap session=%s event=refresh-failed error=\"%s\"",
-		    s->id, error ? error : "-");
+		    s->base.id, error ? error : "-");
 		return;
 	}
 	if (st.uidvalidity != s->uidvalidity) {
 		/* The index was rebuilt: UIDs mean something else now. */
 		mailbox_msgs_free(&msgs, n);
-		log_warnx("imap session=%s event=uidvalidity-changed", s->id);
-		conn_printf(s->conn, "* BYE [UNAVAILABLE] Mailbox index "
+		log_warnx("imap session=%s event=uidvalidity-changed",
+		    s->base.id);
+		conn_printf(s->base.conn, "* BYE [UNAVAILABLE] Mailbox index "
 		    "rebuilt, please reconnect\r\n");
 		imap_close(s);
 		return;
@@ -347,12 +357,13 @@ imap_refresh(struct imap_session *s)
 	    (s->qresync ? IMAP_VIEW_VANISHED : 0), &out) < 0) {
 		buf_deinit(&out);
 		mailbox_msgs_free(&msgs, n);
-		conn_printf(s->conn, "* BYE [UNAVAILABLE] Too many changes\r\n");
+		conn_printf(s->base.conn, "* BYE [UNAVAILABLE] Too many "
+		    "changes\r\n");
 		imap_close(s);
 		return;
 	}
 	if (out.len > 0)
-		conn_write(s->conn, out.data, out.len);
+		conn_write(s->base.conn, out.data, out.len);
 	buf_deinit(&out);
 	mailbox_msgs_free(&s->msgs, s->nmsgs);
 	s->msgs = msgs;
@@ -366,11 +377,11 @@ idle_poll(uv_timer_t *t)
 {
 	struct imap_session *s = t->data;
 
-	if (s->conn_gone || s->state != IMAP_STATE_IDLE)
+	if (s->base.conn_gone || s->state != IMAP_STATE_IDLE)
 		return;
 	imap_refresh(s);
-	if (!s->conn_gone)
-		conn_flush(s->conn);
+	if (!s->base.conn_gone)
+		conn_flush(s->base.conn);
 }
 
 static void
@@ -384,7 +395,7 @@ cmd_idle(struct imap_session *s, struct imap_command *c)
 	}
 	/* Updates so far, then the continuation (RFC 2177 3). */
 	imap_refresh(s);
-	conn_printf(s->conn, "+ idling\r\n");
+	conn_printf(s->base.conn, "+ idling\r\n");
 	imap_enter_state(s, IMAP_STATE_IDLE);
 	imap_timer_arm(s);
 	if (s->mb != NULL)
@@ -428,11 +439,11 @@ dispatch(struct imap_session *s, struct imap_command *c, size_t consumed)
 	s->cmd = c->cmd;
 	s->cmd_consumed = consumed;
 	s->cmd_start_ms = imap_now_ms(s);
-	if (++s->ncommands > s->srv->cfg->commands * 100u) {
+	if (++s->ncommands > s->srv->base.cfg->commands * 100u) {
 		/* [limits] commands is per SMTP session; an IMAP session
 		 * lives longer: a hundredfold. */
-		log_info("imap session=%s event=too-many-commands", s->id);
-		conn_printf(s->conn, "* BYE Too many commands\r\n");
+		log_info("imap session=%s event=too-many-commands", s->base.id);
+		conn_printf(s->base.conn, "* BYE Too many commands\r\n");
 		imap_close(s);
 		return;
 	}
@@ -452,7 +463,7 @@ dispatch(struct imap_session *s, struct imap_command *c, size_t consumed)
 	if (c->cmd == IMAP_CMD_STARTTLS) {
 		/* Nothing of the command is needed after this; the input
 		 * behind it is discarded with the TLS start. */
-		buf_consume(&s->conn->in, consumed);
+		buf_consume(&s->base.conn->in, consumed);
 		s->cmd_consumed = 0;
 	}
 	d->handler(s, c);
@@ -462,14 +473,14 @@ void
 imap_cmd_finish(struct imap_session *s)
 {
 	s->busy = false;
-	if (s->conn_gone)
+	if (s->base.conn_gone)
 		return;
-	buf_consume(&s->conn->in, s->cmd_consumed);
+	buf_consume(&s->base.conn->in, s->cmd_consumed);
 	s->cmd_consumed = 0;
 	imap_timer_arm(s);
-	conn_flush(s->conn);
-	if (s->conn->paused)
-		conn_resume(s->conn);
+	conn_flush(s->base.conn);
+	if (s->base.conn->paused)
+		conn_resume(s->base.conn);
 	imap_process(s);
 }
 
@@ -484,10 +495,11 @@ reading_state(const struct imap_session *s)
 static void
 drain_check(struct imap_session *s)
 {
-	if (!s->srv->draining || s->conn_gone || s->busy ||
+	if (!s->srv->base.draining || s->base.conn_gone || s->busy ||
 	    s->state == IMAP_STATE_TLS_WAIT || s->state == IMAP_STATE_LOGOUT)
 		return;
-	conn_printf(s->conn, "* BYE [UNAVAILABLE] Server shutting down\r\n");
+	conn_printf(s->base.conn, "* BYE [UNAVAILABLE] Server shutting "
+	    "down\r\n");
 	imap_close(s);
 }
 
@@ -496,7 +508,7 @@ drain_check(struct imap_session *s)
 static bool
 client_line(struct imap_session *s)
 {
-	struct conn *c = s->conn;
+	struct conn *c = s->base.conn;
 	struct imap_slice line;
 	size_t consumed = 0, max;
 	int r;
@@ -539,10 +551,10 @@ client_line(struct imap_session *s)
 static void
 imap_process(struct imap_session *s)
 {
-	struct conn *c = s->conn;
+	struct conn *c = s->base.conn;
 
 	drain_check(s);
-	while (!s->conn_gone && !c->closing && !c->paused && !s->busy &&
+	while (!s->base.conn_gone && !c->closing && !c->paused && !s->busy &&
 	    reading_state(s) && s->fetch == NULL) {
 		struct imap_command cmd;
 		struct imap_parse_result res;
@@ -582,7 +594,7 @@ imap_process(struct imap_session *s)
 			}
 			buf_consume(&c->in, res.consumed);
 			imap_parse_failed(s, &res.err);
-			if (res.err.close && !s->conn_gone) {
+			if (res.err.close && !s->base.conn_gone) {
 				conn_printf(c, "* BYE Cannot recover from "
 				    "this input\r\n");
 				imap_close(s);
@@ -598,16 +610,16 @@ imap_process(struct imap_session *s)
 		memcpy(s->tag, cmd.tag.p, cmd.tag.len);
 		s->tag[cmd.tag.len] = '\0';
 		dispatch(s, &cmd, res.consumed);
-		if (!s->busy && s->fetch == NULL && !s->conn_gone) {
+		if (!s->busy && s->fetch == NULL && !s->base.conn_gone) {
 			buf_consume(&c->in, s->cmd_consumed);
 			s->cmd_consumed = 0;
 		}
 	}
-	if (!s->conn_gone && c->in_overflow && !c->closing) {
+	if (!s->base.conn_gone && c->in_overflow && !c->closing) {
 		conn_printf(c, "* BYE Too much input\r\n");
 		imap_close(s);
 	}
-	if (!s->conn_gone)
+	if (!s->base.conn_gone)
 		conn_flush(c);
 }
 
@@ -633,20 +645,18 @@ greet(struct imap_session *s)
 
 	imap_enter_state(s, IMAP_STATE_NOT_AUTH);
 	imap_capabilities(s, caps, sizeof(caps));
-	conn_printf(s->conn, "* OK [CAPABILITY %s] %s IMAP moat ready\r\n",
-	    caps, s->srv->cfg->hostname);
+	conn_printf(s->base.conn, "* OK [CAPABILITY %s] %s IMAP moat ready\r\n",
+	    caps, s->srv->base.cfg->hostname);
 }
 
 static void
 imap_on_tls(struct conn *c, bool ok)
 {
 	struct imap_session *s = c->ctx;
-	char desc[160];
 
 	if (!ok)
 		return;
-	if (tls_describe(c->ssl, desc, sizeof(desc)) == 0)
-		log_info("imap session=%s event=tls %s", s->id, desc);
+	session_log_tls(&s->base);
 	if (s->service == SERVICE_IMAPS && s->ncommands == 0)
 		greet(s);
 	else
@@ -655,34 +665,13 @@ imap_on_tls(struct conn *c, bool ok)
 }
 
 static void
-timer_closed(uv_handle_t *h)
-{
-	struct imap_session *s = h->data;
-
-	if (--s->handles_open == 0)
-		free(s);
-}
-
-static void
 imap_free(struct imap_session *s)
 {
-	struct imap_server *srv = s->srv;
-
 	imap_fetch_free(s);
 	imap_deselect(s);
 	sasl_free(&s->sasl);
 	imap_parser_free(&s->parser);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
-	uv_close((uv_handle_t *)&s->timer, timer_closed);
-	uv_close((uv_handle_t *)&s->aux_timer, timer_closed);
-	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_free(&s->base);
 }
 
 static void
@@ -690,10 +679,9 @@ imap_on_close(struct conn *c)
 {
 	struct imap_session *s = c->ctx;
 
-	log_info("imap session=%s event=disconnect commands=%u", s->id,
+	log_info("imap session=%s event=disconnect commands=%u", s->base.id,
 	    s->ncommands);
-	s->conn_gone = true;
-	s->conn = NULL;
+	session_conn_gone(&s->base);
 	/* A running auth delay timer ends a busy session; imap_free()
 	 * closes both timers. */
 	if (s->busy)
@@ -713,22 +701,21 @@ imap_on_timeout(uv_timer_t *t)
 {
 	struct imap_session *s = t->data;
 
-	if (s->busy || s->conn_gone)
+	if (s->busy || s->base.conn_gone)
 		return;
-	log_info("imap session=%s event=timeout state=%s", s->id,
-	    state_names[s->state]);
-	conn_printf(s->conn, "* BYE Idle timeout, closing connection\r\n");
+	session_log_timeout(&s->base, s->state);
+	conn_printf(s->base.conn, "* BYE Idle timeout, closing connection\r\n");
 	imap_close(s);
 }
 
 static unsigned
 sessions_from(struct imap_server *srv, const char *ip)
 {
-	struct imap_session *o;
+	struct session *ss;
 	unsigned n = 0;
 
-	for (o = srv->sessions; o != NULL; o = o->next)
-		if (o->conn != NULL && strcmp(o->conn->peer_ip, ip) == 0)
+	for (ss = srv->base.sessions; ss != NULL; ss = ss->next)
+		if (ss->conn != NULL && strcmp(ss->conn->peer_ip, ip) == 0)
 			n++;
 	return n;
 }
@@ -738,101 +725,85 @@ imap_session_accept(struct imap_server *srv, uv_stream_t *listener,
     enum listen_service service)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
-	uint64_t rnd;
 	char text[320];
 
 	s->srv = srv;
 	s->service = service;
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
 	moat_strlcpy(s->tag, "*", sizeof(s->tag));
-	s->conn = conn_accept(listener, &imap_conn_ops, s,
-	    IMAP_LINE_MAX_PREAUTH + IMAP_LITERAL_MAX_PREAUTH + IMAP_IN_SLACK);
-	if (s->conn == NULL) {
+	if (session_accept(&s->base, &imap_class, &srv->base, listener,
+	    service, &s->aux_timer) < 0) {
 		free(s);
 		return;
 	}
 	imap_limits_preauth(&s->limits);
 	s->limits.literal_mode = IMAP_LITERAL_PLUS;
 	s->parser = imap_parser_new(&s->limits);
-	uv_timer_init(srv->loop, &s->timer);
-	s->timer.data = s;
-	uv_timer_init(srv->loop, &s->aux_timer);
-	s->aux_timer.data = s;
-	s->handles_open = 2;
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info("imap session=%s event=connect service=%s ip=%s port=%u",
-	    s->id, config_service_name(service), s->conn->peer_ip,
-	    (unsigned)s->conn->peer_port);
 	imap_timer_arm(s);
-	if (srv->nsessions > srv->cfg->sessions || srv->draining ||
-	    sessions_from(srv, s->conn->peer_ip) > IMAP_SESSIONS_PER_IP) {
-		log_info("imap session=%s event=too-many-sessions", s->id);
-		conn_printf(s->conn, "* BYE [UNAVAILABLE] Too many "
+	if (session_server_full(&srv->base) ||
+	    sessions_from(srv, s->base.conn->peer_ip) > IMAP_SESSIONS_PER_IP) {
+		log_info("imap session=%s event=too-many-sessions", s->base.id);
+		conn_printf(s->base.conn, "* BYE [UNAVAILABLE] Too many "
 		    "connections, try again later\r\n");
 		imap_enter_state(s, IMAP_STATE_LOGOUT);
-		conn_close(s->conn);
+		conn_close(s->base.conn);
 		return;
 	}
-	if (screen_session_refused(srv->screen, service, s->id,
-	    s->conn->peer_ip, text, sizeof(text))) {
+	if (screen_session_refused(srv->base.screen, service, s->base.id,
+	    s->base.conn->peer_ip, text, sizeof(text))) {
 		/* No plaintext BYE into a TLS handshake on imaps. */
 		if (service != SERVICE_IMAPS)
-			conn_printf(s->conn, "* BYE [UNAVAILABLE] %s\r\n",
-			    text);
+			conn_printf(s->base.conn,
+			    "* BYE [UNAVAILABLE] %s\r\n", text);
 		imap_enter_state(s, IMAP_STATE_LOGOUT);
-		conn_close(s->conn);
+		conn_close(s->base.conn);
 		return;
 	}
 	if (service == SERVICE_IMAPS) {
 		imap_enter_state(s, IMAP_STATE_TLS_WAIT);
-		if (srv->ssl_ctx == NULL ||
-		    conn_start_tls(s->conn, srv->ssl_ctx) < 0)
+		if (session_start_tls(&s->base) < 0)
 			imap_close(s);
 		return;
 	}
 	greet(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
+}
+
+/* Draining: a handshake is cut off; a session waiting for a command
+ * gets BYE now. */
+static void
+imap_drain(struct session *ss)
+{
+	struct imap_session *s = (struct imap_session *)ss;
+
+	if (s->state == IMAP_STATE_TLS_WAIT) {
+		conn_abort(ss->conn);
+		return;
+	}
+	drain_check(s);
+	if (!ss->conn_gone)
+		conn_flush(ss->conn);
+}
+
+static void
+imap_abort(struct session *ss)
+{
+	struct imap_session *s = (struct imap_session *)ss;
+
+	if (s->busy)
+		return;
+	conn_printf(ss->conn, "* BYE [UNAVAILABLE] Server shutting "
+	    "down\r\n");
+	imap_close(s);
 }
 
 void
 imap_server_drain(struct imap_server *srv)
 {
-	struct imap_session *s, *next;
-
-	srv->draining = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->conn_gone)
-			continue;
-		if (s->state == IMAP_STATE_TLS_WAIT) {
-			conn_abort(s->conn);
-			continue;
-		}
-		drain_check(s);
-		if (!s->conn_gone)
-			conn_flush(s->conn);
-	}
-	if (srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_server_drain(&srv->base);
 }
 
 void
 imap_server_abort_all(struct imap_server *srv)
 {
-	struct imap_session *s, *next;
-
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->conn_gone || s->busy)
-			continue;
-		conn_printf(s->conn, "* BYE [UNAVAILABLE] Server shutting "
-		    "down\r\n");
-		imap_close(s);
-	}
+	session_server_abort_all(&srv->base);
 }

@@ -7,27 +7,18 @@
 
 #include <stdbool.h>
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "config.h"
+#include "session.h"
 
 struct store;
-struct screen;
 
-/* What every IMAP session of a worker shares. */
+/* What every IMAP session of a worker shares (base.sessions: drain and
+ * the per address and per account limits). */
 struct imap_server {
-	uv_loop_t		*loop;
-	const struct config	*cfg;
-	SSL_CTX			*ssl_ctx;
+	struct session_server	 base;
 	struct store		*store;
-	struct screen		*screen;	/* screening (screen.h) */
-	unsigned		 nsessions;
-	bool			 draining;
-	/* Called when the last session ends while draining. */
-	void			(*on_idle)(struct imap_server *srv);
-	void			*data;		/* for on_idle */
-	struct imap_session	*sessions;	/* list: drain, limits */
 };
 
 /* Accept a connection on an imap or imaps listener. */

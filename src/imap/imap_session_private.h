@@ -49,16 +49,11 @@ enum imap_state {
 };
 
 struct imap_session {
+	struct session		 base;		/* first: see session.h */
 	struct imap_server	*srv;
-	struct conn		*conn;
-	struct imap_session	*next, *prev;	/* srv->sessions */
 	enum listen_service	 service;
 	enum imap_state		 state;
-	char			 id[17];
-	uv_timer_t		 timer;		/* idle timeout */
 	uv_timer_t		 aux_timer;	/* auth delay, IDLE poll */
-	unsigned		 handles_open;
-	bool			 conn_gone;
 	bool			 busy;		/* async step: input waits */
 	bool			 rev2;		/* ENABLE IMAP4rev2 */
 	bool			 condstore;	/* RFC 7162 3.1: enabled */
