@@ -1,5 +1,6 @@
 /* content: one pass over a message's MIME structure with hard limits,
- * describing every part and every file inside zip archives (name,
+ * describing every part and every file inside zip, gzip and tar
+ * archives, also nested (a .tar.gz is a tar inside a gzip) (name,
  * declared and detected type, decoded size, SHA-256), for the
  * attachment policy, the content rules and outbreak fingerprints. The
  * limits (decoded size, nesting depth, part count, archive octets read)
@@ -30,7 +31,7 @@ struct content_limits {
 	uint64_t	max_decoded;	/* all parts and archive members */
 	unsigned	max_depth;	/* multipart + archive nesting */
 	unsigned	max_parts;	/* MIME parts + archive members */
-	bool		archives;	/* look inside zip files */
+	bool		archives;	/* look inside zip, gzip, tar */
 };
 
 struct content_part {
@@ -59,9 +60,9 @@ struct content_info {
 void content_limits_default(struct content_limits *lim);
 /* The detected type of content starting with p (at most
  * CONTENT_SNIFF_LEN octets are read): "exe", "elf", "macho", "zip",
- * "rar", "7z", "gzip", "pdf", "ole", "script", "html", "text", "empty"
- * or "unknown"; archive members that cannot be read are "encrypted" or
- * "unreadable". */
+ * "tar", "rar", "7z", "gzip", "pdf", "ole", "script", "html", "text",
+ * "empty" or "unknown"; archive members that cannot be read are
+ * "encrypted" or "unreadable". */
 const char *content_detect(const uint8_t *p, size_t len);
 
 /* Walk len octets of a message (headers and body). Returns a new
