@@ -105,6 +105,11 @@ gzip_feed(struct gzip_reader *g, const uint8_t *p, size_t len,
 		g->since_reset += given - g->z.avail_in;
 		out = GZIP_WINDOW - g->z.avail_out;
 		full = out == GZIP_WINDOW;
+		/* what came out before an error (a bad CRC comes last) */
+		if (out > 0 && sink(g->win, out, ctx) < 0) {
+			g->state = GZ_BAD;
+			return -1;
+		}
 		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
 			/* Not a member where one could start: trailing
 			 * octets after the file, which gunzip ignores. */
@@ -115,10 +120,6 @@ gzip_feed(struct gzip_reader *g, const uint8_t *p, size_t len,
 			}
 			g->state = GZ_BAD;
 			return GZIP_CORRUPT;
-		}
-		if (out > 0 && sink(g->win, out, ctx) < 0) {
-			g->state = GZ_BAD;
-			return -1;
 		}
 		if (zr == Z_STREAM_END)
 			next_member(g);
