@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 
 #include "dynscreen.h"
 #include "log.h"
+#include "tmpdir.h"
 
 /* A minute-aligned time, so bucket boundaries fall where the tests say. */
 #define T0	((time_t)1700000040)
@@ -810,23 +810,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char path[512];
-	struct dirent *de;
-	DIR *dir;
-
 	(void)state;
-	if ((dir = opendir(tmpdir)) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmpdir,
-		    de->d_name) < sizeof(path))
-			(void)unlink(path);
-	}
-	(void)closedir(dir);
-	return rmdir(tmpdir);
+	return tmpdir_remove(tmpdir);
 }
 
 int

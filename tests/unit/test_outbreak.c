@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "outbreak.h"
+#include "tmpdir.h"
 
 #define T0	((time_t)1700000000)
 
@@ -370,11 +371,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(tmpdir);
 }
 
 int

@@ -20,6 +20,7 @@
 #include "store.h"
 #include "store_security.h"
 #include "trace.h"
+#include "tmpdir.h"
 
 struct fixture {
 	char		 dir[64];
@@ -67,11 +68,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	store_close(&f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

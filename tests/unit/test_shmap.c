@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,6 +22,7 @@
 
 #include "log.h"
 #include "shmap.h"
+#include "tmpdir.h"
 
 #define T_MAGIC		"MOATTST1"
 #define T_SLOTS		4
@@ -341,23 +341,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char path[512];
-	struct dirent *de;
-	DIR *dir;
-
 	(void)state;
-	if ((dir = opendir(tmpdir)) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmpdir,
-		    de->d_name) < sizeof(path))
-			(void)unlink(path);
-	}
-	(void)closedir(dir);
-	return rmdir(tmpdir);
+	return tmpdir_remove(tmpdir);
 }
 
 int

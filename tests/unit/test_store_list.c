@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -29,6 +28,7 @@
 #include "store.h"
 #include "store_list.h"
 #include "store_list_digest.h"
+#include "tmpdir.h"
 
 #define LIST "team@example.test"
 #define HASH "$y$j9T$salt$hashhashhashhashhashhashhashhashhashhashhas"
@@ -90,22 +90,13 @@ setup(void **state)
 }
 
 static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	store_close(&f->st);
 	/* The data_dir, with the queue some tests write. */
-	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }
