@@ -5,11 +5,16 @@ many parts are refused at the end of DATA; ordinary attachments are
 delivered; with action = quarantine the message is accepted, its
 envelope carries the reason and delivery moves it to the quarantine. A
 zip with octets in front of it is still opened, and a zip whose
-directory names one stream many times is refused as a bomb, quickly."""
+directory names one stream many times is refused as a bomb, quickly.
+gzip and tar are opened too: an executable in a .tar.gz (or named by a
+gzip's FNAME) is refused like one in a zip, a gzip bomb stops at the
+budget, a harmless .tar.gz is delivered."""
 import base64
+import gzip
 import io
 import re
 import struct
+import tarfile
 import time
 import zipfile
 import zlib
@@ -45,6 +50,26 @@ def zipped(members):
 	with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
 		for name, data in members:
 			z.writestr(name, data)
+	return out.getvalue()
+
+
+def tarred(members, mode="w:gz"):
+	out = io.BytesIO()
+	with tarfile.open(fileobj=out, mode=mode) as t:
+		for name, data in members:
+			info = tarfile.TarInfo(name)
+			info.size = len(data)
+			info.mtime = 1700000000
+			t.addfile(info, io.BytesIO(data))
+	return out.getvalue()
+
+
+def gzipped(data, fname=""):
+	"""A gzip of data; fname goes in its FNAME field."""
+	out = io.BytesIO()
+	with gzip.GzipFile(filename=fname, mode="wb", fileobj=out,
+	    mtime=0) as f:
+		f.write(data)
 	return out.getvalue()
 
 
@@ -233,3 +258,77 @@ def test_overlapping_members_refused_quickly(make_server):
 	assert took < 5, took
 	assert srv.wait_log(r'event=attachment-blocked name=- '
 	    r'reason="limit overlapping members" action=reject', timeout=5)
+
+
+def test_exe_in_tar_gz_refused_like_zip(make_server):
+	"""An .exe inside a .tar.gz gets the very reply an .exe inside a zip
+	gets; by type too (an exe named .jpg in a tar), and by a gzip's
+	FNAME. A .tar.gz of harmless files is delivered."""
+	srv = make_server()
+	files = [("docs/readme.txt", b"read me\n"),
+	    ("docs/invoice.pdf.exe", PE)]
+	tgz = tarred(files)
+	assert tarfile.open(fileobj=io.BytesIO(tgz)).getnames() == \
+	    ["docs/readme.txt", "docs/invoice.pdf.exe"]
+	code, line = send(srv, message("tgz", [part(tgz, "invoice.tar.gz",
+	    "application/gzip")]))
+	assert code == 554 and line.startswith(b"554 5.7.1 "), line
+	zcode, zline = send(srv, message("zip", [part(zipped(files),
+	    "invoice.zip", "application/zip")]))
+	# the same words (a reply may end with its own " [ref ID]")
+	line, zline = (re.sub(rb" \[ref \w+\]$", b"", x) for x in (line,
+	    zline))
+	assert (code, line) == (zcode, zline), (line, zline)
+	assert line == b'554 5.7.1 Message refused: attachment ' \
+	    b'"docs/invoice.pdf.exe" is not allowed (name matches *.exe, ' \
+	    b'in an archive)', line
+	code, line = send(srv, message("by type", [part(tarred([
+	    ("photo.jpg", PE)]), "photos.tgz")]))
+	assert code == 554 and b'"photo.jpg"' in line, line
+	assert b"(type exe, in an archive)" in line, line
+	code, line = send(srv, message("fname", [part(gzipped(PE,
+	    "setup.exe"), "archive.gz")]))
+	assert code == 554 and b'"setup.exe"' in line, line
+	assert b"name matches *.exe, in an archive" in line, line
+	code, line = send(srv, message("plain tar", [part(tarred(files,
+	    "w"), "docs.tar")]))
+	assert code == 554 and b'"docs/invoice.pdf.exe"' in line, line
+	assert srv.maildir_files(DEMO) == []
+	assert srv.wait_log(r'event=attachment-blocked '
+	    r'name="docs/invoice.pdf.exe" reason="name matches \*\.exe, '
+	    r'in an archive" action=reject', timeout=5)
+	code, line = send(srv, message("harmless", [part(tarred([
+	    ("notes.txt", b"notes\n"), ("report.pdf", PDF)]), "docs.tar.gz",
+	    "application/gzip")]))
+	assert code == 250, line
+	got = srv.wait_delivered(1)
+	assert len(got) == 1 and b'filename="docs.tar.gz"' in got[0]
+
+
+def test_gzip_bomb_refused_quickly(make_server):
+	"""200 MB of zeros in a .tar.gz (~200 KB) stop at the decoded-size
+	budget; gzips nested past max_nesting stop at the nesting limit."""
+	srv = make_server()
+	out = io.BytesIO()
+	with gzip.GzipFile(filename="zeros.tar", mode="wb", fileobj=out,
+	    mtime=0) as f:
+		info = tarfile.TarInfo("zeros.img")
+		info.size = 200 << 20
+		f.write(info.tobuf(format=tarfile.USTAR_FORMAT))
+		chunk = b"\0" * (1 << 20)
+		for _ in range(200):
+			f.write(chunk)
+		f.write(b"\0" * 1024)
+	bomb = out.getvalue()
+	assert len(bomb) < 400 * 1024
+	start = time.monotonic()
+	code, line = send(srv, message("gz bomb", [part(bomb, "zeros.tgz")]))
+	took = time.monotonic() - start
+	assert code == 552 and line.startswith(b"552 5.3.4 "), line
+	assert b"too complex (decoded size)" in line, line
+	assert took < 10, took
+	nested = gzipped(b"bottom", "deep.txt")
+	for _ in range(6):
+		nested = gzipped(nested)
+	code, line = send(srv, message("gz nest", [part(nested, "n.gz")]))
+	assert code == 552 and b"too complex (nesting)" in line, line
