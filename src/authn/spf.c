@@ -784,6 +784,30 @@ exp_result(struct spf_check *c, const struct dns_result *res)
 	deliver(c);
 }
 
+
+/* What an address and an MX lookup share: a DNS failure ends the check
+ * (temperror), an empty answer is a void lookup (4.6.4) and matches
+ * nothing, another error matches nothing. Returns true when res settled
+ * the term (or the check) that way. */
+static bool
+lookup_settled(struct spf_check *c, const struct dns_result *res)
+{
+	if (res->status == DNS_TEMPFAIL) {
+		finish(c, SPF_TEMPERROR, "DNS failure");
+		return true;
+	}
+	if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA ||
+	    (res->status == DNS_OK && res->count == 0)) {
+		if (count_void(c))
+			term_done(c, false);
+		return true;
+	}
+	if (res->status != DNS_OK) {
+		term_done(c, false);
+		return true;
+	}
+	return false;
+}
 static void
 on_dns(const struct dns_result *res, void *ctx)
 {
@@ -796,20 +820,8 @@ on_dns(const struct dns_result *res, void *ctx)
 		record_result(c, res);
 		return;
 	case STEP_ADDR:
-		if (res->status == DNS_TEMPFAIL) {
-			finish(c, SPF_TEMPERROR, "DNS failure");
+		if (lookup_settled(c, res))
 			return;
-		}
-		if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA ||
-		    (res->status == DNS_OK && res->count == 0)) {
-			if (count_void(c))
-				term_done(c, false);
-			return;
-		}
-		if (res->status != DNS_OK) {
-			term_done(c, false);
-			return;
-		}
 		{
 			const struct spf_term *t =
 			    &top(c)->rec.terms[top(c)->next];
@@ -819,20 +831,8 @@ on_dns(const struct dns_result *res, void *ctx)
 		}
 		return;
 	case STEP_MX:
-		if (res->status == DNS_TEMPFAIL) {
-			finish(c, SPF_TEMPERROR, "DNS failure");
+		if (lookup_settled(c, res))
 			return;
-		}
-		if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA ||
-		    (res->status == DNS_OK && res->count == 0)) {
-			if (count_void(c))
-				term_done(c, false);
-			return;
-		}
-		if (res->status != DNS_OK) {
-			term_done(c, false);
-			return;
-		}
 		if (res->count > SPF_MX_NAMES_MAX) {
 			finish(c, SPF_PERMERROR, "more than 10 MX names");
 			return;
