@@ -85,7 +85,7 @@ static struct web_server *web_srv;
 
 /* Draining ends when no protocol has a session left. */
 static void
-worker_stop_loop(struct smtp_server *srv)
+worker_stop_loop(struct session_server *srv)
 {
 	if (srv->nsessions > 0)
 		return;
@@ -121,7 +121,7 @@ on_drain_hard(uv_timer_t *t)
 {
 	struct smtp_server *srv = t->data;
 
-	uv_stop(srv->loop);
+	uv_stop(srv->base.loop);
 }
 
 static void
@@ -129,7 +129,7 @@ on_drain_timeout(uv_timer_t *t)
 {
 	struct smtp_server *srv = t->data;
 
-	log_info("event=drain-timeout sessions=%u", srv->nsessions);
+	log_info("event=drain-timeout sessions=%u", srv->base.nsessions);
 	/* 421 to whoever is left; give the replies a moment to leave. */
 	smtp_server_abort_all(srv);
 	if (pop3_srv != NULL)
@@ -151,15 +151,15 @@ on_term(uv_signal_t *h, int signum)
 	if (stopping)
 		return;
 	stopping = true;
-	log_info("event=draining sessions=%u", srv->nsessions);
+	log_info("event=draining sessions=%u", srv->base.nsessions);
 	for (i = 0; i < nlisteners; i++)
 		uv_close((uv_handle_t *)&listeners[i].tcp, NULL);
-	uv_timer_init(srv->loop, &drain_timer);
+	uv_timer_init(srv->base.loop, &drain_timer);
 	drain_timer.data = srv;
 	uv_timer_start(&drain_timer, on_drain_timeout,
-	    (uint64_t)srv->cfg->drain_timeout * 1000, 0);
+	    (uint64_t)srv->base.cfg->drain_timeout * 1000, 0);
 	uv_unref((uv_handle_t *)&drain_timer);
-	srv->on_idle = worker_stop_loop;
+	srv->base.on_idle = worker_stop_loop;
 	pop3_srv->base.on_idle = worker_pop3_idle;
 	imap_srv->base.on_idle = worker_imap_idle;
 	web_srv->base.on_idle = worker_web_idle;
@@ -198,13 +198,13 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	snprintf(role, sizeof(role), "worker%u", index);
 	log_set_role(role);
 	memset(&srv, 0, sizeof(srv));
-	srv.loop = loop;
-	srv.cfg = cfg;
-	srv.ssl_ctx = ssl_ctx;
+	srv.base.loop = loop;
+	srv.base.cfg = cfg;
+	srv.base.ssl_ctx = ssl_ctx;
 	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
-	srv.screen = screen_new(loop, cfg, dyn);
+	srv.base.screen = screen_new(loop, cfg, dyn);
 	smtp_filter_rules_start(loop, cfg);
 	{
 		char err[256];
@@ -219,23 +219,23 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	psrv.base.cfg = cfg;
 	psrv.base.ssl_ctx = ssl_ctx;
 	psrv.store = srv.store;
-	psrv.base.screen = srv.screen;
-	psrv.base.data = &srv;
+	psrv.base.screen = srv.base.screen;
+	psrv.base.data = &srv.base;
 	pop3_srv = &psrv;
 	memset(&isrv, 0, sizeof(isrv));
 	isrv.base.loop = loop;
 	isrv.base.cfg = cfg;
 	isrv.base.ssl_ctx = ssl_ctx;
 	isrv.store = srv.store;
-	isrv.base.screen = srv.screen;
-	isrv.base.data = &srv;
+	isrv.base.screen = srv.base.screen;
+	isrv.base.data = &srv.base;
 	imap_srv = &isrv;
 	memset(&wsrv, 0, sizeof(wsrv));
 	wsrv.base.loop = loop;
 	wsrv.base.cfg = cfg;
 	wsrv.base.ssl_ctx = ssl_ctx;
-	wsrv.base.screen = srv.screen;
-	wsrv.base.data = &srv;
+	wsrv.base.screen = srv.base.screen;
+	wsrv.base.data = &srv.base;
 	web_srv = &wsrv;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
@@ -268,7 +268,7 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	 * answer only if still connected, but the files must be complete. */
 	while (queue_commit_pending(srv.commit) > 0)
 		uv_run(loop, UV_RUN_ONCE);
-	screen_free(&srv.screen);
+	screen_free(&srv.base.screen);
 	store_close(&srv.store);
 	log_info("event=worker-exit");
 	return 0;

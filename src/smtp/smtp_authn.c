@@ -31,11 +31,11 @@
 static bool
 authn_applies(const struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 
 	return s->srv->dns != NULL && s->service == SERVICE_SMTP &&
 	    !s->authenticated &&
-	    !cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip);
+	    !cidr_match_any(cfg->trusted, cfg->ntrusted, s->base.conn->peer_ip);
 }
 
 static void
@@ -48,7 +48,7 @@ on_spf(const struct spf_report *r, void *ctx)
 	moat_strlcpy(s->spf_why, r->result == SPF_FAIL && r->explanation ?
 	    r->explanation : r->problem ? r->problem : "",
 	    sizeof(s->spf_why));
-	log_info("smtp session=%s event=spf result=%s domain=%s", s->id,
+	log_info("smtp session=%s event=spf result=%s domain=%s", s->base.id,
 	    spf_result_name(r->result), r->domain ? r->domain : "-");
 	if (s->authn_waiting)
 		smtp_authn_continue(s);
@@ -61,17 +61,17 @@ smtp_authn_mail(struct smtp_session *s)
 	const char *error = NULL;
 
 	smtp_authn_reset(s);
-	if (!authn_applies(s) || !s->srv->cfg->spf)
+	if (!authn_applies(s) || !s->srv->base.cfg->spf)
 		return;
 	memset(&rq, 0, sizeof(rq));
-	rq.ip = s->conn->peer_ip;
+	rq.ip = s->base.conn->peer_ip;
 	rq.helo = s->helo;
 	rq.sender = s->from;
 	rq.identity = SPF_ID_MAILFROM;
-	rq.receiver = s->srv->cfg->hostname;
-	rq.timeout_ms = s->srv->cfg->dns_timeout * 4;
+	rq.receiver = s->srv->base.cfg->hostname;
+	rq.timeout_ms = s->srv->base.cfg->dns_timeout * 4;
 	s->spf_result = -1;
-	s->spf = spf_check_start(s->srv->loop, s->srv->dns, &rq, on_spf, s,
+	s->spf = spf_check_start(s->srv->base.loop, s->srv->dns, &rq, on_spf, s,
 	    &error);
 	if (s->spf == NULL) {
 		s->spf_result = SPF_PERMERROR;
@@ -118,7 +118,7 @@ on_dmarc(const struct dmarc_result *r, void *ctx)
 	s->dmarc = NULL;
 	s->dmarc_result = xmemdup(r, sizeof(*r));
 	log_info("smtp session=%s event=dmarc result=%s from=%s policy=%s "
-	    "disposition=%s", s->id, dmarc_status_name(r->status),
+	    "disposition=%s", s->base.id, dmarc_status_name(r->status),
 	    r->from_domain, dmarc_policy_name(r->policy),
 	    dmarc_disposition_name(r->disposition));
 	if (s->authn_waiting)
@@ -137,7 +137,7 @@ dmarc_start(struct smtp_session *s)
 	int r;
 
 	s->dmarc_started = true;
-	if (!s->srv->cfg->dmarc)
+	if (!s->srv->base.cfg->dmarc)
 		return false;
 	memset(&in, 0, sizeof(in));
 	r = dmarc_from_domain(s->msg.data + s->received_len,
@@ -154,8 +154,8 @@ dmarc_start(struct smtp_session *s)
 	in.dkim = dk;
 	in.ndkim = i;
 	in.pct_roll = -1;
-	s->dmarc = dmarc_check_start(s->srv->loop, s->srv->dns, &in, on_dmarc,
-	    s);
+	s->dmarc = dmarc_check_start(s->srv->base.loop, s->srv->dns, &in,
+	    on_dmarc, s);
 	return s->dmarc != NULL;
 }
 
@@ -197,14 +197,14 @@ sender_id_start(struct smtp_session *s)
 		return;
 	}
 	memset(&rq, 0, sizeof(rq));
-	rq.ip = s->conn->peer_ip;
+	rq.ip = s->base.conn->peer_ip;
 	rq.helo = s->helo;
 	rq.sender = s->pra;
 	rq.identity = SPF_ID_PRA;
 	rq.flags = SPF_F_SENDER_ID;
-	rq.receiver = s->srv->cfg->hostname;
-	rq.timeout_ms = s->srv->cfg->dns_timeout * 4;
-	s->sid = spf_check_start(s->srv->loop, s->srv->dns, &rq,
+	rq.receiver = s->srv->base.cfg->hostname;
+	rq.timeout_ms = s->srv->base.cfg->dns_timeout * 4;
+	s->sid = spf_check_start(s->srv->base.loop, s->srv->dns, &rq,
 	    on_sender_id, s, &error);
 	if (s->sid == NULL)
 		s->sid_result = SPF_PERMERROR;
@@ -232,7 +232,7 @@ strip_forged_ar(struct smtp_session *s)
 	size_t n, i;
 
 	n = authres_forged(s->msg.data + s->received_len,
-	    s->msg.len - s->received_len, s->srv->cfg->hostname, r,
+	    s->msg.len - s->received_len, s->srv->base.cfg->hostname, r,
 	    AUTHN_FORGED_MAX);
 	if (n > AUTHN_FORGED_MAX)
 		n = AUTHN_FORGED_MAX;	/* the rest: the next pass */
@@ -246,13 +246,13 @@ strip_forged_ar(struct smtp_session *s)
 	}
 	if (n > 0)
 		log_info("smtp session=%s event=forged-authentication-results "
-		    "removed=%zu", s->id, n);
+		    "removed=%zu", s->base.id, n);
 }
 
 static void
 add_headers(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct dkim_result dk[DKIM_SIGS_MAX];
 	struct authres_input in;
 	struct buf h;
@@ -267,7 +267,7 @@ add_headers(struct smtp_session *s)
 		(void)buf_printf(&h, "Received-SPF: %s (%s: %s)\r\n"
 		    "\tclient-ip=%s; envelope-from=<%s>; helo=%.255s;\r\n",
 		    spf, cfg->hostname, esc[0] ? esc : "checked",
-		    s->conn->peer_ip, s->from, s->helo);
+		    s->base.conn->peer_ip, s->from, s->helo);
 	}
 	memset(&in, 0, sizeof(in));
 	in.authserv_id = cfg->hostname;
@@ -288,7 +288,7 @@ add_headers(struct smtp_session *s)
 	in.pra = s->pra;
 	if (authres_field(&in, &h) < 0)
 		log_warnx("smtp session=%s event=authentication-results-"
-		    "too-long", s->id);
+		    "too-long", s->base.id);
 	/* Right after our Received: header. */
 	if (h.len > 0)
 		(void)buf_insert(&s->msg, s->received_len, h.data, h.len);
@@ -302,7 +302,7 @@ smtp_authn_data_end(struct smtp_session *s)
 {
 	if (!authn_applies(s))
 		return true;
-	if (s->srv->cfg->dkim_verify) {
+	if (s->srv->base.cfg->dkim_verify) {
 		s->dkim = dkim_verify_new(NULL);
 		/* Everything after our own Received: header is the message
 		 * as the client sent it. */
@@ -312,7 +312,7 @@ smtp_authn_data_end(struct smtp_session *s)
 		s->dkim_pending = dkim_verify_lookup(s->dkim, s->srv->dns,
 		    on_dkim, s) == 1;
 	}
-	if (s->srv->cfg->arc) {
+	if (s->srv->base.cfg->arc) {
 		s->arc = arc_verify_new();
 		arc_verify_feed(s->arc, s->msg.data + s->received_len,
 		    s->msg.len - s->received_len);
@@ -320,7 +320,7 @@ smtp_authn_data_end(struct smtp_session *s)
 		s->arc_pending = arc_verify_lookup(s->arc, s->srv->dns, on_arc,
 		    s) == 1;
 	}
-	if (s->srv->cfg->sender_id)
+	if (s->srv->base.cfg->sender_id)
 		sender_id_start(s);
 	if (!smtp_authn_ready(s)) {
 		s->authn_waiting = true;
@@ -334,7 +334,7 @@ smtp_authn_data_end(struct smtp_session *s)
 int
 smtp_authn_finish(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	const struct dmarc_result *d = s->dmarc_result;
 	bool dmarc_applies = d != NULL && d->has_record;
 	char esc[LOG_ESC_MAX];
@@ -346,10 +346,10 @@ smtp_authn_finish(struct smtp_session *s)
 		struct dmarc_report_row row;
 		const char *error = NULL;
 
-		dmarc_report_row(d, s->conn->peer_ip, time(NULL), &row);
+		dmarc_report_row(d, s->base.conn->peer_ip, time(NULL), &row);
 		if (dmarc_report_store(s->srv->store, &row, &error) < 0)
 			log_warnx("smtp session=%s event=dmarc-report-failed "
-			    "error=\"%s\"", s->id, error ? error : "");
+			    "error=\"%s\"", s->base.id, error ? error : "");
 	}
 	if (d != NULL && d->status == DMARC_FAIL &&
 	    !conf_list_has(cfg->dmarc_exempt, d->from_domain, false)) {

@@ -28,7 +28,8 @@
 static unsigned
 auth_flags(const struct smtp_session *s)
 {
-	return auth_sasl_flags(s->srv->cfg, smtp_is_tls(s), s->conn->peer_ip);
+	return auth_sasl_flags(s->srv->base.cfg, smtp_is_tls(s),
+	    s->base.conn->peer_ip);
 }
 
 /* AUTH is offered on the submission ports only: port 25 is for other
@@ -50,10 +51,10 @@ smtp_auth_ehlo(struct smtp_session *s)
 	if (!auth_offered(s) || s->authenticated)
 		return;
 	memset(&cb, 0, sizeof(cb));
-	if (smtp_is_tls(s) && sasl_cbind_from_ssl(s->conn->ssl, &cb) == 0)
+	if (smtp_is_tls(s) && sasl_cbind_from_ssl(s->base.conn->ssl, &cb) == 0)
 		p.cbind = &cb;
 	if (sasl_mechanisms(&p, mechs, sizeof(mechs)) == 0 && mechs[0] != '\0')
-		conn_printf(s->conn, "250-AUTH %s\r\n", mechs);
+		conn_printf(s->base.conn, "250-AUTH %s\r\n", mechs);
 }
 
 static void
@@ -69,11 +70,11 @@ auth_delay_done(uv_timer_t *t)
 	struct smtp_session *s = t->data;
 
 	s->auth_busy = false;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_free(s);
 		return;
 	}
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	smtp_session_resume(s);
 }
 
@@ -88,7 +89,7 @@ auth_done(struct auth_step *st, int status)
 	int code;
 
 	(void)status;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		s->auth_busy = false;
 		sasl_free(&s->sasl);
 		smtp_free(s);
@@ -97,9 +98,9 @@ auth_done(struct auth_step *st, int status)
 	switch (st->reply.status) {
 	case SASL_CONTINUE:
 		/* Challenges are not logged: they are part of the exchange. */
-		conn_printf(s->conn, "334 %s\r\n", st->challenge);
+		conn_printf(s->base.conn, "334 %s\r\n", st->challenge);
 		s->auth_busy = false;
-		conn_flush(s->conn);
+		conn_flush(s->base.conn);
 		smtp_session_resume(s);
 		return;
 	case SASL_OK:
@@ -112,12 +113,12 @@ auth_done(struct auth_step *st, int status)
 		{
 			struct auth_attempt a = {
 				.service = config_service_name(s->service),
-				.ip = s->conn->peer_ip,
+				.ip = s->base.conn->peer_ip,
 				.user = s->auth_user,
 				.ok = true,
 			};
 
-			(void)auth_event(s->srv->screen, s->srv->store, &a,
+			(void)auth_event(s->srv->base.screen, s->srv->store, &a,
 			    &s->trace, &r);
 		}
 		auth_end(s);
@@ -125,13 +126,13 @@ auth_done(struct auth_step *st, int status)
 			s->authenticated = false;
 			s->auth_user[0] = '\0';
 			s->auth_busy = false;
-			conn_flush(s->conn);
+			conn_flush(s->base.conn);
 			smtp_session_resume(s);
 			return;
 		}
 		smtp_reply(s, 235, "2.7.0 Authentication successful");
 		s->auth_busy = false;
-		conn_flush(s->conn);
+		conn_flush(s->base.conn);
 		smtp_session_resume(s);
 		return;
 	case SASL_FAIL:
@@ -141,7 +142,7 @@ auth_done(struct auth_step *st, int status)
 	{
 		struct auth_attempt a = {
 			.service = config_service_name(s->service),
-			.ip = s->conn->peer_ip,
+			.ip = s->base.conn->peer_ip,
 			.user = st->user[0] ? st->user : NULL,
 			.ok = false,
 			.reason = sasl_fail_name(fail),
@@ -149,7 +150,7 @@ auth_done(struct auth_step *st, int status)
 		};
 
 		memset(&r, 0, sizeof(r));
-		banned = auth_event(s->srv->screen, s->srv->store, &a,
+		banned = auth_event(s->srv->base.screen, s->srv->store, &a,
 		    &s->trace, &r);
 	}
 	auth_end(s);
@@ -161,7 +162,7 @@ auth_done(struct auth_step *st, int status)
 	} else if (banned) {
 		/* The attempt that crossed the threshold ends it here. */
 		smtp_refuse(s, r.rule, 421, "4.7.0 %s %s",
-		    s->srv->cfg->hostname, r.text);
+		    s->srv->base.cfg->hostname, r.text);
 		s->auth_busy = false;
 		smtp_close(s);
 		return;
@@ -175,7 +176,7 @@ auth_done(struct auth_step *st, int status)
 	}
 	s->auth_busy = false;
 	smtp_count_error(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	smtp_session_resume(s);
 }
 
@@ -184,8 +185,8 @@ static void
 auth_wait(struct smtp_session *s)
 {
 	s->auth_busy = true;
-	conn_pause(s->conn);
-	uv_timer_stop(&s->timer);
+	conn_pause(s->base.conn);
+	uv_timer_stop(&s->base.timer);
 }
 
 void
@@ -207,15 +208,16 @@ cmd_auth(struct smtp_session *s, const char *args, size_t len)
 	}
 	sp = memchr(args, ' ', len);
 	mlen = sp ? (size_t)(sp - args) : len;
-	s->auth_service.data_dir = s->srv->cfg->data_dir;
+	s->auth_service.data_dir = s->srv->base.cfg->data_dir;
 	s->auth_service.service = "smtp";	/* the smtp=on|off setting */
-	moat_strlcpy(s->auth_service.ip, s->conn->peer_ip,
+	moat_strlcpy(s->auth_service.ip, s->base.conn->peer_ip,
 	    sizeof(s->auth_service.ip));
-	s->auth_service.dyn = s->srv->screen != NULL ?
-	    screen_dyn(s->srv->screen) : NULL;
+	s->auth_service.dyn = s->srv->base.screen != NULL ?
+	    screen_dyn(s->srv->base.screen) : NULL;
 	s->sasl = auth_sasl_begin(&s->auth_service, &s->sasl_lookup,
-	    &s->sasl_cbind, auth_flags(s), smtp_is_tls(s) ? s->conn->ssl : NULL);
-	if (auth_run_start(s->srv->loop, s->sasl, args, mlen, sp ? sp + 1 :
+	    &s->sasl_cbind, auth_flags(s),
+	    smtp_is_tls(s) ? s->base.conn->ssl : NULL);
+	if (auth_run_start(s->srv->base.loop, s->sasl, args, mlen, sp ? sp + 1 :
 	    NULL, sp ? len - mlen - 1 : 0, auth_done, s) < 0) {
 		sasl_free(&s->sasl);
 		smtp_reply(s, 501, "5.5.4 Syntax: AUTH mechanism "
@@ -230,7 +232,7 @@ cmd_auth(struct smtp_session *s, const char *args, size_t len)
 void
 smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 {
-	auth_run_line(s->srv->loop, s->sasl, line, len, auth_done, s);
+	auth_run_line(s->srv->base.loop, s->sasl, line, len, auth_done, s);
 	auth_wait(s);
 }
 
@@ -239,16 +241,17 @@ smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 bool
 smtp_may_relay(const struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	bool recent = false;
 
 	if (s->authenticated)
 		return s->auth_relay;
-	if (cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip))
+	if (cidr_match_any(cfg->trusted, cfg->ntrusted, s->base.conn->peer_ip))
 		return true;
 	if (cfg->pop_before_smtp && store_login_recent(s->srv->store,
-	    s->conn->peer_ip, time(NULL) - (time_t)cfg->pop_before_smtp_window,
-	    &recent) == 0 && recent)
+	    s->base.conn->peer_ip,
+	    time(NULL) - (time_t)cfg->pop_before_smtp_window, &recent) == 0 &&
+	    recent)
 		return true;
 	return false;
 }
@@ -287,7 +290,7 @@ smtp_sender_owned(struct smtp_session *s, const char *addr)
 
 	if (!s->authenticated || addr[0] == '\0')
 		return 1;	/* unauthenticated, or the null sender */
-	if (account_in_list(s->srv->cfg->any_sender, s->auth_user))
+	if (account_in_list(s->srv->base.cfg->any_sender, s->auth_user))
 		return 1;	/* [auth] any_sender: e.g. a mailing robot */
 	if (store_sender_owned(s->srv->store, s->auth_user, addr, &owned) < 0)
 		return -1;

@@ -27,7 +27,7 @@ static int
 smtp_postmaster(struct smtp_session *s, char *local, char *domain,
     size_t dlen, enum store_rcpt_result *res)
 {
-	const char *host = s->srv->cfg->hostname;
+	const char *host = s->srv->base.cfg->hostname;
 	const char *dot;
 
 	moat_strlcpy(local, "postmaster", SMTP_LOCAL_MAX + 3);
@@ -69,7 +69,7 @@ smtp_loop_check(struct smtp_session *s)
 			break;
 		p = nl + 1;
 	}
-	if (n <= s->srv->cfg->max_received)
+	if (n <= s->srv->base.cfg->max_received)
 		return 0;
 	smtp_reply(s, 554, "5.4.6 Too many hops (%u Received: headers): mail "
 	    "loop", n);
@@ -81,7 +81,7 @@ smtp_loop_check(struct smtp_session *s)
 void
 cmd_mail(struct smtp_session *s, const char *args, size_t len)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	const char *error = NULL;
 	int code = 501;
 
@@ -166,9 +166,10 @@ rcpt_quota(struct smtp_session *s, const char *local, const char *domain)
 
 	if (store_resolve(s->srv->store, local, domain, rcpt_target, t) > 0)
 		for (i = 0; i < t->n; i++)
-			if (quota_check(s->srv->store, s->srv->cfg->data_dir,
-			    t->local[i], t->domain[i], s->mail.has_size ?
-			    s->mail.size : 0, &r, NULL) == 0 && r > worst)
+			if (quota_check(s->srv->store,
+			    s->srv->base.cfg->data_dir, t->local[i],
+			    t->domain[i], s->mail.has_size ? s->mail.size : 0,
+			    &r, NULL) == 0 && r > worst)
 				worst = r;
 	free(t);
 	return worst;
@@ -177,7 +178,7 @@ rcpt_quota(struct smtp_session *s, const char *local, const char *domain)
 void
 cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct smtp_rcpt_args r;
 	enum store_rcpt_result res;
 	const char *error = NULL;
@@ -281,7 +282,7 @@ rfc5322_date(char *dst, size_t len, time_t t)
 static void
 smtp_message_begin(struct smtp_session *s, enum smtp_data_mode mode)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	char date[64], tlsinfo[160], helo[SMTP_HELO_MAX * 4 + 1];
 	const char *proto;
 	bool tls = smtp_is_tls(s);
@@ -298,10 +299,11 @@ smtp_message_begin(struct smtp_session *s, enum smtp_data_mode mode)
 		proto = tls ? "ESMTPS" : "ESMTP";
 	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
 	if (buf_printf(&s->msg, "Received: from %s ([%s])\r\n"
-	    "\tby %s (moat) with %s id %s", helo, s->conn->peer_ip,
+	    "\tby %s (moat) with %s id %s", helo, s->base.conn->peer_ip,
 	    cfg->hostname, proto, s->qid) < 0)
 		goto overflow;
-	if (tls && tls_describe(s->conn->ssl, tlsinfo, sizeof(tlsinfo)) == 0 &&
+	if (tls && tls_describe(s->base.conn->ssl, tlsinfo,
+	    sizeof(tlsinfo)) == 0 &&
 	    buf_printf(&s->msg, "\r\n\t(using %s)", tlsinfo) < 0)
 		goto overflow;
 	if (s->nrcpts == 1 &&
@@ -378,7 +380,7 @@ smtp_commit_done(void *ctx, int err)
 	struct smtp_session *s = ctx;
 
 	s->committing = false;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_free(s);
 		return;
 	}
@@ -388,16 +390,16 @@ smtp_commit_done(void *ctx, int err)
 	} else {
 		s->nmessages++;
 		log_info("smtp session=%s event=queued id=%s from=<%s> "
-		    "nrcpt=%zu size=%zu", s->id, s->qid, s->from, s->nrcpts,
+		    "nrcpt=%zu size=%zu", s->base.id, s->qid, s->from, s->nrcpts,
 		    s->msg.len);
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", s->qid);
 		smtp_hijack_queued(s);
 	}
 	smtp_tx_reset(s);
 	smtp_enter_state(s, SMTP_STATE_READY);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	smtp_timer_arm(s);
-	conn_resume(s->conn);
+	conn_resume(s->base.conn);
 }
 
 
@@ -452,7 +454,7 @@ smtp_message_end(struct smtp_session *s)
 			else
 				smtp_reply(s, 550, "%s", why);
 			log_info("smtp session=%s event=list-refused from=<%s> "
-			    "reason=\"%s\"", s->id, s->from, lr < 0 ?
+			    "reason=\"%s\"", s->base.id, s->from, lr < 0 ?
 			    "database" : why);
 			smtp_tx_reset(s);
 			smtp_enter_state(s, SMTP_STATE_READY);
@@ -461,9 +463,9 @@ smtp_message_end(struct smtp_session *s)
 	}
 	/* Nothing more is read until the message is settled. */
 	smtp_enter_state(s, SMTP_STATE_QUEUEING);
-	uv_timer_stop(&s->timer);
-	conn_pause(s->conn);
-	conn_flush(s->conn);
+	uv_timer_stop(&s->base.timer);
+	conn_pause(s->base.conn);
+	conn_flush(s->base.conn);
 	if (smtp_authn_data_end(s))
 		smtp_authn_continue(s);
 }
@@ -474,7 +476,7 @@ smtp_authn_continue(struct smtp_session *s)
 {
 	if (!smtp_authn_ready(s))
 		return;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_tx_reset(s);
 		return;		/* the client is gone: it got no 250 */
 	}
@@ -500,11 +502,11 @@ smtp_message_queue(struct smtp_session *s)
 	env.from = s->from;
 	env.rcpts = s->rcpts;
 	env.nrcpts = s->nrcpts;
-	env.client_ip = s->conn->peer_ip;
+	env.client_ip = s->base.conn->peer_ip;
 	log_escape(helo, sizeof(helo), s->helo, strlen(s->helo));
 	env.helo = helo;
 	env.service = (char *)config_service_name(s->service);
-	env.session = s->id;
+	env.session = s->base.id;
 	env.auth = s->authenticated ? s->auth_user : NULL;
 	env.smtputf8 = s->mail.smtputf8;
 	env.eightbit = s->mail.body == SMTP_BODY_8BITMIME;

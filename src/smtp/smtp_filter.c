@@ -38,7 +38,7 @@ smtp_filter_start(struct smtp_session *s)
 void
 smtp_filter_next(struct smtp_session *s)
 {
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_tx_reset(s);
 		smtp_free(s);
 		return;
@@ -55,8 +55,8 @@ smtp_filter_refused(struct smtp_session *s)
 	/* The connection was paused at the end of DATA: with no input
 	 * waiting, resuming reads nothing and would leave the reply in
 	 * the buffer. */
-	if (s->conn != NULL)
-		conn_flush(s->conn);
+	if (s->base.conn != NULL)
+		conn_flush(s->base.conn);
 	smtp_tx_reset(s);
 	smtp_enter_state(s, SMTP_STATE_READY);
 	smtp_session_resume(s);
@@ -65,7 +65,7 @@ smtp_filter_refused(struct smtp_session *s)
 void
 smtp_filter_discard(struct smtp_session *s)
 {
-	log_info("smtp session=%s event=discarded", s->id);
+	log_info("smtp session=%s event=discarded", s->base.id);
 	/* The client sees the message accepted, as with any delivery. */
 	smtp_reply(s, 250, "2.0.0 Ok: queued as %s", s->qid);
 	smtp_filter_refused(s);
@@ -76,7 +76,7 @@ smtp_filter_pool(struct smtp_session *s, uv_work_t *w, uv_work_cb work,
     uv_after_work_cb after)
 {
 	s->filtering = true;
-	if (uv_queue_work(s->srv->loop, w, work, after) != 0) {
+	if (uv_queue_work(s->srv->base.loop, w, work, after) != 0) {
 		s->filtering = false;
 		return false;
 	}
@@ -87,7 +87,7 @@ bool
 smtp_filter_back(struct smtp_session *s)
 {
 	s->filtering = false;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_tx_reset(s);
 		smtp_free(s);
 		return false;
@@ -116,10 +116,10 @@ smtp_filter_reset(struct smtp_session *s)
 bool
 smtp_filter_inbound(const struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 
-	return !s->authenticated && s->conn != NULL &&
-	    !cidr_match_any(cfg->trusted, cfg->ntrusted, s->conn->peer_ip);
+	return !s->authenticated && s->base.conn != NULL &&
+	    !cidr_match_any(cfg->trusted, cfg->ntrusted, s->base.conn->peer_ip);
 }
 
 void

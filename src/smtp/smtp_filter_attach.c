@@ -138,7 +138,7 @@ find_blocked(const struct config *cfg, const struct content_info *ci,
 static bool
 attach_policy(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	const struct content_info *ci = s->content;
 	const struct content_part *p;
 	char reason[ATTACH_REASON_MAX], name[ATTACH_SHOW_MAX + 1];
@@ -146,7 +146,7 @@ attach_policy(struct smtp_session *s)
 
 	if (ci->limit != NULL) {
 		log_info("smtp session=%s event=attachment-blocked name=- "
-		    "reason=\"limit %s\" action=%s", s->id, ci->limit,
+		    "reason=\"limit %s\" action=%s", s->base.id, ci->limit,
 		    cfg->att_quarantine ? "quarantine" : "reject");
 		trace_add(&s->trace, "attachments", "too complex: %s limit",
 		    ci->limit);
@@ -167,7 +167,7 @@ attach_policy(struct smtp_session *s)
 	show_name(name, sizeof(name), p->name[0] != '\0' ? p->name :
 	    "(unnamed)");
 	log_info("smtp session=%s event=attachment-blocked name=\"%s\" "
-	    "reason=\"%s\" action=%s", s->id, name, reason,
+	    "reason=\"%s\" action=%s", s->base.id, name, reason,
 	    cfg->att_quarantine ? "quarantine" : "reject");
 	trace_add(&s->trace, "attachments", "\"%s\" blocked: %s", name,
 	    reason);
@@ -212,7 +212,7 @@ attach_done(uv_work_t *w, int status)
 void
 smtp_filter_attach(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct attach_job *j;
 
 	j = xcalloc(1, sizeof(*j));

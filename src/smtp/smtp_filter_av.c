@@ -17,21 +17,21 @@ static void
 scanned(const struct clamd_result *r, void *ctx)
 {
 	struct smtp_session *s = ctx;
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	/* A header line: text, a signature or reason, our host name. */
 	char line[CLAMD_REASON_MAX + CLAMD_SIGNATURE_MAX + 320];
 	char rule[CLAMD_SIGNATURE_MAX + 16];
 
 	s->clamd_q = NULL;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_tx_reset(s);
 		smtp_free(s);
 		return;
 	}
 	switch (r->status) {
 	case CLAMD_INFECTED:
-		log_info("smtp session=%s event=virus signature=\"%s\"", s->id,
-		    r->signature);
+		log_info("smtp session=%s event=virus signature=\"%s\"",
+		    s->base.id, r->signature);
 		trace_add(&s->trace, "antivirus", "infected: %s",
 		    r->signature);
 		snprintf(s->virus, sizeof(s->virus), "%s", r->signature);
@@ -45,7 +45,7 @@ scanned(const struct clamd_result *r, void *ctx)
 			    "(%s) by %s\r\n", r->signature, cfg->hostname);
 			smtp_filter_insert_header(s, line);
 			log_info("smtp session=%s event=virus-quarantine "
-			    "signature=\"%s\"", s->id, r->signature);
+			    "signature=\"%s\"", s->base.id, r->signature);
 			break;
 		}
 		snprintf(rule, sizeof(rule), "virus %s", r->signature);
@@ -55,7 +55,7 @@ scanned(const struct clamd_result *r, void *ctx)
 		return;
 	case CLAMD_ERROR:
 		log_warnx("smtp session=%s event=virus-scan-failed error=%s "
-		    "reason=\"%s\" fail_open=%s", s->id,
+		    "reason=\"%s\" fail_open=%s", s->base.id,
 		    clamd_error_name(r->error), r->reason,
 		    cfg->av_fail_open ? "yes" : "no");
 		trace_add(&s->trace, "antivirus", "scan failed: %s",
@@ -84,7 +84,7 @@ scanned(const struct clamd_result *r, void *ctx)
 void
 smtp_filter_av(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct clamd_limits lim;
 	struct clamd_addr addr;
 	const char *error;
@@ -99,7 +99,7 @@ smtp_filter_av(struct smtp_session *s)
 	lim.timeout_ms = cfg->av_timeout;
 	lim.stream_max = cfg->av_max_size;
 	/* Everything after our Received: header, as the client sent it. */
-	s->clamd_q = clamd_scan(s->srv->loop, &addr, s->msg.data +
+	s->clamd_q = clamd_scan(s->srv->base.loop, &addr, s->msg.data +
 	    s->received_len, s->msg.len - s->received_len, &lim, scanned, s);
 }
 

@@ -68,7 +68,7 @@ exempt_item(void *ctx, const char *item, size_t len)
 static bool
 outbreak_exempt(const struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct exempt_ctx c = { s->from };
 	bool verified = s->spf_result == SPF_PASS ||
 	    (s->dmarc_result != NULL && s->dmarc_result->status == DMARC_PASS);
@@ -78,7 +78,7 @@ outbreak_exempt(const struct smtp_session *s)
 		return false;
 	if (!verified)
 		log_info("smtp session=%s event=outbreak-exempt-unverified "
-		    "from=<%s>", s->id, s->from);
+		    "from=<%s>", s->base.id, s->from);
 	return verified;
 }
 
@@ -104,7 +104,7 @@ outbreak_done(uv_work_t *w, int status)
 {
 	struct outbreak_job *j = w->data;
 	struct smtp_session *s = j->s;
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	const struct outbreak_state *st = &j->v.st;
 	char key[OUTBREAK_KEY_TEXT];
 	bool shadow = cfg->ob_mode == MODE_SHADOW;
@@ -120,7 +120,7 @@ outbreak_done(uv_work_t *w, int status)
 	}
 	outbreak_key_format(st->kind, st->key, key, sizeof(key));
 	log_info("smtp session=%s event=outbreak key=%s sources=%u rcpts=%u "
-	    "messages=%u action=%s%s%s", s->id, key, st->sources, st->rcpts,
+	    "messages=%u action=%s%s%s", s->base.id, key, st->sources, st->rcpts,
 	    st->messages, cfg->ob_quarantine ? "quarantine" : "tempfail",
 	    j->v.tripped ? " tripped=yes" : "", shadow ? " shadow=yes" : "");
 	trace_add(&s->trace, "outbreak", "%s: %u sources, %u recipients, "
@@ -146,7 +146,7 @@ outbreak_done(uv_work_t *w, int status)
 void
 smtp_filter_outbreak(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	struct outbreak_table *t = outbreak_shared();
 	struct outbreak_job *j;
 
@@ -162,7 +162,7 @@ smtp_filter_outbreak(struct smtp_session *s)
 	j->lim.sources = cfg->ob_sources;
 	j->lim.recipients = cfg->ob_recipients;
 	j->lim.window = cfg->ob_window;
-	moat_strlcpy(j->ip, s->conn->peer_ip, sizeof(j->ip));
+	moat_strlcpy(j->ip, s->base.conn->peer_ip, sizeof(j->ip));
 	if (!smtp_filter_pool(s, &j->work, outbreak_work, outbreak_done)) {
 		free(j);
 		smtp_filter_next(s);

@@ -197,7 +197,7 @@ static void
 rules_notify(struct smtp_session *s, const struct rules_rule *rule,
     const struct rules_action *a)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	char to[1024], topic[RULES_NAME_MAX + 256], subject[200];
 	char line[RULES_NOTIFY_LINE];
 	struct buf body;
@@ -214,7 +214,7 @@ rules_notify(struct smtp_session *s, const struct rules_rule *rule,
 		/* Telling a sender anyone could have forged is
 		 * backscatter: only our users and verified senders. */
 		log_info("smtp session=%s event=rule-notify-skipped rule=%s "
-		    "reason=\"sender not verified\"", s->id, rule->name);
+		    "reason=\"sender not verified\"", s->base.id, rule->name);
 		return;
 	} else
 		moat_strlcpy(to, s->from, sizeof(to));
@@ -222,13 +222,13 @@ rules_notify(struct smtp_session *s, const struct rules_rule *rule,
 	if (a->text != NULL)
 		(void)buf_printf(&body, "%s\r\n\r\n", a->text);
 	(void)buf_printf(&body, "Rule: %s\r\nSession: %s\r\nSender: <%s>\r\n",
-	    rule->name, s->id, s->from);
+	    rule->name, s->base.id, s->from);
 	for (i = 0; i < s->nrcpts && i < 50; i++) {
 		log_escape(line, sizeof(line), s->rcpts[i],
 		    strlen(s->rcpts[i]));
 		(void)buf_printf(&body, "Recipient: <%s>\r\n", line);
 	}
-	(void)buf_printf(&body, "Client: [%s]\r\n", s->conn->peer_ip);
+	(void)buf_printf(&body, "Client: [%s]\r\n", s->base.conn->peer_ip);
 	if (a->type == RA_NOTIFY_ADMIN) {
 		snprintf(subject, sizeof(subject), "Content filter: rule %s "
 		    "matched", rule->name);
@@ -241,8 +241,9 @@ rules_notify(struct smtp_session *s, const struct rules_rule *rule,
 		    s->from);
 	}
 	if (buf_cstr(&body, &text) == 0)
-		notify_async(s->srv->loop, cfg, s->srv->screen != NULL ?
-		    screen_dyn(s->srv->screen) : NULL, topic, to, subject,
+		notify_async(s->srv->base.loop, cfg,
+		    s->srv->base.screen != NULL ?
+		    screen_dyn(s->srv->base.screen) : NULL, topic, to, subject,
 		    text);
 	buf_deinit(&body);
 }
@@ -257,7 +258,7 @@ rules_apply(struct smtp_session *s, const struct rules_rule *rule,
 	unsigned n = 0, i;
 	int r = 0;
 
-	log_info("smtp session=%s event=rule rule=%s action=%s", s->id,
+	log_info("smtp session=%s event=rule rule=%s action=%s", s->base.id,
 	    rule->name, rules_action_name(a->type));
 	trace_add(&s->trace, "rules", "rule %s: %s", rule->name,
 	    rules_action_name(a->type));
@@ -302,7 +303,7 @@ rules_apply(struct smtp_session *s, const struct rules_rule *rule,
 		r = rules_strip(msg, off, a->text, rule->name, &n);
 		if (r == 0)
 			log_info("smtp session=%s event=rule rule=%s "
-			    "stripped=%u", s->id, rule->name, n);
+			    "stripped=%u", s->base.id, rule->name, n);
 		break;
 	case RA_NOTIFY_ADMIN:
 	case RA_NOTIFY_SENDER:
@@ -314,7 +315,7 @@ rules_apply(struct smtp_session *s, const struct rules_rule *rule,
 	}
 	if (r < 0)
 		log_warnx("smtp session=%s event=rule rule=%s action=%s "
-		    "error=\"message too large for the edit\"", s->id,
+		    "error=\"message too large for the edit\"", s->base.id,
 		    rule->name, rules_action_name(a->type));
 	return false;
 }
@@ -362,7 +363,7 @@ smtp_filter_rules(struct smtp_session *s)
 {
 	struct rules_job *j;
 
-	rules_refresh(s->srv->cfg, uv_now(s->srv->loop));
+	rules_refresh(s->srv->base.cfg, uv_now(s->srv->base.loop));
 	if (rules_cur == NULL || rules_cur->nrules == 0) {
 		smtp_filter_next(s);
 		return;
@@ -385,7 +386,7 @@ smtp_filter_rules(struct smtp_session *s)
 	j->in.spam_scored = s->spam_scored;
 	j->in.spam_score = s->spam_score;
 	j->in.virus = s->virus;
-	moat_strlcpy(j->ip, s->conn->peer_ip, sizeof(j->ip));
+	moat_strlcpy(j->ip, s->base.conn->peer_ip, sizeof(j->ip));
 	j->in.ip = j->ip;
 	if (!smtp_filter_pool(s, &j->work, rules_work, rules_done)) {
 		/* No pool: evaluate here rather than skip the rules. */

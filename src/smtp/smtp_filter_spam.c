@@ -100,7 +100,7 @@ static void
 spam_work(uv_work_t *w)
 {
 	struct spam_job *j = w->data;
-	const struct config *cfg = j->s->srv->cfg;
+	const struct config *cfg = j->s->srv->base.cfg;
 	const struct buf *msg = &j->s->msg;
 	const uint8_t *p = msg->data + j->s->received_len;
 	size_t len = msg->len - j->s->received_len;
@@ -146,7 +146,7 @@ spam_done(uv_work_t *w, int status)
 {
 	struct spam_job *j = w->data;
 	struct smtp_session *s = j->s;
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	char line[SPAM_RULES_FORMAT_MAX + 256], esc[2 * BAYES_SCOPE_MAX + 8];
 	char hits[SPAM_RULES_FORMAT_MAX];
 	unsigned pct;
@@ -163,7 +163,7 @@ spam_done(uv_work_t *w, int status)
 		log_escape(esc, sizeof(esc), j->user, strlen(j->user));
 		log_info("smtp session=%s event=spam score=%.3f verdict=%s "
 		    "clues=%zu user=\"%s\" personal=%s bayes=%.3f "
-		    "rules=\"%s\"%s", s->id, j->score,
+		    "rules=\"%s\"%s", s->base.id, j->score,
 		    bayes_verdict_name(j->r.verdict), j->r.nclues,
 		    j->user[0] != '\0' ? esc : "", j->r.user ? "yes" : "no",
 		    j->r.score, hits, j->learned ? " learned=yes" : "");
@@ -198,7 +198,7 @@ smtp_filter_spam(struct smtp_session *s)
 {
 	struct spam_job *j;
 
-	if (!s->srv->cfg->spam || !smtp_filter_inbound(s)) {
+	if (!s->srv->base.cfg->spam || !smtp_filter_inbound(s)) {
 		smtp_filter_next(s);
 		return;
 	}

@@ -19,7 +19,8 @@
 static struct dynscreen *
 dyn_of(const struct smtp_session *s)
 {
-	return s->srv->screen != NULL ? screen_dyn(s->srv->screen) : NULL;
+	return s->srv->base.screen != NULL ?
+	    screen_dyn(s->srv->base.screen) : NULL;
 }
 
 static void
@@ -28,8 +29,8 @@ msg_of(const struct smtp_session *s, const char *subject,
 {
 	memset(m, 0, sizeof(*m));
 	m->account = s->auth_user;
-	m->ip = s->conn != NULL ? s->conn->peer_ip : "-";
-	m->session = s->id;
+	m->ip = s->base.conn != NULL ? s->base.conn->peer_ip : "-";
+	m->session = s->base.id;
 	m->rcpts = s->rcpts;
 	m->nrcpts = s->nrcpts;
 	m->subject = subject;
@@ -74,7 +75,7 @@ subject_of(const struct smtp_session *s, char *out, size_t len)
 static bool
 admin_domain_pass(const struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 	const char *dom;
 	char pat[300];
 
@@ -125,13 +126,13 @@ smtp_hijack_auth_ok(struct smtp_session *s)
 		    s->auth_service.frozen_reason);
 	if (!hijack_frozen(dyn_of(s), s->auth_user, reason, sizeof(reason)) &&
 	    !s->auth_service.frozen) {
-		if (!hijack_login(s->srv->cfg, dyn_of(s), s->auth_user,
-		    s->conn->peer_ip, reason, sizeof(reason)))
+		if (!hijack_login(s->srv->base.cfg, dyn_of(s), s->auth_user,
+		    s->base.conn->peer_ip, reason, sizeof(reason)))
 			return false;
 		msg_of(s, NULL, &m);
-		hijack_freeze(s->srv->loop, s->srv->cfg, dyn_of(s), &m,
+		hijack_freeze(s->srv->base.loop, s->srv->base.cfg, dyn_of(s), &m,
 		    reason);
-		if (s->srv->cfg->hj_mode == MODE_SHADOW)
+		if (s->srv->base.cfg->hj_mode == MODE_SHADOW)
 			return false;
 	}
 	trace_add(&s->trace, "hijack", "%s is frozen: %s", s->auth_user,
@@ -155,22 +156,23 @@ smtp_hijack_data_end(struct smtp_session *s)
 
 	subject_of(s, subject, sizeof(subject));
 	if (subject[0] != '\0' && strcasestr(subject, "unfreeze ") != NULL) {
-		admin = (s->authenticated && hijack_is_admin(s->srv->cfg,
+		admin = (s->authenticated && hijack_is_admin(s->srv->base.cfg,
 		    s->auth_user, NULL)) || admin_domain_pass(s);
-		(void)hijack_reply(s->srv->loop, s->srv->cfg, dyn_of(s),
-		    subject, admin, s->authenticated ? s->auth_user :
-		    s->from[0] ? s->from : "<>", s->id);
+		(void)hijack_reply(s->srv->base.loop, s->srv->base.cfg,
+		    dyn_of(s), subject, admin, s->authenticated ? s->auth_user :
+		    s->from[0] ? s->from : "<>", s->base.id);
 	}
 	if (!s->authenticated)
 		return false;
 	msg_of(s, subject, &m);
-	if (!hijack_count(s->srv->cfg, dyn_of(s), &m, reason,
+	if (!hijack_count(s->srv->base.cfg, dyn_of(s), &m, reason,
 	    sizeof(reason)))
 		return false;
 	trace_add(&s->trace, "hijack", "%s over a limit: %s", s->auth_user,
 	    reason);
-	hijack_freeze(s->srv->loop, s->srv->cfg, dyn_of(s), &m, reason);
-	if (s->srv->cfg->hj_mode == MODE_SHADOW) {
+	hijack_freeze(s->srv->base.loop, s->srv->base.cfg, dyn_of(s), &m,
+	    reason);
+	if (s->srv->base.cfg->hj_mode == MODE_SHADOW) {
 		char rule[HIJACK_REASON_MAX + 16];
 
 		snprintf(rule, sizeof(rule), "hijack %s", reason);
@@ -191,5 +193,5 @@ smtp_hijack_queued(struct smtp_session *s)
 	if (!s->authenticated)
 		return;
 	msg_of(s, NULL, &m);
-	hijack_after_queue(s->srv->loop, s->srv->cfg, dyn_of(s), &m);
+	hijack_after_queue(s->srv->base.loop, s->srv->base.cfg, dyn_of(s), &m);
 }

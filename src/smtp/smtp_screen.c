@@ -41,8 +41,8 @@ refuse_connection(struct smtp_session *s, const struct screen_refusal *r)
 		return;
 	}
 	smtp_refuse(s, r->rule, ban ? 421 : 554, "%s %s %s", ban ? "4.7.0" :
-	    "5.7.1", s->srv->cfg->hostname, r->text);
-	conn_flush(s->conn);
+	    "5.7.1", s->srv->base.cfg->hostname, r->text);
+	conn_flush(s->base.conn);
 	smtp_close(s);
 }
 
@@ -67,7 +67,7 @@ greet_now(struct smtp_session *s)
 {
 	s->screening = false;
 	smtp_greet(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
 	smtp_session_resume(s);
 }
 
@@ -79,7 +79,7 @@ dnsbl_answer(void *ctx, enum screen_result res,
 
 	s->dnsbl_q = NULL;
 	s->dnsbl_score = r->dnsbl_score;
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_screen_abort(s);
 		smtp_free(s);
 		return;
@@ -98,8 +98,8 @@ rdns_forward(const struct dns_result *res, void *ctx)
 	s->rdns_q = NULL;
 	if (res->status == DNS_OK)
 		for (i = 0; i < res->count; i++)
-			if (strcmp(res->addr[i].str, s->conn ?
-			    s->conn->peer_ip : "") == 0)
+			if (strcmp(res->addr[i].str, s->base.conn ?
+			    s->base.conn->peer_ip : "") == 0)
 				confirmed = true;
 	trace_add(&s->trace, "fcrdns", "%s -> %s", s->rdns, confirmed ?
 	    "confirmed" : "not confirmed");
@@ -120,10 +120,12 @@ rdns_answer(const struct dns_result *res, void *ctx)
 	 * (the spam rules count a missing PTR name against it). */
 	s->rdns_none = res->status == DNS_NXDOMAIN ||
 	    res->status == DNS_NODATA;
-	trace_add(&s->trace, "rdns", "%s -> %s", s->conn ? s->conn->peer_ip :
-	    "-", s->rdns[0] ? s->rdns : dns_status_name(res->status));
-	if (s->rdns[0] != '\0' && s->srv->cfg->fcrdns && !s->conn_gone) {
-		bool v6 = strchr(s->conn->peer_ip, ':') != NULL;
+	trace_add(&s->trace, "rdns", "%s -> %s",
+	    s->base.conn ? s->base.conn->peer_ip : "-",
+	    s->rdns[0] ? s->rdns : dns_status_name(res->status));
+	if (s->rdns[0] != '\0' && s->srv->base.cfg->fcrdns &&
+	    !s->base.conn_gone) {
+		bool v6 = strchr(s->base.conn->peer_ip, ':') != NULL;
 
 		s->rdns_q = v6 ? dns_query_aaaa(s->srv->dns, s->rdns,
 		    rdns_forward, s) : dns_query_a(s->srv->dns, s->rdns,
@@ -139,20 +141,20 @@ smtp_screen_next(struct smtp_session *s)
 {
 	struct screen_refusal r;
 
-	if (s->conn_gone) {
+	if (s->base.conn_gone) {
 		smtp_screen_abort(s);
 		smtp_free(s);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
 	if (s->rdns[0] != '\0' && !s->screen_allowed &&
-	    screen_verdict(s, screen_host(s->srv->screen, s->service,
-	    s->conn->peer_ip, s->rdns, &s->trace, &r), &r))
+	    screen_verdict(s, screen_host(s->srv->base.screen, s->service,
+	    s->base.conn->peer_ip, s->rdns, &s->trace, &r), &r))
 		return;
 	if (!s->screen_allowed && !s->dnsbl_done) {
 		s->dnsbl_done = true;
-		s->dnsbl_q = screen_dnsbl_start(s->srv->screen, s->srv->dns,
-		    s->conn->peer_ip, &s->trace, dnsbl_answer, s);
+		s->dnsbl_q = screen_dnsbl_start(s->srv->base.screen, s->srv->dns,
+		    s->base.conn->peer_ip, &s->trace, dnsbl_answer, s);
 		if (s->dnsbl_q != NULL)
 			return;
 	}
@@ -162,14 +164,15 @@ smtp_screen_next(struct smtp_session *s)
 bool
 smtp_screen_connect(struct smtp_session *s)
 {
-	struct screen *sc = s->srv->screen;
+	struct screen *sc = s->srv->base.screen;
 	struct screen_refusal r;
 	enum screen_result res;
 
 	if (sc == NULL)
 		return true;
 	memset(&r, 0, sizeof(r));
-	res = screen_connect(sc, s->service, s->conn->peer_ip, &s->trace, &r);
+	res = screen_connect(sc, s->service, s->base.conn->peer_ip, &s->trace,
+	    &r);
 	if (res == SCREEN_ALLOWED)
 		s->screen_allowed = true;
 	if (screen_verdict(s, res, &r))
@@ -180,14 +183,14 @@ smtp_screen_connect(struct smtp_session *s)
 		return true;
 	if (!s->screen_allowed && screen_wants_rdns(sc)) {
 		s->screening = true;
-		s->rdns_q = dns_query_ptr(s->srv->dns, s->conn->peer_ip,
+		s->rdns_q = dns_query_ptr(s->srv->dns, s->base.conn->peer_ip,
 		    rdns_answer, s);
 		return false;
 	}
 	s->screening = true;
 	s->dnsbl_done = true;
 	s->dnsbl_q = s->screen_allowed ? NULL : screen_dnsbl_start(sc,
-	    s->srv->dns, s->conn->peer_ip, &s->trace, dnsbl_answer, s);
+	    s->srv->dns, s->base.conn->peer_ip, &s->trace, dnsbl_answer, s);
 	if (s->dnsbl_q != NULL)
 		return false;
 	s->screening = false;
@@ -211,10 +214,11 @@ smtp_screen_event(struct smtp_session *s, enum config_dyn what)
 	struct screen_refusal r;
 	enum screen_result res;
 
-	if (s->srv->screen == NULL || s->screen_allowed || s->conn == NULL)
+	if (s->srv->base.screen == NULL || s->screen_allowed ||
+	    s->base.conn == NULL)
 		return false;
 	memset(&r, 0, sizeof(r));
-	res = screen_event(s->srv->screen, s->conn->peer_ip, what, 0,
+	res = screen_event(s->srv->base.screen, s->base.conn->peer_ip, what, 0,
 	    &s->trace, &r);
 	return screen_verdict(s, res, &r);
 }
@@ -239,10 +243,10 @@ smtp_screen_helo(struct smtp_session *s)
 {
 	struct screen_refusal r;
 
-	if (s->srv->screen == NULL || s->screen_allowed)
+	if (s->srv->base.screen == NULL || s->screen_allowed)
 		return false;
 	memset(&r, 0, sizeof(r));
-	return rule_refusal(s, screen_helo(s->srv->screen, s->service,
+	return rule_refusal(s, screen_helo(s->srv->base.screen, s->service,
 	    s->helo, &s->trace, &r), &r, "HELO");
 }
 
@@ -251,10 +255,10 @@ smtp_screen_sender(struct smtp_session *s)
 {
 	struct screen_refusal r;
 
-	if (s->srv->screen == NULL)
+	if (s->srv->base.screen == NULL)
 		return false;
 	memset(&r, 0, sizeof(r));
-	return rule_refusal(s, screen_sender(s->srv->screen, s->service,
+	return rule_refusal(s, screen_sender(s->srv->base.screen, s->service,
 	    s->from, &s->trace, &r), &r, "sender");
 }
 
@@ -264,19 +268,19 @@ smtp_screen_rcpt(struct smtp_session *s, const char *rcpt,
 {
 	struct screen_refusal r;
 
-	if (s->srv->screen == NULL)
+	if (s->srv->base.screen == NULL)
 		return false;
 	memset(&r, 0, sizeof(r));
 	{
 		struct screen_client cl = {
-			.ip = s->conn->peer_ip,
+			.ip = s->base.conn->peer_ip,
 			.rdns = s->rdns,
 			.helo = s->helo,
 			.sender = s->from,
 		};
 
-		return rule_refusal(s, screen_rcpt(s->srv->screen, s->service,
-		    &cl, rcpt, local_domain, &s->trace, &r), &r,
+		return rule_refusal(s, screen_rcpt(s->srv->base.screen,
+		    s->service, &cl, rcpt, local_domain, &s->trace, &r), &r,
 		    "recipient");
 	}
 }

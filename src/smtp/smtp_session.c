@@ -12,10 +12,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "buf.h"
@@ -24,10 +24,10 @@
 #include "log.h"
 #include "queue.h"
 #include "queue_commit.h"
+#include "session.h"
 #include "smtp_data.h"
 #include "smtp_parser.h"
 #include "store.h"
-#include "tls.h"
 #include "util.h"
 #include "xalloc.h"
 #include "smtp_session_private.h"
@@ -56,6 +56,9 @@ static void smtp_process(struct smtp_session *s);
 static void smtp_on_input(struct conn *c);
 static void smtp_on_tls(struct conn *c, bool ok);
 static void smtp_on_close(struct conn *c);
+static void smtp_on_timeout(uv_timer_t *t);
+static void smtp_drain(struct session *ss);
+static void smtp_abort(struct session *ss);
 
 static const struct conn_ops smtp_conn_ops = {
 	.on_input = smtp_on_input,
@@ -63,19 +66,29 @@ static const struct conn_ops smtp_conn_ops = {
 	.on_close = smtp_on_close,
 };
 
+static const struct session_class smtp_class = {
+	.name = "smtp",
+	.state_names = state_names,
+	.conn_ops = &smtp_conn_ops,
+	.in_max = SMTP_IN_MAX,
+	.on_timeout = smtp_on_timeout,
+	.drain = smtp_drain,
+	.abort = smtp_abort,
+};
+_Static_assert(offsetof(struct smtp_session, base) == 0,
+    "session.c frees the smtp_session through its base");
+
 void
 smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
-	if (s->state != st)
-		log_debug("smtp session=%s state %s -> %s", s->id,
-		    state_names[s->state], state_names[st]);
+	session_log_state(&s->base, s->state, st);
 	s->state = st;
 }
 
 bool
 smtp_is_tls(const struct smtp_session *s)
 {
-	return s->conn != NULL && s->conn->ssl != NULL && s->conn->tls_ready;
+	return session_is_tls(&s->base);
 }
 
 /* Record a rejection in the rejected-session log (written from the
@@ -85,9 +98,9 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 {
 	struct store_reject rej = {
 		.time = time(NULL),
-		.session = s->id,
+		.session = s->base.id,
 		.service = config_service_name(s->service),
-		.ip = s->conn ? s->conn->peer_ip : NULL,
+		.ip = s->base.conn ? s->base.conn->peer_ip : NULL,
 		.rdns = s->rdns[0] ? s->rdns : NULL,
 		.helo = s->helo[0] ? s->helo : NULL,
 		.mail_from = s->state >= SMTP_STATE_MAIL ? s->from : NULL,
@@ -109,7 +122,7 @@ smtp_log_reject(struct smtp_session *s, int code, const char *text)
 		return;
 	trace_add(&s->trace, "reply", "%d %s%s%s", code, text,
 	    rej.rule ? " rule=" : "", rej.rule ? rej.rule : "");
-	reject_log_submit(s->srv->loop, s->srv->cfg->data_dir, &rej,
+	reject_log_submit(s->srv->base.loop, s->srv->base.cfg->data_dir, &rej,
 	    &s->trace);
 }
 
@@ -125,7 +138,7 @@ smtp_reply_v(struct smtp_session *s, int code, const char *fmt, va_list ap)
 	n = vsnprintf(text, sizeof(text) - 8 - TRACE_REF_LEN - 8, fmt, ap);
 	if (n < 0)
 		text[0] = '\0';
-	if (s->conn == NULL || s->conn_gone)
+	if (s->base.conn == NULL || s->base.conn_gone)
 		return;
 	if (code >= 400) {
 		/* The reference a sender can quote to the postmaster. */
@@ -134,8 +147,9 @@ smtp_reply_v(struct smtp_session *s, int code, const char *fmt, va_list ap)
 		(void)snprintf(text + l, sizeof(text) - l, " [ref %s]",
 		    s->ref);
 	}
-	conn_printf(s->conn, "%d %s\r\n", code, text);
-	log_info("smtp session=%s reply=%d text=\"%s\"", s->id, code, text);
+	conn_printf(s->base.conn, "%d %s\r\n", code, text);
+	log_info("smtp session=%s reply=%d text=\"%s\"", s->base.id, code,
+	    text);
 	if (code >= 400)
 		smtp_log_reject(s, code, text);
 }
@@ -164,36 +178,30 @@ smtp_refuse(struct smtp_session *s, const char *rule, int code,
 	s->reject_rule = NULL;
 }
 
-static void smtp_on_timeout(uv_timer_t *t);
-
 /* RFC 5321 4.5.3.2 timeouts, shortened when the worker is busy so idle
  * connections cannot starve real clients. */
 void
 smtp_timer_arm(struct smtp_session *s)
 {
-	const struct config *cfg = s->srv->cfg;
-	unsigned secs = s->srv->nsessions >= cfg->busy_sessions ?
-	    cfg->busy_timeout : cfg->idle_timeout;
-
-	uv_timer_start(&s->timer, smtp_on_timeout, (uint64_t)secs * 1000, 0);
+	session_timer_arm(&s->base);
 }
 
 void
 smtp_close(struct smtp_session *s)
 {
-	if (s->conn_gone || s->state == SMTP_STATE_CLOSED)
+	if (s->base.conn_gone || s->state == SMTP_STATE_CLOSED)
 		return;
 	smtp_enter_state(s, SMTP_STATE_CLOSED);
-	conn_close(s->conn);
+	conn_close(s->base.conn);
 }
 
 /* Count a client error; past the limit, say so and hang up. */
 void
 smtp_count_error(struct smtp_session *s)
 {
-	if (++s->nerrors >= s->srv->cfg->errors) {
+	if (++s->nerrors >= s->srv->base.cfg->errors) {
 		smtp_reply(s, 421, "4.7.0 %s Error: too many errors",
-		    s->srv->cfg->hostname);
+		    s->srv->base.cfg->hostname);
 		smtp_close(s);
 	}
 }
@@ -228,7 +236,8 @@ smtp_tx_reset(struct smtp_session *s)
 void
 smtp_greet(struct smtp_session *s)
 {
-	conn_printf(s->conn, "220 %s ESMTP moat\r\n", s->srv->cfg->hostname);
+	conn_printf(s->base.conn, "220 %s ESMTP moat\r\n",
+	    s->srv->base.cfg->hostname);
 	smtp_enter_state(s, SMTP_STATE_INIT);
 }
 
@@ -256,7 +265,7 @@ static void
 smtp_helo_common(struct smtp_session *s, const char *args, size_t len,
     bool esmtp)
 {
-	const struct config *cfg = s->srv->cfg;
+	const struct config *cfg = s->srv->base.cfg;
 
 	if (!valid_helo(args, len)) {
 		smtp_reply(s, 501, "5.5.4 Syntax: %s hostname",
@@ -279,19 +288,19 @@ smtp_helo_common(struct smtp_session *s, const char *args, size_t len,
 	}
 	/* Multi-line reply; enhanced codes are not used on EHLO lines
 	 * (RFC 2034 3 exempts the EHLO response). */
-	conn_printf(s->conn, "250-%s\r\n", cfg->hostname);
-	conn_printf(s->conn, "250-PIPELINING\r\n");
-	conn_printf(s->conn, "250-SIZE %" PRIu64 "\r\n", cfg->message_size);
-	if (s->srv->ssl_ctx != NULL && s->conn->ssl == NULL &&
+	conn_printf(s->base.conn, "250-%s\r\n", cfg->hostname);
+	conn_printf(s->base.conn, "250-PIPELINING\r\n");
+	conn_printf(s->base.conn, "250-SIZE %" PRIu64 "\r\n", cfg->message_size);
+	if (s->srv->base.ssl_ctx != NULL && s->base.conn->ssl == NULL &&
 	    s->service != SERVICE_SUBMISSIONS)
-		conn_printf(s->conn, "250-STARTTLS\r\n");
-	conn_printf(s->conn, "250-ENHANCEDSTATUSCODES\r\n");
-	conn_printf(s->conn, "250-8BITMIME\r\n");
+		conn_printf(s->base.conn, "250-STARTTLS\r\n");
+	conn_printf(s->base.conn, "250-ENHANCEDSTATUSCODES\r\n");
+	conn_printf(s->base.conn, "250-8BITMIME\r\n");
 	smtp_auth_ehlo(s);
-	conn_printf(s->conn, "250-SMTPUTF8\r\n");
-	conn_printf(s->conn, "250 CHUNKING\r\n");
-	log_info("smtp session=%s cmd=EHLO helo=\"%.100s\" reply=250", s->id,
-	    s->helo);
+	conn_printf(s->base.conn, "250-SMTPUTF8\r\n");
+	conn_printf(s->base.conn, "250 CHUNKING\r\n");
+	log_info("smtp session=%s cmd=EHLO helo=\"%.100s\" reply=250",
+	    s->base.id, s->helo);
 }
 
 static void
@@ -369,7 +378,7 @@ cmd_starttls(struct smtp_session *s, const char *args, size_t len)
 		smtp_count_error(s);
 		return;
 	}
-	if (s->srv->ssl_ctx == NULL || s->conn->ssl != NULL ||
+	if (s->srv->base.ssl_ctx == NULL || s->base.conn->ssl != NULL ||
 	    s->service == SERVICE_SUBMISSIONS) {
 		smtp_reply(s, 503, "5.5.1 Error: TLS already active or not "
 		    "available");
@@ -382,8 +391,8 @@ cmd_starttls(struct smtp_session *s, const char *args, size_t len)
 	s->helo[0] = '\0';
 	s->esmtp = false;
 	smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
-	if (conn_start_tls(s->conn, s->srv->ssl_ctx) < 0) {
-		log_warnx("smtp session=%s event=tls-setup-failed", s->id);
+	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+		log_warnx("smtp session=%s event=tls-setup-failed", s->base.id);
 		smtp_close(s);
 	}
 }
@@ -428,9 +437,9 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	struct smtp_command cmd;
 	size_t i;
 
-	if (++s->ncommands > s->srv->cfg->commands) {
+	if (++s->ncommands > s->srv->base.cfg->commands) {
 		smtp_reply(s, 421, "4.7.0 %s Error: too many commands",
-		    s->srv->cfg->hostname);
+		    s->srv->base.cfg->hostname);
 		smtp_close(s);
 		return;
 	}
@@ -439,7 +448,7 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	smtp_timer_arm(s);
 	smtp_parse_command(line, len, &cmd);
 	if (cmd.cmd != SMTP_CMD_EHLO && cmd.cmd != SMTP_CMD_UNKNOWN)
-		log_debug("smtp session=%s cmd=%s", s->id,
+		log_debug("smtp session=%s cmd=%s", s->base.id,
 		    smtp_cmd_name(cmd.cmd));
 	for (i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++) {
 		const struct smtp_cmd_def *d = &smtp_cmds[i];
@@ -460,7 +469,7 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 
 		log_escape(esc, sizeof(esc), line, len < 20 ? len : 20);
 		log_info("smtp session=%s event=unknown-command line=\"%s\"",
-		    s->id, esc);
+		    s->base.id, esc);
 	}
 	smtp_reply(s, 500, "5.5.1 Error: command not recognized");
 	if (!smtp_screen_event(s, DYNCFG_PROTO_ERROR))
@@ -484,18 +493,18 @@ void smtp_free(struct smtp_session *s);
 static void
 smtp_drain_check(struct smtp_session *s)
 {
-	if (!s->srv->draining || s->conn_gone ||
+	if (!s->srv->base.draining || s->base.conn_gone ||
 	    (s->state != SMTP_STATE_INIT && s->state != SMTP_STATE_READY))
 		return;
 	smtp_reply(s, 421, "4.3.2 %s Service shutting down",
-	    s->srv->cfg->hostname);
+	    s->srv->base.cfg->hostname);
 	smtp_close(s);
 }
 
 static void
 smtp_process(struct smtp_session *s)
 {
-	struct conn *c = s->conn;
+	struct conn *c = s->base.conn;
 
 	/* A step finished inside the loop (a refusal at the end of DATA
 	 * with nothing to wait for) resumes the session from within it;
@@ -504,7 +513,7 @@ smtp_process(struct smtp_session *s)
 		return;
 	s->processing = true;
 
-	while (!s->conn_gone && !c->closing && !c->paused &&
+	while (!s->base.conn_gone && !c->closing && !c->paused &&
 	    s->state != SMTP_STATE_CLOSED && s->state != SMTP_STATE_TLS_WAIT &&
 	    s->state != SMTP_STATE_QUEUEING) {
 		size_t linelen = 0;
@@ -574,18 +583,19 @@ smtp_process(struct smtp_session *s)
 		smtp_close(s);
 	}
 	s->processing = false;
-	if (!s->conn_gone)
+	if (!s->base.conn_gone)
 		conn_flush(c);
 }
 
 void
 smtp_session_resume(struct smtp_session *s)
 {
-	if (s->conn_gone)
+	if (s->base.conn_gone)
 		return;
 	smtp_timer_arm(s);
-	if (s->conn->paused)
-		conn_resume(s->conn);	/* runs the input loop if needed */
+	/* conn_resume runs the input loop if needed */
+	if (s->base.conn->paused)
+		conn_resume(s->base.conn);
 	else
 		smtp_process(s);
 }
@@ -602,46 +612,23 @@ static void
 smtp_on_tls(struct conn *c, bool ok)
 {
 	struct smtp_session *s = c->ctx;
-	char desc[160];
 
 	if (!ok)
 		return;
-	if (tls_describe(c->ssl, desc, sizeof(desc)) == 0)
-		log_info("smtp session=%s event=tls %s", s->id, desc);
+	session_log_tls(&s->base);
 	if (s->service == SERVICE_SUBMISSIONS && s->ncommands == 0)
 		smtp_greet(s);	/* implicit TLS: greet once encrypted */
 	else
 		smtp_enter_state(s, SMTP_STATE_INIT);
 }
 
-static void
-smtp_timer_closed(uv_handle_t *h)
-{
-	struct smtp_session *s = h->data;
-
-	if (--s->handles_open == 0)
-		free(s);
-}
-
 void
 smtp_free(struct smtp_session *s)
 {
-	struct smtp_server *srv = s->srv;
-
 	smtp_tx_reset(s);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	srv->nsessions--;
 	sasl_free(&s->sasl);
 	trace_free(&s->trace);
-	uv_close((uv_handle_t *)&s->timer, smtp_timer_closed);
-	uv_close((uv_handle_t *)&s->auth_timer, smtp_timer_closed);
-	if (srv->draining && srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_free(&s->base);
 }
 
 static void
@@ -649,10 +636,9 @@ smtp_on_close(struct conn *c)
 {
 	struct smtp_session *s = c->ctx;
 
-	log_info("smtp session=%s event=disconnect%s commands=%u", s->id,
+	log_info("smtp session=%s event=disconnect%s commands=%u", s->base.id,
 	    s->quit ? "" : " reason=peer-or-error", s->ncommands);
-	s->conn_gone = true;
-	s->conn = NULL;
+	session_conn_gone(&s->base);
 	if (s->committing || s->auth_busy || s->filtering)
 		return;		/* freed when that step ends */
 	smtp_screen_abort(s);
@@ -665,12 +651,11 @@ smtp_on_timeout(uv_timer_t *t)
 {
 	struct smtp_session *s = t->data;
 
-	if (s->committing || s->conn_gone)
+	if (s->committing || s->base.conn_gone)
 		return;
-	log_info("smtp session=%s event=timeout state=%s", s->id,
-	    state_names[s->state]);
+	session_log_timeout(&s->base, s->state);
 	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded",
-	    s->srv->cfg->hostname);
+	    s->srv->base.cfg->hostname);
 	smtp_close(s);
 }
 
@@ -679,38 +664,22 @@ smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
     enum listen_service service)
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
-	uint64_t rnd;
 
 	s->srv = srv;
 	s->service = service;
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
-	snprintf(s->id, sizeof(s->id), "%016" PRIx64, rnd);
-	trace_ref(s->id, s->ref);
-	s->conn = conn_accept(listener, &smtp_conn_ops, s, SMTP_IN_MAX);
-	if (s->conn == NULL) {
+	if (session_accept(&s->base, &smtp_class, &srv->base, listener,
+	    service, &s->auth_timer) < 0) {
 		free(s);
 		return;
 	}
-	uv_timer_init(srv->loop, &s->timer);
-	s->timer.data = s;
-	uv_timer_init(srv->loop, &s->auth_timer);
-	s->auth_timer.data = s;
-	s->handles_open = 2;
-	s->next = srv->sessions;
-	if (srv->sessions != NULL)
-		srv->sessions->prev = s;
-	srv->sessions = s;
-	srv->nsessions++;
-	log_info("smtp session=%s event=connect service=%s ip=%s port=%u",
-	    s->id, config_service_name(service), s->conn->peer_ip,
-	    (unsigned)s->conn->peer_port);
+	trace_ref(s->base.id, s->ref);
 	smtp_timer_arm(s);
-	if (srv->nsessions > srv->cfg->sessions || srv->draining) {
-		conn_printf(s->conn, "421 4.7.0 %s Error: too many "
-		    "connections, try again later\r\n", srv->cfg->hostname);
+	if (session_server_full(&srv->base)) {
+		conn_printf(s->base.conn, "421 4.7.0 %s Error: too many "
+		    "connections, try again later\r\n",
+		    srv->base.cfg->hostname);
 		smtp_enter_state(s, SMTP_STATE_CLOSED);
-		conn_close(s->conn);
+		conn_close(s->base.conn);
 		return;
 	}
 	/* Nothing is read while the greeting is held (state TLS_WAIT). */
@@ -718,45 +687,46 @@ smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
 	if (!smtp_screen_connect(s))
 		return;
 	if (service == SERVICE_SUBMISSIONS) {
-		if (srv->ssl_ctx == NULL ||
-		    conn_start_tls(s->conn, srv->ssl_ctx) < 0) {
+		if (session_start_tls(&s->base) < 0)
 			smtp_close(s);
-			return;
-		}
 		return;
 	}
 	smtp_greet(s);
-	conn_flush(s->conn);
+	conn_flush(s->base.conn);
+}
+
+/* Draining: a handshake is cut off; see smtp_drain_check for the rest. */
+static void
+smtp_drain(struct session *ss)
+{
+	struct smtp_session *s = (struct smtp_session *)ss;
+
+	if (s->state == SMTP_STATE_TLS_WAIT)
+		conn_abort(ss->conn);
+	else
+		smtp_drain_check(s);
+}
+
+static void
+smtp_abort(struct session *ss)
+{
+	struct smtp_session *s = (struct smtp_session *)ss;
+
+	if (s->committing)
+		return;
+	smtp_reply(s, 421, "4.3.2 %s Service shutting down",
+	    ss->srv->cfg->hostname);
+	smtp_close(s);
 }
 
 void
 smtp_server_drain(struct smtp_server *srv)
 {
-	struct smtp_session *s, *next;
-
-	srv->draining = true;
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->state == SMTP_STATE_TLS_WAIT && !s->conn_gone)
-			conn_abort(s->conn);
-		else
-			smtp_drain_check(s);
-	}
-	if (srv->nsessions == 0 && srv->on_idle != NULL)
-		srv->on_idle(srv);
+	session_server_drain(&srv->base);
 }
 
 void
 smtp_server_abort_all(struct smtp_server *srv)
 {
-	struct smtp_session *s, *next;
-
-	for (s = srv->sessions; s != NULL; s = next) {
-		next = s->next;
-		if (s->conn_gone || s->committing)
-			continue;
-		smtp_reply(s, 421, "4.3.2 %s Service shutting down",
-		    srv->cfg->hostname);
-		smtp_close(s);
-	}
+	session_server_abort_all(&srv->base);
 }

@@ -8,29 +8,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "config.h"
+#include "session.h"
 
 struct store;
-struct screen;
 struct queue_commit;
 
 /* What every session of a worker shares. */
 struct smtp_server {
-	uv_loop_t		*loop;
-	const struct config	*cfg;
-	SSL_CTX			*ssl_ctx;
+	struct session_server	 base;
 	struct store		*store;
-	struct screen		*screen;	/* screening (screen.h) */
 	struct queue_commit	*commit;
 	struct dns		*dns;		/* NULL: no DNS checks */
-	unsigned		 nsessions;
-	bool			 draining;
-	/* Called when the last session ends while draining. */
-	void			(*on_idle)(struct smtp_server *srv);
-	struct smtp_session	*sessions;	/* list, for drain */
 };
 
 /* Accept a connection on a listener of the given service. */

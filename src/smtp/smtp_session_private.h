@@ -57,14 +57,10 @@ enum smtp_state {
 
 
 struct smtp_session {
+	struct session		 base;		/* first: see session.h */
 	struct smtp_server	*srv;
-	struct conn		*conn;
-	struct smtp_session	*next, *prev;	/* srv->sessions */
 	enum listen_service	 service;
 	enum smtp_state		 state;
-	char			 id[17];
-	uv_timer_t		 timer;
-	bool			 conn_gone;
 	bool			 committing;
 	bool			 quit;
 	bool			 discard_line;	/* skip to LF after overflow */
@@ -78,7 +74,6 @@ struct smtp_session {
 	bool			 auth_busy;	/* SASL step or delay running */
 	unsigned		 auth_failures;
 	uv_timer_t		 auth_timer;
-	unsigned		 handles_open;	/* timers to close at free */
 	struct sasl_session	*sasl;
 	struct sasl_lookup	 sasl_lookup;
 	struct auth_service	 auth_service;
