@@ -100,6 +100,13 @@ static const struct key_def keys[] = {
 	NUM("authn", "sender_id", KEY_BOOL, sender_id, 0, 1),
 	NUM("authn", "spf_fail_reject", KEY_BOOL, spf_fail_reject, 0, 1),
 	STR("authn", "dmarc_exempt", dmarc_exempt),
+	NUM("authn", "dmarc_reports", KEY_BOOL, dmarc_reports, 0, 1),
+	NUM("authn", "dmarc_report_interval", KEY_DURATION,
+	    dmarc_report_interval, 3600, 86400),
+	NUM("authn", "dmarc_report_retention", KEY_DURATION,
+	    dmarc_report_retention, 3600, 366 * 86400),
+	STR("authn", "dmarc_report_org", dmarc_report_org),
+	STR("authn", "dmarc_report_email", dmarc_report_email),
 	{ "dns", "resolver", KEY_RESOLVERS, 0, 0, 0, 0, 0 },
 	NUM("dns", "timeout", KEY_DURATION_MS, dns_timeout, 100, 60000),
 	NUM("delivery", "connect_timeout", KEY_DURATION, connect_timeout, 1,
@@ -262,6 +269,9 @@ config_defaults(struct config *cfg)
 	cfg->arc = true;
 	cfg->sender_id = false;	/* historic (RFC 4406): on request */
 	cfg->spf_fail_reject = true;
+	cfg->dmarc_reports = false;	/* RFC 7489 7.2: the receiver's choice */
+	cfg->dmarc_report_interval = 86400;	/* RFC 7489 6.3 ri= default */
+	cfg->dmarc_report_retention = 7 * 86400;
 	cfg->connect_timeout = 30;
 	cfg->smtp_timeout = 300;	/* RFC 5321 4.5.3.2 */
 	cfg->dest_concurrency = 20;

@@ -131,6 +131,12 @@ struct config {
 	bool	 sender_id;		/* Sender ID (historic; recorded) */
 	bool	 spf_fail_reject;	/* 550 on SPF fail without DMARC */
 	char	 dmarc_exempt[1024];	/* From domains never refused */
+	/* DMARC aggregate reports (authn/dmarc_report.h) */
+	bool	 dmarc_reports;		/* send them (rua=), off by default */
+	unsigned dmarc_report_interval;	/* seconds, periods aligned to UTC */
+	unsigned dmarc_report_retention;	/* rows kept at most, seconds */
+	char	 dmarc_report_org[256];	/* "": the hostname */
+	char	 dmarc_report_email[256];	/* "": postmaster@ its domain */
 
 	/* [dns] */
 	struct listen_addr resolvers[CONFIG_MAX_RESOLVERS];

@@ -20,7 +20,8 @@
 #define STORE_EXT_SPAM		96	/* store_spam.c: 96..127 */
 #define STORE_EXT_LIST		128	/* store_list.c: 128..159 */
 #define STORE_EXT_DIGEST	160	/* store_list_digest.c: 160..175 */
-#define STORE_EXT_SLOTS		176
+#define STORE_EXT_DMARC		176	/* store_dmarc.c: 176..191 */
+#define STORE_EXT_SLOTS		192
 
 /* The statement of slot, prepared from sql on first use and kept until
  * store_close(); NULL (logged) if it does not prepare. The same slot
