@@ -174,7 +174,7 @@ imap_cmd_starttls(struct imap_session *s, struct imap_command *c)
 	 * 6.2.1); so must the parser. */
 	imap_parser_reset(s->parser);
 	imap_enter_state(s, IMAP_STATE_TLS_WAIT);
-	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+	if (session_start_tls(&s->base) < 0) {
 		log_warnx("imap session=%s event=tls-setup-failed", s->base.id);
 		imap_close(s);
 	}

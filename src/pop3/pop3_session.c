@@ -217,7 +217,7 @@ cmd_stls(struct pop3_session *s, const char *args, size_t len)
 	s->have_user = false;
 	explicit_bzero(s->user, sizeof(s->user));
 	pop3_enter_state(s, POP3_STATE_TLS_WAIT);
-	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+	if (session_start_tls(&s->base) < 0) {
 		log_warnx("pop3 session=%s event=tls-setup-failed", s->base.id);
 		pop3_close(s);
 	}

@@ -391,7 +391,7 @@ cmd_starttls(struct smtp_session *s, const char *args, size_t len)
 	s->helo[0] = '\0';
 	s->esmtp = false;
 	smtp_enter_state(s, SMTP_STATE_TLS_WAIT);
-	if (conn_start_tls(s->base.conn, s->srv->base.ssl_ctx) < 0) {
+	if (session_start_tls(&s->base) < 0) {
 		log_warnx("smtp session=%s event=tls-setup-failed", s->base.id);
 		smtp_close(s);
 	}
