@@ -34,6 +34,7 @@
 #include "smtp_client.h"
 #include "store.h"
 #include "store_list.h"
+#include "store_list_digest.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -41,6 +42,8 @@
 #define RUNNER_RESCAN_MS (60 * 1000)
 #define RUNNER_TICK_MS 1000
 #define RUNNER_PRUNE_EVERY 3600	/* seconds between rejected-log prunes */
+#define RUNNER_DIGEST_SENT_SLACK 86400	/* seconds sent posts are kept past
+					   bounce_after */
 #define RUNNER_DIGEST_EVERY 300	/* seconds between list digest checks */
 #define RUNNER_TARGETS_MAX 10000	/* distinct mailboxes per message */
 #define RUNNER_LOCAL_MAX 256
@@ -331,6 +334,13 @@ prune_run(uv_work_t *w)
 		else if (tokens > 0 || pending > 0)
 			log_info("event=list-prune tokens=%u pending=%u",
 			    tokens, pending);
+		/* Posts sent in a digest are remembered while their
+		 * expansion could still be retried (bounce_after), and a
+		 * day more. */
+		if (store_list_digest_prune(st, time(NULL) -
+		    (time_t)cfg->bounce_after - RUNNER_DIGEST_SENT_SLACK,
+		    &tokens) < 0)
+			log_warnx("event=list-digest-prune-failed");
 	}
 	archive_maintain(cfg);
 	/* Held messages past [quarantine] retention (each one logged). */
