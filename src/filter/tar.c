@@ -178,11 +178,14 @@ entry_name(const struct tar_reader *t, struct tar_entry *e)
 	nn = field_len(h + OFF_NAME, LEN_NAME);
 	if (memcmp(h + OFF_MAGIC, "ustar\0", 6) == 0 &&
 	    (np = field_len(h + OFF_PREFIX, LEN_PREFIX)) > 0) {
-		/* UNSAFE: np + 1 + nn <= 155 + 1 + 100 < TAR_NAME_MAX */
+		/* UNSAFE: np + 1 <= 156 < TAR_NAME_MAX */
 		memcpy(e->name, h + OFF_PREFIX, np);
 		e->name[np] = '/';
 		at = np + 1;
 	}
+	/* 156 + 100 octets and the NUL do not fit: the name is cut */
+	if (nn > TAR_NAME_MAX - 1 - at)
+		nn = TAR_NAME_MAX - 1 - at;
 	memcpy(e->name + at, h + OFF_NAME, nn);
 	e->name[at + nn] = '\0';
 }

@@ -1368,6 +1368,22 @@ test_tar_malformed(void **state)
 		content_info_free(c2);
 	}
 	content_info_free(ci);
+	/* the longest POSIX name: a full prefix and a full name (cut to
+	 * TAR_NAME_MAX - 1) */
+	buf_reset(&t);
+	tar_header(&t, "", 4, '0');
+	memset(t.data, 'n', 100);
+	memset(t.data + 345, 'p', 155);
+	tar_checksum(t.data);
+	assert_int_equal(buf_append(&t, "data", 4), 0);
+	tar_pad(&t);
+	for (trickle = 0; trickle < 2; trickle++) {
+		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
+		assert_int_equal(s.n, 1);
+		assert_int_equal(strlen(s.names[0]), TAR_NAME_MAX - 1);
+		assert_int_equal(s.names[0][155], '/');
+		assert_int_equal(s.names[0][156], 'n');
+	}
 	/* an all-zero "tar" and a header with a broken checksum are not
 	 * tars */
 	memset(blk, 0, sizeof(blk));
