@@ -24,6 +24,7 @@ enum {
 	DS_DONE,
 	DS_RELEASE,
 	DS_DUE,
+	DS_PRUNE,
 	DS_COUNT
 };
 
@@ -40,16 +41,18 @@ static const char *const ds_sql[DS_COUNT] = {
 	[DS_MEMBERS] =
 	    "SELECT count(*) FROM list_members WHERE list = ?1 AND"
 	    " state = 'active' AND mode = 'digest'",
-	/* Claimed rows too: the cap bounds what the table holds. */
+	/* Claimed rows too: the cap bounds what the table holds. Rows of
+	 * batch -1 are posts already sent in a digest, kept without their
+	 * data (see DS_DONE). */
 	[DS_TOTAL] =
 	    "SELECT count(*), coalesce(sum(length(data)), 0) FROM list_digest"
-	    " WHERE list = ?1",
+	    " WHERE list = ?1 AND batch >= 0",
 	[DS_ADD] =
 	    "INSERT OR IGNORE INTO list_digest (list, post, time, data)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[DS_WAITING] =
 	    "SELECT coalesce(sum(length(data)), 0) FROM list_digest"
-	    " WHERE list = ?1 AND claimed <= ?2",
+	    " WHERE list = ?1 AND batch >= 0 AND claimed <= ?2",
 	[DS_ISSUE] =
 	    "UPDATE lists SET digest_issue = digest_issue + 1"
 	    " WHERE address = ?1 RETURNING digest_issue",
@@ -59,14 +62,18 @@ static const char *const ds_sql[DS_COUNT] = {
 	    "UPDATE list_digest SET batch = ?2, claimed = ?3 WHERE id IN"
 	    " (SELECT id FROM (SELECT id, row_number() OVER w AS n,"
 	    "   sum(length(data)) OVER w AS run FROM list_digest"
-	    "   WHERE list = ?1 AND claimed <= ?4"
+	    "   WHERE list = ?1 AND batch >= 0 AND claimed <= ?4"
 	    "   WINDOW w AS (ORDER BY id))"
 	    "  WHERE n <= ?5 AND (n = 1 OR run <= ?6))",
 	[DS_READ] =
 	    "SELECT id, time, data FROM list_digest WHERE list = ?1 AND"
 	    " batch = ?2 AND claimed = ?3 ORDER BY id",
+	/* Sent: the data goes, the row stays as batch -1 so that a retried
+	 * expansion of the post (DS_ADD, one row per list and post) does
+	 * not put it in a second digest; DS_PRUNE deletes it later. */
 	[DS_DONE] =
-	    "DELETE FROM list_digest WHERE list = ?1 AND batch = ?2",
+	    "UPDATE list_digest SET batch = -1, claimed = 0, data = x''"
+	    " WHERE list = ?1 AND batch = ?2",
 	[DS_RELEASE] =
 	    "UPDATE list_digest SET claimed = 0 WHERE list = ?1 AND"
 	    " batch = ?2",
@@ -74,10 +81,12 @@ static const char *const ds_sql[DS_COUNT] = {
 	 * more (what waits goes out once). */
 	[DS_DUE] =
 	    "SELECT l.address FROM lists l JOIN list_digest d"
-	    " ON d.list = l.address WHERE d.claimed <= ?2"
+	    " ON d.list = l.address WHERE d.batch >= 0 AND d.claimed <= ?2"
 	    " GROUP BY l.address HAVING l.digest = 0 OR"
 	    " min(d.time) <= ?1 - l.digest_interval OR"
 	    " sum(length(d.data)) >= l.digest_size LIMIT ?3",
+	[DS_PRUNE] =
+	    "DELETE FROM list_digest WHERE batch = -1 AND time < ?1",
 };
 
 static sqlite3_stmt *
@@ -420,4 +429,17 @@ store_list_digest_due(struct store *st, time_t now, store_row_cb *cb,
 		return -1;
 	}
 	return store_stmt_rows(st, s, cb, ctx);
+}
+
+int
+store_list_digest_prune(struct store *st, time_t before, unsigned *n_r)
+{
+	sqlite3_stmt *s = stmt(st, DS_PRUNE);
+
+	*n_r = 0;
+	if (s == NULL || store_bind_int(s, 1, (int64_t)before) < 0 ||
+	    exec_one(st, s, "digest prune", NULL) < 0)
+		return -1;
+	*n_r = (unsigned)sqlite3_changes(store_sqlite(st));
+	return 0;
 }

@@ -57,7 +57,9 @@ typedef void store_digest_post_cb(void *ctx, int64_t id, time_t time,
 int store_list_digest_claim(struct store *st, const char *list, time_t now,
     uint64_t max_octets, uint64_t *issue_r, store_digest_post_cb *cb,
     void *ctx);
-/* The digest of batch is queued: delete its posts. 0 or -1. */
+/* The digest of batch is queued: its posts' data goes; each stays
+ * marked as sent, so that adding the same post again (a retried
+ * expansion) is ignored, until store_list_digest_prune. 0 or -1. */
 int store_list_digest_done(struct store *st, const char *list,
     uint64_t batch);
 /* It failed: give its posts back to the next digest. 0 or -1. */
@@ -74,5 +76,11 @@ int store_list_digest_due(struct store *st, time_t now, store_row_cb *cb,
 /* Posts and octets waiting for list's digest (claimed ones too). */
 int store_list_digest_pending(struct store *st, const char *list,
     uint64_t *posts_r, uint64_t *octets_r);
+
+/* Forget the posts sent in a digest before the time they arrived
+ * (the queue runner: past the longest a post can be retried). *n_r:
+ * rows deleted. 0 or -1. */
+int store_list_digest_prune(struct store *st, time_t before,
+    unsigned *n_r);
 
 #endif

@@ -542,6 +542,11 @@ def digest_db(site, sql, args=()):
 		db.close()
 
 
+# Posts waiting for a digest (rows of batch -1 are posts already sent,
+# kept so that a retried expansion does not send them twice).
+WAITING = "SELECT count(*) FROM list_digest WHERE batch >= 0"
+
+
 @pytest.fixture
 def digest_site(site):
 	"""team@ offers a digest; demo takes it, carol gets each post."""
@@ -563,7 +568,7 @@ def test_digest_member_gets_one_digest_of_both_posts(digest_site):
 	assert wait_until(lambda: site.log_count(r"event=list-expanded .* "
 	    r"list=team@example.test .* copies=1$") == 2, 10)
 	assert site.maildir_files(DEMO) == []
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(2,)]
+	assert digest_db(site, WAITING) == [(2,)]
 	r = site.ctl("list", "digest", LIST)
 	assert "digest sent with 2 posts" in r.stdout, r.stdout
 	[data] = site.wait_delivered(1, user=DEMO)
@@ -595,7 +600,7 @@ def test_digest_member_gets_one_digest_of_both_posts(digest_site):
 	assert "First body." in inner[0].get_payload()
 	assert "Second body." in inner[1].get_payload()
 	# The store is empty afterwards; carol got no digest.
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+	assert digest_db(site, WAITING) == [(0,)]
 	assert len(site.maildir_files(CAROL)) == 2
 	# Nothing waits now: no empty digest.
 	r = site.ctl("list", "digest", LIST)
@@ -620,7 +625,7 @@ def test_digest_labels_8bit_and_utf8_posts(digest_site):
 		    "BODY=8BITMIME"])
 	site.wait_delivered(3, user=CAROL)
 	assert wait_until(lambda: digest_db(site,
-	    "SELECT count(*) FROM list_digest") == [(3,)], 10)
+	    WAITING) == [(3,)], 10)
 	site.ctl("list", "digest", LIST)
 	[data] = site.wait_delivered(1, user=DEMO)
 	m = email.message_from_bytes(data)
@@ -644,13 +649,13 @@ def test_mode_switch_sends_what_waits_first(digest_site):
 	site = digest_site
 	post(site, CAROL, LIST, "before switch", body="Waiting.\r\n")
 	site.wait_delivered(1, user=CAROL)
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	assert digest_db(site, WAITING) == [(1,)]
 	r = site.ctl("list", "member", "set", LIST, CAROL, "mode=digest")
 	assert r.returncode == 0, r.stderr
 	# demo's digest went out with the waiting post; carol got none.
 	[data] = site.wait_delivered(1, user=DEMO)
 	assert "before switch" in data.decode(errors="replace")
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+	assert digest_db(site, WAITING) == [(0,)]
 	# Now demo turns each: nothing waits, nothing to lose; the next post
 	# reaches demo at once and waits for carol's digest.
 	r = site.ctl("list", "member", "set", LIST, DEMO, "mode=each")
@@ -658,7 +663,7 @@ def test_mode_switch_sends_what_waits_first(digest_site):
 	post(site, CAROL, LIST, "after switch")
 	files = site.wait_delivered(2, user=DEMO)
 	assert any(b"after switch" in f for f in files)
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	assert digest_db(site, WAITING) == [(1,)]
 	site.ctl("list", "digest", LIST)
 	files = site.wait_delivered(2, user=CAROL)
 	assert len(files) == 2 and b"after switch" in files[1] and \
@@ -673,7 +678,7 @@ def test_digest_goes_out_by_itself_at_digest_size(digest_site):
 	site.wait_delivered(1, user=CAROL)
 	time.sleep(0.5)
 	assert site.maildir_files(DEMO) == []
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(1,)]
+	assert digest_db(site, WAITING) == [(1,)]
 	post(site, CAROL, LIST, "big one", body="y" * 70 + "\r\n" * 10)
 	[data] = site.wait_delivered(1, user=DEMO)
 	m = parse(data)
@@ -684,7 +689,7 @@ def test_digest_goes_out_by_itself_at_digest_size(digest_site):
 	assert site.wait_log(r"event=list-digest .* list=team@example.test "
 	    r"issue=1 posts=2 octets=\d+ copies=1")
 	assert wait_until(lambda: digest_db(site,
-	    "SELECT count(*) FROM list_digest") == [(0,)], 10)
+	    WAITING) == [(0,)], 10)
 
 
 def test_digest_mode_refused_without_digest_and_off_flushes(site):
@@ -699,7 +704,7 @@ def test_digest_mode_refused_without_digest_and_off_flushes(site):
 	post(site, CAROL, LIST, "kept")
 	site.wait_delivered(1, user=CAROL)
 	assert wait_until(lambda: digest_db(site,
-	    "SELECT count(*) FROM list_digest") == [(1,)], 10)
+	    WAITING) == [(1,)], 10)
 	# Digest off: the digest member gets each post again.
 	site.ctl("list", "set", LIST, "digest=off")
 	post(site, CAROL, LIST, "after off")
@@ -759,7 +764,7 @@ def test_mode_token_confirmed_by_moatctl_sends_what_waits_first(digest_site):
 	post(site, CAROL, LIST, "waits for the digest", body="Waiting.\r\n")
 	site.wait_delivered(2, user=CAROL)
 	assert wait_until(lambda: digest_db(site,
-	    "SELECT count(*) FROM list_digest") == [(1,)], 10)
+	    WAITING) == [(1,)], 10)
 	r = site.ctl("list", "confirm", token)
 	assert "confirmed" in r.stdout, r.stdout
 	assert digest_db(site, "SELECT mode FROM list_members WHERE "
@@ -767,7 +772,7 @@ def test_mode_token_confirmed_by_moatctl_sends_what_waits_first(digest_site):
 	# demo's digest went out with the post; nothing waits for carol's.
 	[data] = site.wait_delivered(1, user=DEMO)
 	assert b"waits for the digest" in data and b"multipart/digest" in data
-	assert digest_db(site, "SELECT count(*) FROM list_digest") == [(0,)]
+	assert digest_db(site, WAITING) == [(0,)]
 
 
 def test_lost_verp_key_is_made_again(site):

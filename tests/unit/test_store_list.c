@@ -926,6 +926,7 @@ test_digest_storage(void **state)
 	struct got g;
 	uint64_t waiting, issue, posts, octets;
 	size_t n;
+	unsigned pruned;
 	time_t now = time(NULL);
 
 	must(store_list_get(f->st, LIST, &li, &err), err);
@@ -1027,6 +1028,31 @@ test_digest_storage(void **state)
 	must(store_list_digest_done(f->st, LIST, 5), NULL);
 	must(store_list_digest_pending(f->st, LIST, &posts, &octets), NULL);
 	assert_int_equal(posts, 0);
+	/* A post sent in a digest and added again (its expansion retried)
+	 * stays out of the next one, and nothing is due for it ... */
+	must(store_list_digest_add(f->st, LIST, "q1", now,
+	    (const uint8_t *)"AAAA", 4, &waiting, &err), err);
+	assert_int_equal(waiting, 0);
+	must(store_list_digest_pending(f->st, LIST, &posts, &octets), NULL);
+	assert_int_equal(posts, 0);
+	memset(&r, 0, sizeof(r));
+	must(store_list_digest_due(f->st, now + 86400, rows_cb, &r), NULL);
+	assert_int_equal(r.n, 0);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 1000,
+	    &issue, got_post, &g), 0);
+	/* ... until the marker is pruned (past any retry). */
+	must(store_list_digest_prune(f->st, now - 11, &pruned), NULL);
+	assert_int_equal(pruned, 0);
+	must(store_list_digest_prune(f->st, now + 1, &pruned), NULL);
+	assert_int_equal(pruned, 2);
+	must(store_list_digest_add(f->st, LIST, "q1", now,
+	    (const uint8_t *)"AAAA", 4, &waiting, &err), err);
+	assert_int_equal(waiting, 4);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_list_digest_claim(f->st, LIST, now, 1000,
+	    &issue, got_post, &g), 1);
+	must(store_list_digest_done(f->st, LIST, issue), NULL);
 
 	/* digest off: what waits is due at once. */
 	must(store_list_digest_add(f->st, LIST, "q3", now,
