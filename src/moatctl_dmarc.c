@@ -12,7 +12,12 @@
  * "moatctl dmarc arc-seal FILE --domain D" verifies the ARC chain of the
  * message and prints it with a new ARC set made with D's first enabled
  * DKIM key (the AAR holds our arc= result). Message files may have LF or
- * CRLF line ends; "-" is standard input. */
+ * CRLF line ends; "-" is standard input.
+ *
+ * "moatctl dmarc report [--send] [DOMAIN]" builds the aggregate reports
+ * of the rows recorded so far (authn/dmarc_report.h): without --send it
+ * prints their XML and where they would go, with --send it queues them
+ * now and deletes the rows they cover. */
 #include "moatctl_dmarc.h"
 
 #include <errno.h>
@@ -28,9 +33,11 @@
 #include "authn/authres.h"
 #include "authn/dkim.h"
 #include "authn/dmarc.h"
+#include "authn/dmarc_report.h"
 #include "authn/spf.h"
 #include "buf.h"
 #include "dns_config.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -51,10 +58,13 @@ usage(FILE *fp)
 	fputs("usage: moatctl dmarc check FILE|- --ip IP --helo NAME "
 	    "--from ADDR\n"
 	    "       moatctl dmarc arc-seal FILE|- --domain DOMAIN\n"
+	    "       moatctl dmarc report [--send] [DOMAIN]\n"
 	    "check prints spf, dkim (per signature), arc (if present), "
 	    "alignment and\ndmarc lines; --from \"\" is the null sender "
 	    "(SPF of the HELO name).\narc-seal prints the message with a "
-	    "new ARC set (DOMAIN's DKIM key).\n", fp);
+	    "new ARC set (DOMAIN's DKIM key).\nreport prints the DMARC "
+	    "aggregate reports of the rows kept so far;\n--send queues "
+	    "them to the rua= addresses and deletes the rows.\n", fp);
 }
 
 /* The message into b, LF (not after CR) read as CRLF. */
@@ -422,6 +432,52 @@ done:
 	return ret;
 }
 
+static int
+dmarc_report_cmd(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "send", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dmarc_report_stats stats;
+	const char *domain = NULL, *error = NULL;
+	struct store *st;
+	bool send = false;
+	int ch, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 's') {
+			usage(stderr);
+			return DMARC_CTL_EXIT_USAGE;
+		}
+		send = true;
+	}
+	if (optind + 1 < argc) {
+		usage(stderr);
+		return DMARC_CTL_EXIT_USAGE;
+	}
+	if (optind < argc)
+		domain = argv[optind];
+	if (store_open(cfg->data_dir, &st, &error) < 0) {
+		fprintf(stderr, "moatctl: %s\n", error);
+		return 1;
+	}
+	/* What is sent, skipped and why: the admin asked for it. */
+	log_set_level(LOG_LEVEL_INFO);
+	r = dmarc_report_run(cfg, st, time(NULL) + 1, domain,
+	    send ? DMARC_REPORT_SEND : DMARC_REPORT_PRINT, stdout, &stats);
+	store_close(&st);
+	if (r < 0) {
+		fprintf(stderr, "moatctl: dmarc report failed\n");
+		return 1;
+	}
+	fprintf(send ? stdout : stderr, "domains %u %s %u deferred %u "
+	    "skipped %u\n", stats.domains, send ? "queued" : "printed",
+	    stats.sent, stats.deferred, stats.skipped);
+	return stats.deferred > 0 ? 1 : 0;
+}
+
 int
 moatctl_dmarc(const struct config *cfg, int argc, char **argv)
 {
@@ -433,6 +489,8 @@ moatctl_dmarc(const struct config *cfg, int argc, char **argv)
 		return dmarc_check_cmd(cfg, argc - 1, argv + 1);
 	if (strcmp(argv[1], "arc-seal") == 0)
 		return dmarc_arc_seal_cmd(cfg, argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return dmarc_report_cmd(cfg, argc - 1, argv + 1);
 	fprintf(stderr, "moatctl: unknown dmarc command: %s\n", argv[1]);
 	usage(stderr);
 	return DMARC_CTL_EXIT_USAGE;

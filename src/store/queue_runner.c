@@ -7,13 +7,18 @@
  * Each message is delivered by one thread-pool job: read the file, expand
  * every recipient not yet done (aliases, catch-all), write one copy per
  * distinct local account with maildir_deliver() (idempotent by name),
- * fsync the new/ directories, then record progress or remove the file. */
+ * fsync the new/ directories, then record progress or remove the file.
+ *
+ * Periodic jobs: the hourly prune, list digests, and DMARC aggregate
+ * reports after each report period when [authn] dmarc_reports is on. */
 #include "queue_runner.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,7 @@
 #include <uv.h>
 
 #include "archive_queue.h"
+#include "authn/dmarc_report.h"
 #include "delivery.h"
 #include "dns_config.h"
 #include "list_digest.h"
@@ -33,6 +39,7 @@
 #include "queue.h"
 #include "smtp_client.h"
 #include "store.h"
+#include "store_dmarc.h"
 #include "store_list.h"
 #include "store_list_digest.h"
 #include "util.h"
@@ -309,7 +316,8 @@ on_tick(uv_timer_t *t)
  * rows and traces past [log] rejected_retention, archive copies that
  * failed to be written, archive days past [archive] retention, held
  * messages past [quarantine] retention, expired list tokens and the
- * pending list members they leave. */
+ * pending list members they leave, DMARC report rows past [authn]
+ * dmarc_report_retention (reported or not). */
 static uv_work_t prune_work;
 static bool prune_running;
 static time_t prune_last;
@@ -409,6 +417,61 @@ digest_maybe(void)
 		digest_running = true;
 }
 
+/* DMARC aggregate reports of the periods that ended, on a thread of
+ * their own: one DNS lookup or more per policy domain, each up to the
+ * [dns] timeout, must not hold a pool thread deliveries need. Checked
+ * with the rescans; a period is tried once (rows a failed lookup kept
+ * go into the next period's report). */
+static uv_thread_t report_thread;
+static bool report_started;
+static atomic_bool report_finished;
+static time_t report_end;
+
+static void
+report_run(void *arg)
+{
+	struct dmarc_report_stats stats;
+	struct store *st = NULL;
+	const char *error = NULL;
+
+	(void)arg;
+	if (store_open(cfg->data_dir, &st, &error) < 0)
+		log_warnx("event=dmarc-report-failed error=\"%s\"", error);
+	else if (dmarc_report_run(cfg, st, report_end, NULL,
+	    DMARC_REPORT_SEND, NULL, &stats) < 0)
+		log_warnx("event=dmarc-report-failed");
+	else if (stats.domains > 0)
+		log_info("event=dmarc-reports domains=%u queued=%u "
+		    "deferred=%u skipped=%u", stats.domains, stats.sent,
+		    stats.deferred, stats.skipped);
+	store_close(&st);
+	atomic_store(&report_finished, true);
+}
+
+static void
+report_maybe(void)
+{
+	time_t end;
+
+	if (!cfg->dmarc_reports || stopping)
+		return;
+	if (report_started) {
+		if (!atomic_load(&report_finished))
+			return;
+		(void)uv_thread_join(&report_thread);
+		report_started = false;
+	}
+	end = dmarc_report_period_end(cfg, time(NULL));
+	if (end <= report_end)
+		return;
+	report_end = end;
+	atomic_store(&report_finished, false);
+	if (uv_thread_create(&report_thread, report_run, NULL) == 0)
+		report_started = true;
+	else
+		log_warnx("event=dmarc-report-failed error=\"no thread\"");
+}
+
 static void
 on_rescan(uv_timer_t *t)
 {
@@ -416,6 +479,7 @@ on_rescan(uv_timer_t *t)
 	scan_queue(true);
 	prune_maybe();
 	digest_maybe();
+	report_maybe();
 }
 
 static void
@@ -524,6 +588,7 @@ queue_runner_main(const struct config *config)
 	uv_signal_start(&sig_int, on_term, SIGINT);
 	uv_signal_start(&sig_hup, on_hup, SIGHUP);
 	prune_maybe();
+	report_maybe();
 	log_info("event=runner-ready");
 	uv_run(loop, UV_RUN_DEFAULT);
 	log_info("event=runner-exit");
