@@ -350,6 +350,15 @@ prune_run(uv_work_t *w)
 		    &tokens) < 0)
 			log_warnx("event=list-digest-prune-failed");
 	}
+	if (st != NULL) {
+		uint64_t rows = 0;
+
+		if (store_dmarc_prune(st, time(NULL) -
+		    (time_t)cfg->dmarc_report_retention, &rows) < 0)
+			log_warnx("event=dmarc-prune-failed");
+		else if (rows > 0)
+			log_info("event=dmarc-prune rows=%" PRIu64, rows);
+	}
 	archive_maintain(cfg);
 	/* Held messages past [quarantine] retention (each one logged). */
 	if (quarantine_prune(cfg->data_dir, time(NULL) -
