@@ -15,6 +15,7 @@
  * each level in memory; every member's octets count against the budget
  * as they come out. */
 #include "content.h"
+#include "fname.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,19 +233,20 @@ work_budget(const struct scan *sc)
 	return max > sc->ci->work ? max - sc->ci->work : 0;
 }
 
+/* A part's name: its end kept when too long (fname.h), control octets
+ * and quotes as '_'. */
 static void
 set_name(char *dst, const char *src, size_t n)
 {
 	size_t i;
 
-	if (n >= CONTENT_NAME_MAX)
-		n = CONTENT_NAME_MAX - 1;
-	for (i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)src[i];
+	fname_keep(dst, CONTENT_NAME_MAX, (const uint8_t *)src, n, false);
+	for (i = 0; dst[i] != '\0'; i++) {
+		uint8_t c = (uint8_t)dst[i];
 
-		dst[i] = c < 0x20 || c == 0x7f || c == '"' ? '_' : (char)c;
+		if (c < 0x20 || c == 0x7f || c == '"')
+			dst[i] = '_';
 	}
-	dst[n] = '\0';
 }
 
 static void scan_zip(struct scan *sc, const uint8_t *p, size_t len,
@@ -447,9 +449,12 @@ gzip_member_name(const char *outer, const char *fname, char *dst)
 	if (fname[0] != '\0')
 		set_name(dst, fname, strlen(fname));
 	else if (n > 4 && ascii_nieq(outer + n - 4, ".tgz", 4)) {
-		set_name(dst, outer, n - 4);
-		moat_strlcpy(dst + strlen(dst), ".tar",
-		    CONTENT_NAME_MAX - strlen(dst));
+		char tar[CONTENT_NAME_MAX];
+
+		/* UNSAFE: n < CONTENT_NAME_MAX (outer is a part's name) */
+		memcpy(tar, outer, n - 4);
+		memcpy(tar + n - 4, ".tar", 4);
+		set_name(dst, tar, n);
 	} else if (n > 3 && ascii_nieq(outer + n - 3, ".gz", 3))
 		set_name(dst, outer, n - 3);
 }

@@ -147,7 +147,9 @@ gzip_finish(const struct gzip_reader *g)
 const char *
 gzip_name(const struct gzip_reader *g)
 {
-	return g->head.done == 1 ? (const char *)g->name : "";
+	/* zlib keeps the first name_max octets of a longer name */
+	return g->head.done == 1 && memchr(g->name, '\0',
+	    GZIP_NAME_MAX - 1) != NULL ? (const char *)g->name : "";
 }
 
 uint64_t

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GZIP_NAME_MAX	256	/* FNAME kept, NUL included (longer: cut) */
+#define GZIP_NAME_MAX	4096	/* FNAME read, NUL included (longer: none) */
 #define GZIP_WINDOW	65536	/* content octets per sink call, at most */
 
 #define GZIP_MORE	0	/* gzip_feed: fed, more may follow */
@@ -38,8 +38,10 @@ int gzip_feed(struct gzip_reader *g, const uint8_t *p, size_t len,
 /* The input is over. 0: it held complete members; GZIP_CORRUPT: it was
  * cut, damaged or stopped by the sink. */
 int gzip_finish(const struct gzip_reader *g);
-/* The first member's FNAME ("" when it has none, or its header has not
- * been read whole); ISO 8859-1 as written, not cleaned. */
+/* The first member's FNAME ("" when it has none, when its header has
+ * not been read whole, or when it is too long to know its end: the
+ * end, the extension, is what matters); ISO 8859-1 as written, not
+ * cleaned. */
 const char *gzip_name(const struct gzip_reader *g);
 /* Octets of the file read so far (the inflater's input: the work). */
 uint64_t gzip_in(const struct gzip_reader *g);

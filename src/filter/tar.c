@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fname.h"
 #include "xalloc.h"
 
 #define OFF_NAME	0
@@ -50,8 +51,9 @@ struct tar_reader {
 	uint64_t	 pad;		/* after it */
 	bool		 in_file;	/* begin called, end not yet */
 	/* what extended headers said about the next header */
-	char		 name[TAR_NAME_MAX];
+	char		 name[2 * TAR_NAME_MAX];	/* fname_push */
 	size_t		 namelen;
+	bool		 name_cut;	/* its start was dropped */
 	bool		 has_name;
 	bool		 name_ended;	/* an 'L' name's NUL was seen */
 	uint64_t	 size;
@@ -63,7 +65,7 @@ struct tar_reader {
 	char		 key[PAX_KEY_MAX];
 	size_t		 keylen;
 	bool		 key_cut;
-	char		 val[TAR_NAME_MAX];
+	char		 val[2 * TAR_NAME_MAX];	/* fname_push */
 	size_t		 vallen;
 	bool		 val_cut;
 };
@@ -170,24 +172,23 @@ entry_name(const struct tar_reader *t, struct tar_entry *e)
 	const uint8_t *h = t->hdr;
 	size_t np, nn, at = 0;
 
+	uint8_t full[LEN_PREFIX + 1 + LEN_NAME];
+
 	if (t->has_name && t->namelen > 0) {
-		memcpy(e->name, t->name, t->namelen);
-		e->name[t->namelen] = '\0';
+		fname_keep(e->name, TAR_NAME_MAX, (const uint8_t *)t->name,
+		    t->namelen, t->name_cut);
 		return;
 	}
 	nn = field_len(h + OFF_NAME, LEN_NAME);
 	if (memcmp(h + OFF_MAGIC, "ustar\0", 6) == 0 &&
 	    (np = field_len(h + OFF_PREFIX, LEN_PREFIX)) > 0) {
-		/* UNSAFE: np + 1 <= 156 < TAR_NAME_MAX */
-		memcpy(e->name, h + OFF_PREFIX, np);
-		e->name[np] = '/';
+		memcpy(full, h + OFF_PREFIX, np);
+		full[np] = '/';
 		at = np + 1;
 	}
-	/* 156 + 100 octets and the NUL do not fit: the name is cut */
-	if (nn > TAR_NAME_MAX - 1 - at)
-		nn = TAR_NAME_MAX - 1 - at;
-	memcpy(e->name + at, h + OFF_NAME, nn);
-	e->name[at + nn] = '\0';
+	memcpy(full + at, h + OFF_NAME, nn);
+	/* 155 + 1 + 100 octets may not fit: the end is kept */
+	fname_keep(e->name, TAR_NAME_MAX, full, at + nn, false);
 }
 
 static void
@@ -196,6 +197,7 @@ forget_extended(struct tar_reader *t)
 	t->has_name = false;
 	t->has_size = false;
 	t->namelen = 0;
+	t->name_cut = false;
 	t->name_ended = false;
 }
 
@@ -210,6 +212,7 @@ pax_apply(struct tar_reader *t)
 	if (t->keylen == 4 && memcmp(t->key, "path", 4) == 0) {
 		memcpy(t->name, t->val, t->vallen);
 		t->namelen = t->vallen;
+		t->name_cut = t->val_cut;
 		t->has_name = true;
 	} else if (t->keylen == 4 && memcmp(t->key, "size", 4) == 0 &&
 	    !t->val_cut && t->vallen > 0) {
@@ -261,10 +264,9 @@ pax_octet(struct tar_reader *t, uint8_t c)
 			t->rec_left = 0;
 			t->digits = 0;
 			t->pax = c == '\n' ? PAX_LEN : PAX_BAD;
-		} else if (t->vallen < sizeof(t->val) - 1)
-			t->val[t->vallen++] = (char)c;
-		else
-			t->val_cut = true;
+		} else
+			fname_push(t->val, sizeof(t->val), &t->vallen,
+			    &t->val_cut, &c, 1);
 		break;
 	case PAX_BAD:
 		break;
@@ -274,15 +276,16 @@ pax_octet(struct tar_reader *t, uint8_t c)
 static void
 longname_take(struct tar_reader *t, const uint8_t *p, size_t n)
 {
-	size_t i;
+	const uint8_t *nul;
 
-	for (i = 0; i < n && !t->name_ended &&
-	    t->namelen < TAR_NAME_MAX - 1; i++) {
-		if (p[i] == '\0')
-			t->name_ended = true;
-		else
-			t->name[t->namelen++] = (char)p[i];
+	if (t->name_ended)
+		return;
+	if ((nul = memchr(p, '\0', n)) != NULL) {
+		n = (size_t)(nul - p);
+		t->name_ended = true;
 	}
+	fname_push(t->name, sizeof(t->name), &t->namelen, &t->name_cut, p,
+	    n);
 }
 
 /* After an entry's data: its padding, then the next header. */
@@ -308,6 +311,7 @@ header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 	case 'L':
 		t->has_name = true;
 		t->namelen = 0;
+		t->name_cut = false;
 		t->name_ended = false;
 		t->state = T_LONGNAME;
 		break;

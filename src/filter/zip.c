@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include "fname.h"
 #include "xalloc.h"
 
 #define SIG_LOCAL	0x04034b50u
@@ -54,16 +55,17 @@ zip_is_zip(const uint8_t *p, size_t len)
 	    (p[2] == 7 && p[3] == 8));
 }
 
+/* A member's name: its end kept when too long (fname.h), control
+ * octets as '_'. */
 static void
 copy_name(char *dst, const uint8_t *p, size_t n)
 {
 	size_t i;
 
-	if (n >= ZIP_NAME_MAX)
-		n = ZIP_NAME_MAX - 1;
-	for (i = 0; i < n; i++)
-		dst[i] = p[i] < 0x20 || p[i] == 0x7f ? '_' : (char)p[i];
-	dst[n] = '\0';
+	fname_keep(dst, ZIP_NAME_MAX, p, n, false);
+	for (i = 0; dst[i] != '\0'; i++)
+		if ((uint8_t)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = '_';
 }
 
 /* How much of the region (the octets up to the next member) is the

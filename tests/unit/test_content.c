@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "content.h"
+#include "fname.h"
 #include "gzip.h"
 #include "tar.h"
 #include "zip.h"
@@ -1338,8 +1339,12 @@ test_tar_malformed(void **state)
 		assert_string_equal(s.names[0], "one.txt");
 		assert_string_equal(s.names[1], "b256.bin");
 		assert_int_equal(s.got[1], 3);
+		/* too long: its end, the extension, is kept */
 		assert_int_equal(strlen(s.names[2]), TAR_NAME_MAX - 1);
-		assert_memory_equal(s.names[2], longname, TAR_NAME_MAX - 1);
+		assert_memory_equal(s.names[2], FNAME_CUT, 3);
+		assert_string_equal(s.names[2] + 3, longname +
+		    strlen(longname) - (TAR_NAME_MAX - 4));
+		assert_string_equal(s.names[2] + TAR_NAME_MAX - 5, ".exe");
 		assert_int_equal(s.got[2], sizeof(elf) - 1);
 		assert_string_equal(s.names[3], "pax/hidden/payload.exe");
 		assert_int_equal(s.got[3], 100);
@@ -1368,8 +1373,8 @@ test_tar_malformed(void **state)
 		content_info_free(c2);
 	}
 	content_info_free(ci);
-	/* the longest POSIX name: a full prefix and a full name (cut to
-	 * TAR_NAME_MAX - 1) */
+	/* the longest POSIX name: a full prefix and a full name (its end
+	 * kept in TAR_NAME_MAX - 1) */
 	buf_reset(&t);
 	tar_header(&t, "", 4, '0');
 	memset(t.data, 'n', 100);
@@ -1381,8 +1386,10 @@ test_tar_malformed(void **state)
 		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
 		assert_int_equal(s.n, 1);
 		assert_int_equal(strlen(s.names[0]), TAR_NAME_MAX - 1);
-		assert_int_equal(s.names[0][155], '/');
-		assert_int_equal(s.names[0][156], 'n');
+		assert_memory_equal(s.names[0], FNAME_CUT "pp", 5);
+		assert_int_equal(s.names[0][154], '/');
+		assert_int_equal(s.names[0][155], 'n');
+		assert_int_equal(s.names[0][254], 'n');
 	}
 	/* an all-zero "tar" and a header with a broken checksum are not
 	 * tars */
@@ -1456,6 +1463,104 @@ test_gzip_reader_trickle(void **state)
 	buf_deinit(&g);
 }
 
+/* A name padded at the front to push its extension out of a name
+ * buffer keeps its end: MIME filename, zip member, gzip FNAME (past
+ * what is read: none, the outer name stands in), and fname_push keeps
+ * the exact end of a name fed one octet at a time. */
+static const struct content_part *
+find_suffix(const struct content_info *ci, const char *suffix)
+{
+	size_t i, k = strlen(suffix), n;
+
+	for (i = 0; i < ci->nparts; i++) {
+		n = strlen(ci->parts[i].name);
+		if (n >= k && strcmp(ci->parts[i].name + n - k, suffix) == 0)
+			return &ci->parts[i];
+	}
+	return NULL;
+}
+
+static void
+test_long_names_keep_their_end(void **state)
+{
+	char name[1024], disp[1200], kept[CONTENT_NAME_MAX], buf[64];
+	struct buf zip, msg, gz;
+	struct content_info *ci;
+	const struct content_part *p;
+	size_t i, len = 0;
+	bool cut = false;
+
+	(void)state;
+	memset(name, 'a', sizeof(name));
+	memcpy(name + 600, ".exe", 5);
+	/* MIME filename */
+	buf_init(&msg, OUT_MAX);
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
+	build_message(disp, elf, sizeof(elf) - 1, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_non_null(p = find_suffix(ci, ".exe"));
+	assert_int_equal(strlen(p->name), CONTENT_NAME_MAX - 1);
+	assert_memory_equal(p->name, FNAME_CUT, 3);
+	content_info_free(ci);
+	/* zip member */
+	{
+		struct member_spec m[] = {
+			{ name, elf, sizeof(elf) - 1, true, false, false },
+		};
+
+		buf_init(&zip, 0);
+		build_zip(m, NELEM(m), true, &zip);
+		buf_reset(&msg);
+		build_message("attachment; filename=p.zip", zip.data, zip.len,
+		    &msg);
+		ci = scan(&msg, 0, 0, 0);
+		assert_non_null(p = find_suffix(ci, ".exe"));
+		assert_true(p->in_archive);
+		content_info_free(ci);
+		buf_deinit(&zip);
+	}
+	/* gzip FNAME: up to 4 KB read, its end kept; longer: unknown */
+	buf_init(&gz, 0);
+	build_gzip(elf, sizeof(elf) - 1, name, &gz);
+	buf_reset(&msg);
+	build_message("attachment; filename=p.gz", gz.data, gz.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_non_null(p = find_suffix(ci, ".exe"));
+	assert_true(p->in_archive);
+	content_info_free(ci);
+	{
+		char *huge = malloc(GZIP_NAME_MAX + 100);
+
+		assert_non_null(huge);
+		memset(huge, 'b', GZIP_NAME_MAX + 99);
+		memcpy(huge + GZIP_NAME_MAX + 95, ".exe", 5);
+		buf_reset(&gz);
+		build_gzip(elf, sizeof(elf) - 1, huge, &gz);
+		free(huge);
+		buf_reset(&msg);
+		build_message("attachment; filename=x.js.gz", gz.data, gz.len,
+		    &msg);
+		ci = scan(&msg, 0, 0, 0);
+		assert_non_null(find(ci, "x.js"));
+		content_info_free(ci);
+	}
+	buf_deinit(&gz);
+	buf_deinit(&msg);
+	/* fname_push, one octet at a time, and fname_keep */
+	for (i = 0; i < 600 + 4; i++)
+		fname_push(buf, sizeof(buf), &len, &cut,
+		    (const uint8_t *)name + i, 1);
+	assert_true(cut);
+	fname_keep(kept, 20, (const uint8_t *)buf, len, cut);
+	assert_string_equal(kept, FNAME_CUT "aaaaaaaaaaaa.exe");
+	len = 0;
+	cut = false;
+	fname_push(buf, sizeof(buf), &len, &cut, (const uint8_t *)"ab.txt",
+	    6);
+	fname_keep(kept, 20, (const uint8_t *)buf, len, cut);
+	assert_string_equal(kept, "ab.txt");
+}
+
 int
 main(void)
 {
@@ -1477,6 +1582,7 @@ main(void)
 		cmocka_unit_test(test_gzip_in_gzip_nesting),
 		cmocka_unit_test(test_tar_malformed),
 		cmocka_unit_test(test_gzip_reader_trickle),
+		cmocka_unit_test(test_long_names_keep_their_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
