@@ -1,12 +1,13 @@
 /* smtp_filter_attach: the attachment stage, first in the chain. The
- * message is scanned (content_scan: MIME parts and zip members, decoded
- * within [attachments] limits) in the thread pool; the result stays in
- * s->content for the later stages. Then the policy: a file whose name
- * matches block_names or whose detected type is in block_types (also
- * inside archives), or a message over a limit (a bomb), is refused or,
- * with action = quarantine, held. It applies in both directions: a
- * dangerous file sent by an account is as unwelcome as one received,
- * and a compromised account is a common way malware spreads. */
+ * message is scanned (content_scan: MIME parts and zip, gzip and tar
+ * members, decoded within [attachments] limits) in the thread pool; the
+ * result stays in s->content for the later stages. Then the policy: a
+ * file whose name matches block_names or whose detected type is in
+ * block_types (also inside archives), or a message over a limit (a
+ * bomb), is refused or, with action = quarantine, held. It applies in
+ * both directions: a dangerous file sent by an account is as unwelcome
+ * as one received, and a compromised account is a common way malware
+ * spreads. */
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
