@@ -423,6 +423,79 @@ struct dests {
 	size_t		 n;
 };
 
+static void
+add_dest(struct dests *d, const struct dest *x)
+{
+	size_t j;
+
+	for (j = 0; j < d->n; j++)
+		if (ascii_ieq(d->v[j].addr, x->addr))
+			return;
+	if (d->n < DMARC_URIS_MAX)
+		d->v[d->n++] = *x;
+}
+
+/* The destination host's answer at <domain>._report._dmarc.<host>
+ * (RFC 7489 7.1). 1: authorized, into *x (step 8: the record's own
+ * mailto: rua= of the same host replace the requested one; any of
+ * another host forbids both); 0: not; -1: temporary DNS failure. */
+static int
+verify_external(struct run *r, const char *domain, const char *host,
+    struct dests *d, const struct dest *x)
+{
+	char name[DNS_QNAME_MAX + 1];
+	struct dmarc_record over;
+	struct dests got = { .n = 0 };
+	struct txt_answer a;
+	const char *error = NULL;
+	bool ok = false, forbid = false;
+	size_t j, k;
+
+	if (snprintf(name, sizeof(name), "%s._report._dmarc.%s", domain,
+	    host) >= (int)sizeof(name))
+		return 0;
+	txt_lookup(r, name, &a);
+	if (a.status == DNS_TEMPFAIL) {
+		log_warnx("event=dmarc-report-deferred domain=%s reason=\"%s: "
+		    "temporary DNS failure\"", domain, name);
+		txt_free(&a);
+		return -1;
+	}
+	for (j = 0; j < a.n; j++) {
+		if (!dmarc_report_authorizes(a.txt[j].s, a.txt[j].len))
+			continue;
+		ok = true;
+		/* "v=DMARC1; rua=..." parses (p= implied by rua=). */
+		if (dmarc_record_parse(a.txt[j].s, a.txt[j].len, &over,
+		    &error) != 0)
+			continue;
+		for (k = 0; k < over.nrua; k++) {
+			struct dest y;
+
+			if (dmarc_report_mailto(over.rua[k], y.addr,
+			    sizeof(y.addr), &y.limit) != 0)
+				continue;
+			if (!ascii_ieq(strchr(y.addr, '@') + 1, host))
+				forbid = true;
+			else
+				add_dest(&got, &y);
+		}
+	}
+	txt_free(&a);
+	if (!ok || forbid) {
+		log_info("event=dmarc-report-uri-skipped domain=%s rua=%s "
+		    "reason=\"%s\"", domain, x->addr, forbid ? "the "
+		    "destination's record names another host" : "external "
+		    "destination not authorized");
+		return 0;
+	}
+	if (got.n == 0)
+		add_dest(d, x);
+	for (k = 0; k < got.n; k++)
+		add_dest(d, &got.v[k]);
+	return 1;
+}
+
 /* The usable rua destinations of rec (found at domain): 0, or 1 when a
  * verification lookup failed temporarily (try the domain again later). */
 static int
@@ -430,17 +503,14 @@ destinations(struct run *r, const char *domain,
     const struct dmarc_record *rec, struct dests *d)
 {
 	char org[DMARC_DOMAIN_MAX + 1], horg[DMARC_DOMAIN_MAX + 1];
-	char name[DNS_QNAME_MAX + 1];
-	size_t i, j;
+	size_t i;
 
 	d->n = 0;
 	if (dmarc_org_domain(domain, org, sizeof(org)) < 0)
 		return 0;
 	for (i = 0; i < rec->nrua; i++) {
 		struct dest x;
-		struct txt_answer a;
 		const char *host;
-		bool ok = false, dup = false;
 		int rc;
 
 		rc = dmarc_report_mailto(rec->rua[i], x.addr, sizeof(x.addr),
@@ -452,39 +522,13 @@ destinations(struct run *r, const char *domain,
 				    "mailto\"", domain);
 			continue;
 		}
-		for (j = 0; j < d->n; j++)
-			dup |= ascii_ieq(d->v[j].addr, x.addr);
-		if (dup)
-			continue;
 		host = strchr(x.addr, '@') + 1;
 		if (dmarc_org_domain(host, horg, sizeof(horg)) < 0)
 			continue;
-		if (strcmp(org, horg) != 0) {
-			/* RFC 7489 7.1: the destination must agree. */
-			if (snprintf(name, sizeof(name), "%s._report._dmarc.%s",
-			    domain, host) >= (int)sizeof(name))
-				continue;
-			txt_lookup(r, name, &a);
-			if (a.status == DNS_TEMPFAIL) {
-				log_warnx("event=dmarc-report-deferred "
-				    "domain=%s reason=\"%s: temporary DNS "
-				    "failure\"", domain, name);
-				txt_free(&a);
-				return 1;
-			}
-			for (j = 0; j < a.n; j++)
-				ok |= dmarc_report_authorizes(a.txt[j].s,
-				    a.txt[j].len);
-			txt_free(&a);
-			if (!ok) {
-				log_info("event=dmarc-report-uri-skipped "
-				    "domain=%s rua=%s reason=\"external "
-				    "destination not authorized\"", domain,
-				    x.addr);
-				continue;
-			}
-		}
-		d->v[d->n++] = x;
+		if (strcmp(org, horg) == 0)
+			add_dest(d, &x);
+		else if (verify_external(r, domain, host, d, &x) < 0)
+			return 1;
 	}
 	return 0;
 }
@@ -646,7 +690,9 @@ report_domain(struct run *r, const char *domain)
 	enum dmarc_select sel;
 
 	r->stats.domains++;
-	if (snprintf(name, sizeof(name), "_dmarc.%s", domain) >=
+	/* It goes into a query, the Subject and a file name. */
+	if (!is_ldh_name(domain, strlen(domain)) ||
+	    snprintf(name, sizeof(name), "_dmarc.%s", domain) >=
 	    (int)sizeof(name)) {
 		r->stats.skipped++;
 		return;

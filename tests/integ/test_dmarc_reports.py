@@ -5,7 +5,10 @@ loopback publishes the _dmarc records: sender.example asks for reports at
 reports@reports.example (a local account; reports.example authorizes it
 with sender.example._report._dmarc.reports.example, RFC 7489 7.1), unauth.example asks
 for the same address without that authorization (skipped, its rows
-kept). `moatctl dmarc report` prints the XML, `--send` queues the mail:
+kept); reports.example's authorization may name another address of its
+own (used instead) or of another host (neither is used); a record that
+does not resolve now keeps the rows for later. `moatctl dmarc report`
+prints the XML, `--send` queues the mail:
 the attachment is gunzipped and the XML checked per source and result,
 and the rows it covered are gone. The queue runner prunes rows past
 [authn] dmarc_report_retention, sends nothing unless [authn]
@@ -26,6 +29,7 @@ from conftest import DEMO, HOSTNAME, OUTSIDE, wait_until
 from test_screening import DNSServer, dns_config
 
 REPORTS = "reports@reports.example"	# local, its own domain
+OTHER = "other@reports.example"		# reports.example's override
 OUTSIDE2 = "127.0.0.3"		# outside, not in sender.example's SPF
 
 
@@ -41,6 +45,11 @@ sel._domainkey.sender TXT "v=DKIM1; k=rsa; p=" {chunks}
 sender.example._report._dmarc.reports TXT "v=DMARC1"
 unauth TXT "v=spf1 ip4:{OUTSIDE} -all"
 _dmarc.unauth TXT "v=DMARC1; p=none; rua=mailto:{REPORTS}"
+_dmarc.override TXT "v=DMARC1; p=none; rua=mailto:{REPORTS}"
+override.example._report._dmarc.reports TXT "v=DMARC1; rua=mailto:{OTHER}"
+_dmarc.forbid TXT "v=DMARC1; p=none; rua=mailto:{REPORTS}"
+forbid.example._report._dmarc.reports TXT "v=DMARC1; rua=mailto:x@elsewhere.example"
+_dmarc.tempfail SERVFAIL
 """
 
 
@@ -58,6 +67,7 @@ def site(make_server, tmp_path):
 		srv.provision()
 		srv.ctl("domain", "add", "reports.example")
 		srv.add_account(REPORTS, "reports-password-1")
+		srv.add_account(OTHER, "other-password-1")
 
 	try:
 		srv = make_server(overrides={"dns": dns_config(d),
@@ -121,6 +131,20 @@ def records(root):
 	return out
 
 
+def insert_row(srv, when, domain, ip=OUTSIDE):
+	db = sqlite3.connect(str(srv.data_dir / "moat.db"))
+	try:
+		db.execute("INSERT INTO dmarc_reports (time, source_ip,"
+		    " header_from, envelope_from, policy_domain, policy,"
+		    " disposition, dmarc, dkim, dkim_domain, dkim_aligned, spf,"
+		    " spf_domain, spf_aligned, pct) VALUES (?, ?, ?, ?, ?,"
+		    " 'none', 'none', 'pass', 'none', '', 0, 'pass', ?, 1, 100)",
+		    (int(when), ip, domain, domain, domain, domain))
+		db.commit()
+	finally:
+		db.close()
+
+
 def test_report_sent_on_demand(site):
 	srv, key = site
 	# aligned SPF, twice
@@ -145,9 +169,26 @@ def test_report_sent_on_demand(site):
 	assert f"rua={REPORTS}" in r.stderr
 	assert rows(srv, "sender.example") == 4
 
-	r = srv.ctl("dmarc", "report", "--send")
-	assert "queued 1" in r.stdout, r.stdout + r.stderr
+	# 7.1 step 8: reports.example names another address of its own
+	# for override.example (used), one elsewhere for forbid.example
+	# (neither used); tempfail.example's record does not resolve now.
+	for d in ("override.example", "forbid.example", "tempfail.example"):
+		insert_row(srv, time.time(), d)
+
+	r = srv.ctl("dmarc", "report", "--send", check=False)
+	assert r.returncode == 1, r.stdout + r.stderr	# one deferred
+	assert "domains 5 queued 2 deferred 1 skipped 2" in r.stdout, \
+	    r.stdout + r.stderr
 	assert "not authorized" in r.stderr and "unauth.example" in r.stderr
+	assert "forbid.example" in r.stderr and "another host" in r.stderr
+	got = srv.wait_delivered(1, user=OTHER)
+	m, _, root = report_of(got[0])
+	assert m["To"] == f"<{OTHER}>"
+	assert root.find("policy_published").findtext("domain") == \
+	    "override.example"
+	assert rows(srv, "override.example") == 0
+	assert rows(srv, "forbid.example") == 1
+	assert rows(srv, "tempfail.example") == 1
 	got = srv.wait_delivered(1, user=REPORTS)
 	assert len(got) == 1
 	m, part, root = report_of(got[0])
@@ -182,24 +223,11 @@ def test_report_sent_on_demand(site):
 	# The rows reported are gone; unauth.example's stay for the prune.
 	assert rows(srv, "sender.example") == 0
 	assert rows(srv, "unauth.example") == 1
-	r = srv.ctl("dmarc", "report", "--send")
-	assert "queued 0" in r.stdout
+	r = srv.ctl("dmarc", "report", "--send", check=False)
+	assert "queued 0 deferred 1" in r.stdout
 	time.sleep(1)
 	assert len(srv.maildir_files(REPORTS)) == 1
-
-
-def insert_row(srv, when, domain, ip=OUTSIDE):
-	db = sqlite3.connect(str(srv.data_dir / "moat.db"))
-	try:
-		db.execute("INSERT INTO dmarc_reports (time, source_ip,"
-		    " header_from, envelope_from, policy_domain, policy,"
-		    " disposition, dmarc, dkim, dkim_domain, dkim_aligned, spf,"
-		    " spf_domain, spf_aligned, pct) VALUES (?, ?, ?, ?, ?,"
-		    " 'none', 'none', 'pass', 'none', '', 0, 'pass', ?, 1, 100)",
-		    (int(when), ip, domain, domain, domain, domain))
-		db.commit()
-	finally:
-		db.close()
+	assert len(srv.maildir_files(OTHER)) == 1
 
 
 def test_runner_prunes_and_reports_only_when_enabled(site):
