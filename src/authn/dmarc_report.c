@@ -25,7 +25,7 @@
 #define REPORT_NAME_MAX		(DNS_NAME_TEXT_MAX + 1)
 #define REPORT_EMAIL_MAX	256
 
-/* ---- the XML document --------------------------------------------------- */
+/* ---- the XML document ---------------------------------------------------- */
 
 int
 dmarc_report_xml_escape(struct buf *out, const char *s)
@@ -222,7 +222,7 @@ base64_lines(struct buf *b, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* ---- destinations --------------------------------------------------------- */
+/* ---- destinations -------------------------------------------------------- */
 
 static bool
 is_atext(unsigned char c)
@@ -411,7 +411,7 @@ txt_free(struct txt_answer *a)
 	a->n = 0;
 }
 
-/* ---- one policy domain ---------------------------------------------------- */
+/* ---- one policy domain --------------------------------------------------- */
 
 struct dest {
 	char		 addr[DMARC_REPORT_ADDR_MAX + 1];
@@ -820,7 +820,7 @@ out:
 	groups_free(&rows);
 }
 
-/* ---- the run ---------------------------------------------------------------- */
+/* ---- the run ------------------------------------------------------------- */
 
 struct names {
 	char	**v;
