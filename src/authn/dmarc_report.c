@@ -776,6 +776,9 @@ report_domain(struct run *r, const char *domain)
 		for (i = 0; i < d.n; i++)
 			log_info("event=dmarc-report-destination domain=%s "
 			    "rua=%s", domain, d.v[i].addr);
+		if (d.n == 0)
+			log_info("event=dmarc-report-destination domain=%s "
+			    "rua=none (it would not be sent)", domain);
 		if (fwrite(xml.data, 1, xml.len, r->out) != xml.len)
 			log_warn("event=dmarc-report-print-failed");
 		r->stats.sent++;

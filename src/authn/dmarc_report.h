@@ -37,7 +37,6 @@
 #define DMARC_REPORT_XML_MAX	(64 * 1024 * 1024)	/* one document */
 #define DMARC_REPORT_MAIL_MAX	(64 * 1024 * 1024)	/* one mail */
 #define DMARC_REPORT_ADDR_MAX	254	/* one rua address */
-#define DMARC_REPORT_ID_MAX	128
 
 /* One record of a report: the rows that agree in all of these. */
 struct dmarc_report_group {
