@@ -116,9 +116,9 @@ collect_target(void *vctx, const char *local, const char *domain,
 
 /* The account's quota (RFC 3463 X.2.2): over it, the message waits in
  * the queue (4.2.2, a delay DSN, a bounce at expiry); a message larger
- * than the whole quota can never fit and fails at once (5.2.2). A
- * recovered delivery (after a crash) may have written the file already:
- * it is not refused. Returns true when delivery may go on. */
+ * than the whole quota can never fit and fails at once (5.2.2). (A
+ * retry whose file an earlier attempt wrote is not asked: see the
+ * caller.) Returns true when delivery may go on. */
 static bool
 quota_allows(struct djob *j, struct rcpt_state *rs, const struct target *t,
     uint64_t size)
@@ -126,8 +126,6 @@ quota_allows(struct djob *j, struct rcpt_state *rs, const struct target *t,
 	enum quota_result qr;
 	uint64_t limit = 0;
 
-	if (j->recovered)
-		return true;
 	if (quota_check(thread_store, j->dc->cfg->data_dir, t->local,
 	    t->domain, size, &qr, &limit) < 0) {
 		if (rs->outcome != RC_FAILED)
@@ -269,7 +267,11 @@ deliver_rcpt(struct djob *j, size_t idx)
 		iov[0].iov_len = (size_t)n;
 		iov[1].iov_base = j->data.data + j->off;
 		iov[1].iov_len = j->data.len - j->off;
-		if (!quota_allows(j, rs, t, (uint64_t)n + iov[1].iov_len))
+		/* A retry (after a deferral or a crash) may find the file an
+		 * earlier attempt wrote: delivered, whatever the quota says
+		 * now. Anything else is counted against it, retries too. */
+		if (!(j->recovered && maildir_has(path, name, true)) &&
+		    !quota_allows(j, rs, t, (uint64_t)n + iov[1].iov_len))
 			continue;
 		mr = maildir_deliver(path, name, iov, 2, j->recovered);
 		if (mr == MAILDIR_ERROR) {

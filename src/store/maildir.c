@@ -102,13 +102,24 @@ in_cur(const char *maildir, const char *name)
 	return found;
 }
 
+bool
+maildir_has(const char *maildir, const char *name, bool check_cur)
+{
+	char dst[4096];
+	struct stat sb;
+
+	if (snprintf(dst, sizeof(dst), "%s/new/%s", maildir, name) >=
+	    (int)sizeof(dst))
+		return false;
+	return stat(dst, &sb) == 0 || (check_cur && in_cur(maildir, name));
+}
+
 enum maildir_result
 maildir_deliver(const char *maildir, const char *name,
     const struct iovec *iov, int iovcnt, bool check_cur)
 {
 	char tmp[4096], dst[4096];
 	int fd, i, saved;
-	struct stat sb;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name) >=
 	    (int)sizeof(tmp) || snprintf(dst, sizeof(dst), "%s/new/%s",
@@ -116,7 +127,7 @@ maildir_deliver(const char *maildir, const char *name,
 		errno = ENAMETOOLONG;
 		return MAILDIR_ERROR;
 	}
-	if (stat(dst, &sb) == 0 || (check_cur && in_cur(maildir, name)))
+	if (maildir_has(maildir, name, check_cur))
 		return MAILDIR_ALREADY;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {

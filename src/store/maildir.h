@@ -27,6 +27,9 @@ int maildir_create(const char *path);
  * and ':' encoded as the Maildir spec says). */
 int maildir_name(time_t qtime, const char *qid, const char *host, char *dst,
     size_t dstlen);
+/* Is the message of this name in maildir already (new/, and cur/ when
+ * check_cur)? */
+bool maildir_has(const char *maildir, const char *name, bool check_cur);
 /* Deliver iov to maildir under name. check_cur: also look in cur/ for a
  * copy a mail client may have moved there (only needed when retrying a
  * message that may have been delivered before a crash). */

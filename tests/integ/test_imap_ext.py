@@ -4,7 +4,7 @@ enforcement, BINARY (RFC 3516) and STATUS=SIZE. Raw sockets where the
 exact response matters, imaplib elsewhere."""
 import re
 
-from conftest import DEMO, make_message
+from conftest import DEMO, make_message, wait_until
 from test_imap import (MULTIPART, RawIMAP, deliver, imap_server, login, ok,
     raw_login)
 
@@ -245,6 +245,18 @@ def test_quota(make_server):
 	assert srv.wait_log(r"event=over-quota"), "no deferral"
 	assert srv.queue_list(), "message left the queue"
 	assert srv.log_count(r"event=delivered id=.* to=demo") == 2
+	# its retries are counted against the quota too (a retry once
+	# skipped the check and delivered it)
+	assert wait_until(lambda: srv.log_count(r"event=over-quota") >= 3,
+	    15), srv.log_tail(20)
+	assert srv.log_count(r"event=delivered id=.* to=demo") == 2
+	assert srv.queue_list(), "message left the queue"
+	# room again: delivered at the next try
+	srv.ctl("account", "set", DEMO, "quota=10K")
+	srv.ctl("queue", "flush")
+	assert wait_until(lambda: srv.log_count(
+	    r"event=delivered id=.* to=demo") == 3, 15), srv.log_tail(20)
+	assert wait_until(lambda: srv.queue_list() == [], 5)
 	m.logout()
 
 
