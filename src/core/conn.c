@@ -94,6 +94,24 @@ conn_abort(struct conn *c)
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
+static void
+conn_unused_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* A conn conn_accept() gives up on: closed and freed without a word to
+ * its owner, who frees its session when told NULL (on_close would find
+ * that session freed). */
+static void
+conn_discard(struct conn *c)
+{
+	buf_deinit(&c->in);
+	buf_deinit(&c->out);
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, conn_unused_closed);
+}
+
 struct conn *
 conn_accept(uv_stream_t *server, const struct conn_ops *ops, void *ctx,
     size_t in_max)
@@ -110,9 +128,7 @@ conn_accept(uv_stream_t *server, const struct conn_ops *ops, void *ctx,
 	c->tcp.data = c;
 	if ((r = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0) {
 		/* Another worker took it. */
-		buf_deinit(&c->in);
-		buf_deinit(&c->out);
-		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+		conn_discard(c);
 		return NULL;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -127,7 +143,7 @@ conn_accept(uv_stream_t *server, const struct conn_ops *ops, void *ctx,
 	if ((r = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc,
 	    conn_on_read)) != 0) {
 		log_warnx("event=read-start-failed error=%s", uv_strerror(r));
-		conn_abort(c);
+		conn_discard(c);
 		return NULL;
 	}
 	return c;

@@ -57,7 +57,8 @@ struct conn {
 };
 
 /* Accept a connection from server into a new conn. in_max bounds the
- * input buffer. Returns NULL (and logs) on failure. */
+ * input buffer. Returns NULL (and logs) on failure; ops->on_close is
+ * then never called, and the caller frees ctx. */
 struct conn *conn_accept(uv_stream_t *server, const struct conn_ops *ops,
     void *ctx, size_t in_max);
 /* Connect to a numeric address. NULL only if the address is bad. */
