@@ -440,23 +440,52 @@ tar_end(bool whole, void *ctx)
 
 static const struct tar_ops nest_tar_ops = { tar_begin, tar_data, tar_end };
 
-/* A gzip of a .tgz is a .tar; of x.gz, x; FNAME, when set, wins. */
+/* The name gunzip gives what it unpacks from outer: without a gzip
+ * suffix (.gz, .z, -gz, -z, _z), .tgz and .taz as .tar; "" when outer
+ * has none of them. */
 static void
-gzip_member_name(const char *outer, const char *fname, char *dst)
+gzip_outer_name(const char *outer, char *dst)
 {
-	size_t n = strlen(outer);
+	static const char *const sfx[] = { ".gz", ".z", "-gz", "-z", "_z" };
+	size_t n = strlen(outer), i, k;
 
-	if (fname[0] != '\0')
-		set_name(dst, fname, strlen(fname));
-	else if (n > 4 && ascii_nieq(outer + n - 4, ".tgz", 4)) {
+	dst[0] = '\0';
+	if (n > 4 && (ascii_nieq(outer + n - 4, ".tgz", 4) ||
+	    ascii_nieq(outer + n - 4, ".taz", 4))) {
 		char tar[CONTENT_NAME_MAX];
 
 		/* UNSAFE: n < CONTENT_NAME_MAX (outer is a part's name) */
 		memcpy(tar, outer, n - 4);
 		memcpy(tar + n - 4, ".tar", 4);
 		set_name(dst, tar, n);
-	} else if (n > 3 && ascii_nieq(outer + n - 3, ".gz", 3))
-		set_name(dst, outer, n - 3);
+		return;
+	}
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		k = strlen(sfx[i]);
+		if (n > k && ascii_nieq(outer + n - k, sfx[i], k)) {
+			set_name(dst, outer, n - k);
+			return;
+		}
+	}
+}
+
+/* A gzip member's names: its FNAME when set, else the outer name less
+ * its suffix; that one also as the other name when they differ (the
+ * policy checks both: either may be what the file is saved as). */
+static void
+gzip_member_name(const char *outer, const char *fname,
+    struct content_part *cp)
+{
+	char byouter[CONTENT_NAME_MAX];
+
+	gzip_outer_name(outer, byouter);
+	if (fname[0] == '\0') {
+		memcpy(cp->name, byouter, sizeof(cp->name));
+		return;
+	}
+	set_name(cp->name, fname, strlen(fname));
+	if (strcmp(cp->name, byouter) != 0)
+		memcpy(cp->alt_name, byouter, sizeof(cp->alt_name));
 }
 
 /* A nest for the content starting with p, when it is a gzip or a tar;
@@ -529,7 +558,7 @@ nest_close(struct nest **nsp)
 	} else {
 		ci = ns->sc->ci;
 		gzip_member_name(ci->parts[ns->outer].name,
-		    gzip_name(ns->gz), ci->parts[ns->cur->part].name);
+		    gzip_name(ns->gz), &ci->parts[ns->cur->part]);
 		r = gzip_finish(ns->gz);
 		member_end(ns->cur, r == 0, r == 0 ? NULL : "unreadable");
 		gzip_free(&ns->gz);

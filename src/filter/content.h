@@ -36,6 +36,10 @@ struct content_limits {
 
 struct content_part {
 	char		name[CONTENT_NAME_MAX];	/* file name, "" none */
+	/* Another name the file is saved under, "" none: a gzip's member
+	 * is named by its FNAME field, but gunzip writes the outer name
+	 * without its suffix. */
+	char		alt_name[CONTENT_NAME_MAX];
 	char		type[CONTENT_TYPE_MAX];	/* declared, "" inside zips */
 	char		detected[CONTENT_DETECT_MAX];	/* from the octets */
 	uint64_t	size;		/* decoded octets */

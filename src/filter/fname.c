@@ -7,7 +7,11 @@ void
 fname_keep(char *dst, size_t cap, const uint8_t *p, size_t n, bool cut)
 {
 	const size_t mark = sizeof(FNAME_CUT) - 1;
+	const uint8_t *nul = memchr(p, '\0', n);
 
+	/* a NUL ends the name, as for whoever saves the file */
+	if (nul != NULL)
+		n = (size_t)(nul - p);
 	if (!cut && n < cap) {
 		memcpy(dst, p, n);
 		dst[n] = '\0';

@@ -11,9 +11,9 @@
 
 #define FNAME_CUT	"..."	/* in front of a name that lost its start */
 
-/* dst (cap octets, cap > sizeof(FNAME_CUT)) = the name p (n octets),
- * NUL-terminated; cut says p itself is already the end of a longer
- * name. Octets are copied as they are. */
+/* dst (cap octets, cap > sizeof(FNAME_CUT)) = the name p (n octets, up
+ * to a NUL in them), NUL-terminated; cut says p itself is already the
+ * end of a longer name. Octets are copied as they are. */
 void fname_keep(char *dst, size_t cap, const uint8_t *p, size_t n,
     bool cut);
 

@@ -109,10 +109,26 @@ name_blocked(const char *globs, const char *name, char *hit, size_t size)
 	return true;
 }
 
-/* The first blocked part, its reason in reason; NULL: none. */
+/* The name of p that block_names refuses (either of its names), its
+ * glob in hit; NULL: none. */
+static const char *
+blocked_name(const struct config *cfg, const struct content_part *p,
+    char *hit, size_t size)
+{
+	if (p->name[0] != '\0' && name_blocked(cfg->att_block_names, p->name,
+	    hit, size))
+		return p->name;
+	if (p->alt_name[0] != '\0' && name_blocked(cfg->att_block_names,
+	    p->alt_name, hit, size))
+		return p->alt_name;
+	return NULL;
+}
+
+/* The first blocked part, its reason in reason and the name to show in
+ * *name_r (the one that matched, when a name did); NULL: none. */
 static const struct content_part *
 find_blocked(const struct config *cfg, const struct content_info *ci,
-    char *reason, size_t size)
+    char *reason, size_t size, const char **name_r)
 {
 	const struct content_part *p;
 	char hit[ATTACH_GLOB_MAX];
@@ -120,15 +136,16 @@ find_blocked(const struct config *cfg, const struct content_info *ci,
 
 	for (i = 0; i < ci->nparts; i++) {
 		p = &ci->parts[i];
-		if (p->name[0] != '\0' && name_blocked(cfg->att_block_names,
-		    p->name, hit, sizeof(hit)))
+		if ((*name_r = blocked_name(cfg, p, hit, sizeof(hit))) !=
+		    NULL)
 			snprintf(reason, size, "name matches %s%s", hit,
 			    p->in_archive ? ", in an archive" : "");
 		else if (conf_list_has(cfg->att_block_types, p->detected,
-		    false))
+		    false)) {
+			*name_r = p->name;
 			snprintf(reason, size, "type %s%s", p->detected,
 			    p->in_archive ? ", in an archive" : "");
-		else
+		} else
 			continue;
 		return p;
 	}
@@ -142,6 +159,7 @@ attach_policy(struct smtp_session *s)
 	const struct config *cfg = s->srv->base.cfg;
 	const struct content_info *ci = s->content;
 	const struct content_part *p;
+	const char *shown = NULL;
 	char reason[ATTACH_REASON_MAX], name[ATTACH_SHOW_MAX + 1];
 	char rule[ATTACH_SHOW_MAX + 16];
 
@@ -160,12 +178,13 @@ attach_policy(struct smtp_session *s)
 		    "refused: too complex (%s)", ci->limit);
 		return true;
 	}
-	if ((p = find_blocked(cfg, ci, reason, sizeof(reason))) == NULL) {
+	if ((p = find_blocked(cfg, ci, reason, sizeof(reason), &shown)) ==
+	    NULL) {
 		trace_add(&s->trace, "attachments", "%zu parts, none blocked",
 		    ci->nparts);
 		return false;
 	}
-	show_name(name, sizeof(name), p->name[0] != '\0' ? p->name :
+	show_name(name, sizeof(name), shown[0] != '\0' ? shown :
 	    "(unnamed)");
 	log_info("smtp session=%s event=attachment-blocked name=\"%s\" "
 	    "reason=\"%s\" action=%s", s->base.id, name, reason,

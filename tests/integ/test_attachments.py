@@ -290,6 +290,19 @@ def test_exe_in_tar_gz_refused_like_zip(make_server):
 	    "setup.exe"), "archive.gz")]))
 	assert code == 554 and b'"setup.exe"' in line, line
 	assert b"name matches *.exe, in an archive" in line, line
+	# gunzip writes the outer name less its suffix, whatever FNAME says;
+	# every gzip suffix counts
+	for outer in ("run.vbs.gz", "run.vbs.z", "run.vbs-gz", "run.vbs_z"):
+		code, line = send(srv, message("outer " + outer, [part(
+		    gzipped(b"MsgBox 1\n", "notes.txt"), outer)]))
+		assert code == 554 and b'"run.vbs"' in line, (outer, line)
+	# a NUL ends a file name, also past its padding
+	code, line = send(srv, message("nul", [
+	    'Content-Type: application/octet-stream\r\n'
+	    "Content-Disposition: attachment; filename*=UTF-8''evil.vbs%00" +
+	    "a" * 300 + "\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+	    base64.b64encode(b"MsgBox 1\n").decode() + "\r\n"]))
+	assert code == 554 and b'"evil.vbs"' in line, line
 	code, line = send(srv, message("plain tar", [part(tarred(files,
 	    "w"), "docs.tar")]))
 	assert code == 554 and b'"docs/invoice.pdf.exe"' in line, line
