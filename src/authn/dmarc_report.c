@@ -27,6 +27,43 @@
 
 /* ---- the XML document ---------------------------------------------------- */
 
+/* The length of the UTF-8 sequence at s (NUL-terminated, s[0] >= 0x80)
+ * if it is well-formed (RFC 3629 4: no overlong form, no surrogate,
+ * nothing above U+10FFFF) and an XML 1.0 Char (2.2: not U+FFFE or
+ * U+FFFF), else 0. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n, i;
+
+	if (s[0] < 0xc2)	/* a continuation, or an overlong lead */
+		return 0;
+	if (s[0] < 0xe0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] < 0xf0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] < 0xf5) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* The NUL ends a truncated sequence here too. */
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp == 0xfffe || cp == 0xffff)
+		return 0;
+	return n;
+}
+
 int
 dmarc_report_xml_escape(struct buf *out, const char *s)
 {
@@ -34,7 +71,22 @@ dmarc_report_xml_escape(struct buf *out, const char *s)
 
 	for (; *s != '\0' && r == 0; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
 
+		/* The document says UTF-8: row values are whatever the
+		 * client sent (a HELO name becomes the SPF domain), so an
+		 * octet that does not start a valid character is U+FFFD
+		 * (one per octet), or the document is not XML. */
+		if (c >= 0x80) {
+			n = utf8_len((const unsigned char *)s);
+			if (n == 0) {
+				r = buf_append_str(out, "\xef\xbf\xbd");
+			} else {
+				r = buf_append(out, s, n);
+				s += n - 1;
+			}
+			continue;
+		}
 		switch (c) {
 		case '&':
 			r = buf_append_str(out, "&amp;");

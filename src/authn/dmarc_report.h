@@ -66,7 +66,9 @@ struct dmarc_report_meta {
 int dmarc_report_xml(const struct dmarc_report_meta *m,
     const struct dmarc_report_group *g, size_t n, struct buf *out);
 
-/* s XML-escaped (& < > " ' as entities, controls as '?') onto out. */
+/* s XML-escaped (& < > " ' as entities, controls as '?') onto out, as
+ * valid UTF-8: each octet that does not begin a well-formed character
+ * (or one XML 1.0 excludes) becomes U+FFFD. */
 int dmarc_report_xml_escape(struct buf *out, const char *s);
 
 /* in as a gzip member (RFC 1952) into out: 0 or -1. */

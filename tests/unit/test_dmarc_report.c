@@ -5,6 +5,7 @@
  * (rows grouped into records, deleted after a report, pruned by age). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,104 @@ test_xml_escapes_header_from(void **state)
 	assert_non_null(strstr(s, "<domain>d&lt;</domain>"));
 	assert_null(strstr(s, "<x>"));
 	assert_null(strchr(s, '\x01'));
+	buf_deinit(&b);
+}
+
+/* Whether s is well-formed UTF-8 (RFC 3629) with only XML 1.0 Chars. */
+static bool
+xml_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n, i;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 && *p != '\t' && *p != '\n' &&
+			    *p != '\r')
+				return false;
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p < 0xe0)
+			n = 2, cp = *p & 0x1f;
+		else if (*p >= 0xe0 && *p < 0xf0)
+			n = 3, cp = *p & 0x0f;
+		else if (*p >= 0xf0 && *p < 0xf5)
+			n = 4, cp = *p & 0x07;
+		else
+			return false;
+		for (i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    cp == 0xfffe || cp == 0xffff)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+static void
+test_xml_utf8(void **state)
+{
+	static const struct {
+		const char	*in, *out;
+	} t[] = {
+		{ "mx.\xff\xfe", "mx.\xef\xbf\xbd\xef\xbf\xbd" },
+		/* valid: 2, 3 and 4 octets, U+FFFD itself, U+10FFFF */
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "\xe2\x82\xac&", "\xe2\x82\xac&amp;" },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+		{ "\xef\xbf\xbd", "\xef\xbf\xbd" },
+		{ "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },
+		/* a lone continuation, an overlong '/', a surrogate */
+		{ "a\x80" "b", "a\xef\xbf\xbd" "b" },
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* above U+10FFFF, U+FFFF (not an XML Char) */
+		{ "\xf4\x90\x80\x80",
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xef\xbf\xbf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* truncated at the end, and before an ASCII octet */
+		{ "x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xc3<", "\xef\xbf\xbd&lt;" },
+		{ "\xf8\x88\x80\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd"
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		/* C0 controls but the allowed ones are '?' */
+		{ "a\x01\x1f\x7f", "a???" },
+	};
+	struct dmarc_report_group g = {
+		.source_ip = "192.0.2.1", .header_from = "sender.test",
+		.envelope_from = "mx.\xff\xfe", .disposition = "none",
+		.dkim = "none", .dkim_domain = "", .spf = "none",
+		.spf_domain = "mx.\xff\xfe", .count = 1,
+	};
+	struct buf b;
+	const char *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		buf_init(&b, 1024);
+		assert_int_equal(dmarc_report_xml_escape(&b, t[i].in), 0);
+		assert_int_equal(buf_cstr(&b, &s), 0);
+		if (strcmp(s, t[i].out) != 0)
+			fail_msg("case %zu: escaped wrong", i);
+		assert_true(xml_utf8(s));
+		buf_deinit(&b);
+	}
+	/* A HELO name as the null sender's envelope_from and SPF domain:
+	 * the whole document stays well-formed. */
+	s = xml_of(&g, 1, &b);
+	assert_true(xml_utf8(s));
+	assert_non_null(strstr(s, "<envelope_from>mx.\xef\xbf\xbd"
+	    "\xef\xbf\xbd</envelope_from>"));
 	buf_deinit(&b);
 }
 
@@ -309,6 +408,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_document),
 		cmocka_unit_test(test_xml_escapes_header_from),
+		cmocka_unit_test(test_xml_utf8),
 		cmocka_unit_test(test_gzip_round_trip),
 		cmocka_unit_test(test_mailto),
 		cmocka_unit_test(test_authorizes),
