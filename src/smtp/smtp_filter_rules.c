@@ -164,17 +164,25 @@ rules_work(uv_work_t *w)
 		j->ci = content_scan(j->in.msg, j->in.len, &lim);
 		ci = j->ci;
 	}
-	j->parts = xcalloc(ci->nparts + 1, sizeof(*j->parts));
+	/* A part with another name it may be saved under (a gzip's) is
+	 * offered to the conditions under both. */
+	j->parts = xcalloc(2 * ci->nparts + 1, sizeof(*j->parts));
 	for (i = 0; i < ci->nparts; i++) {
 		const struct content_part *p = &ci->parts[i];
+		const char *names[2] = { p->name, p->alt_name };
+		size_t k;
 
 		if (!p->attachment && p->name[0] == '\0')
 			continue;
-		j->parts[n].name = p->name;
-		j->parts[n].type = p->type;
-		j->parts[n].detected = p->detected;
-		j->parts[n].size = p->size;
-		n++;
+		for (k = 0; k < 2; k++) {
+			if (k > 0 && names[k][0] == '\0')
+				break;
+			j->parts[n].name = names[k];
+			j->parts[n].type = p->type;
+			j->parts[n].detected = p->detected;
+			j->parts[n].size = p->size;
+			n++;
+		}
 	}
 	j->in.parts = j->parts;
 	j->in.nparts = n;

@@ -5,6 +5,8 @@ delivered to local mailboxes), rule hits logged under the session id,
 a reload of the changed file without restart (and a broken file keeping
 the rules in force), and moatd --check naming file:line."""
 import base64
+import gzip
+import io
 import os
 import re
 import subprocess
@@ -143,6 +145,14 @@ def test_every_action(make_server):
 	assert code == 550 and b"5.7.1 No zipped invoices" in lines[0], lines
 	assert srv.wait_log(r"event=rule rule=no-zipped-invoices "
 	    r"action=reject")
+	# a gzip's file goes by its FNAME and by the name gunzip gives it
+	out = io.BytesIO()
+	with gzip.GzipFile(filename="data.bin", mode="wb", fileobj=out,
+	    mtime=0) as g:
+		g.write(b"PK not really\n")
+	code, lines = send(srv, with_attachment("Invoice again", "inv.zip.gz",
+	    out.getvalue()))
+	assert code == 550 and b"5.7.1 No zipped invoices" in lines[0], lines
 	# the same from an authenticated client (outbound) is not refused
 	c, _ = submission_client(srv)
 	with c:
