@@ -23,11 +23,17 @@
 #define OFF_MAGIC	257
 #define OFF_PREFIX	345
 #define LEN_PREFIX	155
-#define PAX_KEY_MAX	16	/* "path", "size": longer keys ignored */
+#define OFF_ISEXT	482	/* old GNU 'S': extension blocks follow */
+#define OFF_EXT_ISEXT	504	/* in an extension block: another follows */
+#define PAX_KEY_MAX	24	/* "GNU.sparse.realsize": longer ignored */
 #define PAX_DIGITS_MAX	18	/* a record length (fits in 64 bits) */
+#define SPARSE_EXT_MAX	4096	/* old GNU extension blocks skipped */
+#define SMAP_PAIRS_MAX	4096	/* GNU sparse 1.0 map: offset/size pairs */
+#define SMAP_DIGITS_MAX	20	/* a number of the map (64 bits) */
 
 enum tar_state {
 	T_HEADER = 0,	/* collecting a header block */
+	T_SPARSE_EXT,	/* old GNU sparse extension blocks, before data */
 	T_FILE,		/* a file's content */
 	T_LONGNAME,	/* a GNU 'L' entry: the next name */
 	T_PAX,		/* a pax 'x' entry: records for the next header */
@@ -43,6 +49,24 @@ enum pax_state {
 	PAX_BAD,	/* the rest of this entry is ignored */
 };
 
+/* Where a name came from: a higher one is not replaced by a lower one
+ * (GNU tar: pax path over an 'L' name, whatever their order; Python and
+ * GNU tar: GNU.sparse.name over path). */
+enum name_src {
+	NAME_NONE = 0,
+	NAME_LONG,	/* GNU 'L' */
+	NAME_PAX,	/* pax path */
+	NAME_SPARSE,	/* pax GNU.sparse.name */
+};
+
+/* The map at the start of a GNU sparse 1.0 file's data: decimal lines
+ * (a count, then offset and size pairs), padded to a block. */
+enum smap_state {
+	SMAP_OFF = 0,
+	SMAP_LINES,
+	SMAP_PAD,
+};
+
 struct tar_reader {
 	enum tar_state	 state;
 	uint8_t		 hdr[TAR_BLOCK];
@@ -54,10 +78,28 @@ struct tar_reader {
 	char		 name[2 * TAR_NAME_MAX];	/* fname_push */
 	size_t		 namelen;
 	bool		 name_cut;	/* its start was dropped */
-	bool		 has_name;
+	enum name_src	 name_src;
 	bool		 name_ended;	/* an 'L' name's NUL was seen */
 	uint64_t	 size;
 	bool		 has_size;
+	bool		 sparse_major1;	/* GNU.sparse.major=1 */
+	bool		 sparse_minor0;	/* GNU.sparse.minor=0 */
+	/* what pax global headers ('g') said about all that follow */
+	char		 gname[2 * TAR_NAME_MAX];
+	size_t		 gnamelen;
+	bool		 gname_cut;
+	enum name_src	 gname_src;
+	/* old GNU sparse extension blocks being skipped */
+	size_t		 ext_at;	/* octets into the block */
+	unsigned	 ext_blocks;
+	bool		 ext_more;	/* its isextended octet */
+	/* a GNU sparse 1.0 map being skipped */
+	enum smap_state	 smap;
+	uint64_t	 smap_len;	/* octets of it so far */
+	unsigned	 smap_lines;
+	unsigned	 smap_want;	/* lines it has, the count's included */
+	unsigned	 smap_digits;	/* of the current line */
+	uint64_t	 smap_num;
 	/* the pax record being read */
 	enum pax_state	 pax;
 	uint64_t	 rec_left;	/* octets of the record after this */
@@ -68,6 +110,8 @@ struct tar_reader {
 	char		 val[2 * TAR_NAME_MAX];	/* fname_push */
 	size_t		 vallen;
 	bool		 val_cut;
+	bool		 val_ended;	/* a NUL ended the value */
+	bool		 pax_global;	/* a 'g' header's records */
 };
 
 /* An octal field: blanks, digits, blanks, then a NUL or the end. */
@@ -136,11 +180,23 @@ header_valid(const uint8_t *h)
 	return want == usum || (ssum >= 0 && want == (uint64_t)ssum);
 }
 
+/* A header among the first TAR_RESYNC_BLOCKS blocks: V7 headers have no
+ * magic, and GNU tar skips junk to the next valid header. The checksum
+ * must match (an all-zero block does not: its sum is of the blanks);
+ * the field must hold octal digits equal to the block's sum, which
+ * random data or text almost never does by chance. */
 bool
 tar_is_tar(const uint8_t *p, size_t len)
 {
-	return len >= TAR_BLOCK && memcmp(p + OFF_MAGIC, "ustar", 5) == 0 &&
-	    header_valid(p);
+	uint64_t size;
+	size_t i;
+
+	for (i = 0; i < TAR_RESYNC_BLOCKS && i < len / TAR_BLOCK; i++) {
+		if (header_valid(p + i * TAR_BLOCK) &&
+		    field_size(p + i * TAR_BLOCK, &size))
+			return true;
+	}
+	return false;
 }
 
 struct tar_reader *
@@ -174,9 +230,14 @@ entry_name(const struct tar_reader *t, struct tar_entry *e)
 
 	uint8_t full[LEN_PREFIX + 1 + LEN_NAME];
 
-	if (t->has_name && t->namelen > 0) {
+	if (t->name_src != NAME_NONE && t->namelen > 0) {
 		fname_keep(e->name, TAR_NAME_MAX, (const uint8_t *)t->name,
 		    t->namelen, t->name_cut);
+		return;
+	}
+	if (t->gname_src != NAME_NONE && t->gnamelen > 0) {
+		fname_keep(e->name, TAR_NAME_MAX, (const uint8_t *)t->gname,
+		    t->gnamelen, t->gname_cut);
 		return;
 	}
 	nn = field_len(h + OFF_NAME, LEN_NAME);
@@ -194,37 +255,78 @@ entry_name(const struct tar_reader *t, struct tar_entry *e)
 static void
 forget_extended(struct tar_reader *t)
 {
-	t->has_name = false;
+	t->name_src = NAME_NONE;
 	t->has_size = false;
 	t->namelen = 0;
 	t->name_cut = false;
 	t->name_ended = false;
+	t->sparse_major1 = false;
+	t->sparse_minor0 = false;
+}
+
+/* A pax value of decimal digits only. */
+static bool
+pax_number(const struct tar_reader *t, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (t->val_cut || t->vallen == 0)
+		return false;
+	for (i = 0; i < t->vallen; i++) {
+		if (t->val[i] < '0' || t->val[i] > '9')
+			return false;
+		v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
+		    v * 10 + (uint64_t)(t->val[i] - '0');
+	}
+	*v_r = v;
+	return true;
+}
+
+/* The value names the next entry (or all that follow, for a 'g'),
+ * unless a name of a higher source is already there. */
+static void
+pax_name(struct tar_reader *t, enum name_src src)
+{
+	char *name = t->pax_global ? t->gname : t->name;
+	size_t *lenp = t->pax_global ? &t->gnamelen : &t->namelen;
+	bool *cutp = t->pax_global ? &t->gname_cut : &t->name_cut;
+	enum name_src *srcp = t->pax_global ? &t->gname_src : &t->name_src;
+
+	if (*srcp > src)
+		return;
+	memcpy(name, t->val, t->vallen);
+	*lenp = t->vallen;
+	*cutp = t->val_cut;
+	*srcp = src;
+}
+
+static bool
+key_is(const struct tar_reader *t, const char *k)
+{
+	return t->keylen == strlen(k) && memcmp(t->key, k, t->keylen) == 0;
 }
 
 static void
 pax_apply(struct tar_reader *t)
 {
 	uint64_t v = 0;
-	size_t i;
 
 	if (t->key_cut)
 		return;
-	if (t->keylen == 4 && memcmp(t->key, "path", 4) == 0) {
-		memcpy(t->name, t->val, t->vallen);
-		t->namelen = t->vallen;
-		t->name_cut = t->val_cut;
-		t->has_name = true;
-	} else if (t->keylen == 4 && memcmp(t->key, "size", 4) == 0 &&
-	    !t->val_cut && t->vallen > 0) {
-		for (i = 0; i < t->vallen; i++) {
-			if (t->val[i] < '0' || t->val[i] > '9')
-				return;
-			v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
-			    v * 10 + (uint64_t)(t->val[i] - '0');
-		}
+	if (key_is(t, "path"))
+		pax_name(t, NAME_PAX);
+	else if (key_is(t, "GNU.sparse.name"))
+		pax_name(t, NAME_SPARSE);
+	else if (t->pax_global)
+		return;		/* sizes and maps are the next entry's */
+	else if (key_is(t, "size") && pax_number(t, &v)) {
 		t->size = v;
 		t->has_size = true;
-	}
+	} else if (key_is(t, "GNU.sparse.major"))
+		t->sparse_major1 = pax_number(t, &v) && v == 1;
+	else if (key_is(t, "GNU.sparse.minor"))
+		t->sparse_minor0 = pax_number(t, &v) && v == 0;
 }
 
 /* One octet of a pax extended header's records. */
@@ -243,6 +345,7 @@ pax_octet(struct tar_reader *t, uint8_t c)
 			t->key_cut = false;
 			t->vallen = 0;
 			t->val_cut = false;
+			t->val_ended = false;
 			t->pax = PAX_KEY;
 		} else
 			t->pax = PAX_BAD;
@@ -264,7 +367,9 @@ pax_octet(struct tar_reader *t, uint8_t c)
 			t->rec_left = 0;
 			t->digits = 0;
 			t->pax = c == '\n' ? PAX_LEN : PAX_BAD;
-		} else
+		} else if (c == '\0')
+			t->val_ended = true;	/* a C string ends there */
+		else if (!t->val_ended)
 			fname_push(t->val, sizeof(t->val), &t->vallen,
 			    &t->val_cut, &c, 1);
 		break;
@@ -295,6 +400,65 @@ to_pad(struct tar_reader *t)
 	t->state = t->pad > 0 ? T_PAD : T_HEADER;
 }
 
+/* n octets of an old GNU sparse extension block (up to its end). True
+ * when the last was skipped: the file's data follows. */
+static bool
+sparse_ext(struct tar_reader *t, const uint8_t *p, size_t n)
+{
+	if (t->ext_at <= OFF_EXT_ISEXT && OFF_EXT_ISEXT < t->ext_at + n)
+		t->ext_more = p[OFF_EXT_ISEXT - t->ext_at] != 0;
+	t->ext_at += n;
+	if (t->ext_at < TAR_BLOCK)
+		return false;
+	t->ext_at = 0;
+	/* past the limit the rest is taken as the file's data */
+	if (t->ext_more && ++t->ext_blocks < SPARSE_EXT_MAX)
+		return false;
+	t->state = T_FILE;
+	return true;
+}
+
+/* One octet at the start of a GNU sparse 1.0 file's data: false when it
+ * is the file's (the map and its padding are over, or the map is bad:
+ * the rest is taken as data, as it may be). */
+static bool
+smap_octet(struct tar_reader *t, uint8_t c)
+{
+	if (t->smap == SMAP_LINES) {
+		if (c >= '0' && c <= '9' && t->smap_digits < SMAP_DIGITS_MAX) {
+			t->smap_num = t->smap_num * 10 + (c - '0');
+			t->smap_digits++;
+		} else if (c == '\n' && t->smap_digits > 0) {
+			if (t->smap_lines == 0) {
+				if (t->smap_num > SMAP_PAIRS_MAX) {
+					t->smap = SMAP_OFF;
+					return false;
+				}
+				t->smap_want = 1 + 2 * (unsigned)t->smap_num;
+			}
+			t->smap_lines++;
+			t->smap_digits = 0;
+			t->smap_num = 0;
+			if (t->smap_lines == t->smap_want)
+				t->smap = SMAP_PAD;
+		} else {
+			t->smap = SMAP_OFF;
+			return false;
+		}
+		t->smap_len++;
+		if (t->smap == SMAP_PAD && t->smap_len % TAR_BLOCK == 0)
+			t->smap = SMAP_OFF;
+		return true;
+	}
+	/* SMAP_PAD */
+	if (t->smap_len % TAR_BLOCK == 0) {
+		t->smap = SMAP_OFF;
+		return false;
+	}
+	t->smap_len++;
+	return true;
+}
+
 /* A whole header block is in t->hdr. -1: a callback stopped. */
 static int
 header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
@@ -309,21 +473,25 @@ header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 		return 0;
 	switch (type) {
 	case 'L':
-		t->has_name = true;
-		t->namelen = 0;
-		t->name_cut = false;
-		t->name_ended = false;
+		if (t->name_src <= NAME_LONG) {
+			t->name_src = NAME_LONG;
+			t->namelen = 0;
+			t->name_cut = false;
+			t->name_ended = false;
+		} else
+			t->name_ended = true;	/* a pax name wins */
 		t->state = T_LONGNAME;
 		break;
 	case 'x':
 	case 'X':
+	case 'g':
 		t->pax = PAX_LEN;
 		t->rec_left = 0;
 		t->digits = 0;
+		t->pax_global = type == 'g';
 		t->state = T_PAX;
 		break;
 	case 'K':
-	case 'g':
 	case 'V':
 		t->state = T_SKIP;
 		break;
@@ -340,8 +508,21 @@ header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 		entry_name(t, &e);
 		e.size = size;
 		e.type = (char)type;
+		t->smap = t->sparse_major1 && t->sparse_minor0 ? SMAP_LINES :
+		    SMAP_OFF;
+		t->smap_len = 0;
+		t->smap_lines = 0;
+		t->smap_want = 1;
+		t->smap_digits = 0;
+		t->smap_num = 0;
 		forget_extended(t);
 		t->state = T_FILE;
+		if (type == 'S' && t->hdr[OFF_ISEXT] != 0) {
+			/* not counted in the size (GNU tar, Python) */
+			t->state = T_SPARSE_EXT;
+			t->ext_at = 0;
+			t->ext_blocks = 0;
+		}
 		t->in_file = true;
 		if (ops->begin(&e, ctx) < 0) {
 			t->in_file = false;
@@ -356,7 +537,7 @@ header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 		to_pad(t);
 		return ops->end(true, ctx);
 	}
-	if (size == 0)
+	if (size == 0 && t->state != T_SPARSE_EXT)
 		to_pad(t);
 	return 0;
 }
@@ -400,9 +581,21 @@ tar_feed(struct tar_reader *t, const uint8_t *p, size_t len,
 			if (t->pad == 0)
 				t->state = T_HEADER;
 			break;
+		case T_SPARSE_EXT:
+			n = TAR_BLOCK - t->ext_at < len ? TAR_BLOCK -
+			    t->ext_at : len;
+			if (sparse_ext(t, p, n) && t->left == 0 &&
+			    data_done(t, ops, ctx) < 0)
+				t->state = T_STOPPED;
+			break;
 		default:	/* the entry's data */
 			n = t->left < len ? (size_t)t->left : len;
-			if (t->state == T_FILE && ops->data(p, n, ctx) < 0) {
+			/* a sparse map's octets are not the file's */
+			for (i = 0; t->state == T_FILE && t->smap != SMAP_OFF &&
+			    i < n && smap_octet(t, p[i]); i++)
+				;
+			if (t->state == T_FILE && n > i &&
+			    ops->data(p + i, n - i, ctx) < 0) {
 				t->state = T_STOPPED;
 				break;
 			}

@@ -10,7 +10,11 @@
  * (GNU tar resynchronises so), end-of-archive blocks are skipped too
  * (tar -i), and a header of an unknown type is a file (GNU tar extracts
  * it as one). GNU long names ('L') and pax 'path' and 'size' records
- * ('x') apply to the next header; other extensions are skipped. */
+ * ('x') apply to the next header, pax 'path' in a global header ('g') to
+ * all that follow; a pax path wins over an 'L' name, GNU.sparse.name
+ * over both. GNU sparse files are read as their stored (condensed)
+ * data: old GNU 'S' extension blocks and the 1.0 format's map are
+ * skipped; other extensions are skipped. */
 #ifndef MOAT_TAR_H
 #define MOAT_TAR_H
 
@@ -20,6 +24,7 @@
 
 #define TAR_BLOCK	512
 #define TAR_NAME_MAX	256	/* name kept, NUL included (longer: cut) */
+#define TAR_RESYNC_BLOCKS 16	/* tar_is_tar: blocks looked at for a header */
 
 struct tar_entry {
 	char		 name[TAR_NAME_MAX];	/* as written, not cleaned */
@@ -38,7 +43,8 @@ struct tar_ops {
 
 struct tar_reader;
 
-/* True when p starts with a valid ustar or GNU tar header. */
+/* True when one of the first TAR_RESYNC_BLOCKS whole blocks of p is a
+ * valid tar header (ustar, GNU or V7: the checksum is what is checked). */
 bool tar_is_tar(const uint8_t *p, size_t len);
 struct tar_reader *tar_new(void);
 void tar_free(struct tar_reader **tp);

@@ -1561,6 +1561,257 @@ test_long_names_keep_their_end(void **state)
 	assert_string_equal(kept, "ab.txt");
 }
 
+/* ---- tar formats GNU tar and Python extract too ------------------------- */
+
+/* A pax record "%d key=value\n", its length counting itself. */
+static void
+pax_rec(struct buf *out, const char *key, const char *val, size_t vallen)
+{
+	size_t body = 1 + strlen(key) + 1 + vallen + 1;
+	size_t n = body + 1;
+	char num[24];
+	int w;
+
+	while ((w = snprintf(num, sizeof(num), "%zu", n)) > 0 &&
+	    (size_t)w + body != n)
+		n = (size_t)w + body;
+	assert_true(w > 0);
+	assert_int_equal(buf_append_str(out, num), 0);
+	assert_int_equal(buf_append_str(out, " "), 0);
+	assert_int_equal(buf_append_str(out, key), 0);
+	assert_int_equal(buf_append_str(out, "="), 0);
+	assert_int_equal(buf_append(out, val, vallen), 0);
+	assert_int_equal(buf_append_str(out, "\n"), 0);
+}
+
+/* An extended header of type ('x' or 'g') holding the records in r. */
+static void
+tar_ext(struct buf *out, char type, const struct buf *r)
+{
+	tar_header(out, "PaxHeaders/x", r->len, type);
+	assert_int_equal(buf_append(out, r->data, r->len), 0);
+	tar_pad(out);
+}
+
+/* V7 headers (no magic) and junk before the first header: GNU tar and
+ * Python extract both. */
+static void
+test_tar_v7_and_junk(void **state)
+{
+	uint8_t junk[TAR_RESYNC_BLOCKS * 512];
+	struct buf t, msg;
+	struct seen s;
+	struct content_info *ci;
+	uint32_t x = 12345;
+	size_t i;
+	int trickle;
+
+	(void)state;
+	buf_init(&t, 0);
+	buf_init(&msg, OUT_MAX);
+	tar_file(&t, "evil.exe", exe, sizeof(exe) - 1);
+	tar_file(&t, "notes.txt", (const uint8_t *)readme,
+	    sizeof(readme) - 1);
+	tar_close(&t);
+	/* V7: no magic, no version */
+	memset(t.data + 257, 0, 8);
+	tar_checksum(t.data);
+	memset(t.data + 1024 + 257, 0, 8);
+	tar_checksum(t.data + 1024);
+	assert_true(tar_is_tar(t.data, t.len));
+	for (trickle = 0; trickle < 2; trickle++) {
+		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
+		assert_int_equal(s.n, 2);
+		assert_string_equal(s.names[0], "evil.exe");
+		assert_int_equal(s.got[0], sizeof(exe) - 1);
+		assert_string_equal(s.names[1], "notes.txt");
+	}
+	build_message("attachment; filename=v7.tar", t.data, t.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_string_equal(find(ci, "v7.tar")->detected, "tar");
+	assert_non_null(find(ci, "evil.exe"));
+	assert_string_equal(find(ci, "evil.exe")->detected, "exe");
+	content_info_free(ci);
+	/* junk blocks before it: a header among the first
+	 * TAR_RESYNC_BLOCKS is found, one later is not */
+	for (i = 0; i < sizeof(junk); i++) {
+		x = x * 1103515245u + 12345u;
+		junk[i] = (uint8_t)(x >> 16);
+	}
+	assert_false(tar_is_tar(junk, sizeof(junk)));
+	memset(junk, 0, sizeof(junk));
+	assert_false(tar_is_tar(junk, sizeof(junk)));
+	memset(junk, 'J', sizeof(junk));
+	assert_false(tar_is_tar(junk, sizeof(junk)));
+	buf_reset(&msg);
+	assert_int_equal(buf_append(&msg, junk, 3 * 512), 0);
+	assert_int_equal(buf_append(&msg, t.data, t.len), 0);
+	assert_true(tar_is_tar(msg.data, msg.len));
+	assert_false(tar_is_tar(msg.data, 3 * 512 + 511));
+	assert_int_equal(read_tar(msg.data, msg.len, false, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.names[0], "evil.exe");
+	buf_reset(&msg);
+	assert_int_equal(buf_append(&msg, junk, sizeof(junk)), 0);
+	assert_int_equal(buf_append(&msg, t.data, t.len), 0);
+	assert_false(tar_is_tar(msg.data, msg.len));
+	buf_deinit(&msg);
+	buf_deinit(&t);
+}
+
+/* GNU sparse files: the 1.0 format (pax keys, a map before the data)
+ * and old GNU 'S' headers with extension blocks. */
+static void
+test_tar_gnu_sparse(void **state)
+{
+	uint8_t ext[512];
+	struct buf t, r, d, msg;
+	struct seen s;
+	struct content_info *ci;
+	int trickle;
+
+	(void)state;
+	buf_init(&t, 0);
+	buf_init(&r, 0);
+	buf_init(&d, 0);
+	buf_init(&msg, OUT_MAX);
+	/* 1.0: named by GNU.sparse.name, the map skipped */
+	pax_rec(&r, "GNU.sparse.major", "1", 1);
+	pax_rec(&r, "GNU.sparse.minor", "0", 1);
+	pax_rec(&r, "GNU.sparse.name", "evil.exe", 8);
+	pax_rec(&r, "GNU.sparse.realsize", "16", 2);
+	tar_ext(&t, 'x', &r);
+	assert_int_equal(buf_append_str(&d, "1\n0\n16\n"), 0);
+	tar_pad(&d);
+	assert_int_equal(buf_append(&d, exe, sizeof(exe) - 1), 0);
+	tar_file(&t, "GNUSparseFile.0/notes.txt", d.data, d.len);
+	/* GNU.sparse.name alone renames, the data is the data */
+	buf_reset(&r);
+	pax_rec(&r, "GNU.sparse.name", "run.vbs", 7);
+	pax_rec(&r, "path", "decoy.txt", 9);
+	tar_ext(&t, 'x', &r);
+	tar_file(&t, "plain.txt", (const uint8_t *)"1\n0\n3\n", 6);
+	/* a bad map: from the bad octet on, data */
+	buf_reset(&r);
+	pax_rec(&r, "GNU.sparse.major", "1", 1);
+	pax_rec(&r, "GNU.sparse.minor", "0", 1);
+	tar_ext(&t, 'x', &r);
+	buf_reset(&d);
+	assert_int_equal(buf_append_str(&d, "1\n0\n"), 0);
+	assert_int_equal(buf_append(&d, exe, sizeof(exe) - 1), 0);
+	tar_file(&t, "bad.bin", d.data, d.len);
+	/* old GNU: two extension blocks, not in the size, then the data */
+	tar_header(&t, "a.txt", 512, 'S');
+	t.data[t.len - 512 + 482] = 1;
+	tar_checksum(t.data + t.len - 512);
+	memset(ext, 0, sizeof(ext));
+	ext[504] = 1;
+	assert_int_equal(buf_append(&t, ext, sizeof(ext)), 0);
+	ext[504] = 0;
+	assert_int_equal(buf_append(&t, ext, sizeof(ext)), 0);
+	memset(ext, 'A', sizeof(ext));
+	assert_int_equal(buf_append(&t, ext, sizeof(ext)), 0);
+	tar_file(&t, "evil2.exe", exe, sizeof(exe) - 1);
+	/* an 'S' without extension blocks */
+	tar_file(&t, "b.txt", (const uint8_t *)"b", 1);
+	t.data[t.len - 1024 + 156] = 'S';
+	tar_checksum(t.data + t.len - 1024);
+	tar_close(&t);
+	for (trickle = 0; trickle < 2; trickle++) {
+		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
+		assert_int_equal(s.n, 6);
+		assert_string_equal(s.names[0], "evil.exe");
+		assert_int_equal(s.got[0], sizeof(exe) - 1);
+		assert_true(s.whole[0]);
+		assert_string_equal(s.names[1], "run.vbs");
+		assert_int_equal(s.got[1], 6);
+		assert_string_equal(s.names[2], "bad.bin");
+		assert_int_equal(s.got[2], sizeof(exe) - 1);
+		assert_string_equal(s.names[3], "a.txt");
+		assert_int_equal(s.got[3], 512);
+		assert_string_equal(s.names[4], "evil2.exe");
+		assert_int_equal(s.got[4], sizeof(exe) - 1);
+		assert_string_equal(s.names[5], "b.txt");
+		assert_int_equal(s.got[5], 1);
+	}
+	build_message("attachment; filename=sp.tar", t.data, t.len, &msg);
+	ci = scan(&msg, 0, 0, 0);
+	assert_string_equal(find(ci, "evil.exe")->detected, "exe");
+	assert_string_equal(find(ci, "bad.bin")->detected, "exe");
+	assert_string_equal(find(ci, "evil2.exe")->detected, "exe");
+	content_info_free(ci);
+	buf_deinit(&msg);
+	buf_deinit(&d);
+	buf_deinit(&r);
+	buf_deinit(&t);
+}
+
+/* Which name an entry gets: pax global headers apply to all that
+ * follow, a pax path wins over an 'L' name, a NUL ends a pax path. */
+static void
+test_tar_pax_names(void **state)
+{
+	static const char ln[] = "long.txt";
+	struct buf t, r;
+	struct seen s;
+	int trickle;
+
+	(void)state;
+	buf_init(&t, 0);
+	buf_init(&r, 0);
+	pax_rec(&r, "path", "evil.exe", 8);
+	tar_ext(&t, 'g', &r);
+	tar_file(&t, "a.txt", (const uint8_t *)"a", 1);
+	tar_file(&t, "b.txt", (const uint8_t *)"b", 1);
+	/* a per-entry path wins for its entry */
+	buf_reset(&r);
+	pax_rec(&r, "path", "x.txt", 5);
+	tar_ext(&t, 'x', &r);
+	tar_file(&t, "c.txt", (const uint8_t *)"c", 1);
+	/* an 'L' name too */
+	tar_header(&t, "././@LongLink", sizeof(ln), 'L');
+	assert_int_equal(buf_append(&t, ln, sizeof(ln)), 0);
+	tar_pad(&t);
+	tar_file(&t, "d.txt", (const uint8_t *)"d", 1);
+	/* a later 'g' with its own path changes it */
+	buf_reset(&r);
+	pax_rec(&r, "path", "run.vbs", 7);
+	tar_ext(&t, 'g', &r);
+	tar_file(&t, "e.txt", (const uint8_t *)"e", 1);
+	/* an empty one: the headers' names again */
+	buf_reset(&r);
+	pax_rec(&r, "path", "", 0);
+	tar_ext(&t, 'g', &r);
+	/* pax path, then 'L': the pax path */
+	buf_reset(&r);
+	pax_rec(&r, "path", "evil.vbs", 8);
+	tar_ext(&t, 'x', &r);
+	tar_header(&t, "././@LongLink", sizeof(ln), 'L');
+	assert_int_equal(buf_append(&t, ln, sizeof(ln)), 0);
+	tar_pad(&t);
+	tar_file(&t, "f.txt", (const uint8_t *)"f", 1);
+	/* a NUL ends the path */
+	buf_reset(&r);
+	pax_rec(&r, "path", "evil.js\0.txt", 12);
+	tar_ext(&t, 'x', &r);
+	tar_file(&t, "g.txt", (const uint8_t *)"g", 1);
+	tar_close(&t);
+	for (trickle = 0; trickle < 2; trickle++) {
+		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
+		assert_int_equal(s.n, 7);
+		assert_string_equal(s.names[0], "evil.exe");
+		assert_string_equal(s.names[1], "evil.exe");
+		assert_string_equal(s.names[2], "x.txt");
+		assert_string_equal(s.names[3], "long.txt");
+		assert_string_equal(s.names[4], "run.vbs");
+		assert_string_equal(s.names[5], "evil.vbs");
+		assert_string_equal(s.names[6], "evil.js");
+		assert_int_equal(s.got[6], 1);
+	}
+	buf_deinit(&r);
+	buf_deinit(&t);
+}
+
 int
 main(void)
 {
@@ -1583,6 +1834,9 @@ main(void)
 		cmocka_unit_test(test_tar_malformed),
 		cmocka_unit_test(test_gzip_reader_trickle),
 		cmocka_unit_test(test_long_names_keep_their_end),
+		cmocka_unit_test(test_tar_v7_and_junk),
+		cmocka_unit_test(test_tar_gnu_sparse),
+		cmocka_unit_test(test_tar_pax_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
