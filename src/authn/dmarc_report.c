@@ -161,7 +161,8 @@ dmarc_report_xml(const struct dmarc_report_meta *m,
 
 	fo_text(rec->fo, fo, sizeof(fo));
 	r |= buf_append_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	    "<feedback>\n  <report_metadata>\n");
+	    "<feedback>\n  <version>1.0</version>\n"
+	    "  <report_metadata>\n");
 	r |= elem(b, "    ", "org_name", m->org_name);
 	r |= elem(b, "    ", "email", m->email);
 	r |= elem(b, "    ", "report_id", m->report_id);

@@ -62,6 +62,9 @@ test_xml_document(void **state)
 
 	(void)state;
 	s = xml_of(g, 2, &b);
+	/* Appendix C: version is feedback's first child. */
+	assert_non_null(strstr(s, "<feedback>\n  <version>1.0</version>\n"
+	    "  <report_metadata>\n"));
 	assert_non_null(strstr(s, "<org_name>Org &amp; &lt;Co&gt;</org_name>"));
 	assert_non_null(strstr(s, "<begin>86400</begin>"));
 	assert_non_null(strstr(s, "<end>172799</end>"));
