@@ -338,34 +338,35 @@ dmarc_report_mailto(const char *uri, char *addr, size_t addrlen,
 		return -1;
 	if (bang != NULL) {
 		const char *p = bang + 1;
+		unsigned shift = 0;
 
 		if (*p < '0' || *p > '9')
 			return -1;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (size > (UINT64_MAX - 9) / 10)
-				return -1;
-			size = size * 10 + (uint64_t)(*p - '0');
-		}
+		/* A size past 2^64 saturates: it is no limit, not the
+		 * wrapped remainder. */
+		for (; *p >= '0' && *p <= '9'; p++)
+			size = size > (UINT64_MAX - 9) / 10 ? UINT64_MAX :
+			    size * 10 + (uint64_t)(*p - '0');
 		switch (*p) {
 		case 'k': case 'K':
-			size <<= 10;
-			p++;
+			shift = 10;
 			break;
 		case 'm': case 'M':
-			size <<= 20;
-			p++;
+			shift = 20;
 			break;
 		case 'g': case 'G':
-			size <<= 30;
-			p++;
+			shift = 30;
 			break;
 		case 't': case 'T':
-			size = size > (UINT64_MAX >> 40) ? UINT64_MAX :
-			    size << 40;
-			p++;
+			shift = 40;
 			break;
 		default:
 			break;
+		}
+		if (shift != 0) {
+			size = size > (UINT64_MAX >> shift) ? UINT64_MAX :
+			    size << shift;
+			p++;
 		}
 		if (*p != '\0' || size == 0)
 			return -1;

@@ -75,8 +75,8 @@ int dmarc_report_xml_escape(struct buf *out, const char *s);
 int dmarc_report_gzip(const void *in, size_t len, struct buf *out);
 
 /* A rua URI (6.2, "mailto:addr[!size[kmgt]]"): 0 with the address and
- * the size limit in octets (0: none); 1 not mailto: (ignored); -1 a
- * mailto: whose address moat will not use. */
+ * the size limit in octets (0: none; one past 2^64 is UINT64_MAX); 1
+ * not mailto: (ignored); -1 a mailto: whose address moat will not use. */
 int dmarc_report_mailto(const char *uri, char *addr, size_t addrlen,
     uint64_t *limit_r);
 

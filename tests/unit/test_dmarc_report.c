@@ -265,6 +265,16 @@ test_mailto(void **state)
 		{ "mailto:a@c.test!10x", -1, "", 0 },
 		{ "mailto:\"a b\"@c.test", -1, "", 0 },
 		{ "mailto:a<b>@c.test", -1, "", 0 },
+		/* Too large a size saturates; it does not wrap. */
+		{ "mailto:a@b.com!18014398509481985k", 0, "a@b.com",
+		  UINT64_MAX },
+		{ "mailto:a@b.com!16777216t", 0, "a@b.com", UINT64_MAX },
+		{ "mailto:a@b.com!16777215t", 0, "a@b.com",
+		  (uint64_t)16777215 << 40 },
+		{ "mailto:a@b.com!18446744073709551617", 0, "a@b.com",
+		  UINT64_MAX },
+		{ "mailto:a@b.com!99999999999999999999999999m", 0, "a@b.com",
+		  UINT64_MAX },
 	};
 	char addr[DMARC_REPORT_ADDR_MAX + 1];
 	uint64_t limit;
