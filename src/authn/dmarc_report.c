@@ -588,7 +588,7 @@ destinations(struct run *r, const char *domain,
 }
 
 struct grow {
-	char		*col[10];
+	char		*col[STORE_DMARC_GROUP_KEY];
 	uint64_t	 count;
 	time_t		 tmin, tmax;
 };
@@ -609,7 +609,7 @@ group_row(void *ctx, const char *const *cols, int ncols)
 		return;
 	g->v = xreallocarray(g->v, g->n + 1, sizeof(*g->v));
 	x = &g->v[g->n++];
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < STORE_DMARC_GROUP_KEY; i++)
 		x->col[i] = xstrdup(cols[i] != NULL ? cols[i] : "");
 	x->count = strtoull(cols[10] ? cols[10] : "0", NULL, 10);
 	x->tmin = (time_t)strtoll(cols[11] ? cols[11] : "0", NULL, 10);
@@ -622,7 +622,7 @@ groups_free(struct groups *g)
 	size_t i, j;
 
 	for (i = 0; i < g->n; i++)
-		for (j = 0; j < 10; j++)
+		for (j = 0; j < STORE_DMARC_GROUP_KEY; j++)
 			free(g->v[i].col[j]);
 	free(g->v);
 	g->v = NULL;
@@ -777,8 +777,8 @@ report_domain(struct run *r, const char *domain)
 		r->stats.skipped++;
 		return;
 	}
-	if (store_dmarc_groups(r->st, domain, r->end, r->max_id, group_row,
-	    &rows) < 0) {
+	if (store_dmarc_groups(r->st, domain, r->end, r->max_id,
+	    STORE_DMARC_GROUPS_MAX, group_row, &rows) < 0) {
 		r->stats.deferred++;
 		groups_free(&rows);
 		return;
@@ -861,8 +861,16 @@ report_domain(struct run *r, const char *domain)
 		r->stats.deferred++;
 		goto out;
 	}
-	/* Queued and synced: the rows are reported. */
+	/* Queued and synced: the rows are reported. A report cut short at
+	 * the group limit covered the groups up to its last (in key order):
+	 * the rows of the others stay for the next run. */
+	if (rows.n >= STORE_DMARC_GROUPS_MAX)
+		log_warnx("event=dmarc-report-truncated domain=%s records=%zu "
+		    "reason=\"the rest in the next report\"", domain,
+		    rows.n);
 	if (store_dmarc_delete(r->st, domain, r->end, r->max_id,
+	    rows.n >= STORE_DMARC_GROUPS_MAX ?
+	    (const char *const *)rows.v[rows.n - 1].col : NULL,
 	    &deleted) < 0)
 		log_warnx("event=dmarc-report-delete-failed domain=%s",
 		    domain);

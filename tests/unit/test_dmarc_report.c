@@ -381,7 +381,7 @@ test_store_groups_delete_prune(void **state)
 	/* Before 2000: two records for a.test (the 5000 row is later). */
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(store_dmarc_groups(st, "a.test", 2000, max,
-	    seen_row, &s), 0);
+	    STORE_DMARC_GROUPS_MAX, seen_row, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.cols[0][0], "192.0.2.1");
 	assert_string_equal(s.cols[0][4], "1");	/* dkim aligned */
@@ -393,9 +393,11 @@ test_store_groups_delete_prune(void **state)
 	assert_string_equal(s.cols[1][10], "1");
 
 	/* A row newer than the max id taken is not deleted. */
-	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, 1, &n), 0);
+	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, 1, NULL, &n),
+	    0);
 	assert_int_equal(n, 1);
-	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, max, &n), 0);
+	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, max, NULL,
+	    &n), 0);
 	assert_int_equal(n, 2);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(store_dmarc_domains(st, 2000, NULL, seen_row, &s), 0);
@@ -415,6 +417,80 @@ test_store_groups_delete_prune(void **state)
 	assert_int_equal(tmpdir_remove(dir), 0);
 }
 
+/* The key columns of group i of s, as store_dmarc_delete takes them. */
+static const char *const *
+key_of(struct seen *s, size_t i, const char **key)
+{
+	size_t j;
+
+	for (j = 0; j < STORE_DMARC_GROUP_KEY; j++)
+		key[j] = s->cols[i][j];
+	return key;
+}
+
+/* A report cut short at the group limit: only the rows of the groups
+ * it had are deleted, the rest come in the next report. */
+static void
+test_store_delete_after_limit(void **state)
+{
+	char dir[] = "/tmp/test_dmarc_report.XXXXXX";
+	const char *err = NULL, *key[STORE_DMARC_GROUP_KEY];
+	struct store *st;
+	struct seen s;
+	uint64_t n;
+	int64_t max;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(store_open(dir, &st, &err), 0);
+	/* Groups in key order: (.1, unaligned), (.1, aligned), .2, .3 x2 */
+	(void)add_row(st, 1000, "192.0.2.1", "a.test", true);
+	(void)add_row(st, 1000, "192.0.2.3", "a.test", true);
+	(void)add_row(st, 1000, "192.0.2.2", "a.test", true);
+	(void)add_row(st, 1000, "192.0.2.1", "a.test", false);
+	max = add_row(st, 1000, "192.0.2.3", "a.test", true);
+
+	/* One group: only its one row goes (dkim_aligned 0 sorts before
+	 * 1, in the key as in the order). */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_dmarc_groups(st, "a.test", 2000, max, 1,
+	    seen_row, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.cols[0][0], "192.0.2.1");
+	assert_string_equal(s.cols[0][4], "0");
+	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, max,
+	    key_of(&s, 0, key), &n), 0);
+	assert_int_equal(n, 1);
+
+	/* Two groups: .1 aligned and .2; .3's two rows stay. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_dmarc_groups(st, "a.test", 2000, max, 2,
+	    seen_row, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.cols[0][0], "192.0.2.1");
+	assert_string_equal(s.cols[0][4], "1");
+	assert_string_equal(s.cols[1][0], "192.0.2.2");
+	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, max,
+	    key_of(&s, 1, key), &n), 0);
+	assert_int_equal(n, 2);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_dmarc_groups(st, "a.test", 2000, max, 2,
+	    seen_row, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.cols[0][0], "192.0.2.3");
+	assert_string_equal(s.cols[0][10], "2");
+	assert_int_equal(store_dmarc_delete(st, "a.test", 2000, max,
+	    key_of(&s, 0, key), &n), 0);
+	assert_int_equal(n, 2);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_dmarc_report_list(st, NULL, 0, seen_row, &s),
+	    0);
+	assert_int_equal(s.n, 0);
+	store_close(&st);
+	assert_int_equal(tmpdir_remove(dir), 0);
+}
+
 int
 main(void)
 {
@@ -426,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_mailto),
 		cmocka_unit_test(test_authorizes),
 		cmocka_unit_test(test_store_groups_delete_prune),
+		cmocka_unit_test(test_store_delete_after_limit),
 	};
 
 	return cmocka_run_group_tests_name("dmarc_report", tests, NULL, NULL);
