@@ -12,7 +12,8 @@ prints the XML, `--send` queues the mail:
 the attachment is gunzipped and the XML checked per source and result,
 and the rows it covered are gone. The queue runner prunes rows past
 [authn] dmarc_report_retention, sends nothing unless [authn]
-dmarc_reports is on, and sends the previous period's report when it is."""
+dmarc_reports is on, and sends the previous period's report when it is.
+Row values that are not UTF-8 still make a well-formed document."""
 import base64
 import email
 import gzip
@@ -266,3 +267,40 @@ def test_runner_prunes_and_reports_only_when_enabled(site):
 	assert int(dr.findtext("begin")) == yesterday - yesterday % 86400
 	assert int(dr.findtext("end")) == now - now % 86400 - 1
 	assert wait_until(lambda: rows(srv) == 1, 10), rows(srv)
+
+
+def test_report_well_formed_with_bad_octets(site):
+	"""Row values whose octets are not UTF-8 (a client's HELO name is the
+	null sender's envelope_from and SPF domain; dmarc.c checks it as a
+	domain today, but the rows are stored text): the report stays
+	well-formed XML, each bad octet U+FFFD, valid UTF-8 kept, and
+	appendix C's <version> comes first."""
+	srv, _ = site
+	srv.stop()
+	db = sqlite3.connect(str(srv.data_dir / "moat.db"))
+	try:
+		db.execute("INSERT INTO dmarc_reports (time, source_ip,"
+		    " header_from, envelope_from, policy_domain, policy,"
+		    " disposition, dmarc, dkim, dkim_domain, dkim_aligned, spf,"
+		    " spf_domain, spf_aligned, pct) VALUES (?, ?,"
+		    " 'sender.example', CAST(? AS TEXT), 'sender.example',"
+		    " 'none', 'none', 'fail', 'none', '', 0, 'none',"
+		    " CAST(? AS TEXT), 0, 100)", (int(time.time()), OUTSIDE,
+		    b"mx.\xff\xfe", b"caf\xc3\xa9\xc0\xaf.example"))
+		db.commit()
+	finally:
+		db.close()
+	srv.start()
+
+	r = srv.ctl("dmarc", "report", "--send")
+	assert "queued 1" in r.stdout, r.stdout + r.stderr
+	_, _, root = report_of(srv.wait_delivered(1, user=REPORTS)[0])
+	assert [e.tag for e in root][:3] == ["version", "report_metadata",
+	    "policy_published"]
+	assert root.findtext("version") == "1.0"
+	rec = root.find("record")
+	assert rec.find("identifiers").findtext("envelope_from") == \
+	    "mx.\ufffd\ufffd"
+	assert rec.find("auth_results").find("spf").findtext("domain") == \
+	    "caf\u00e9\ufffd\ufffd.example"
+	assert rows(srv, "sender.example") == 0
