@@ -29,22 +29,25 @@ static const psl_ctx_t *psl_ctx;
  */
 
 /* A domain (LDH labels, '_' allowed, final dot dropped) lower-cased into
- * out. Returns 0 or -1. */
+ * out. Returns 0, or -1 with out empty (never a valid-looking prefix of
+ * a bad name). */
 static int
 domain_norm(const char *s, size_t len, char *out, size_t outlen)
 {
 	size_t i, label = 0;
 
+	if (outlen == 0)
+		return -1;
 	if (len > 0 && s[len - 1] == '.')
 		len--;
 	if (len == 0 || len > DMARC_DOMAIN_MAX || len >= outlen)
-		return -1;
+		goto bad;
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 
 		if (c == '.') {
 			if (label == 0)
-				return -1;
+				goto bad;
 			label = 0;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_') {
@@ -53,15 +56,18 @@ domain_norm(const char *s, size_t len, char *out, size_t outlen)
 			c = (char)(c - 'A' + 'a');
 			label++;
 		} else
-			return -1;
+			goto bad;
 		if (label > DMARC_LABEL_MAX)
-			return -1;
+			goto bad;
 		out[i] = c;
 	}
 	if (label == 0)
-		return -1;
+		goto bad;
 	out[len] = '\0';
 	return 0;
+bad:
+	out[0] = '\0';
+	return -1;
 }
 
 static void

@@ -248,6 +248,12 @@ test_evaluate(void **state)
 	struct dmarc_result r;
 
 	(void)state;
+	/* A bad SPF domain (an attacker's HELO name) is no domain, not
+	 * its valid-looking start ("mx.") */
+	eval("v=DMARC1; p=reject", "example.com", "example.com", SPF_PASS,
+	    "mx.\xff\xfe", NULL, 0, 0, &r);
+	assert_string_equal(r.spf_domain, "");
+	assert_false(r.spf_aligned);
 	/* SPF only, relaxed: a subdomain bounce address aligns. */
 	eval("v=DMARC1; p=reject", "example.com", "example.com", SPF_PASS,
 	    "bounce.example.com", NULL, 0, 0, &r);
