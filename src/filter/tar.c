@@ -74,6 +74,10 @@ struct tar_reader {
 	uint64_t	 left;		/* of the entry's data */
 	uint64_t	 pad;		/* after it */
 	bool		 in_file;	/* begin called, end not yet */
+	/* a sparse 1.0 file: begin waits for the end of its map, so that
+	 * the size given is that of the data handed out */
+	bool		 begin_pending;
+	struct tar_entry pending;
 	/* what extended headers said about the next header */
 	char		 name[2 * TAR_NAME_MAX];	/* fname_push */
 	size_t		 namelen;
@@ -459,6 +463,22 @@ smap_octet(struct tar_reader *t, uint8_t c)
 	return true;
 }
 
+/* The pending begin of a sparse 1.0 file, its size what is left of its
+ * data after the map. */
+static int
+begin_now(struct tar_reader *t, uint64_t size, const struct tar_ops *ops,
+    void *ctx)
+{
+	t->begin_pending = false;
+	t->pending.size = size;
+	t->in_file = true;
+	if (ops->begin(&t->pending, ctx) < 0) {
+		t->in_file = false;
+		return -1;
+	}
+	return 0;
+}
+
 /* A whole header block is in t->hdr. -1: a callback stopped. */
 static int
 header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
@@ -523,6 +543,11 @@ header(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 			t->ext_at = 0;
 			t->ext_blocks = 0;
 		}
+		if (t->smap != SMAP_OFF && size > 0) {
+			t->pending = e;
+			t->begin_pending = true;
+			break;
+		}
 		t->in_file = true;
 		if (ops->begin(&e, ctx) < 0) {
 			t->in_file = false;
@@ -549,6 +574,9 @@ data_done(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 	enum tar_state was = t->state;
 
 	to_pad(t);
+	/* all map: still a file, an empty one */
+	if (was == T_FILE && t->begin_pending && begin_now(t, 0, ops, ctx) < 0)
+		return -1;
 	if (was == T_FILE) {
 		t->in_file = false;
 		return ops->end(true, ctx);
@@ -594,6 +622,12 @@ tar_feed(struct tar_reader *t, const uint8_t *p, size_t len,
 			for (i = 0; t->state == T_FILE && t->smap != SMAP_OFF &&
 			    i < n && smap_octet(t, p[i]); i++)
 				;
+			if (t->state == T_FILE && t->begin_pending &&
+			    t->smap == SMAP_OFF &&
+			    begin_now(t, t->left - i, ops, ctx) < 0) {
+				t->state = T_STOPPED;
+				break;
+			}
 			if (t->state == T_FILE && n > i &&
 			    ops->data(p + i, n - i, ctx) < 0) {
 				t->state = T_STOPPED;
@@ -622,6 +656,8 @@ tar_finish(struct tar_reader *t, const struct tar_ops *ops, void *ctx)
 	int cut = t->hdrlen > 0 || (t->state != T_HEADER &&
 	    t->state != T_PAD && t->state != T_STOPPED);
 
+	if (t->begin_pending && t->state != T_STOPPED)	/* cut in its map */
+		(void)begin_now(t, t->left, ops, ctx);
 	if (t->in_file) {
 		t->in_file = false;
 		(void)ops->end(false, ctx);

@@ -1196,6 +1196,7 @@ test_gzip_in_gzip_nesting(void **state)
 struct seen {
 	char		names[8][TAR_NAME_MAX];
 	uint64_t	got[8];
+	uint64_t	size[8];	/* as begin said */
 	bool		whole[8];
 	size_t		n;
 	struct buf	out;		/* gzip: the content */
@@ -1209,6 +1210,7 @@ seen_begin(const struct tar_entry *e, void *ctx)
 	assert_true(s->n < NELEM(s->names));
 	memcpy(s->names[s->n], e->name, sizeof(e->name));
 	s->got[s->n] = 0;
+	s->size[s->n] = e->size;
 	s->whole[s->n] = false;
 	return 0;
 }
@@ -1716,12 +1718,22 @@ test_tar_gnu_sparse(void **state)
 	tar_file(&t, "b.txt", (const uint8_t *)"b", 1);
 	t.data[t.len - 1024 + 156] = 'S';
 	tar_checksum(t.data + t.len - 1024);
+	/* a 1.0 file that is all map: still a file, an empty one */
+	buf_reset(&r);
+	pax_rec(&r, "GNU.sparse.major", "1", 1);
+	pax_rec(&r, "GNU.sparse.minor", "0", 1);
+	pax_rec(&r, "GNU.sparse.name", "map.exe", 7);
+	tar_ext(&t, 'x', &r);
+	tar_file(&t, "GNUSparseFile.0/map", (const uint8_t *)"1\n0\n5\n",
+	    6);
 	tar_close(&t);
 	for (trickle = 0; trickle < 2; trickle++) {
 		assert_int_equal(read_tar(t.data, t.len, trickle, &s), 0);
-		assert_int_equal(s.n, 6);
+		assert_int_equal(s.n, 7);
 		assert_string_equal(s.names[0], "evil.exe");
 		assert_int_equal(s.got[0], sizeof(exe) - 1);
+		/* the size begin gives is of the data handed out */
+		assert_int_equal(s.size[0], sizeof(exe) - 1);
 		assert_true(s.whole[0]);
 		assert_string_equal(s.names[1], "run.vbs");
 		assert_int_equal(s.got[1], 6);
@@ -1733,6 +1745,10 @@ test_tar_gnu_sparse(void **state)
 		assert_int_equal(s.got[4], sizeof(exe) - 1);
 		assert_string_equal(s.names[5], "b.txt");
 		assert_int_equal(s.got[5], 1);
+		assert_string_equal(s.names[6], "map.exe");
+		assert_int_equal(s.got[6], 0);
+		assert_int_equal(s.size[6], 0);
+		assert_true(s.whole[6]);
 	}
 	build_message("attachment; filename=sp.tar", t.data, t.len, &msg);
 	ci = scan(&msg, 0, 0, 0);
