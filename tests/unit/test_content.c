@@ -54,27 +54,35 @@ put32(struct buf *b, uint32_t v)
 	put16(b, v >> 16);
 }
 
+/* Deflate p into out through z (initialised), and end z. */
+static void
+deflate_all(z_stream *z, const uint8_t *p, size_t len, struct buf *out)
+{
+	uint8_t win[4096];
+	int r;
+
+	z->next_in = (Bytef *)(uintptr_t)p;
+	z->avail_in = (uInt)len;
+	do {
+		z->next_out = win;
+		z->avail_out = sizeof(win);
+		r = deflate(z, Z_FINISH);
+		assert_true(r == Z_OK || r == Z_STREAM_END);
+		assert_int_equal(buf_append(out, win, sizeof(win) -
+		    z->avail_out), 0);
+	} while (r != Z_STREAM_END);
+	deflateEnd(z);
+}
+
 static void
 raw_deflate(const uint8_t *p, size_t len, struct buf *out)
 {
 	z_stream z;
-	uint8_t win[4096];
-	int r;
 
 	memset(&z, 0, sizeof(z));
 	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8,
 	    Z_DEFAULT_STRATEGY), Z_OK);
-	z.next_in = (Bytef *)(uintptr_t)p;
-	z.avail_in = (uInt)len;
-	do {
-		z.next_out = win;
-		z.avail_out = sizeof(win);
-		r = deflate(&z, Z_FINISH);
-		assert_true(r == Z_OK || r == Z_STREAM_END);
-		assert_int_equal(buf_append(out, win, sizeof(win) -
-		    z.avail_out), 0);
-	} while (r != Z_STREAM_END);
-	deflateEnd(&z);
+	deflate_all(&z, p, len, out);
 }
 
 /* A zip of the members; central is false: local headers only. */
@@ -788,8 +796,6 @@ build_gzip(const uint8_t *p, size_t len, const char *fname, struct buf *out)
 {
 	z_stream z;
 	gz_header h;
-	uint8_t win[4096];
-	int r;
 
 	memset(&z, 0, sizeof(z));
 	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
@@ -799,17 +805,7 @@ build_gzip(const uint8_t *p, size_t len, const char *fname, struct buf *out)
 		h.name = (Bytef *)(uintptr_t)fname;
 		assert_int_equal(deflateSetHeader(&z, &h), Z_OK);
 	}
-	z.next_in = (Bytef *)(uintptr_t)p;
-	z.avail_in = (uInt)len;
-	do {
-		z.next_out = win;
-		z.avail_out = sizeof(win);
-		r = deflate(&z, Z_FINISH);
-		assert_true(r == Z_OK || r == Z_STREAM_END);
-		assert_int_equal(buf_append(out, win, sizeof(win) -
-		    z.avail_out), 0);
-	} while (r != Z_STREAM_END);
-	deflateEnd(&z);
+	deflate_all(&z, p, len, out);
 }
 
 /* An octal field of n octets: n - 1 digits and a NUL. */
