@@ -79,41 +79,21 @@ on_connection(uv_stream_t *server, int status)
 	}
 }
 
-static struct pop3_server *pop3_srv;
-static struct imap_server *imap_srv;
-static struct web_server *web_srv;
+/* The four servers of this worker, in the order they drain. */
+#define WORKER_SERVERS	4
+static struct session_server *servers[WORKER_SERVERS];
 
-/* Draining ends when no protocol has a session left. */
+/* on_idle of every server: draining ends when none has a session
+ * left. */
 static void
-worker_stop_loop(struct session_server *srv)
+worker_idle(struct session_server *srv)
 {
-	if (srv->nsessions > 0)
-		return;
-	if (pop3_srv != NULL && pop3_srv->base.nsessions > 0)
-		return;
-	if (imap_srv != NULL && imap_srv->base.nsessions > 0)
-		return;
-	if (web_srv != NULL && web_srv->base.nsessions > 0)
-		return;
+	size_t i;
+
+	for (i = 0; i < WORKER_SERVERS; i++)
+		if (servers[i]->nsessions > 0)
+			return;
 	uv_stop(srv->loop);
-}
-
-static void
-worker_pop3_idle(struct session_server *psrv)
-{
-	worker_stop_loop(psrv->data);
-}
-
-static void
-worker_imap_idle(struct session_server *isrv)
-{
-	worker_stop_loop(isrv->data);
-}
-
-static void
-worker_web_idle(struct session_server *wsrv)
-{
-	worker_stop_loop(wsrv->data);
 }
 
 static void
@@ -128,16 +108,12 @@ static void
 on_drain_timeout(uv_timer_t *t)
 {
 	struct smtp_server *srv = t->data;
+	size_t i;
 
 	log_info("event=drain-timeout sessions=%u", srv->base.nsessions);
 	/* 421 to whoever is left; give the replies a moment to leave. */
-	smtp_server_abort_all(srv);
-	if (pop3_srv != NULL)
-		pop3_server_abort_all(pop3_srv);
-	if (imap_srv != NULL)
-		imap_server_abort_all(imap_srv);
-	if (web_srv != NULL)
-		web_server_abort_all(web_srv);
+	for (i = 0; i < WORKER_SERVERS; i++)
+		session_server_abort_all(servers[i]);
 	uv_timer_start(&drain_timer, on_drain_hard, WORKER_FLUSH_GRACE_MS, 0);
 }
 
@@ -159,14 +135,10 @@ on_term(uv_signal_t *h, int signum)
 	uv_timer_start(&drain_timer, on_drain_timeout,
 	    (uint64_t)srv->base.cfg->drain_timeout * 1000, 0);
 	uv_unref((uv_handle_t *)&drain_timer);
-	srv->base.on_idle = worker_stop_loop;
-	pop3_srv->base.on_idle = worker_pop3_idle;
-	imap_srv->base.on_idle = worker_imap_idle;
-	web_srv->base.on_idle = worker_web_idle;
-	pop3_server_drain(pop3_srv);
-	imap_server_drain(imap_srv);
-	web_server_drain(web_srv);
-	smtp_server_drain(srv);
+	for (i = 0; i < WORKER_SERVERS; i++)
+		servers[i]->on_idle = worker_idle;
+	for (i = 0; i < WORKER_SERVERS; i++)
+		session_server_drain(servers[i]);
 }
 
 static void
@@ -175,6 +147,17 @@ on_hup(uv_signal_t *h, int signum)
 	(void)h;
 	(void)signum;
 	/* The master reloads by replacing workers; nothing to do here. */
+}
+
+/* The part every server shares. */
+static void
+server_init(struct session_server *b, uv_loop_t *loop,
+    const struct config *cfg, SSL_CTX *ssl_ctx, struct screen *screen)
+{
+	b->loop = loop;
+	b->cfg = cfg;
+	b->ssl_ctx = ssl_ctx;
+	b->screen = screen;
 }
 
 int
@@ -198,13 +181,10 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 	snprintf(role, sizeof(role), "worker%u", index);
 	log_set_role(role);
 	memset(&srv, 0, sizeof(srv));
-	srv.base.loop = loop;
-	srv.base.cfg = cfg;
-	srv.base.ssl_ctx = ssl_ctx;
+	server_init(&srv.base, loop, cfg, ssl_ctx, screen_new(loop, cfg, dyn));
 	if (store_open(cfg->data_dir, &srv.store, &error) < 0)
 		fatalx("database: %s", error);
 	srv.commit = queue_commit_new(loop, cfg->data_dir);
-	srv.base.screen = screen_new(loop, cfg, dyn);
 	smtp_filter_rules_start(loop, cfg);
 	{
 		char err[256];
@@ -215,28 +195,17 @@ worker_main(const struct config *cfg, SSL_CTX *ssl_ctx,
 			log_warnx("event=dns-unavailable error=\"%s\"", err);
 	}
 	memset(&psrv, 0, sizeof(psrv));
-	psrv.base.loop = loop;
-	psrv.base.cfg = cfg;
-	psrv.base.ssl_ctx = ssl_ctx;
+	server_init(&psrv.base, loop, cfg, ssl_ctx, srv.base.screen);
 	psrv.store = srv.store;
-	psrv.base.screen = srv.base.screen;
-	psrv.base.data = &srv.base;
-	pop3_srv = &psrv;
 	memset(&isrv, 0, sizeof(isrv));
-	isrv.base.loop = loop;
-	isrv.base.cfg = cfg;
-	isrv.base.ssl_ctx = ssl_ctx;
+	server_init(&isrv.base, loop, cfg, ssl_ctx, srv.base.screen);
 	isrv.store = srv.store;
-	isrv.base.screen = srv.base.screen;
-	isrv.base.data = &srv.base;
-	imap_srv = &isrv;
 	memset(&wsrv, 0, sizeof(wsrv));
-	wsrv.base.loop = loop;
-	wsrv.base.cfg = cfg;
-	wsrv.base.ssl_ctx = ssl_ctx;
-	wsrv.base.screen = srv.base.screen;
-	wsrv.base.data = &srv.base;
-	web_srv = &wsrv;
+	server_init(&wsrv.base, loop, cfg, ssl_ctx, srv.base.screen);
+	servers[0] = &psrv.base;
+	servers[1] = &isrv.base;
+	servers[2] = &wsrv.base;
+	servers[3] = &srv.base;
 
 	listeners = xcalloc(nls ? nls : 1, sizeof(*listeners));
 	nlisteners = nls;

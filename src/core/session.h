@@ -32,7 +32,6 @@ struct session_server {
 	bool			 draining;
 	/* Called when the last session ends while draining. */
 	void			(*on_idle)(struct session_server *srv);
-	void			*data;		/* for on_idle */
 	struct session		*sessions;	/* list: drain, limits */
 };
 

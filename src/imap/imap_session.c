@@ -795,15 +795,3 @@ imap_abort(struct session *ss)
 	    "down\r\n");
 	imap_close(s);
 }
-
-void
-imap_server_drain(struct imap_server *srv)
-{
-	session_server_drain(&srv->base);
-}
-
-void
-imap_server_abort_all(struct imap_server *srv)
-{
-	session_server_abort_all(&srv->base);
-}

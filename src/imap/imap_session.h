@@ -24,10 +24,9 @@ struct imap_server {
 /* Accept a connection on an imap or imaps listener. */
 void imap_session_accept(struct imap_server *srv, uv_stream_t *listener,
     enum listen_service service);
-/* Sessions waiting for a command get "* BYE" and close now; busy ones
- * close when their step ends. */
-void imap_server_drain(struct imap_server *srv);
-/* Drain timeout: close every session whose step is not running. */
-void imap_server_abort_all(struct imap_server *srv);
+/* Shutdown goes through session_server_drain(&srv->base): sessions
+ * waiting for a command get "* BYE" and close now, busy ones close when
+ * their step ends; at the drain timeout session_server_abort_all()
+ * closes every session whose step is not running. */
 
 #endif

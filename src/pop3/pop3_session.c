@@ -553,15 +553,3 @@ pop3_abort(struct session *ss)
 	pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
 	pop3_close(s);
 }
-
-void
-pop3_server_drain(struct pop3_server *srv)
-{
-	session_server_drain(&srv->base);
-}
-
-void
-pop3_server_abort_all(struct pop3_server *srv)
-{
-	session_server_abort_all(&srv->base);
-}

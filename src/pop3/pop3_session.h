@@ -23,10 +23,10 @@ struct pop3_server {
 /* Accept a connection on a pop3 or pop3s listener. */
 void pop3_session_accept(struct pop3_server *srv, uv_stream_t *listener,
     enum listen_service service);
-/* Idle sessions get "-ERR" and close now (no UPDATE: nothing they marked
- * deleted is removed); busy ones close when their step ends. */
-void pop3_server_drain(struct pop3_server *srv);
-/* Drain timeout: close every session whose step is not running. */
-void pop3_server_abort_all(struct pop3_server *srv);
+/* Shutdown goes through session_server_drain(&srv->base): idle sessions
+ * get "-ERR" and close now (no UPDATE: nothing they marked deleted is
+ * removed), busy ones close when their step ends; at the drain timeout
+ * session_server_abort_all() closes every session whose step is not
+ * running. */
 
 #endif

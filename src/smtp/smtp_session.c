@@ -718,15 +718,3 @@ smtp_abort(struct session *ss)
 	    ss->srv->cfg->hostname);
 	smtp_close(s);
 }
-
-void
-smtp_server_drain(struct smtp_server *srv)
-{
-	session_server_drain(&srv->base);
-}
-
-void
-smtp_server_abort_all(struct smtp_server *srv)
-{
-	session_server_abort_all(&srv->base);
-}

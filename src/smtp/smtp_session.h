@@ -27,11 +27,10 @@ struct smtp_server {
 /* Accept a connection on a listener of the given service. */
 void smtp_session_accept(struct smtp_server *srv, uv_stream_t *listener,
     enum listen_service service);
-/* Tell every session to finish: idle ones get 421 and close now; busy
- * ones close after their current transaction. */
-void smtp_server_drain(struct smtp_server *srv);
-/* Drain timeout: 421 and close every session not committing. */
-void smtp_server_abort_all(struct smtp_server *srv);
+/* Shutdown goes through session_server_drain(&srv->base): idle sessions
+ * get 421 and close now, busy ones close after their current
+ * transaction; at the drain timeout session_server_abort_all(): 421
+ * and close every session not committing. */
 /* Load the content-filter rules ([filter] rules) now and look for
  * changes every second (smtp_filter_rules.c). */
 void smtp_filter_rules_start(uv_loop_t *loop, const struct config *cfg);

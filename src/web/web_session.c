@@ -439,15 +439,3 @@ web_abort(struct session *ss)
 	web_enter_state(s, WEB_STATE_CLOSED);
 	conn_abort(ss->conn);
 }
-
-void
-web_server_drain(struct web_server *srv)
-{
-	session_server_drain(&srv->base);
-}
-
-void
-web_server_abort_all(struct web_server *srv)
-{
-	session_server_abort_all(&srv->base);
-}

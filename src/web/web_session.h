@@ -21,10 +21,9 @@ struct web_server {
 
 /* Accept a connection on a web listener. */
 void web_session_accept(struct web_server *srv, uv_stream_t *listener);
-/* Sessions still waiting for a request close now; one whose store call
- * is running answers, then closes. */
-void web_server_drain(struct web_server *srv);
-/* Drain timeout: close every session whose store call is not running. */
-void web_server_abort_all(struct web_server *srv);
+/* Shutdown goes through session_server_drain(&srv->base): sessions still
+ * waiting for a request close now, one whose store call is running
+ * answers, then closes; at the drain timeout session_server_abort_all()
+ * closes every session whose store call is not running. */
 
 #endif
