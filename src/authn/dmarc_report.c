@@ -698,7 +698,7 @@ queue_mail(struct run *r, const char *id, const struct dests *d,
     const bool *use, const struct buf *mail)
 {
 	struct queue_envelope env;
-	char *rcpts[DMARC_URIS_MAX], dir[4096];
+	char *rcpts[DMARC_URIS_MAX];
 	struct buf eb;
 	size_t i;
 	int rc;
@@ -717,9 +717,8 @@ queue_mail(struct run *r, const char *id, const struct dests *d,
 	env.session = "-";
 	buf_init(&eb, QUEUE_ENVELOPE_MAX);
 	rc = queue_envelope_format(&env, &eb) < 0 ||
-	    queue_write(r->cfg->data_dir, env.id, &eb, mail) < 0 ||
-	    queue_dirs_path(r->cfg->data_dir, "msg", dir, sizeof(dir)) < 0 ||
-	    fsync_dir(dir) < 0 ? -1 : 0;
+	    queue_write_durable(r->cfg->data_dir, env.id, &eb, mail) < 0 ?
+	    -1 : 0;
 	buf_deinit(&eb);
 	return rc;
 }

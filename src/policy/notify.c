@@ -63,7 +63,7 @@ notify_send(const struct config *cfg, const char *to, const char *session,
     const char *subject, const char *body)
 {
 	struct queue_envelope env;
-	char *rcpts[NOTIFY_TO_MAX], date[64], dir[4096];
+	char *rcpts[NOTIFY_TO_MAX], date[64];
 	struct buf eb, mb;
 	struct tm tm;
 	time_t now = time(NULL);
@@ -96,9 +96,7 @@ notify_send(const struct config *cfg, const char *to, const char *session,
 	    cfg->hostname, rcpts[0], subject, date, env.id, cfg->hostname,
 	    body) < 0)
 		goto out;
-	if (queue_write(cfg->data_dir, env.id, &eb, &mb) < 0 ||
-	    queue_dirs_path(cfg->data_dir, "msg", dir, sizeof(dir)) < 0 ||
-	    fsync_dir(dir) < 0)
+	if (queue_write_durable(cfg->data_dir, env.id, &eb, &mb) < 0)
 		goto out;
 	log_info("notify event=queued id=%s to=%zu subject=\"%.80s\"", env.id,
 	    n, subject);

@@ -135,7 +135,7 @@ bounce_enqueue(const char *data_dir, const char *hostname,
 {
 	struct queue_envelope dsn;
 	struct buf eb, mb;
-	char *to[1], dir[4096];
+	char *to[1];
 	int r = -1, saved = 0;
 
 	if (env->from == NULL || env->from[0] == '\0' || n == 0)
@@ -159,9 +159,7 @@ bounce_enqueue(const char *data_dir, const char *hostname,
 		saved = EINVAL;
 		goto out;
 	}
-	if (queue_write(data_dir, dsn.id, &eb, &mb) < 0 ||
-	    queue_dirs_path(data_dir, "msg", dir, sizeof(dir)) < 0 ||
-	    fsync_dir(dir) < 0) {
+	if (queue_write_durable(data_dir, dsn.id, &eb, &mb) < 0) {
 		saved = errno;
 		goto out;
 	}

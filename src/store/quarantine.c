@@ -158,7 +158,7 @@ quarantine_release(const char *data_dir, const char *id, size_t max,
 {
 	struct queue_envelope env;
 	struct buf data, eb, msg;
-	char path[4096], dir[4096], qdir[4096];
+	char path[4096], dir[4096];
 	size_t off;
 	int r = -1;
 
@@ -195,9 +195,7 @@ quarantine_release(const char *data_dir, const char *id, size_t max,
 		*error_r = "envelope too large";
 		goto out;
 	}
-	if (queue_write(data_dir, id, &eb, &msg) < 0 ||
-	    queue_dirs_path(data_dir, "msg", qdir, sizeof(qdir)) < 0 ||
-	    fsync_dir(qdir) < 0) {
+	if (queue_write_durable(data_dir, id, &eb, &msg) < 0) {
 		*error_r = strerror(errno);
 		goto out;
 	}

@@ -245,6 +245,17 @@ queue_write(const char *data_dir, const char *id, const struct buf *env,
 }
 
 int
+queue_write_durable(const char *data_dir, const char *id,
+    const struct buf *env, const struct buf *msg)
+{
+	char dir[4096];
+
+	return queue_write(data_dir, id, env, msg) < 0 ||
+	    queue_dirs_path(data_dir, "msg", dir, sizeof(dir)) < 0 ||
+	    fsync_dir(dir) < 0 ? -1 : 0;
+}
+
+int
 queue_read_file(const char *path, size_t max, struct buf *data_r)
 {
 	char chunk[65536];

@@ -58,6 +58,11 @@ void queue_envelope_free(struct queue_envelope *env);
  * fsync queue/msg before acknowledging. Returns 0 or -1 (errno set). */
 int queue_write(const char *data_dir, const char *id, const struct buf *env,
     const struct buf *msg);
+/* queue_write and the fsync of queue/msg: for a message moat makes
+ * itself (a DSN, a notice, a report, a release from the quarantine),
+ * on disk for good when this returns. Blocking. 0 or -1 (errno set). */
+int queue_write_durable(const char *data_dir, const char *id,
+    const struct buf *env, const struct buf *msg);
 /* Read the whole file at path into data_r (at most max bytes, else
  * EFBIG). Returns 0 or -1 with errno. */
 int queue_read_file(const char *path, size_t max, struct buf *data_r);
