@@ -633,11 +633,11 @@ def test_digest_labels_8bit_and_utf8_posts(digest_site):
 	toc, dig = m.get_payload()
 	assert dig.get_content_type() == "multipart/digest"
 	assert dig["Content-Transfer-Encoding"] == "8bit"
+	# (in the order the posts were expanded, which the runner may vary)
 	parts = dig.get_payload()
-	assert [p.get_content_type() for p in parts] == \
-	    ["message/rfc822", "message/rfc822", "message/global"]
-	assert [p["Content-Transfer-Encoding"] for p in parts] == \
-	    [None, "8bit", "8bit"]
+	assert sorted((p.get_content_type(), p["Content-Transfer-Encoding"]
+	    or "") for p in parts) == [("message/global", "8bit"),
+	    ("message/rfc822", ""), ("message/rfc822", "8bit")]
 	assert "Grüße aus Köln".encode() in data
 
 
